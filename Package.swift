@@ -1,0 +1,39 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Dependencies flow one way (DESIGN.md §2):
+//   sessionctl → RedisSessions → RedisClient → CHiredis
+//   sessionctl → SessionKit ← RedisSessions
+// SessionKit is the domain and imports nothing of ours and no C.
+let package = Package(
+    name: "sessionctl",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "sessionctl", targets: ["sessionctl"]),
+    ],
+    dependencies: [
+        // The only external dependency so far: no macros, builds in seconds.
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
+        .systemLibrary(name: "CNCurses", pkgConfig: "ncursesw", providers: [.apt(["libncurses-dev"])]),
+        .target(name: "SessionKit"),
+        .target(name: "RedisClient", dependencies: ["CHiredis"]),
+        .target(name: "RedisSessions", dependencies: ["SessionKit", "RedisClient"]),
+        .executableTarget(
+            name: "sessionctl",
+            dependencies: [
+                "SessionKit", "RedisClient", "RedisSessions",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // Test helpers shared by the test targets: starting real servers on free ports.
+        .target(name: "TestSupport", dependencies: ["RedisClient"], path: "Tests/TestSupport"),
+        .testTarget(name: "SessionKitTests", dependencies: ["SessionKit", "TestSupport"]),
+        .testTarget(name: "RedisClientTests", dependencies: ["RedisClient", "TestSupport"]),
+        .testTarget(name: "RedisSessionsTests", dependencies: ["RedisSessions", "SessionKit", "TestSupport"]),
+        .testTarget(name: "SessionctlTests", dependencies: ["TestSupport", "RedisClient"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

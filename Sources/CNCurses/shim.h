@@ -1,0 +1,27 @@
+#ifndef SESSIONCTL_CNCURSES_SHIM_H
+#define SESSIONCTL_CNCURSES_SHIM_H
+// SwiftPM drops pkg-config's -D flags ("prohibited flags"), so the wide-character API
+// must be switched on here, before the header, or it stays invisible to Swift.
+#ifndef NCURSES_WIDECHAR
+#define NCURSES_WIDECHAR 1
+#endif
+#ifndef _XOPEN_SOURCE_EXTENDED
+#define _XOPEN_SOURCE_EXTENDED 1
+#endif
+#include <ncursesw/curses.h>
+#include <locale.h>
+
+// Swift 6 rejects shared mutable C globals (stdscr, LINES, COLS) and cannot import
+// function-like macros (getmaxyx, COLOR_PAIR, KEY_F) or A_* attribute macros: wrap them.
+static inline WINDOW *cnc_stdscr(void) { return stdscr; }
+static inline int cnc_lines(void) { return LINES; }
+static inline int cnc_cols(void) { return COLS; }
+static inline void cnc_getmaxyx(WINDOW *w, int *y, int *x) { int yy, xx; getmaxyx(w, yy, xx); *y = yy; *x = xx; }
+static inline attr_t cnc_color_pair(int n) { return (attr_t)COLOR_PAIR(n); }
+static inline attr_t cnc_a_bold(void) { return A_BOLD; }
+static inline attr_t cnc_a_reverse(void) { return A_REVERSE; }
+static inline attr_t cnc_a_underline(void) { return A_UNDERLINE; }
+static inline attr_t cnc_a_dim(void) { return A_DIM; }
+static inline attr_t cnc_a_normal(void) { return A_NORMAL; }
+static inline int cnc_key_f(int n) { return KEY_F(n); }
+#endif

@@ -1,0 +1,95 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A connection to one Redis node, owned by an actor that runs on its own thread
+/// (`ThreadExecutor`): every blocking hiredis call stays off the cooperative pool.
+///
+/// The connection is opened lazily. When it breaks, the client reconnects with
+/// exponential backoff (100 ms, 200 ms, 400 ms) and retries the failed batch once; the
+/// commands the console sends are idempotent (reads, DEL, SREM, PEXPIRE), so a retry
+/// cannot apply a change twice in a different way.
+public actor RedisClient {
+    public nonisolated let url: RedisURL
+    public nonisolated let timeouts: RedisConnection.Timeouts
+    private nonisolated let fallbackPassword: String?
+    private let executor: ThreadExecutor
+    private var connection: RedisConnection?
+    /// Reconnect attempts before a connection error reaches the caller.
+    public nonisolated let reconnectAttempts: Int
+
+    public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
+
+    /// `fallbackPassword` is used when the URL has none (`REDISCLI_AUTH`, a prompt).
+    public init(url: RedisURL, timeouts: RedisConnection.Timeouts = .init(), fallbackPassword: String? = nil,
+                reconnectAttempts: Int = 3) {
+        self.url = url
+        self.timeouts = timeouts
+        self.fallbackPassword = fallbackPassword
+        self.reconnectAttempts = reconnectAttempts
+        self.executor = ThreadExecutor(name: "redis " + url.nodeName)
+    }
+
+    deinit { executor.shutdown() }
+
+    public nonisolated var nodeName: String { url.nodeName }
+
+    /// Connects now (instead of on the first command) to report errors early.
+    public func connect() throws(RedisError) {
+        _ = try ensureConnected()
+    }
+
+    public func close() {
+        connection?.close()
+        connection = nil
+    }
+
+    public func send(_ command: RedisCommand) throws(RedisError) -> RedisReply {
+        try pipeline([command])[0]
+    }
+
+    /// Sends all commands in one write and returns their replies in order.
+    public func pipeline(_ commands: [RedisCommand]) throws(RedisError) -> [RedisReply] {
+        if commands.isEmpty { return [] }
+        do {
+            return try ensureConnected().send(commands)
+        } catch let e where e.isConnectionError {
+            connection = nil
+            return try reconnectWithBackoff().send(commands)
+        }
+    }
+
+    /// Runs `body` with the raw connection on this actor's thread, for protocols that
+    /// interleave writes and reads (scans that pipeline the next page with the reads of
+    /// the current one).
+    public func withConnection<T>(_ body: (RedisConnection) throws(RedisError) -> T) throws(RedisError) -> T {
+        do {
+            return try body(try ensureConnected())
+        } catch let e where e.isConnectionError {
+            connection = nil
+            return try body(try reconnectWithBackoff())
+        }
+    }
+
+    private func ensureConnected() throws(RedisError) -> RedisConnection {
+        if let c = connection, c.isOpen { return c }
+        let c = try RedisConnection(url: url, timeouts: timeouts, fallbackPassword: fallbackPassword)
+        connection = c
+        return c
+    }
+
+    private func reconnectWithBackoff() throws(RedisError) -> RedisConnection {
+        var delayMs = 100
+        var last: RedisError = .connection(node: url.nodeName, message: "connection lost")
+        for _ in 0..<max(1, reconnectAttempts) {
+            usleep(useconds_t(delayMs * 1000))   // this actor's own thread: nothing else waits on it
+            do {
+                return try ensureConnected()
+            } catch let e where e.isConnectionError {
+                last = e
+                delayMs = min(delayMs * 2, 2000)
+            }
+        }
+        throw last
+    }
+}

@@ -1,0 +1,181 @@
+import CHiredis
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One hiredis connection. Blocking and not thread-safe, like the `redisContext` it wraps:
+/// it lives inside a `RedisClient` actor (which runs on its own thread) or a subscriber's
+/// thread, never shared.
+public final class RedisConnection {
+    public let url: RedisURL
+    private var ctx: UnsafeMutablePointer<redisContext>?
+
+    public struct Timeouts: Sendable {
+        public var connectMs: Int
+        public var commandMs: Int
+        public init(connectMs: Int = 2000, commandMs: Int = 10_000) { self.connectMs = connectMs; self.commandMs = commandMs }
+    }
+
+    /// Connects, sets the command timeout, authenticates and selects the database.
+    public init(url: RedisURL, timeouts: Timeouts = Timeouts(), fallbackPassword: String? = nil) throws(RedisError) {
+        self.url = url
+        let node = url.nodeName
+        let tv = chr_timeval_ms(timeouts.connectMs)
+        let c: UnsafeMutablePointer<redisContext>?
+        switch url.endpoint {
+        case .tcp(let host, let port): c = redisConnectWithTimeout(host, Int32(port), tv)
+        case .unix(let path): c = redisConnectUnixWithTimeout(path, tv)
+        }
+        guard let c else { throw RedisError.connection(node: node, message: "cannot allocate a connection") }
+        ctx = c
+        if c.pointee.err != 0 {
+            let msg = RedisConnection.errorString(c)
+            redisFree(c); ctx = nil
+            throw RedisError.connection(node: node, message: "cannot connect: \(msg)")
+        }
+        if timeouts.commandMs > 0 { _ = redisSetTimeout(c, chr_timeval_ms(timeouts.commandMs)) }
+        if let password = url.password ?? fallbackPassword {
+            var auth = RedisCommand("AUTH")
+            if let user = url.user { auth.args.append(Array(user.utf8)) }
+            auth.args.append(Array(password.utf8))
+            let reply = try send([auth])[0]
+            if let m = reply.errorMessage {
+                close()
+                // Never echo the password: the server's message does not contain it.
+                throw RedisError.authentication(node: node, message: m)
+            }
+        }
+        if url.db != 0 {
+            let reply = try send([RedisCommand("SELECT", url.db)])[0]
+            if let m = reply.errorMessage {
+                close()
+                throw RedisError.connection(node: node, message: "cannot select database \(url.db): \(m)")
+            }
+        }
+    }
+
+    deinit { close() }
+
+    public var isOpen: Bool { ctx != nil }
+
+    /// The socket, for `poll`; -1 when closed.
+    public var fileDescriptor: Int32 { ctx.map { $0.pointee.fd } ?? -1 }
+
+    public func close() {
+        if let c = ctx { redisFree(c) }
+        ctx = nil
+    }
+
+    /// Sends the commands in one write and reads their replies in order (pipelining).
+    /// A connection error closes the connection; error replies are returned as `.error`.
+    public func send(_ commands: [RedisCommand]) throws(RedisError) -> [RedisReply] {
+        try append(commands)
+        var replies: [RedisReply] = []
+        replies.reserveCapacity(commands.count)
+        for _ in commands.indices { replies.append(try readReply()) }
+        return replies
+    }
+
+    /// Queues commands in hiredis' output buffer (written by the next read).
+    public func append(_ commands: [RedisCommand]) throws(RedisError) {
+        guard let c = ctx else { throw RedisError.connection(node: url.nodeName, message: "not connected") }
+        for command in commands {
+            var flat: [UInt8] = []
+            var offsets: [Int] = []
+            var lengths: [Int] = []
+            for a in command.args { offsets.append(flat.count); lengths.append(a.count); flat += a }
+            flat.append(0) // keeps baseAddress non-nil even for empty arguments
+            let rc = flat.withUnsafeBufferPointer { buf -> Int32 in
+                // The buffer is non-empty (sentinel), so the base address exists.
+                guard let base = buf.baseAddress else { return -1 }
+                return base.withMemoryRebound(to: CChar.self, capacity: flat.count) { chars -> Int32 in
+                    var argv: [UnsafePointer<CChar>?] = offsets.map { UnsafePointer(chars + $0) }
+                    return argv.withUnsafeMutableBufferPointer { av in
+                        lengths.withUnsafeBufferPointer { lens in
+                            redisAppendCommandArgv(c, Int32(offsets.count), av.baseAddress, lens.baseAddress)
+                        }
+                    }
+                }
+            }
+            if rc != REDIS_OK { throw fail() }
+        }
+    }
+
+    /// Reads one reply, blocking (up to the command timeout).
+    public func readReply() throws(RedisError) -> RedisReply {
+        guard let c = ctx else { throw RedisError.connection(node: url.nodeName, message: "not connected") }
+        var raw: UnsafeMutableRawPointer? = nil
+        if redisGetReply(c, &raw) != REDIS_OK { throw fail() }
+        guard let r = raw else { throw fail() }
+        defer { freeReplyObject(r) }
+        return RedisConnection.convert(r.assumingMemoryBound(to: redisReply.self))
+    }
+
+    /// A reply already parsed from the input buffer, without reading the socket.
+    public func bufferedReply() throws(RedisError) -> RedisReply? {
+        guard let c = ctx else { throw RedisError.connection(node: url.nodeName, message: "not connected") }
+        var raw: UnsafeMutableRawPointer? = nil
+        if redisGetReplyFromReader(c, &raw) != REDIS_OK { throw fail() }
+        guard let r = raw else { return nil }
+        defer { freeReplyObject(r) }
+        return RedisConnection.convert(r.assumingMemoryBound(to: redisReply.self))
+    }
+
+    /// Reads what the socket has into the input buffer (call when `poll` says readable).
+    public func fillBuffer() throws(RedisError) {
+        guard let c = ctx else { throw RedisError.connection(node: url.nodeName, message: "not connected") }
+        if redisBufferRead(c) != REDIS_OK { throw fail() }
+    }
+
+    /// Writes the output buffer (for subscribers, which never read right after writing).
+    public func flush() throws(RedisError) {
+        guard let c = ctx else { throw RedisError.connection(node: url.nodeName, message: "not connected") }
+        var done: Int32 = 0
+        while done == 0 {
+            if redisBufferWrite(c, &done) != REDIS_OK { throw fail() }
+        }
+    }
+
+    private func fail() -> RedisError {
+        guard let c = ctx else { return RedisError.connection(node: url.nodeName, message: "not connected") }
+        let message = RedisConnection.errorString(c)
+        let timedOut = c.pointee.err == REDIS_ERR_IO && (errno == EAGAIN || errno == EWOULDBLOCK)
+        // After an I/O error or a timeout the context cannot be reused.
+        close()
+        return RedisError.connection(node: url.nodeName, message: timedOut ? "timed out" : (message.isEmpty ? "connection lost" : message))
+    }
+
+    private static func errorString(_ c: UnsafeMutablePointer<redisContext>) -> String {
+        withUnsafePointer(to: &c.pointee.errstr) { p in
+            p.withMemoryRebound(to: CChar.self, capacity: 128) { String(cString: $0) }
+        }
+    }
+
+    private static func convert(_ r: UnsafeMutablePointer<redisReply>) -> RedisReply {
+        let reply = r.pointee
+        switch reply.type {
+        case REDIS_REPLY_STRING:
+            guard let s = reply.str, reply.len > 0 else { return .string([]) }
+            return .string(Array(UnsafeRawBufferPointer(start: s, count: Int(reply.len))))
+        case REDIS_REPLY_STATUS, REDIS_REPLY_ERROR:
+            let text: String
+            if let s = reply.str {
+                text = String(decoding: UnsafeRawBufferPointer(start: s, count: Int(reply.len)), as: UTF8.self)
+            } else { text = "" }
+            return reply.type == REDIS_REPLY_STATUS ? .status(text) : .error(text)
+        case REDIS_REPLY_INTEGER:
+            return .integer(Int64(reply.integer))
+        case REDIS_REPLY_ARRAY:
+            var items: [RedisReply] = []
+            items.reserveCapacity(Int(reply.elements))
+            if let el = reply.element {
+                for k in 0..<Int(reply.elements) {
+                    if let child = el[k] { items.append(convert(child)) } else { items.append(.null) }
+                }
+            }
+            return .array(items)
+        default:
+            return .null
+        }
+    }
+}

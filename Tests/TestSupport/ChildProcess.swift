@@ -1,0 +1,81 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A child process started with `posix_spawn` and reaped with `waitpid`.
+///
+/// Foundation's `Process.waitUntilExit()` spins a run loop on the calling thread; called
+/// from test teardown on both threads of the 2-core cooperative pool it deadlocked the
+/// suite. This type never blocks for long and never needs the pool.
+public final class ChildProcess: @unchecked Sendable {
+    public let pid: pid_t
+    private var exitStatus: Int32?
+    private let lock = NSLock()
+
+    /// Starts `path` with `arguments`; stdout/stderr go to `outputPath` (or /dev/null).
+    public init(path: String, arguments: [String], environment: [String: String]? = nil,
+                outputPath: String? = nil, stdinPath: String? = nil) throws {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        let out = outputPath ?? "/dev/null"
+        posix_spawn_file_actions_addopen(&actions, 0, stdinPath ?? "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, out, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        let argv: [UnsafeMutablePointer<CChar>?] = ([path] + arguments).map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        let env = (environment ?? ProcessInfo.processInfo.environment).map { "\($0.key)=\($0.value)" }
+        let envp: [UnsafeMutablePointer<CChar>?] = env.map { strdup($0) } + [nil]
+        defer { envp.forEach { free($0) } }
+        var child = pid_t()
+        let rc = posix_spawn(&child, path, &actions, nil, argv, envp)
+        guard rc == 0 else { throw HarnessError("cannot start \(path): \(String(cString: strerror(rc)))") }
+        pid = child
+    }
+
+    /// Whether the child still runs (reaps it when it has ended).
+    public var isRunning: Bool {
+        lock.lock(); defer { lock.unlock() }
+        if exitStatus != nil { return false }
+        var status: Int32 = 0
+        let r = waitpid(pid, &status, WNOHANG)
+        if r == pid { exitStatus = status; return false }
+        if r < 0 { exitStatus = -1; return false }
+        return true
+    }
+
+    /// The raw wait status once ended.
+    public var status: Int32? { _ = isRunning; return exitStatus }
+
+    /// Exit code when the child exited normally.
+    public var exitCode: Int32? {
+        guard let s = status, s >= 0, s & 0x7F == 0 else { return nil }
+        return (s >> 8) & 0xFF
+    }
+
+    public func signal(_ sig: Int32) { if isRunning { kill(pid, sig) } }
+
+    /// Waits up to `seconds` for the child to end; true when it did.
+    @discardableResult
+    public func wait(seconds: Double) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while isRunning {
+            if Date() > deadline { return false }
+            usleep(5_000)
+        }
+        return true
+    }
+
+    /// SIGTERM, then SIGKILL after `grace` seconds.
+    public func stop(grace: Double = 5) {
+        guard isRunning else { return }
+        kill(pid, SIGTERM)
+        if !wait(seconds: grace) {
+            kill(pid, SIGKILL)
+            wait(seconds: 5)
+        }
+    }
+
+    deinit { stop() }
+}

@@ -1,0 +1,146 @@
+import Foundation
+import RedisClient
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Errors of the test harness itself (a missing server binary is a failure, never a skip).
+public struct HarnessError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ d: String) { description = d }
+}
+
+/// Finds an executable on PATH.
+public func findExecutable(_ name: String) -> String? {
+    let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+    for dir in path.split(separator: ":") {
+        let candidate = "\(dir)/\(name)"
+        if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+    }
+    return nil
+}
+
+/// A free TCP port on loopback (bound then released; the race is harmless for tests).
+public func freePort(below limit: Int = 60000) -> Int {
+    for _ in 0..<50 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = 0
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
+        var port = 0
+        if bound == 0 {
+            _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+            port = Int(UInt16(bigEndian: addr.sin_port))
+        }
+        close(fd)
+        if port > 0 && port < limit { return port }
+    }
+    return Int.random(in: 20000..<limit)
+}
+
+/// A real `redis-server` on a free loopback port, stopped when released.
+public final class RedisServer: @unchecked Sendable {
+    public private(set) var port: Int
+    public let password: String?
+    private var process: ChildProcess
+    private var arguments: [String]
+    private let binary: String
+    public let directory: URL
+
+    public var url: RedisURL {
+        RedisURL(endpoint: .tcp(host: "127.0.0.1", port: port), password: password)
+    }
+    public var urlString: String {
+        password.map { "redis://:\($0)@127.0.0.1:\(port)" } ?? "redis://127.0.0.1:\(port)"
+    }
+
+    /// Starts a server; `config` are extra `--name value` pairs.
+    public init(password: String? = nil, config: [String] = []) throws {
+        guard let binary = findExecutable("redis-server") else {
+            throw HarnessError("redis-server not found on PATH: install redis-server (the README's test command does)")
+        }
+        port = freePort()
+        self.password = password
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("sessionctl-redis-\(port)-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        self.binary = binary
+        var args = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                    "--dir", directory.path, "--daemonize", "no", "--loglevel", "warning"]
+        if let password { args += ["--requirepass", password] }
+        args += config
+        arguments = args
+        process = try ChildProcess(path: binary, arguments: args, outputPath: directory.appendingPathComponent("server.log").path)
+        // A port picked as free can be taken by the time the server binds it: retry on
+        // another port a few times before failing.
+        var attempt = 0
+        while true {
+            do { try waitUntilReady(); break } catch {
+                attempt += 1
+                guard attempt < 3, !process.isRunning else { throw error }
+                port = freePort()
+                arguments[1] = String(port)
+                process = try ChildProcess(path: binary, arguments: arguments, outputPath: directory.appendingPathComponent("server.log").path)
+            }
+        }
+    }
+
+    private func waitUntilReady() throws {
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline {
+            if !process.isRunning {
+                let log = (try? String(contentsOf: directory.appendingPathComponent("server.log"), encoding: .utf8)) ?? ""
+                throw HarnessError("redis-server exited at start (port \(port)): \(log.suffix(400))")
+            }
+            if let c = try? RedisConnection(url: url, timeouts: .init(connectMs: 200, commandMs: 1000)),
+               let r = try? c.send([RedisCommand("PING")]), r.first == .status("PONG") {
+                return
+            }
+            usleep(20_000)
+        }
+        throw HarnessError("redis-server did not answer PING within 10 s (port \(port))")
+    }
+
+    /// A blocking connection for test set-up and checks.
+    public func connection() throws -> RedisConnection {
+        try RedisConnection(url: url)
+    }
+
+    /// Runs one command and returns its reply (test helper).
+    @discardableResult
+    public func command(_ args: String...) throws -> RedisReply {
+        try connection().send([RedisCommand(args.map { Array($0.utf8) })])[0]
+    }
+
+    public func stop() {
+        process.stop()
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    /// Kills the server hard (for connection-loss tests); `restart()` brings it back on
+    /// the same port.
+    public func kill() {
+        process.signal(SIGKILL)
+        process.wait(seconds: 5)
+    }
+
+    public func restart() throws {
+        kill()
+        process = try ChildProcess(path: binary, arguments: arguments, outputPath: directory.appendingPathComponent("server.log").path)
+        try waitUntilReady()
+    }
+
+    deinit { stop() }
+}
+
+/// Where the committed fixtures live (`Tests/Fixtures`).
+public enum Fixtures {
+    public static var root: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fixtures")
+    }
+    public static func bytes(_ relative: String) throws -> [UInt8] {
+        [UInt8](try Data(contentsOf: root.appendingPathComponent(relative)))
+    }
+}
