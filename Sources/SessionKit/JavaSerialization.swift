@@ -450,3 +450,28 @@ extension JavaValue {
         }
     }
 }
+
+extension JavaStream {
+    /// The bytes `ObjectOutputStream` writes for a lone `String` (what Spring's default
+    /// serializer stores as set members): header, TC_STRING or TC_LONGSTRING, modified UTF-8.
+    public static func serializedString(_ s: String) -> [UInt8] {
+        var body: [UInt8] = []
+        for unit in s.utf16 {
+            switch unit {
+            case 0x0001...0x007F: body.append(UInt8(unit))
+            case 0x0000, 0x0080...0x07FF:
+                body.append(0xC0 | UInt8(unit >> 6)); body.append(0x80 | UInt8(unit & 0x3F))
+            default:
+                body.append(0xE0 | UInt8(unit >> 12)); body.append(0x80 | UInt8((unit >> 6) & 0x3F)); body.append(0x80 | UInt8(unit & 0x3F))
+            }
+        }
+        var out = magic
+        if body.count <= 0xFFFF {
+            out.append(0x74); out.append(UInt8(body.count >> 8)); out.append(UInt8(body.count & 0xFF))
+        } else {
+            out.append(0x7C)
+            for shift in stride(from: 56, through: 0, by: -8) { out.append(UInt8((UInt64(body.count) >> UInt64(shift)) & 0xFF)) }
+        }
+        return out + body
+    }
+}

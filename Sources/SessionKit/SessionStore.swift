@@ -7,7 +7,7 @@ public protocol SessionStore: Sendable {
     /// Lists sessions page by page. `onPage` is awaited before the next page is read, so a
     /// slow consumer slows the scan instead of growing a buffer. Nodes that fail are
     /// reported in the outcome; the others are still listed.
-    func list(_ query: ListQuery, onPage: @Sendable ([Session]) async throws -> Void) async throws -> ListOutcome
+    func list(_ query: ListQuery, onPage: @escaping @Sendable ([Session]) async throws -> Void) async throws -> ListOutcome
 
     /// One session with every attribute, read without touching it where the store allows.
     func get(id: String) async throws -> Session?

@@ -1,0 +1,411 @@
+import RedisClient
+import SessionKit
+
+/// Sessions kept in one or several independent Redis nodes, in any known schema.
+public final class RedisSessionStore: SessionStore {
+    public struct Node: Sendable {
+        public let url: RedisURL
+        public let client: RedisClient
+        public var name: String { url.nodeName }
+    }
+
+    public let nodes: [Node]
+    public let schemaOption: SchemaOption
+    /// Keys per SCAN page; about 1000 is the measured sweet spot (DESIGN.md §5).
+    public let scanCount: Int
+    private let schemaCache = SchemaCache()
+
+    public init(urls: [RedisURL], schema: SchemaOption = .auto, timeouts: RedisConnection.Timeouts = .init(),
+                fallbackPassword: String? = nil, scanCount: Int = 1000) {
+        self.scanCount = scanCount
+        nodes = urls.map { Node(url: $0, client: RedisClient(url: $0, timeouts: timeouts, fallbackPassword: fallbackPassword)) }
+        schemaOption = schema
+    }
+
+    public var displayName: String { nodes.map { $0.url.description }.joined(separator: ", ") }
+
+    /// The schemas in use on a node (detected once, then cached).
+    public func schemas(on node: Node) async throws(RedisError) -> [any RedisSchema] {
+        if let cached = await schemaCache.get(node.name) { return cached }
+        let found = try await SchemaDetector.detect(client: node.client, option: schemaOption)
+        await schemaCache.set(node.name, found)
+        return found
+    }
+
+    // MARK: - Listing
+
+    public func list(_ query: ListQuery, onPage: @escaping @Sendable ([Session]) async throws -> Void) async throws -> ListOutcome {
+        let progress = ListProgress(limit: query.limit)
+        let failures = await withTaskGroup(of: (NodeFailure?, Int).self) { group in
+            for node in nodes {
+                group.addTask {
+                    do {
+                        let scanned = try await self.listNode(node, query: query, progress: progress, onPage: onPage)
+                        return (nil, scanned)
+                    } catch let e as RedisError {
+                        return (NodeFailure(node: node.name, message: e.description), 0)
+                    } catch {
+                        return (NodeFailure(node: node.name, message: "\(error)"), 0)
+                    }
+                }
+            }
+            var failures: [NodeFailure] = []
+            var scanned = 0
+            for await (f, n) in group { if let f { failures.append(f) }; scanned += n }
+            return (failures, scanned)
+        }
+        return ListOutcome(scannedKeys: failures.1, matched: await progress.matched, failedNodes: failures.0)
+    }
+
+    /// Scans one node. The reads for a page and the SCAN for the next page go out in one
+    /// pipeline, so a page costs one round trip.
+    func listNode(_ node: Node, query: ListQuery, progress: ListProgress,
+                          onPage: @escaping @Sendable ([Session]) async throws -> Void) async throws -> Int {
+        let withAttributes = query.withAttributes || query.filter.needsAttributes
+        var scanned = 0
+        for schema in try await schemas(on: node) {
+            // A pinned user with a principal index: read the index instead of scanning.
+            if let user = query.filter.exactUser, let spring = schema as? SpringSchema, spring.indexed,
+               let indexKey = spring.userIndexKey(user) {
+                let members = try await node.client.send(RedisCommand("SMEMBERS", indexKey)).orThrow().array ?? []
+                let ids = spring.sessionIDs(fromIndexMembers: members.compactMap(\.bytes))
+                let sessions = try await read(ids: ids, schema: spring, node: node, withAttributes: withAttributes)
+                let now = currentTimeMs()
+                let page = await progress.accept(sessions.filter { query.filter.matches($0, nowMs: now) })
+                if !page.sessions.isEmpty { try await onPage(page.sessions) }
+                continue
+            }
+            var scanReply = try await node.client.send(scanCommand(cursor: "0", schema: schema)).orThrow()
+            while true {
+                guard let parts = scanReply.array, parts.count == 2, let next = parts[0].text, let keyReplies = parts[1].array else {
+                    throw RedisError.protocolViolation("SCAN reply")
+                }
+                scanned += keyReplies.count
+                var pageKeys: [(key: String, id: String)] = []
+                pageKeys.reserveCapacity(keyReplies.count)
+                for k in keyReplies {
+                    guard let key = k.text, let id = schema.sessionID(forKey: key) else { continue }
+                    pageKeys.append((key, id))
+                }
+                var commands: [RedisCommand] = []
+                commands.reserveCapacity(pageKeys.count * 4 + 1)
+                var perKey: [Int] = []
+                for (key, id) in pageKeys {
+                    let c = schema.listCommands(key: key, id: id, withAttributes: withAttributes)
+                    perKey.append(c.count)
+                    commands += c
+                }
+                let more = next != "0"
+                if more { commands.append(scanCommand(cursor: next, schema: schema)) }
+                let replies = try await node.client.pipeline(commands)
+                let now = currentTimeMs()
+                var sessions: [Session] = []
+                sessions.reserveCapacity(pageKeys.count)
+                var at = 0
+                for (n, (key, id)) in pageKeys.enumerated() {
+                    let slice = replies[at..<at + perKey[n]]
+                    at += perKey[n]
+                    if let s = schema.parseListing(key: key, id: id, replies: slice, node: node.name, nowMs: now, withAttributes: withAttributes),
+                       query.filter.matches(s, nowMs: now) {
+                        sessions.append(s)
+                    }
+                }
+                let page = await progress.accept(sessions)
+                if !page.sessions.isEmpty { try await onPage(page.sessions) }
+                if page.done || !more { break }
+                scanReply = try replies[replies.count - 1].orThrow()
+            }
+            if await progress.done { break }
+        }
+        return scanned
+    }
+
+    private func scanCommand(cursor: String, schema: any RedisSchema) -> RedisCommand {
+        var args: [RedisArgument] = [cursor, "MATCH", schema.scanPattern, "COUNT", scanCount]
+        if let type = schema.scanType { args += ["TYPE", type] }
+        return RedisCommand("SCAN", arguments: args)
+    }
+
+    /// Reads known session ids of one schema on one node (listing-level detail), pipelined.
+    func read(ids: [String], schema: any RedisSchema, node: Node, withAttributes: Bool) async throws -> [Session] {
+        var commands: [RedisCommand] = []
+        var perKey: [Int] = []
+        for id in ids {
+            let c = schema.listCommands(key: schema.key(forID: id), id: id, withAttributes: withAttributes)
+            perKey.append(c.count)
+            commands += c
+        }
+        let replies = try await node.client.pipeline(commands)
+        let now = currentTimeMs()
+        var out: [Session] = []
+        var at = 0
+        for (n, id) in ids.enumerated() {
+            if let s = schema.parseListing(key: schema.key(forID: id), id: id, replies: replies[at..<at + perKey[n]],
+                                           node: node.name, nowMs: now, withAttributes: withAttributes) {
+                out.append(s)
+            }
+            at += perKey[n]
+        }
+        return out
+    }
+
+    // MARK: - One session
+
+    public func get(id: String) async throws -> Session? {
+        var firstError: Error? = nil
+        for node in nodes {
+            do {
+                for schema in try await schemas(on: node) {
+                    let key = schema.key(forID: id)
+                    // Idle time and type first: they do not reset the idle time; the reads after do.
+                    let head = try await node.client.pipeline([RedisCommand("OBJECT", "IDLETIME", key), RedisCommand("TYPE", key)])
+                    guard let type = head[1].text, type != "none" else { continue }
+                    guard var s = try await read(ids: [id], schema: schema, node: node, withAttributes: true).first else { continue }
+                    if s.storeIdleMs == nil, let idle = Decode.int(head[0]) { s.storeIdleMs = idle * 1000 }
+                    if schema is PrefixSchema { s.attributes = try await readValue(key: key, type: type, client: node.client) }
+                    return s
+                }
+            } catch {
+                if firstError == nil { firstError = error }
+            }
+        }
+        if let firstError { throw firstError }
+        return nil
+    }
+
+    /// The value of any key, by its type, as attributes (prefix schema).
+    private func readValue(key: String, type: String, client: RedisClient) async throws -> [Attribute] {
+        switch type {
+        case "string":
+            let v = try await client.send(RedisCommand("GET", key)).orThrow()
+            return [Decode.attribute(name: "(value)", raw: v.bytes ?? [])]
+        case "hash":
+            let items = try await client.send(RedisCommand("HGETALL", key)).orThrow().array ?? []
+            return stride(from: 0, to: items.count - 1, by: 2).map {
+                Decode.attribute(name: Sanitizer.display(items[$0].bytes ?? []), raw: items[$0 + 1].bytes ?? [])
+            }
+        case "set":
+            let items = try await client.send(RedisCommand("SRANDMEMBER", key, "1000")).orThrow().array ?? []
+            return items.enumerated().map { Decode.attribute(name: "[\($0.offset)]", raw: $0.element.bytes ?? []) }
+        case "list":
+            let items = try await client.send(RedisCommand("LRANGE", key, "0", "999")).orThrow().array ?? []
+            return items.enumerated().map { Decode.attribute(name: "[\($0.offset)]", raw: $0.element.bytes ?? []) }
+        case "zset":
+            let items = try await client.send(RedisCommand("ZRANGE", key, "0", "999", "WITHSCORES")).orThrow().array ?? []
+            return stride(from: 0, to: items.count - 1, by: 2).map {
+                Decode.attribute(name: Sanitizer.display(items[$0].bytes ?? []) + " (score \(items[$0 + 1].text ?? "?"))", raw: items[$0].bytes ?? [])
+            }
+        default:
+            return [Attribute(name: "(value)", raw: [], decoded: .undecodable("values of type \(type) are not shown"), format: type)]
+        }
+    }
+
+    // MARK: - Mutations
+
+    /// Where each id lives: node, schema and the listing-level session (for Spring, the
+    /// times and user its clean-up needs).
+    struct Located: Sendable {
+        var node: Node
+        var schema: any RedisSchema
+        var session: Session
+    }
+
+    func locate(ids: [String]) async -> (found: [Located], failures: [NodeFailure]) {
+        var found: [Located] = []
+        var failures: [NodeFailure] = []
+        var remaining = Set(ids)
+        for node in nodes where !remaining.isEmpty {
+            do {
+                for schema in try await schemas(on: node) where !remaining.isEmpty {
+                    let wanted = ids.filter { remaining.contains($0) }
+                    for s in try await read(ids: wanted, schema: schema, node: node, withAttributes: false) {
+                        found.append(Located(node: node, schema: schema, session: s))
+                        remaining.remove(s.id)
+                    }
+                }
+            } catch {
+                failures.append(NodeFailure(node: node.name, message: (error as? RedisError)?.description ?? "\(error)"))
+            }
+        }
+        return (found, failures)
+    }
+
+    /// What a mutation would do, for `--dry-run`: the sessions it would touch.
+    public func plan(ids: [String]) async -> (sessions: [Session], notFound: [String], failures: [NodeFailure]) {
+        let (found, failures) = await locate(ids: ids)
+        let foundIDs = Set(found.map(\.session.id))
+        return (found.map(\.session), ids.filter { !foundIDs.contains($0) }, failures)
+    }
+
+    public func expire(ids: [String], after milliseconds: Int64?) async throws -> MutationResult {
+        let (found, failures) = await locate(ids: ids)
+        var result = await apply(found) { $0.schema.expireCommands(for: $0.session, afterMs: milliseconds) }
+        if milliseconds == nil { await promptExpiry(found) }
+        result.failedNodes += failures
+        let hit = Set(found.map(\.session.id))
+        result.notFound = ids.filter { !hit.contains($0) && failures.isEmpty }
+        return result
+    }
+
+    public func delete(ids: [String]) async throws -> MutationResult {
+        let (found, failures) = await locate(ids: ids)
+        var result = await apply(found) { $0.schema.deleteCommands(for: $0.session) }
+        result.failedNodes += failures
+        let hit = Set(found.map(\.session.id))
+        result.notFound = ids.filter { !hit.contains($0) && failures.isEmpty }
+        return result
+    }
+
+    public func delete(sessions: [Session]) async throws -> MutationResult {
+        try await delete(ids: sessions.map(\.id))
+    }
+
+    public func logout(user: String) async throws -> MutationResult {
+        var filter = Filter()
+        filter.add(.user, .eq, user)
+        let collector = Collector()
+        let outcome = try await list(ListQuery(filter: filter)) { page in await collector.add(page) }
+        let sessions = await collector.sessions
+        var result = try await delete(ids: sessions.map(\.id))
+        result.failedNodes += outcome.failedNodes
+        return result
+    }
+
+    /// Runs each located session's commands, pipelined per node.
+    private func apply(_ found: [Located], commands: (Located) -> [RedisCommand]) async -> MutationResult {
+        var result = MutationResult()
+        let byNode = Dictionary(grouping: found, by: { $0.node.name })
+        for node in nodes {
+            guard let items = byNode[node.name] else { continue }
+            var all: [RedisCommand] = []
+            for item in items { all += commands(item) }
+            do {
+                let replies = try await node.client.pipeline(all)
+                if let err = replies.first(where: { $0.errorMessage != nil })?.errorMessage {
+                    result.failedNodes.append(NodeFailure(node: node.name, message: "server error: \(err)"))
+                }
+                result.keysTouched += replies.reduce(0) { $0 + Int(max(0, Decode.int($1) ?? 0)) }
+                result.affected += items.map(\.session.id)
+            } catch {
+                result.failedNodes.append(NodeFailure(node: node.name, message: error.description))
+            }
+        }
+        return result
+    }
+
+    /// Redis reclaims an expired key only when it samples or touches it, which can be
+    /// minutes late on a large keyspace. EXISTS on a key whose TTL has passed reclaims it
+    /// at once and publishes its `expired` event.
+    func promptExpiry(_ found: [Located]) async {
+        try? await Task.sleep(nanoseconds: 5_000_000)
+        for node in nodes {
+            let keys = found.filter { $0.node.name == node.name }.map { $0.schema.expiryKey(forID: $0.session.id) }
+            if keys.isEmpty { continue }
+            _ = try? await node.client.pipeline(keys.map { RedisCommand("EXISTS", $0) })
+        }
+    }
+
+    // MARK: - Nodes
+
+    public func nodes() async -> [NodeInfo] {
+        await withTaskGroup(of: (Int, NodeInfo).self) { group in
+            for (i, node) in nodes.enumerated() {
+                group.addTask { (i, await self.nodeInfo(node)) }
+            }
+            var out: [(Int, NodeInfo)] = []
+            for await item in group { out.append(item) }
+            return out.sorted { $0.0 < $1.0 }.map(\.1)
+        }
+    }
+
+    private func nodeInfo(_ node: Node) async -> NodeInfo {
+        var info = NodeInfo(name: node.name, address: node.url.description, up: false)
+        do {
+            let text = try await node.client.send(RedisCommand("INFO")).orThrow().text ?? ""
+            let fields = RedisInfo.parse(text)
+            info.up = true
+            info.role = fields["role"] ?? "master"
+            info.version = fields["redis_version"]
+            info.usedMemory = fields["used_memory"].flatMap { Int64($0) }
+            info.maxMemory = fields["maxmemory"].flatMap { Int64($0) }
+            info.evictionPolicy = fields["maxmemory_policy"]
+            info.expiredTotal = fields["expired_keys"].flatMap { Int64($0) }
+            info.evictedTotal = fields["evicted_keys"].flatMap { Int64($0) }
+            info.keys = RedisInfo.keys(fields, db: node.url.db)
+            var count = 0
+            for schema in try await schemas(on: node) {
+                count += try await countSessions(node: node, schema: schema)
+            }
+            info.sessions = count
+        } catch {
+            info.error = (error as? RedisError)?.description ?? "\(error)"
+        }
+        return info
+    }
+
+    /// Counts session keys with a keys-only scan (no per-key reads).
+    func countSessions(node: Node, schema: any RedisSchema) async throws -> Int {
+        var cursor = "0"
+        var count = 0
+        repeat {
+            let r = try await node.client.send(scanCommand(cursor: cursor, schema: schema)).orThrow()
+            guard let parts = r.array, parts.count == 2, let next = parts[0].text else { break }
+            count += (parts[1].array ?? []).reduce(0) { $0 + ($1.text.flatMap { schema.sessionID(forKey: $0) } != nil ? 1 : 0) }
+            cursor = next
+        } while cursor != "0"
+        return count
+    }
+
+    // MARK: - Events
+
+    public func events(kinds: Set<SessionEvent.Kind>) -> AsyncThrowingStream<SessionEvent, Error> {
+        EventWatcher(store: self, kinds: kinds).start()
+    }
+}
+
+/// Shared across the node scans of one listing: counts matches and enforces the limit.
+actor ListProgress {
+    let limit: Int?
+    private(set) var matched = 0
+    init(limit: Int?) { self.limit = limit }
+    var done: Bool { limit.map { matched >= $0 } ?? false }
+    func accept(_ sessions: [Session]) -> (sessions: [Session], done: Bool) {
+        guard let limit else { matched += sessions.count; return (sessions, false) }
+        let room = max(0, limit - matched)
+        let taken = Array(sessions.prefix(room))
+        matched += taken.count
+        return (taken, matched >= limit)
+    }
+}
+
+actor SchemaCache {
+    private var byNode: [String: [any RedisSchema]] = [:]
+    func get(_ node: String) -> [any RedisSchema]? { byNode[node] }
+    func set(_ node: String, _ s: [any RedisSchema]) { byNode[node] = s }
+}
+
+/// Collects pages (for commands that need the whole result, like sorting or logout).
+public actor Collector {
+    public private(set) var sessions: [Session] = []
+    public init() {}
+    public func add(_ page: [Session]) { sessions += page }
+}
+
+/// `INFO` text as a dictionary.
+public enum RedisInfo {
+    public static func parse(_ text: String) -> [String: String] {
+        var out: [String: String] = [:]
+        for line in text.split(whereSeparator: { $0 == "\r" || $0 == "\n" }) {
+            guard !line.hasPrefix("#"), let colon = line.firstIndex(of: ":") else { continue }
+            out[String(line[..<colon])] = String(line[line.index(after: colon)...])
+        }
+        return out
+    }
+
+    /// Keys in `db` from the keyspace section (`db0:keys=12,expires=3,...`).
+    public static func keys(_ fields: [String: String], db: Int) -> Int? {
+        guard let v = fields["db\(db)"] else { return 0 }
+        for part in v.split(separator: ",") where part.hasPrefix("keys=") { return Int(part.dropFirst(5)) }
+        return nil
+    }
+}

@@ -1,0 +1,125 @@
+import RedisClient
+import SessionKit
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// How one framework lays sessions out in Redis. A schema knows which keys are sessions,
+/// which commands read a session (listing and detail), and which commands remove every
+/// trace of it. Schemas are values: no I/O happens here, so they are tested without Redis.
+public protocol RedisSchema: Sendable {
+    /// `spring`, `connect-redis`, `prefix`.
+    var name: String { get }
+    /// Human description including the prefix/namespace in use.
+    var label: String { get }
+    /// SCAN MATCH pattern covering the session keys.
+    var scanPattern: String { get }
+    /// SCAN TYPE filter (server-side), when session keys have one type.
+    var scanType: String? { get }
+    /// The session id when `key` is a session's main key; nil for every other key.
+    func sessionID(forKey key: String) -> String?
+    /// The session id for keys whose events concern a session (main key or shadow keys).
+    func sessionID(forEventKey key: String) -> String?
+    /// The main key of a session.
+    func key(forID id: String) -> String
+    /// The key whose expiry is the session's expiry (Spring indexed: the `expires:` key).
+    func expiryKey(forID id: String) -> String
+
+    /// Commands that read what a listing row needs, in order. Reads that do not reset the
+    /// key's idle time come first.
+    func listCommands(key: String, id: String, withAttributes: Bool) -> [RedisCommand]
+    /// Builds a row from the replies of `listCommands`; nil when the key vanished.
+    func parseListing(key: String, id: String, replies: ArraySlice<RedisReply>, node: String, nowMs: Int64, withAttributes: Bool) -> Session?
+
+    /// Commands that remove the session and every trace the framework keeps.
+    func deleteCommands(for session: Session) -> [RedisCommand]
+    /// Commands that end the session now (`afterMs == nil`) or set its remaining time.
+    func expireCommands(for session: Session, afterMs: Int64?) -> [RedisCommand]
+
+    /// The principal index key of `user`, for schemas that keep one.
+    func userIndexKey(_ user: String) -> String?
+    /// Session ids from the members of a principal index set.
+    func sessionIDs(fromIndexMembers members: [[UInt8]]) -> [String]
+}
+
+extension RedisSchema {
+    public func sessionID(forEventKey key: String) -> String? { sessionID(forKey: key) }
+    public func expiryKey(forID id: String) -> String { key(forID: id) }
+    public func userIndexKey(_ user: String) -> String? { nil }
+    public func sessionIDs(fromIndexMembers members: [[UInt8]]) -> [String] { [] }
+}
+
+/// Shared decoding helpers.
+enum Decode {
+    /// Decodes an attribute value by its first bytes: Java serialization, JSON, text, else binary.
+    static func attribute(name: String, raw: [UInt8]) -> Attribute {
+        if JavaStream.looksLikeStream(raw) {
+            do { return Attribute(name: name, raw: raw, decoded: try JavaStream.decode(raw).decoded, format: "java") }
+            catch { return Attribute(name: name, raw: raw, decoded: .undecodable(error.description), format: "java") }
+        }
+        if let first = raw.first(where: { $0 != 0x20 && $0 != 0x0A && $0 != 0x09 && $0 != 0x0D }),
+           first == UInt8(ascii: "{") || first == UInt8(ascii: "[") || first == UInt8(ascii: "\"") {
+            if let v = try? JSONDecoding.decode(raw) { return Attribute(name: name, raw: raw, decoded: v, format: "json") }
+        }
+        if let n = Int64(String(decoding: raw, as: UTF8.self)), !raw.isEmpty, raw.count < 20 {
+            return Attribute(name: name, raw: raw, decoded: .int(n), format: "integer")
+        }
+        if Sanitizer.looksLikeText(raw), let s = String(validating: raw, as: UTF8.self) {
+            return Attribute(name: name, raw: raw, decoded: .string(s), format: "text")
+        }
+        return Attribute(name: name, raw: raw, decoded: .bytes(raw), format: "binary")
+    }
+
+    /// A number stored either as text or as a Java-serialized boxed Long/Integer.
+    static func number(_ raw: [UInt8]?) -> Int64? {
+        guard let raw, !raw.isEmpty else { return nil }
+        if JavaStream.looksLikeStream(raw) {
+            if case .int(let v)? = try? JavaStream.decode(raw).decoded { return v }
+            return nil
+        }
+        return Int64(String(decoding: raw, as: UTF8.self).trimmingCharacters(in: " \"\n"))
+    }
+
+    /// A user name stored as a Java string, JSON string or plain text.
+    static func userName(_ raw: [UInt8]?) -> String? {
+        guard let raw, !raw.isEmpty else { return nil }
+        if JavaStream.looksLikeStream(raw) { return (try? JavaStream.decode(raw))?.principalName }
+        if raw.first == UInt8(ascii: "\""), case .string(let s)? = try? JSONDecoding.decode(raw) { return s }
+        if raw.first == UInt8(ascii: "{"), let v = try? JSONDecoding.decode(raw) { return jsonPrincipal(v) }
+        return String(validating: raw, as: UTF8.self)
+    }
+
+    /// The principal of a Jackson-serialized security context (`authentication.principal`
+    /// or `.name`).
+    static func jsonPrincipal(_ v: DecodedValue) -> String? {
+        if let auth = v["authentication"] { return jsonPrincipal(auth) }
+        if let p = v["principal"] {
+            if case .string(let s) = p { return s }
+            if case .string(let s)? = p["username"] { return s }
+        }
+        if case .string(let s)? = v["name"] { return s }
+        return nil
+    }
+
+    static func int(_ r: RedisReply?) -> Int64? {
+        guard let r else { return nil }
+        if case .integer(let v) = r { return v }
+        return nil
+    }
+}
+
+extension String {
+    func trimmingCharacters(in set: String) -> String {
+        var s = Substring(self)
+        while let f = s.first, set.contains(f) { s = s.dropFirst() }
+        while let l = s.last, set.contains(l) { s = s.dropLast() }
+        return String(s)
+    }
+}
+
+/// The time now in ms since the epoch.
+public func currentTimeMs() -> Int64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_REALTIME, &ts)
+    return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+}

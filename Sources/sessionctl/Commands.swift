@@ -1,0 +1,261 @@
+import ArgumentParser
+import Foundation
+import RedisClient
+import RedisSessions
+import SessionKit
+
+enum SortKey: String, ExpressibleByArgument, CaseIterable {
+    case ttl, idle, age, user, node, id, size
+}
+
+struct List: ConsoleCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ls", abstract: "List live sessions.",
+        discussion: """
+        Filter terms (all must hold): id user node schema key ttl idle age size attr.NAME,
+        with = (exact, * wildcard) != ~ (contains) !~ < <= > >=. Durations in seconds unless
+        a unit is given. Example: --filter 'user=alice* ttl<5m idle>10m'.
+        JSON fields: id, user, node, ttl_ms (-1 = never expires), schema, created_at,
+        last_accessed_at, size_bytes, idle_ms, max_inactive_s, key.
+        """)
+    @OptionGroup var global: GlobalOptions
+    @Option(help: ArgumentHelp("Filter expression.", valueName: "expr")) var filter: String?
+    @Option(help: "Only sessions of this user.") var user: String?
+    @Option(help: "Only sessions on this node (host:port).") var node: String?
+    @Option(help: "Sort by ttl|idle|age|user|node|id|size (reads everything before printing).") var sort: SortKey?
+    @Flag(help: "Reverse the sort order.") var reverse = false
+    @Option(help: "At most this many sessions.") var limit: Int?
+    @Option(name: .shortAndLong, help: "Output: table, json, jsonl, csv.") var output: OutputFormat = .table
+
+    func validate() throws {
+        if let limit, limit < 0 { throw ValidationError("--limit must not be negative") }
+    }
+
+    func execute(_ console: Console) async throws -> Int32 {
+        var f: Filter
+        do { f = try Filter(filter ?? "") } catch { throw ConsoleError.usage(error.description) }
+        if let user { f.add(.user, .eq, user) }
+        if let node { f.add(.node, .eq, node) }
+        let query = ListQuery(filter: f, limit: sort == nil ? limit : nil)
+        let printer = PagePrinter(formatter: SessionFormatter(format: output, output: console.output))
+        let collector = sort == nil ? nil : Collector()
+        let outcome = try await console.store.list(query) { page in
+            if let collector { await collector.add(page) } else { await printer.print(page) }
+        }
+        if let collector, let sort {
+            var all = await collector.sessions
+            let now = currentTimeMs()
+            all.sort { a, b in Self.less(a, b, by: sort, now: now) != reverse }
+            if let limit { all = Array(all.prefix(limit)) }
+            await printer.print(all)
+        }
+        await printer.finish()
+        Terminal.clearProgress()
+        return console.report(failures: outcome.failedNodes)
+    }
+
+    static func less(_ a: Session, _ b: Session, by key: SortKey, now: Int64) -> Bool {
+        switch key {
+        case .ttl: return (a.ttlMs < 0 ? Int64.max : a.ttlMs) < (b.ttlMs < 0 ? Int64.max : b.ttlMs)
+        case .idle: return (a.idleMs(now: now) ?? -1) > (b.idleMs(now: now) ?? -1)
+        case .age: return (a.ageMs(now: now) ?? -1) > (b.ageMs(now: now) ?? -1)
+        case .user: return (a.user ?? "\u{10FFFF}", a.id) < (b.user ?? "\u{10FFFF}", b.id)
+        case .node: return (a.node, a.id) < (b.node, b.id)
+        case .id: return a.id < b.id
+        case .size: return (a.sizeBytes ?? -1) > (b.sizeBytes ?? -1)
+        }
+    }
+}
+
+/// Serialises printing of pages that arrive from several node scans at once.
+actor PagePrinter {
+    private var formatter: SessionFormatter
+    private var printed = 0
+    init(formatter: SessionFormatter) { self.formatter = formatter }
+    func print(_ page: [Session]) {
+        formatter.write(page, nowMs: currentTimeMs())
+        printed += page.count
+        Terminal.progress("\(printed) sessions…")
+    }
+    func finish() { formatter.finish() }
+}
+
+struct Show: ConsoleCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show one session with every attribute decoded.",
+        discussion: "Reads idle time and TTL before the value, so inspecting does not change what is shown.")
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "Session id.") var id: String
+    @Option(name: .shortAndLong, help: "Output: table or json.") var output: OutputFormat = .table
+    @Flag(help: "Add the raw bytes of each attribute (hex).") var raw = false
+
+    func execute(_ console: Console) async throws -> Int32 {
+        guard let s = try await console.store.get(id: id) else {
+            throw ConsoleError(code: Exit.notFound, message: "session \(Sanitizer.display(id, limit: 200)) not found")
+        }
+        let now = currentTimeMs()
+        let out = console.output
+        if output == .json || output == .jsonl {
+            var w = JSONWriter()
+            SessionFormatter.json(s, into: &w, nowMs: now)
+            w.bytes.removeLast()   // reopen the object to add attributes
+            w.raw(",\"attributes\":[")
+            for (n, a) in s.attributes.enumerated() {
+                if n > 0 { w.raw(",") }
+                w.raw("{\"name\":"); w.string(a.name)
+                w.raw(",\"format\":"); w.string(a.format)
+                w.raw(",\"size_bytes\":"); w.int(Int64(a.raw.count))
+                w.raw(",\"value\":"); w.value(a.decoded)
+                if raw { w.raw(",\"raw_hex\":"); w.string(Sanitizer.hex(a.raw, limit: Int.max)) }
+                w.raw("}")
+            }
+            w.raw("]}\n")
+            out.write(w.bytes)
+            return Exit.ok
+        }
+        let rows: [(String, String)] = [
+            ("Session", Sanitizer.display(s.id)), ("Key", Sanitizer.display(s.key)), ("Node", s.node),
+            ("Schema", s.schema), ("User", s.user.map { Sanitizer.display($0) } ?? "-"),
+            ("TTL", s.ttlMs < 0 ? "never expires" : "\(DurationText.compact(ms: s.ttlMs)) (\(s.ttlMs) ms)"),
+            ("Created", s.createdAtMs.map { ISOTime.format(ms: $0) } ?? "-"),
+            ("Last access", s.lastAccessedAtMs.map { ISOTime.format(ms: $0) } ?? "-"),
+            ("Idle", s.idleMs(now: now).map { DurationText.compact(ms: $0) } ?? "-"),
+            ("Max inactive", s.maxInactiveSeconds.map { $0 < 0 ? "never" : "\($0) s" } ?? "-"),
+            ("Size", s.sizeBytes.map { "\($0) bytes" } ?? "-"),
+        ]
+        for (k, v) in rows { out.line(k.padding(toLength: 13, withPad: " ", startingAt: 0) + v) }
+        out.line("Attributes (\(s.attributes.count))")
+        for a in s.attributes {
+            let name = Sanitizer.display(a.name, limit: 200)
+            if TreePrinter.isScalar(a.decoded) {
+                out.line("  \(name) [\(a.format), \(a.raw.count) B]: " + TreePrinter.scalar(a.decoded, limit: Sanitizer.defaultLimit))
+            } else {
+                out.line("  \(name) [\(a.format), \(a.raw.count) B]:")
+                for l in TreePrinter.lines(a.decoded, indent: 2) { out.line(l) }
+            }
+            if raw {
+                for l in Sanitizer.hexDump(a.raw) { out.line("      " + l) }
+            }
+        }
+        return Exit.ok
+    }
+}
+
+struct Expire: ConsoleCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Expire sessions now, or set their remaining time (--in).",
+        discussion: "Expiring now makes the framework see a normal timeout (its expired event fires).")
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "Session ids.") var ids: [String]
+    @Option(name: .customLong("in"), help: ArgumentHelp("Remaining time instead of now (e.g. 30s, 5m).", valueName: "duration"))
+    var after: String?
+
+    func validate() throws {
+        if ids.isEmpty { throw ValidationError("give at least one session id") }
+    }
+
+    func execute(_ console: Console) async throws -> Int32 {
+        var ms: Int64? = nil
+        if let after {
+            do { ms = try DurationText.milliseconds(after) } catch { throw ConsoleError.usage(error.description) }
+        }
+        let action = ms == nil ? "expire" : "set the remaining time to \(after ?? "")"
+        let plan = await console.store.plan(ids: ids)
+        for id in plan.notFound { Terminal.error("session \(Sanitizer.display(id, limit: 200)) not found") }
+        guard try console.authorize(action, count: plan.sessions.count) else {
+            for s in plan.sessions { console.output.line("would \(action): \(Sanitizer.display(s.id)) on \(s.node) (\(s.schema))") }
+            console.output.line("dry run: \(plan.sessions.count) session(s) would be affected")
+            return Mutations.exitCode(found: plan.sessions.count, notFound: plan.notFound.count, failures: plan.failures, console: console)
+        }
+        if plan.sessions.isEmpty {
+            return Mutations.exitCode(found: 0, notFound: plan.notFound.count, failures: plan.failures, console: console)
+        }
+        try console.audit.ensureWritable()
+        let result = try await console.store.expire(ids: plan.sessions.map(\.id), after: ms)
+        console.audit.record(action: ms == nil ? "expire" : "expire-in", store: console.store.displayName,
+                             commandLine: console.commandLine, target: nil, sessions: result.affected, result: result,
+                             extra: ms.map { ["in_ms": String($0)] } ?? [:])
+        console.output.line(ms == nil ? "expired \(result.affected.count) session(s)" : "set \(result.affected.count) session(s) to expire in \(after ?? "")")
+        return Mutations.exitCode(found: result.affected.count, notFound: plan.notFound.count,
+                                  failures: plan.failures + result.failedNodes, console: console)
+    }
+}
+
+struct Logout: ConsoleCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Force a logout: remove sessions and every trace the framework keeps of them.",
+        discussion: """
+        --user removes all of a user's sessions (through the principal index where the
+        framework keeps one, else by scanning). For Spring Session this removes the hash,
+        the expires: key, the index member and the expiration-set member.
+        Frameworks that write the whole session at the end of a request (connect-redis)
+        can write a session back if a request was in flight: --repeat-after deletes again.
+        """)
+    @OptionGroup var global: GlobalOptions
+    @Option(help: "Log out every session of this user.") var user: String?
+    @Argument(help: "Session ids (instead of --user).") var ids: [String] = []
+    @Option(name: .customLong("repeat-after"), help: ArgumentHelp("Delete again after this delay (e.g. 2s).", valueName: "duration"))
+    var repeatAfter: String?
+
+    func validate() throws {
+        if (user == nil) == ids.isEmpty { throw ValidationError("give either --user NAME or session ids") }
+    }
+
+    func execute(_ console: Console) async throws -> Int32 {
+        var sessions: [Session]
+        var notFound: [String] = []
+        var failures: [NodeFailure] = []
+        if let user {
+            var f = Filter(); f.add(.user, .eq, user)
+            let collector = Collector()
+            let outcome = try await console.store.list(ListQuery(filter: f)) { await collector.add($0) }
+            sessions = await collector.sessions
+            failures = outcome.failedNodes
+        } else {
+            let plan = await console.store.plan(ids: ids)
+            sessions = plan.sessions; notFound = plan.notFound; failures = plan.failures
+            for id in notFound { Terminal.error("session \(Sanitizer.display(id, limit: 200)) not found") }
+        }
+        let target = user.map { "user \(Sanitizer.display($0, limit: 200))" } ?? "\(sessions.count) session(s)"
+        guard try console.authorize("log out \(target)", count: sessions.count) else {
+            for s in sessions { console.output.line("would log out: \(Sanitizer.display(s.id)) of \(s.user.map { Sanitizer.display($0) } ?? "-") on \(s.node) (\(s.schema))") }
+            console.output.line("dry run: \(sessions.count) session(s) would be logged out")
+            return Mutations.exitCode(found: sessions.count, notFound: notFound.count, failures: failures, console: console, emptyIsNotFound: true)
+        }
+        if sessions.isEmpty {
+            if user != nil { Terminal.error("no sessions of \(target)") }
+            return Mutations.exitCode(found: 0, notFound: notFound.count, failures: failures, console: console, emptyIsNotFound: true)
+        }
+        try console.audit.ensureWritable()
+        var result = try await console.store.delete(ids: sessions.map(\.id))
+        if let repeatAfter {
+            let ms: Int64
+            do { ms = try DurationText.milliseconds(repeatAfter) } catch { throw ConsoleError.usage(error.description) }
+            try await Task.sleep(nanoseconds: UInt64(ms) * 1_000_000)
+            let again = try await console.store.delete(ids: sessions.map(\.id))
+            if !again.affected.isEmpty {
+                Terminal.note("\(again.affected.count) session(s) had been written back and were deleted again")
+            }
+            result.keysTouched += again.keysTouched
+            result.failedNodes += again.failedNodes
+        }
+        console.audit.record(action: "logout", store: console.store.displayName, commandLine: console.commandLine,
+                             target: user, sessions: result.affected, result: result)
+        console.output.line("logged out \(target): \(result.affected.count) session(s) removed, \(result.keysTouched) key(s)/member(s) deleted")
+        if sessions.contains(where: { $0.schema != "spring" }) && repeatAfter == nil {
+            Terminal.note("note: \(Set(sessions.map(\.schema)).sorted().joined(separator: ", ")) sessions can be written back by a request in flight; use --repeat-after 2s to delete again")
+        }
+        return Mutations.exitCode(found: result.affected.count, notFound: notFound.count,
+                                  failures: failures + result.failedNodes, console: console, emptyIsNotFound: true)
+    }
+}
+
+enum Mutations {
+    static func exitCode(found: Int, notFound: Int, failures: [NodeFailure], console: Console, emptyIsNotFound: Bool = true) -> Int32 {
+        let nodeCode = console.report(failures: failures)
+        if nodeCode == Exit.connection && found == 0 { return Exit.connection }
+        if found == 0 && emptyIsNotFound && failures.isEmpty { return Exit.notFound }
+        if notFound > 0 || !failures.isEmpty { return found == 0 && failures.isEmpty ? Exit.notFound : Exit.partial }
+        return Exit.ok
+    }
+}

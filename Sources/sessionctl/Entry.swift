@@ -1,0 +1,85 @@
+import ArgumentParser
+import Foundation
+
+/// Exit codes (documented in the README and in `--help`).
+enum Exit {
+    static let ok: Int32 = 0
+    static let partial: Int32 = 1
+    static let usage: Int32 = 2
+    static let connection: Int32 = 3
+    static let notFound: Int32 = 4
+}
+
+/// An error that ends the program with a given code and message.
+struct ConsoleError: Error, CustomStringConvertible {
+    var code: Int32
+    var message: String
+    var description: String { message }
+    static func usage(_ m: String) -> ConsoleError { ConsoleError(code: Exit.usage, message: m) }
+}
+
+@main
+enum Main {
+    static func main() async {
+        let code = await run(Array(CommandLine.arguments.dropFirst()))
+        exit(code)
+    }
+
+    /// Parses and runs one command line; every failure becomes a message on stderr and an
+    /// exit code (ArgumentParser's own usage code 64 is mapped to our 2).
+    static func run(_ arguments: [String]) async -> Int32 {
+        do {
+            var command = try SessionCtl.parseAsRoot(arguments)
+            if let console = command as? ConsoleCommand {
+                return try await console.runStandalone()
+            }
+            if var async = command as? AsyncParsableCommand {
+                try await async.run()
+            } else {
+                try command.run()
+            }
+            return Exit.ok
+        } catch let e as ConsoleError {
+            Terminal.error(e.message)
+            return e.code
+        } catch {
+            let code = SessionCtl.exitCode(for: error)
+            let message = SessionCtl.fullMessage(for: error)
+            if code == .success {
+                if !message.isEmpty { print(message) }
+                return Exit.ok
+            }
+            Terminal.error(RedactingText.redact(message))
+            return code == .validationFailure ? Exit.usage : code.rawValue == 1 ? Exit.partial : code.rawValue
+        }
+    }
+}
+
+struct SessionCtl: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sessionctl",
+        abstract: "See and act on the live HTTP sessions of a web cluster (Redis, Spring Session, connect-redis, ...).",
+        discussion: """
+        Stores are named by URL: redis://[user[:password]@]host[:port][/db] or unix:///path.
+        Repeat --store for several independent nodes. The password may also come from
+        REDISCLI_AUTH; it is never printed.
+
+        Exit codes: 0 ok, 1 partial failure (a node down, some ids not found), 2 usage or
+        refused (read-only, no --yes), 3 cannot connect or authenticate, 4 not found.
+        """,
+        subcommands: [List.self, Show.self, Expire.self, Logout.self, Watch.self, Nodes.self, Batch.self]
+    )
+}
+
+/// Redaction for any text that could hold a URL.
+enum RedactingText {
+    static func redact(_ s: String) -> String {
+        var out = ""
+        for word in s.split(separator: " ", omittingEmptySubsequences: false) {
+            if !out.isEmpty { out += " " }
+            out += word.contains("://") || word.contains("password=") ? redactWord(String(word)) : String(word)
+        }
+        return out
+    }
+    private static func redactWord(_ w: String) -> String { RedisURLRedactor.redact(w) }
+}

@@ -1,0 +1,168 @@
+import ArgumentParser
+import RedisSessions
+import SessionKit
+
+enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+    case table, json, jsonl, csv
+}
+
+/// Session rows in every output format. Table and CSV text goes through `Sanitizer`;
+/// JSON keeps exact values with every control character escaped.
+struct SessionFormatter {
+    let format: OutputFormat
+    let output: Output
+    private var wroteHeader = false
+    private var count = 0
+    private var widths: [Int] = []
+    static let columns = ["ID", "USER", "NODE", "TTL", "IDLE", "AGE", "SIZE", "SCHEMA"]
+
+    init(format: OutputFormat, output: Output) { self.format = format; self.output = output }
+
+    mutating func write(_ sessions: [Session], nowMs: Int64) {
+        switch format {
+        case .json:
+            for s in sessions {
+                var w = JSONWriter()
+                w.raw(count == 0 ? "[\n" : ",\n")
+                SessionFormatter.json(s, into: &w, nowMs: nowMs)
+                output.write(w.bytes)
+                count += 1
+            }
+        case .jsonl:
+            var w = JSONWriter()
+            for s in sessions {
+                SessionFormatter.json(s, into: &w, nowMs: nowMs)
+                w.raw("\n")
+            }
+            output.write(w.bytes)
+            count += sessions.count
+        case .csv:
+            if !wroteHeader {
+                output.line("id,user,node,ttl_ms,schema,created_at,last_accessed_at,size_bytes,idle_ms")
+                wroteHeader = true
+            }
+            for s in sessions {
+                let fields = [s.id, s.user ?? "", s.node, String(s.ttlMs), s.schema,
+                              s.createdAtMs.map { ISOTime.format(ms: $0) } ?? "",
+                              s.lastAccessedAtMs.map { ISOTime.format(ms: $0) } ?? "",
+                              s.sizeBytes.map(String.init) ?? "", s.idleMs(now: nowMs).map(String.init) ?? ""]
+                output.line(fields.map(SessionFormatter.csvField).joined(separator: ","))
+            }
+            count += sessions.count
+        case .table:
+            let rows = sessions.map { SessionFormatter.tableRow($0, nowMs: nowMs) }
+            if !wroteHeader {
+                // Widths from the first page; later longer values are cut with "…".
+                widths = SessionFormatter.columns.map(\.count)
+                for r in rows { for (i, v) in r.enumerated() { widths[i] = min(max(widths[i], v.count), i == 0 ? 48 : 32) } }
+                output.line(SessionFormatter.pad(SessionFormatter.columns, widths))
+                wroteHeader = true
+            }
+            for r in rows { output.line(SessionFormatter.pad(r, widths)) }
+            count += sessions.count
+        }
+    }
+
+    mutating func finish() {
+        switch format {
+        case .json: output.line(count == 0 ? "[]" : "\n]")
+        case .table where !wroteHeader: output.line(SessionFormatter.pad(SessionFormatter.columns, SessionFormatter.columns.map(\.count)))
+        default: break
+        }
+    }
+
+    static func json(_ s: Session, into w: inout JSONWriter, nowMs: Int64) {
+        w.raw("{\"id\":"); w.string(s.id)
+        w.raw(",\"user\":"); w.optionalString(s.user)
+        w.raw(",\"node\":"); w.string(s.node)
+        w.raw(",\"ttl_ms\":"); w.int(s.ttlMs)
+        w.raw(",\"schema\":"); w.string(s.schema)
+        w.raw(",\"created_at\":"); w.optionalTime(s.createdAtMs)
+        w.raw(",\"last_accessed_at\":"); w.optionalTime(s.lastAccessedAtMs)
+        w.raw(",\"size_bytes\":"); w.optionalInt(s.sizeBytes)
+        w.raw(",\"idle_ms\":"); w.optionalInt(s.idleMs(now: nowMs))
+        w.raw(",\"max_inactive_s\":"); w.optionalInt(s.maxInactiveSeconds)
+        w.raw(",\"key\":"); w.string(s.key)
+        w.raw("}")
+    }
+
+    static func tableRow(_ s: Session, nowMs: Int64) -> [String] {
+        [Sanitizer.display(s.id, limit: 256), s.user.map { Sanitizer.display($0, limit: 256) } ?? "-",
+         Sanitizer.display(s.node), DurationText.compact(ms: s.ttlMs),
+         s.idleMs(now: nowMs).map { DurationText.compact(ms: $0) } ?? "-",
+         s.ageMs(now: nowMs).map { DurationText.compact(ms: $0) } ?? "-",
+         s.sizeBytes.map(humanBytes) ?? "-", s.schema]
+    }
+
+    static func pad(_ values: [String], _ widths: [Int]) -> String {
+        var line = ""
+        for (i, v) in values.enumerated() {
+            let w = widths[i]
+            var cell = v
+            if cell.count > w { cell = String(cell.prefix(w - 1)) + "…" }
+            line += cell
+            if i < values.count - 1 { line += String(repeating: " ", count: w - cell.count + 2) }
+        }
+        return line
+    }
+
+    /// RFC 4180 quoting, terminal-safe text, and a guard against spreadsheet formulas.
+    static func csvField(_ raw: String) -> String {
+        var v = Sanitizer.display(raw, limit: 65536)
+        if let f = v.first, "=+-@".contains(f), Int64(v) == nil { v = "'" + v }
+        if v.contains(",") || v.contains("\"") || v.contains(" ") {
+            return "\"" + v.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+        }
+        return v
+    }
+}
+
+func humanBytes(_ n: Int64) -> String {
+    if n < 1024 { return "\(n)B" }
+    if n < 1024 * 1024 { return String(format: "%.1fK", Double(n) / 1024) }
+    if n < 1024 * 1024 * 1024 { return String(format: "%.1fM", Double(n) / 1048576) }
+    return String(format: "%.1fG", Double(n) / 1073741824)
+}
+
+/// Readable rendering of a decoded value tree for `show`.
+enum TreePrinter {
+    static func lines(_ v: DecodedValue, indent: Int = 0, limit: Int = Sanitizer.defaultLimit) -> [String] {
+        let pad = String(repeating: "  ", count: indent)
+        switch v {
+        case .map(let entries) where !entries.isEmpty:
+            return entries.flatMap { e in field(pad, e.key, e.value, indent, limit) }
+        case .object(let cls, let fields):
+            return [pad + "(" + Sanitizer.display(cls) + ")"] + fields.flatMap { e in field(pad, e.key, e.value, indent, limit) }
+        case .list(let items) where !items.isEmpty:
+            return items.enumerated().flatMap { (i, item) in field(pad, "[\(i)]", item, indent, limit) }
+        default:
+            return [pad + scalar(v, limit: limit)]
+        }
+    }
+
+    private static func field(_ pad: String, _ key: String, _ value: DecodedValue, _ indent: Int, _ limit: Int) -> [String] {
+        let name = Sanitizer.display(key, limit: 200)
+        if isScalar(value) { return [pad + name + ": " + scalar(value, limit: limit)] }
+        return [pad + name + ":"] + lines(value, indent: indent + 1, limit: limit)
+    }
+
+    static func isScalar(_ v: DecodedValue) -> Bool {
+        switch v {
+        case .map(let e): return e.isEmpty
+        case .list(let l): return l.isEmpty
+        case .object: return false
+        default: return true
+        }
+    }
+
+    static func scalar(_ v: DecodedValue, limit: Int) -> String {
+        switch v {
+        case .string(let s): return "\"" + Sanitizer.display(s, limit: limit) + "\""
+        case .bytes(let b): return "<\(b.count) bytes> " + Sanitizer.hex(b, limit: min(limit, 64))
+        case .map: return "{}"
+        case .list: return "[]"
+        case .undecodable(let why): return "<undecodable: " + Sanitizer.display(why) + ">"
+        default: return Sanitizer.display(v.summary, limit: limit)
+        }
+    }
+}

@@ -1,0 +1,81 @@
+import Foundation
+import RedisClient
+#if canImport(Glibc)
+import Glibc
+#endif
+
+enum RedisURLRedactor {
+    static func redact(_ s: String) -> String { RedisURL.redact(s) }
+}
+
+/// Buffered standard output and unbuffered diagnostics.
+enum Terminal {
+    static var stdoutIsTTY: Bool { isatty(1) != 0 }
+    static var stderrIsTTY: Bool { isatty(2) != 0 }
+    static var stdinIsTTY: Bool { isatty(0) != 0 }
+
+    static func error(_ message: String) {
+        FileHandle.standardError.write(Data(("sessionctl: " + message + "\n").utf8))
+    }
+
+    static func note(_ message: String) {
+        FileHandle.standardError.write(Data((message + "\n").utf8))
+    }
+
+    /// A progress line on stderr, only when stderr is a terminal (scripts see nothing).
+    static func progress(_ message: String) {
+        guard stderrIsTTY else { return }
+        FileHandle.standardError.write(Data(("\r\u{1B}[K" + message).utf8))
+    }
+
+    static func clearProgress() {
+        guard stderrIsTTY else { return }
+        FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+    }
+
+    /// Asks a yes/no question on the terminal; false when there is no terminal.
+    static func confirm(_ question: String) -> Bool {
+        guard stdinIsTTY else { return false }
+        FileHandle.standardError.write(Data((question + " [y/N] ").utf8))
+        guard let line = readLine() else { return false }
+        return ["y", "yes"].contains(line.trimmingCharacters(in: .whitespaces).lowercased())
+    }
+}
+
+/// Standard output through one buffer, written in large chunks (a million JSON lines
+/// must not be a million write calls).
+final class Output: @unchecked Sendable {
+    private var buffer: [UInt8] = []
+    private let lock = NSLock()
+    private let threshold = 64 * 1024
+
+    init() { buffer.reserveCapacity(threshold * 2) }
+
+    func write(_ bytes: [UInt8]) {
+        lock.lock(); defer { lock.unlock() }
+        buffer += bytes
+        if buffer.count >= threshold { flushLocked() }
+    }
+
+    func line(_ s: String) {
+        write(Array((s + "\n").utf8))
+    }
+
+    func flush() {
+        lock.lock(); defer { lock.unlock() }
+        flushLocked()
+    }
+
+    private func flushLocked() {
+        var off = 0
+        buffer.withUnsafeBytes { raw in
+            guard let base = raw.baseAddress else { return }
+            while off < raw.count {
+                let n = Glibc.write(1, base + off, raw.count - off)
+                if n <= 0 { if errno == EINTR { continue }; break }
+                off += n
+            }
+        }
+        buffer.removeAll(keepingCapacity: true)
+    }
+}

@@ -1,0 +1,2 @@
+package org.springframework.security.core;
+public interface CredentialsContainer {}
