@@ -1,0 +1,99 @@
+import Testing
+import Foundation
+import RedisClient
+import RedisSessions
+import SessionKit
+import TestSupport
+
+@Suite struct WatchTests {
+    /// Collects events until `done` says so or the deadline passes.
+    func events(_ store: RedisSessionStore, kinds: Set<SessionEvent.Kind>, seconds: Double,
+                during action: @escaping @Sendable () async throws -> Void,
+                until done: @escaping @Sendable ([SessionEvent]) -> Bool) async throws -> [SessionEvent] {
+        let stream = store.events(kinds: kinds)
+        let box = EventBox()
+        let reader = Task {
+            for try await e in stream {
+                await box.add(e)
+                if done(await box.events) { return }
+            }
+        }
+        try await Task.sleep(nanoseconds: 500_000_000) // subscribed and seeded
+        try await action()
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline, !done(await box.events) { try await Task.sleep(nanoseconds: 50_000_000) }
+        reader.cancel()
+        return await box.events
+    }
+
+    @Test func notificationsOffAreReportedAndCanBeEnabled() async throws {
+        let server = try RedisServer()
+        let store = RedisSessionStore(urls: [server.url])
+        let status = await store.notificationStatus()
+        guard case .success(let s)? = status.first else { Issue.record("no status"); return }
+        #expect(!s.isSufficient && s.flags == "")
+        let changes = try await store.enableNotifications()
+        #expect(changes.count == 1 && changes[0].before == "")
+        let flags = try server.command("CONFIG", "GET", "notify-keyspace-events").array?.last?.text ?? ""
+        for f in "Egxe" { #expect(flags.contains(f)) }
+        guard case .success(let again)? = await store.notificationStatus().first else { return }
+        #expect(again.isSufficient)
+    }
+
+    @Test func expiredEventsArePromptedNearTheDeadline() async throws {
+        // A large keyspace would delay Redis's own expiry; hz 1 makes the active cycle rare
+        // so only the watcher's EXISTS can reclaim promptly.
+        let server = try RedisServer(config: ["--notify-keyspace-events", "Egxe", "--hz", "1"])
+        let now = Seeder.nowMs()
+        var cmds: [RedisCommand] = []
+        for i in 0..<3 { cmds += try Seeder.springCommands(.init(id: "w\(i)", user: "alice", nowMs: now)) }
+        try Seeder.run(cmds, on: server)
+        let store = RedisSessionStore(urls: [server.url])
+        let deadline = Seeder.nowMs() + 1500
+        let got = try await events(store, kinds: [.expired], seconds: 8, during: {
+            // Shorten two sessions' life to 1.5 s, behind the watcher's back (PEXPIREAT fires `expire`).
+            for id in ["w0", "w1"] { try server.command("PEXPIREAT", "spring:session:sessions:expires:\(id)", String(deadline)) }
+        }, until: { evs in evs.filter { $0.kind == .expired }.count >= 2 })
+        let expired = got.filter { $0.kind == .expired }
+        #expect(Set(expired.compactMap(\.sessionID)) == ["w0", "w1"])
+        for e in expired {
+            #expect(e.user == "alice")
+            #expect(e.timeMs - deadline < 1500, "expired event \(e.timeMs - deadline) ms after the deadline")
+        }
+        #expect(expired.contains { $0.prompted }, "at least one expiry was prompted by the watcher")
+    }
+
+    @Test func deletedAndEvictedEvents() async throws {
+        let server = try RedisServer(config: ["--notify-keyspace-events", "Egxe", "--maxmemory-policy", "allkeys-lru"])
+        let now = Seeder.nowMs()
+        var cmds: [RedisCommand] = []
+        for i in 0..<20 { cmds += try Seeder.springCommands(.init(id: "d\(i)", user: "bob", nowMs: now)) }
+        try Seeder.run(cmds, on: server)
+        let store = RedisSessionStore(urls: [server.url])
+        let got = try await events(store, kinds: [.deleted, .evicted], seconds: 10, during: {
+            try server.command("DEL", "spring:session:sessions:d0")
+            // A cap far below the data: the next write makes Redis evict every key it can.
+            try server.command("CONFIG", "SET", "maxmemory", "1")
+            try server.command("SET", "filler", "x")
+        }, until: { evs in evs.contains { $0.kind == .deleted } && evs.contains { $0.kind == .evicted } })
+        #expect(got.contains { $0.kind == .deleted && $0.sessionID == "d0" && $0.key == "spring:session:sessions:d0" })
+        #expect(got.contains { $0.kind == .evicted && ($0.sessionID ?? "").hasPrefix("d") })
+        #expect(!got.contains { ($0.key ?? "").hasPrefix("filler") }, "non-session keys are not reported")
+    }
+
+    @Test func connectionLossGivesAGapNotice() async throws {
+        let server = try RedisServer(config: ["--notify-keyspace-events", "Egxe"])
+        let store = RedisSessionStore(urls: [server.url], timeouts: .init(connectMs: 300, commandMs: 1000))
+        let got = try await events(store, kinds: [.deleted], seconds: 10, during: {
+            try server.command("CLIENT", "KILL", "TYPE", "pubsub")
+        }, until: { evs in evs.filter { $0.kind == .gap }.count >= 2 })
+        let gaps = got.filter { $0.kind == .gap }
+        #expect(gaps.count >= 2, "a gap when the link broke and a notice when resubscribed")
+        #expect(gaps.contains { ($0.detail ?? "").contains("resubscribed") })
+    }
+}
+
+actor EventBox {
+    var events: [SessionEvent] = []
+    func add(_ e: SessionEvent) { events.append(e) }
+}
