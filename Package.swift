@@ -33,7 +33,7 @@ let package = Package(
         .testTarget(name: "SessionKitTests", dependencies: ["SessionKit", "TestSupport"]),
         .testTarget(name: "RedisClientTests", dependencies: ["RedisClient", "TestSupport"]),
         .testTarget(name: "RedisSessionsTests", dependencies: ["RedisSessions", "SessionKit", "TestSupport"]),
-        .testTarget(name: "SessionctlTests", dependencies: ["TestSupport", "RedisClient"]),
+        .testTarget(name: "SessionctlTests", dependencies: ["TestSupport", "RedisClient", "SessionKit", "sessionctl"]),
     ],
     swiftLanguageModes: [.v6]
 )

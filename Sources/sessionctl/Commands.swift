@@ -171,7 +171,8 @@ struct Expire: ConsoleCommand {
             return Mutations.exitCode(found: 0, notFound: plan.notFound.count, failures: plan.failures, console: console)
         }
         try console.audit.ensureWritable()
-        let result = try await console.store.expire(ids: plan.sessions.map(\.id), after: ms)
+        var result = try await console.store.expire(ids: plan.sessions.map(\.id), after: ms)
+        result.notFound += plan.notFound
         console.audit.record(action: ms == nil ? "expire" : "expire-in", store: console.store.displayName,
                              commandLine: console.commandLine, target: nil, sessions: result.affected, result: result,
                              extra: ms.map { ["in_ms": String($0)] } ?? [:])
@@ -228,6 +229,7 @@ struct Logout: ConsoleCommand {
         }
         try console.audit.ensureWritable()
         var result = try await console.store.delete(ids: sessions.map(\.id))
+        result.notFound += notFound
         if let repeatAfter {
             let ms: Int64
             do { ms = try DurationText.milliseconds(repeatAfter) } catch { throw ConsoleError.usage(error.description) }

@@ -7,7 +7,7 @@ import TestSupport
 
 @Suite struct WatchTests {
     /// Collects events until `done` says so or the deadline passes.
-    func events(_ store: RedisSessionStore, kinds: Set<SessionEvent.Kind>, seconds: Double,
+    func events(_ server: RedisServer, _ store: RedisSessionStore, kinds: Set<SessionEvent.Kind>, seconds: Double,
                 during action: @escaping @Sendable () async throws -> Void,
                 until done: @escaping @Sendable ([SessionEvent]) -> Bool) async throws -> [SessionEvent] {
         let stream = store.events(kinds: kinds)
@@ -18,7 +18,13 @@ import TestSupport
                 if done(await box.events) { return }
             }
         }
-        try await Task.sleep(nanoseconds: 500_000_000) // subscribed and seeded
+        // Act only once the server counts the watcher's subscription.
+        let subscribed = Date().addingTimeInterval(10)
+        while Date() < subscribed {
+            let n = try server.command("PUBSUB", "NUMSUB", "__keyevent@0__:del").array?.last?.int ?? 0
+            if n >= 1 { break }
+            try await Task.sleep(nanoseconds: 20_000_000)
+        }
         try await action()
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline, !done(await box.events) { try await Task.sleep(nanoseconds: 50_000_000) }
@@ -49,11 +55,14 @@ import TestSupport
         for i in 0..<3 { cmds += try Seeder.springCommands(.init(id: "w\(i)", user: "alice", nowMs: now)) }
         try Seeder.run(cmds, on: server)
         let store = RedisSessionStore(urls: [server.url])
-        let deadline = Seeder.nowMs() + 1500
-        let got = try await events(store, kinds: [.expired], seconds: 8, during: {
+        let deadlineBox = EventBox()
+        let got = try await events(server, store, kinds: [.expired], seconds: 8, during: {
             // Shorten two sessions' life to 1.5 s, behind the watcher's back (PEXPIREAT fires `expire`).
+            let deadline = Seeder.nowMs() + 1500
+            await deadlineBox.setMark(deadline)
             for id in ["w0", "w1"] { try server.command("PEXPIREAT", "spring:session:sessions:expires:\(id)", String(deadline)) }
         }, until: { evs in evs.filter { $0.kind == .expired }.count >= 2 })
+        let deadline = await deadlineBox.mark
         let expired = got.filter { $0.kind == .expired }
         #expect(Set(expired.compactMap(\.sessionID)) == ["w0", "w1"])
         for e in expired {
@@ -70,7 +79,7 @@ import TestSupport
         for i in 0..<20 { cmds += try Seeder.springCommands(.init(id: "d\(i)", user: "bob", nowMs: now)) }
         try Seeder.run(cmds, on: server)
         let store = RedisSessionStore(urls: [server.url])
-        let got = try await events(store, kinds: [.deleted, .evicted], seconds: 10, during: {
+        let got = try await events(server, store, kinds: [.deleted, .evicted], seconds: 10, during: {
             try server.command("DEL", "spring:session:sessions:d0")
             // A cap far below the data: the next write makes Redis evict every key it can.
             try server.command("CONFIG", "SET", "maxmemory", "1")
@@ -84,7 +93,7 @@ import TestSupport
     @Test func connectionLossGivesAGapNotice() async throws {
         let server = try RedisServer(config: ["--notify-keyspace-events", "Egxe"])
         let store = RedisSessionStore(urls: [server.url], timeouts: .init(connectMs: 300, commandMs: 1000))
-        let got = try await events(store, kinds: [.deleted], seconds: 10, during: {
+        let got = try await events(server, store, kinds: [.deleted], seconds: 10, during: {
             try server.command("CLIENT", "KILL", "TYPE", "pubsub")
         }, until: { evs in evs.filter { $0.kind == .gap }.count >= 2 })
         let gaps = got.filter { $0.kind == .gap }
@@ -95,5 +104,7 @@ import TestSupport
 
 actor EventBox {
     var events: [SessionEvent] = []
+    var mark: Int64 = 0
+    func setMark(_ v: Int64) { mark = v }
     func add(_ e: SessionEvent) { events.append(e) }
 }

@@ -1,0 +1,208 @@
+import Testing
+import Foundation
+import RedisClient
+import SessionKit
+import TestSupport
+
+/// The real binary against real redis-servers.
+@Suite struct CLITests {
+    func seedSpring(_ server: RedisServer, users: [String?]) throws {
+        let now = Seeder.nowMs()
+        var cmds: [RedisCommand] = []
+        for (i, u) in users.enumerated() { cmds += try Seeder.springCommands(.init(id: "sess-\(i)", user: u, nowMs: now)) }
+        try Seeder.run(cmds, on: server)
+    }
+
+    func json(_ text: String) throws -> Any {
+        try JSONSerialization.jsonObject(with: Data(text.utf8), options: [.fragmentsAllowed])
+    }
+
+    @Test func lsFormatsCarryEveryField() throws {
+        let server = try RedisServer()
+        try seedSpring(server, users: ["alice", "bob", nil])
+        let r = try CLI.run(["ls", "--store", server.urlString, "-o", "json"])
+        #expect(r.code == 0, "\(r)")
+        let rows = try #require(try json(r.stdout) as? [[String: Any]])
+        #expect(rows.count == 3)
+        for row in rows {
+            for field in ["id", "user", "node", "ttl_ms", "schema", "created_at", "last_accessed_at", "size_bytes"] {
+                #expect(row.keys.contains(field), "missing \(field)")
+            }
+            #expect(row["node"] as? String == "127.0.0.1:\(server.port)")
+            #expect(row["schema"] as? String == "spring")
+            #expect((row["created_at"] as? String)?.hasSuffix("Z") == true)
+        }
+        #expect(rows.contains { $0["user"] is NSNull }, "unknown user is null")
+        let jsonl = try CLI.run(["ls", "--store", server.urlString, "-o", "jsonl", "--user", "bob"])
+        #expect(jsonl.code == 0)
+        #expect(jsonl.lines.count == 1)
+        let bob = try #require(try json(jsonl.lines[0]) as? [String: Any])
+        #expect(bob["user"] as? String == "bob")
+        let csv = try CLI.run(["ls", "--store", server.urlString, "-o", "csv", "--sort", "user"])
+        #expect(csv.lines.first == "id,user,node,ttl_ms,schema,created_at,last_accessed_at,size_bytes,idle_ms")
+        #expect(csv.lines.count == 4)
+        #expect(csv.lines[1].contains(",alice,") && csv.lines[2].contains(",bob,"))
+        let table = try CLI.run(["ls", "--store", server.urlString, "--filter", "user=al*"])
+        #expect(table.lines.first?.hasPrefix("ID") == true)
+        #expect(table.lines.count == 2 && table.lines[1].contains("alice") && table.lines[1].contains("29m"))
+        let bad = try CLI.run(["ls", "--store", server.urlString, "--filter", "colour=red"])
+        #expect(bad.code == 2 && bad.stderr.contains("colour"))
+    }
+
+    @Test func aNodeDownGivesPartialResultAndExitOne() throws {
+        let server = try RedisServer()
+        try seedSpring(server, users: ["alice"])
+        let deadPort = freePort()
+        let r = try CLI.run(["ls", "--store", server.urlString, "--store", "redis://127.0.0.1:\(deadPort)", "-o", "jsonl", "--connect-timeout", "500ms"])
+        #expect(r.code == 1, "\(r)")
+        #expect(r.lines.count == 1)
+        #expect(r.stderr.contains("127.0.0.1:\(deadPort)"))
+        let allDown = try CLI.run(["ls", "--store", "redis://127.0.0.1:\(deadPort)"])
+        #expect(allDown.code == 3)
+        let nodes = try CLI.run(["nodes", "--store", server.urlString, "--store", "redis://127.0.0.1:\(deadPort)", "-o", "json"])
+        #expect(nodes.code == 1)
+        let list = try #require(try json(nodes.stdout) as? [[String: Any]])
+        #expect(list.count == 2)
+        #expect(list[0]["up"] as? Bool == true && list[0]["sessions"] as? Int == 1 && list[0]["role"] as? String == "master")
+        #expect(list[1]["up"] as? Bool == false)
+    }
+
+    @Test func passwordsAreNeverPrinted() throws {
+        let server = try RedisServer(password: "s3cret-pw")
+        let wrong = try CLI.run(["ls", "--store", "redis://:wrong-pw-123@127.0.0.1:\(server.port)"])
+        #expect(wrong.code == 3, "\(wrong)")
+        #expect(!wrong.stderr.contains("wrong-pw-123") && !wrong.stdout.contains("wrong-pw-123"))
+        #expect(wrong.stderr.contains("authentication"))
+        let down = try CLI.run(["nodes", "--store", "redis://admin:topsecret@127.0.0.1:\(freePort())", "-o", "json"])
+        #expect(!down.stdout.contains("topsecret") && !down.stderr.contains("topsecret"))
+        #expect(down.stdout.contains("admin:***@"))
+        let badURL = try CLI.run(["ls", "--store", "redis://u:topsecret@host:notaport"])
+        #expect(badURL.code == 2 && !badURL.stderr.contains("topsecret"))
+        let viaEnv = try CLI.run(["ls", "--store", "redis://127.0.0.1:\(server.port)", "-o", "json"], env: ["REDISCLI_AUTH": "s3cret-pw"])
+        #expect(viaEnv.code == 0, "\(viaEnv)")
+    }
+
+    @Test func mutationsNeedYesRespectReadOnlyAndAreAudited() throws {
+        let server = try RedisServer()
+        try seedSpring(server, users: ["alice", "alice", "bob"])
+        let audit = FileManager.default.temporaryDirectory.appendingPathComponent("audit-\(UUID().uuidString).log").path
+        defer { try? FileManager.default.removeItem(atPath: audit) }
+        let store = ["--store", server.urlString, "--audit-log", audit]
+        let ro = try CLI.run(["logout", "--user", "alice", "--read-only"] + store)
+        #expect(ro.code == 2 && ro.stderr.contains("read-only"))
+        let noYes = try CLI.run(["logout", "--user", "alice"] + store)
+        #expect(noYes.code == 2 && noYes.stderr.contains("--yes"), "\(noYes)")
+        let dry = try CLI.run(["logout", "--user", "alice", "--dry-run"] + store)
+        #expect(dry.code == 0 && dry.stdout.contains("2 session(s) would be logged out"))
+        #expect(try server.command("EXISTS", "spring:session:sessions:sess-0") == .integer(1), "nothing changed by refusals and dry runs")
+        let auditBefore = (try? String(contentsOfFile: audit, encoding: .utf8)) ?? ""
+        #expect(auditBefore.isEmpty, "refusals and dry runs are not mutations")
+        let done = try CLI.run(["logout", "--user", "alice", "--yes"] + store)
+        #expect(done.code == 0, "\(done)")
+        #expect(done.stdout.contains("2 session(s) removed"))
+        #expect(try server.command("EXISTS", "spring:session:sessions:sess-0", "spring:session:sessions:sess-1") == .integer(0))
+        let nobody = try CLI.run(["logout", "--user", "alice", "--yes"] + store)
+        #expect(nobody.code == 4)
+        let expire = try CLI.run(["expire", "sess-2", "missing-id", "--yes"] + store)
+        #expect(expire.code == 1, "one found, one not: partial")
+        let missing = try CLI.run(["show", "missing-id"] + store)
+        #expect(missing.code == 4)
+        let lines = try String(contentsOfFile: audit, encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 2)
+        let first = try #require(try json(String(lines[0])) as? [String: Any])
+        #expect(first["action"] as? String == "logout" && first["target"] as? String == "alice" && first["affected"] as? Int == 2)
+        #expect((first["sessions"] as? [String])?.sorted() == ["sess-0", "sess-1"])
+        let second = try #require(try json(String(lines[1])) as? [String: Any])
+        #expect(second["action"] as? String == "expire" && second["result"] as? String == "partial")
+    }
+
+    @Test func hostileValuesPrintSafely() throws {
+        let server = try RedisServer()
+        let now = Seeder.nowMs()
+        var s = Seeder.SpringSession(id: "evil\u{1B}[2J", user: nil, nowMs: now)
+        s.attributes = [("title\u{1B}]0;x\u{07}", Array("\u{1B}[31mred\u{9B}".utf8)),
+                        ("bytes", [0xFF, 0xFE, 0x41, 0x00]),
+                        ("huge", [UInt8](repeating: 0x41, count: 5 << 20)),
+                        ("javaEscape", try Fixtures.bytes("java/string-escape.bin")),
+                        ("badJava", [0xAC, 0xED, 0x00, 0x05, 0x73, 0x72, 0xFF])]
+        try Seeder.run(try Seeder.springCommands(s), on: server)
+        let show = try CLI.run(["show", "evil\u{1B}[2J", "--store", server.urlString])
+        #expect(show.code == 0, "\(show)")
+        #expect(!show.stdout.unicodeScalars.contains { $0.value == 0x1B || $0.value == 0x07 || $0.value == 0x9B }, "no raw escape reaches the terminal")
+        #expect(show.stdout.contains("\\e[31mred"))
+        #expect(show.stdout.contains("Java serialization"), "a malformed Java stream is a decode error")
+        #expect(show.stdout.utf8.count < 100_000, "the 5 MB attribute is cut")
+        #expect(show.stdout.contains("bytes)"))
+        let table = try CLI.run(["ls", "--store", server.urlString])
+        #expect(!table.stdout.unicodeScalars.contains { $0.value == 0x1B })
+        let js = try CLI.run(["show", "evil\u{1B}[2J", "--store", server.urlString, "-o", "json", "--raw"])
+        #expect(js.code == 0)
+        #expect(!js.stdout.unicodeScalars.contains { $0.value == 0x1B || $0.value == 0x9B })
+        let obj = try #require(try json(js.stdout) as? [String: Any])
+        #expect(obj["id"] as? String == "evil\u{1B}[2J", "JSON keeps the exact value, escaped")
+    }
+
+    @Test func batchRunsLinesOverOneConnectionAndStopsOrKeepsGoing() throws {
+        let server = try RedisServer()
+        try seedSpring(server, users: ["alice", "bob", "carol"])
+        let store = ["--store", server.urlString, "--yes"]
+        let script = """
+        # runbook
+        logout --user alice
+
+        expire sess-1 --in 5m
+        logout --user nobody
+        expire sess-2
+        """
+        let stop = try CLI.run(["batch", "-"] + store, stdin: script)
+        #expect(stop.code == 4, "stops at the first failure with its code: \(stop)")
+        #expect(stop.stdout.contains("[line 2] ok") && stop.stdout.contains("[line 4] ok") && stop.stdout.contains("[line 5] failed"))
+        #expect(stop.stdout.contains("4 line(s): 2 ok, 1 failed, 1 skipped"))
+        #expect(try server.command("EXISTS", "spring:session:sessions:expires:sess-2") == .integer(1), "line 6 did not run")
+        let ttl = try server.command("PTTL", "spring:session:sessions:expires:sess-1").int ?? 0
+        #expect(ttl > 290_000 && ttl <= 300_000)
+        let keep = try CLI.run(["batch", "-", "--keep-going", "-o", "jsonl"] + store, stdin: script)
+        #expect(keep.code == 1)
+        let summary = try #require(try json(keep.lines.last ?? "") as? [String: Any])
+        let counts = try #require(summary["summary"] as? [String: Int])
+        #expect(counts["lines"] == 4 && counts["failed"] == 2 && counts["ok"] == 2)
+        #expect(try server.command("EXISTS", "spring:session:sessions:expires:sess-2") == .integer(0))
+        let typo = try CLI.run(["batch", "-"] + store, stdin: "expire sess-0\nlogut --user x\n")
+        #expect(typo.code == 2 && typo.stderr.contains("line 2"), "\(typo)")
+        let dry = try CLI.run(["batch", "-", "--dry-run"] + store, stdin: "logout --user carol\n")
+        #expect(dry.code == 0 && dry.stdout.contains("would be logged out"))
+        #expect(try server.command("EXISTS", "spring:session:sessions:sess-2") == .integer(1))
+    }
+
+    @Test func watchRefusesWithoutNotificationsThenStreams() throws {
+        let server = try RedisServer()
+        try seedSpring(server, users: ["alice", "bob"])
+        let off = try CLI.run(["watch", "--store", server.urlString, "--for", "1s"])
+        #expect(off.code == 1 && off.stderr.contains("--enable-notifications"), "\(off)")
+        // Delete a session shortly after watch starts, from a background thread.
+        let url = server.url
+        let t = Thread {
+            usleep(1_500_000)
+            _ = try? RedisConnection(url: url).send([RedisCommand("DEL", "spring:session:sessions:sess-1")])
+        }
+        t.start()
+        let on = try CLI.run(["watch", "--store", server.urlString, "--enable-notifications", "-o", "jsonl", "--count", "1", "--for", "20s"])
+        #expect(on.code == 0, "\(on)")
+        #expect(on.stderr.contains("notify-keyspace-events '' ->"))
+        let event = try #require(try json(on.lines.first ?? "") as? [String: Any])
+        #expect(event["event"] as? String == "deleted" && event["id"] as? String == "sess-1" && event["user"] as? String == "bob")
+    }
+
+    @Test func helpAndUsageErrors() throws {
+        let help = try CLI.run(["--help"])
+        #expect(help.code == 0)
+        for cmd in ["ls", "show", "expire", "logout", "watch", "nodes", "batch"] { #expect(help.stdout.contains(cmd)) }
+        #expect(help.stdout.contains("Exit codes"))
+        let lsHelp = try CLI.run(["ls", "--help"])
+        #expect(lsHelp.stdout.contains("--filter") && lsHelp.stdout.contains("ttl_ms"))
+        let bad = try CLI.run(["ls", "--limit", "-3"])
+        #expect(bad.code == 2)
+        let unknown = try CLI.run(["frobnicate"])
+        #expect(unknown.code == 2)
+    }
+}
