@@ -28,8 +28,14 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Writes realistic sessions into Redis for the demo and the benchmarks.
+        .executableTarget(
+            name: "session-seed",
+            dependencies: ["RedisClient", "RedisSessions", "SessionKit",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
         // Test helpers shared by the test targets: starting real servers on free ports.
-        .target(name: "TestSupport", dependencies: ["RedisClient"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["RedisClient", "RedisSessions", "SessionKit"], path: "Tests/TestSupport"),
         .testTarget(name: "SessionKitTests", dependencies: ["SessionKit", "TestSupport"]),
         .testTarget(name: "RedisClientTests", dependencies: ["RedisClient", "TestSupport"]),
         .testTarget(name: "RedisSessionsTests", dependencies: ["RedisSessions", "SessionKit", "TestSupport"]),

@@ -395,7 +395,7 @@ public actor Collector {
 public enum RedisInfo {
     public static func parse(_ text: String) -> [String: String] {
         var out: [String: String] = [:]
-        for line in text.split(whereSeparator: { $0 == "\r" || $0 == "\n" }) {
+        for line in text.split(whereSeparator: \.isNewline) {
             guard !line.hasPrefix("#"), let colon = line.firstIndex(of: ":") else { continue }
             out[String(line[..<colon])] = String(line[line.index(after: colon)...])
         }

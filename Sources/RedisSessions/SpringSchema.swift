@@ -158,3 +158,34 @@ enum Glob {
         return out
     }
 }
+
+extension SpringSchema {
+    /// The commands `RedisIndexedSessionRepository` (or, when not indexed,
+    /// `RedisSessionRepository`) issues to save a new session: the hash with Java-serialized
+    /// times, the `expires:` shadow key, the minute expiration set and the principal index.
+    /// `attributes` are raw values (already serialized by the application's serializer).
+    public func saveCommands(id: String, user: String?, createdMs: Int64, lastAccessedMs: Int64, maxInactive: Int32,
+                             attributes: [(name: String, value: [UInt8])]) -> [RedisCommand] {
+        let hash = key(forID: id)
+        var args: [[UInt8]] = [Array(hash.utf8),
+                               Array("creationTime".utf8), JavaStream.serializedLong(createdMs),
+                               Array("lastAccessedTime".utf8), JavaStream.serializedLong(lastAccessedMs),
+                               Array("maxInactiveInterval".utf8), JavaStream.serializedInteger(maxInactive)]
+        for a in attributes { args += [Array("sessionAttr:\(a.name)".utf8), a.value] }
+        var cmds = [RedisCommand([Array("HSET".utf8)] + args)]
+        let expiresAt = lastAccessedMs + Int64(maxInactive) * 1000
+        guard indexed else {
+            cmds.append(RedisCommand("PEXPIREAT", hash, expiresAt))
+            return cmds
+        }
+        let bucket = SpringSchema.roundUpToNextMinute(expiresAt)
+        cmds.append(RedisCommand("PEXPIREAT", hash, expiresAt + 300_000))
+        cmds.append(RedisCommand("SET", expiresPrefix + id, "", "PXAT", expiresAt))
+        cmds.append(RedisCommand("SADD", "\(namespace):expirations:\(bucket)", JavaStream.serializedString("expires:" + id)))
+        cmds.append(RedisCommand("PEXPIREAT", "\(namespace):expirations:\(bucket)", expiresAt + 300_000))
+        if let user, let index = userIndexKey(user) {
+            cmds.append(RedisCommand("SADD", index, JavaStream.serializedString(id)))
+        }
+        return cmds
+    }
+}

@@ -475,3 +475,28 @@ extension JavaStream {
         return out + body
     }
 }
+
+extension JavaStream {
+    /// `ObjectOutputStream` bytes of a `java.lang.Long` (what Spring stores for
+    /// `creationTime` and `lastAccessedTime`).
+    public static func serializedLong(_ v: Int64) -> [UInt8] {
+        boxed(className: "java.lang.Long", suid: 0x3B8B_E490_CC8F_23DF, fieldType: "J",
+              value: (0..<8).map { UInt8(truncatingIfNeeded: v >> (56 - 8 * Int64($0))) })
+    }
+
+    /// `ObjectOutputStream` bytes of a `java.lang.Integer` (`maxInactiveInterval`).
+    public static func serializedInteger(_ v: Int32) -> [UInt8] {
+        boxed(className: "java.lang.Integer", suid: 0x12E2_A0A4_F781_8738, fieldType: "I",
+              value: (0..<4).map { UInt8(truncatingIfNeeded: v >> (24 - 8 * Int32($0))) })
+    }
+
+    private static func boxed(className: String, suid: UInt64, fieldType: Character, value: [UInt8]) -> [UInt8] {
+        func utf(_ s: String) -> [UInt8] { [UInt8(s.utf8.count >> 8), UInt8(s.utf8.count & 0xFF)] + Array(s.utf8) }
+        func u8(_ v: UInt64) -> [UInt8] { (0..<8).map { UInt8(truncatingIfNeeded: v >> (56 - 8 * UInt64($0))) } }
+        var b = magic
+        b += [0x73, 0x72] + utf(className) + u8(suid)
+        b += [0x02, 0x00, 0x01, UInt8(ascii: fieldType.unicodeScalars.first ?? "J")] + utf("value")
+        b += [0x78, 0x72] + utf("java.lang.Number") + u8(0x86AC_951D_0B94_E08B) + [0x02, 0x00, 0x00, 0x78, 0x70]
+        return b + value
+    }
+}

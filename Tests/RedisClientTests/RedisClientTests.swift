@@ -108,8 +108,8 @@ import TestSupport
     }
 
     @Test func connectionErrorsAndReconnect() async throws {
-        let port = freePort()
-        let client = RedisClient(url: RedisURL(endpoint: .tcp(host: "127.0.0.1", port: port)), reconnectAttempts: 1)
+        let dead = try DeadPort()
+        let client = RedisClient(url: RedisURL(endpoint: .tcp(host: "127.0.0.1", port: dead.port)), reconnectAttempts: 1)
         do {
             _ = try await client.send(RedisCommand("PING"))
             Issue.record("PING to a closed port succeeded")

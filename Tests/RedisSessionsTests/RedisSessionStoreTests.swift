@@ -23,7 +23,8 @@ func collect(_ store: RedisSessionStore, _ query: ListQuery = ListQuery()) async
         try Seeder.run(cmds, on: a)
         try Seeder.run([Seeder.connectCommands(id: "c1", user: "dave", ttlSeconds: 600),
                         Seeder.connectCommands(id: "c2", user: nil, ttlSeconds: 900)], on: b)
-        let dead = RedisURL(endpoint: .tcp(host: "127.0.0.1", port: freePort()))
+        let deadPort = try DeadPort()
+        let dead = RedisURL(endpoint: .tcp(host: "127.0.0.1", port: deadPort.port))
         let store = RedisSessionStore(urls: [a.url, b.url, dead], timeouts: .init(connectMs: 500, commandMs: 2000))
         let (sessions, outcome) = try await collect(store)
         #expect(outcome.failedNodes.map(\.node) == [dead.nodeName])

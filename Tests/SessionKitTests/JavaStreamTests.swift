@@ -16,6 +16,12 @@ import TestSupport
         #expect(JavaStream.serializedString("expires:2f0d8b7e-6c8a-4d6e-9b4f-0c1a2b3c4d5e") == (try Fixtures.bytes("java/expires-member.bin")))
     }
 
+    @Test func boxedNumbersMatchTheJVM() throws {
+        #expect(JavaStream.serializedLong(1_764_190_000_123) == (try Fixtures.bytes("java/long-creation.bin")))
+        #expect(JavaStream.serializedInteger(1800) == (try Fixtures.bytes("java/integer-1800.bin")))
+        #expect(try JavaStream.decode(JavaStream.serializedLong(-42)).decoded == .int(-42))
+    }
+
     @Test func securityContextYieldsThePrincipal() throws {
         for user in ["alice", "bob", "carol"] {
             let v = try JavaStream.decode(Fixtures.bytes("java/security-context-\(user).bin"))

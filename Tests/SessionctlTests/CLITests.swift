@@ -52,7 +52,8 @@ import TestSupport
     @Test func aNodeDownGivesPartialResultAndExitOne() throws {
         let server = try RedisServer()
         try seedSpring(server, users: ["alice"])
-        let deadPort = freePort()
+        let dead = try DeadPort()
+        let deadPort = dead.port
         let r = try CLI.run(["ls", "--store", server.urlString, "--store", "redis://127.0.0.1:\(deadPort)", "-o", "jsonl", "--connect-timeout", "500ms"])
         #expect(r.code == 1, "\(r)")
         #expect(r.lines.count == 1)
@@ -64,6 +65,8 @@ import TestSupport
         let list = try #require(try json(nodes.stdout) as? [[String: Any]])
         #expect(list.count == 2)
         #expect(list[0]["up"] as? Bool == true && list[0]["sessions"] as? Int == 1 && list[0]["role"] as? String == "master")
+        #expect((list[0]["used_memory"] as? Int ?? 0) > 100_000 && list[0]["keys"] as? Int == 4, "hash, expires:, minute bucket, index set")
+        #expect(list[0]["eviction_policy"] as? String == "noeviction" && list[0]["expired_total"] as? Int == 0)
         #expect(list[1]["up"] as? Bool == false)
     }
 
@@ -73,7 +76,8 @@ import TestSupport
         #expect(wrong.code == 3, "\(wrong)")
         #expect(!wrong.stderr.contains("wrong-pw-123") && !wrong.stdout.contains("wrong-pw-123"))
         #expect(wrong.stderr.contains("authentication"))
-        let down = try CLI.run(["nodes", "--store", "redis://admin:topsecret@127.0.0.1:\(freePort())", "-o", "json"])
+        let dead = try DeadPort()
+        let down = try CLI.run(["nodes", "--store", "redis://admin:topsecret@127.0.0.1:\(dead.port)", "-o", "json"])
         #expect(!down.stdout.contains("topsecret") && !down.stderr.contains("topsecret"))
         #expect(down.stdout.contains("admin:***@"))
         let badURL = try CLI.run(["ls", "--store", "redis://u:topsecret@host:notaport"])

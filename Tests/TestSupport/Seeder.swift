@@ -1,22 +1,11 @@
 import Foundation
 import RedisClient
 import SessionKit
+import RedisSessions
 
 /// Writes sessions into Redis the way the frameworks do, for tests.
 public enum Seeder {
     public static let principalAttr = "org.springframework.session.FindByIndexNameSessionRepository.PRINCIPAL_NAME_INDEX_NAME"
-
-    /// A Java-serialized Long/Integer, from the JVM-written fixtures with the value swapped.
-    public static func javaLong(_ v: Int64) throws -> [UInt8] {
-        var b = try Fixtures.bytes("java/long-creation.bin")
-        for i in 0..<8 { b[b.count - 8 + i] = UInt8(truncatingIfNeeded: v >> (56 - 8 * Int64(i))) }
-        return b
-    }
-    public static func javaInt(_ v: Int32) throws -> [UInt8] {
-        var b = try Fixtures.bytes("java/integer-1800.bin")
-        for i in 0..<4 { b[b.count - 4 + i] = UInt8(truncatingIfNeeded: v >> (24 - 8 * Int32(i))) }
-        return b
-    }
 
     public struct SpringSession {
         public var id: String
@@ -34,37 +23,21 @@ public enum Seeder {
         }
     }
 
-    /// The commands `RedisIndexedSessionRepository` issues for a new session (indexed
-    /// layout), or only the hash with EXPIREAT for the non-indexed repository.
+    /// What Spring's repository writes for `s` (the shared writer in RedisSessions); the
+    /// user goes in as a JVM-written security context when a fixture exists for them.
     public static func springCommands(_ s: SpringSession, namespace: String = "spring:session", indexed: Bool = true) throws -> [RedisCommand] {
-        let hash = "\(namespace):sessions:\(s.id)"
-        var fields: [[UInt8]] = [Array("creationTime".utf8), try javaLong(s.createdMs),
-                                 Array("lastAccessedTime".utf8), try javaLong(s.lastAccessedMs),
-                                 Array("maxInactiveInterval".utf8), try javaInt(s.maxInactive)]
+        var attributes: [(name: String, value: [UInt8])] = []
         if let user = s.user {
             if s.securityContext, let ctx = try? Fixtures.bytes("java/security-context-\(user).bin") {
-                fields += [Array("sessionAttr:SPRING_SECURITY_CONTEXT".utf8), ctx]
+                attributes.append(("SPRING_SECURITY_CONTEXT", ctx))
             } else {
-                fields += [Array("sessionAttr:\(principalAttr)".utf8), JavaStream.serializedString(user)]
+                attributes.append((principalAttr, JavaStream.serializedString(user)))
             }
         }
-        for (name, value) in s.attributes { fields += [Array("sessionAttr:\(name)".utf8), value] }
-        var cmds = [RedisCommand([Array("HSET".utf8), Array(hash.utf8)] + fields)]
-        let expiresAt = s.lastAccessedMs + Int64(s.maxInactive) * 1000
-        if indexed {
-            let bucket = (expiresAt / 60_000) * 60_000 + 60_000
-            cmds.append(RedisCommand("PEXPIREAT", hash, expiresAt + 300_000))
-            cmds.append(RedisCommand("SET", "\(namespace):sessions:expires:\(s.id)", ""))
-            cmds.append(RedisCommand("PEXPIREAT", "\(namespace):sessions:expires:\(s.id)", expiresAt))
-            cmds.append(RedisCommand("SADD", "\(namespace):expirations:\(bucket)", JavaStream.serializedString("expires:" + s.id)))
-            cmds.append(RedisCommand("PEXPIREAT", "\(namespace):expirations:\(bucket)", expiresAt + 300_000))
-            if let user = s.user {
-                cmds.append(RedisCommand("SADD", "\(namespace):index:\(principalAttr):\(user)", JavaStream.serializedString(s.id)))
-            }
-        } else {
-            cmds.append(RedisCommand("PEXPIREAT", hash, expiresAt))
-        }
-        return cmds
+        attributes += s.attributes.map { (name: $0.0, value: $0.1) }
+        return SpringSchema(namespace: namespace, indexed: indexed)
+            .saveCommands(id: s.id, user: s.user, createdMs: s.createdMs, lastAccessedMs: s.lastAccessedMs,
+                          maxInactive: s.maxInactive, attributes: attributes)
     }
 
     /// connect-redis: `sess:<sid>` JSON with the cookie, SET with EX.

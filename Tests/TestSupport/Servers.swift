@@ -144,3 +144,27 @@ public enum Fixtures {
         [UInt8](try Data(contentsOf: root.appendingPathComponent(relative)))
     }
 }
+
+/// A loopback port that refuses connections for as long as this object lives: the socket
+/// is bound (so no other test's server can take the port) but never listens.
+public final class DeadPort: @unchecked Sendable {
+    public let port: Int
+    private let fd: Int32
+
+    public init() throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = 0
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
+        guard bound == 0 else { close(fd); throw HarnessError("cannot reserve a port") }
+        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+        port = Int(UInt16(bigEndian: addr.sin_port))
+        self.fd = fd
+    }
+
+    public var urlString: String { "redis://127.0.0.1:\(port)" }
+    deinit { close(fd) }
+}
