@@ -59,6 +59,35 @@ public actor RedisClient {
         }
     }
 
+    /// Writes commands without waiting for their replies; `receive` reads them later, in
+    /// order. Lets a caller keep the server busy with the next batch while it works on the
+    /// previous replies. A broken connection here is not retried (replies may be lost):
+    /// the caller gets the connection error.
+    public func send(_ commands: [RedisCommand]) throws(RedisError) {
+        let c = try ensureConnected()
+        do {
+            try c.append(commands)
+            try c.flush()
+        } catch {
+            connection = nil
+            throw error
+        }
+    }
+
+    /// Reads `count` replies of earlier `send`s.
+    public func receive(_ count: Int) throws(RedisError) -> [RedisReply] {
+        guard let c = connection else { throw RedisError.connection(node: url.nodeName, message: "connection lost before the replies arrived") }
+        var replies: [RedisReply] = []
+        replies.reserveCapacity(count)
+        do {
+            for _ in 0..<count { replies.append(try c.readReply()) }
+        } catch {
+            connection = nil
+            throw error
+        }
+        return replies
+    }
+
     /// Runs `body` with the raw connection on this actor's thread, for protocols that
     /// interleave writes and reads (scans that pipeline the next page with the reads of
     /// the current one).

@@ -76,28 +76,33 @@ public final class RedisConnection {
         return replies
     }
 
-    /// Queues commands in hiredis' output buffer (written by the next read).
+    /// Queues commands in hiredis' output buffer (written by the next read). The whole
+    /// batch is formatted as RESP into one buffer and handed over in one call.
     public func append(_ commands: [RedisCommand]) throws(RedisError) {
         guard let c = ctx else { throw RedisError.connection(node: url.nodeName, message: "not connected") }
-        for command in commands {
-            var flat: [UInt8] = []
-            var offsets: [Int] = []
-            var lengths: [Int] = []
-            for a in command.args { offsets.append(flat.count); lengths.append(a.count); flat += a }
-            flat.append(0) // keeps baseAddress non-nil even for empty arguments
-            let rc = flat.withUnsafeBufferPointer { buf -> Int32 in
-                // The buffer is non-empty (sentinel), so the base address exists.
-                guard let base = buf.baseAddress else { return -1 }
-                return base.withMemoryRebound(to: CChar.self, capacity: flat.count) { chars -> Int32 in
-                    var argv: [UnsafePointer<CChar>?] = offsets.map { UnsafePointer(chars + $0) }
-                    return argv.withUnsafeMutableBufferPointer { av in
-                        lengths.withUnsafeBufferPointer { lens in
-                            redisAppendCommandArgv(c, Int32(offsets.count), av.baseAddress, lens.baseAddress)
-                        }
-                    }
-                }
-            }
-            if rc != REDIS_OK { throw fail() }
+        var buf: [UInt8] = []
+        buf.reserveCapacity(commands.count * 64)
+        for command in commands { RedisConnection.formatRESP(command, into: &buf) }
+        let rc = buf.withUnsafeBufferPointer { p -> Int32 in
+            guard let base = p.baseAddress else { return REDIS_OK }
+            return base.withMemoryRebound(to: CChar.self, capacity: p.count) { redisAppendFormattedCommand(c, $0, p.count) }
+        }
+        if rc != REDIS_OK { throw fail() }
+    }
+
+    /// RESP2 multibulk request: `*N\r\n` then `$len\r\narg\r\n` per argument.
+    static func formatRESP(_ command: RedisCommand, into buf: inout [UInt8]) {
+        func decimal(_ n: Int) {
+            if n < 10 { buf.append(0x30 + UInt8(n)); return }
+            var div = 1
+            while div <= n / 10 { div *= 10 }
+            var rest = n
+            while div > 0 { buf.append(0x30 + UInt8(rest / div)); rest %= div; div /= 10 }
+        }
+        buf.append(UInt8(ascii: "*")); decimal(command.args.count); buf.append(0x0D); buf.append(0x0A)
+        for a in command.args {
+            buf.append(UInt8(ascii: "$")); decimal(a.count); buf.append(0x0D); buf.append(0x0A)
+            buf.append(contentsOf: a); buf.append(0x0D); buf.append(0x0A)
         }
     }
 

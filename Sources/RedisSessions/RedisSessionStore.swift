@@ -6,7 +6,9 @@ public final class RedisSessionStore: SessionStore {
     public struct Node: Sendable {
         public let url: RedisURL
         public let client: RedisClient
-        public var name: String { url.nodeName }
+        /// `host:port`, computed once (every listed row carries it).
+        public let name: String
+        init(url: RedisURL, client: RedisClient) { self.url = url; self.client = client; name = url.nodeName }
     }
 
     public let nodes: [Node]
@@ -75,29 +77,24 @@ public final class RedisSessionStore: SessionStore {
                 if !page.sessions.isEmpty { try await onPage(page.sessions) }
                 continue
             }
-            var scanReply = try await node.client.send(scanCommand(cursor: "0", schema: schema)).orThrow()
+            // Each pipeline is [SCAN of the next page, reads of this page]. The SCAN reply comes
+            // back first, so the next pipeline goes out while Redis is still answering this
+            // page's reads, and the page is parsed while Redis works on the next: Redis never
+            // waits for this side.
+            let first = try await node.client.send(scanCommand(cursor: "0", schema: schema)).orThrow()
+            var (pageKeys, next) = try parseScan(first, schema: schema)
+            scanned += pageKeys.count
+            var perKey = try await sendPage(pageKeys, next: next, schema: schema, node: node, withAttributes: withAttributes)
             while true {
-                guard let parts = scanReply.array, parts.count == 2, let next = parts[0].text, let keyReplies = parts[1].array else {
-                    throw RedisError.protocolViolation("SCAN reply")
+                var nextKeys: [(key: String, id: String)] = []
+                var nextPerKey: [Int]? = nil
+                if next != "0" {
+                    let scanReply = try await node.client.receive(1)[0]
+                    (nextKeys, next) = try parseScan(try scanReply.orThrow(), schema: schema)
+                    scanned += nextKeys.count
+                    nextPerKey = try await sendPage(nextKeys, next: next, schema: schema, node: node, withAttributes: withAttributes)
                 }
-                scanned += keyReplies.count
-                var pageKeys: [(key: String, id: String)] = []
-                pageKeys.reserveCapacity(keyReplies.count)
-                for k in keyReplies {
-                    guard let key = k.text, let id = schema.sessionID(forKey: key) else { continue }
-                    pageKeys.append((key, id))
-                }
-                var commands: [RedisCommand] = []
-                commands.reserveCapacity(pageKeys.count * 4 + 1)
-                var perKey: [Int] = []
-                for (key, id) in pageKeys {
-                    let c = schema.listCommands(key: key, id: id, withAttributes: withAttributes)
-                    perKey.append(c.count)
-                    commands += c
-                }
-                let more = next != "0"
-                if more { commands.append(scanCommand(cursor: next, schema: schema)) }
-                let replies = try await node.client.pipeline(commands)
+                let replies = try await node.client.receive(perKey.reduce(0, +))
                 let now = currentTimeMs()
                 var sessions: [Session] = []
                 sessions.reserveCapacity(pageKeys.count)
@@ -112,12 +109,50 @@ public final class RedisSessionStore: SessionStore {
                 }
                 let page = await progress.accept(sessions)
                 if !page.sessions.isEmpty { try await onPage(page.sessions) }
-                if page.done || !more { break }
-                scanReply = try replies[replies.count - 1].orThrow()
+                guard let upcoming = nextPerKey else { break }
+                if page.done {
+                    // Drain what is still in flight so the connection stays usable.
+                    _ = try await node.client.receive(upcoming.reduce(0, +) + (next != "0" ? 1 : 0))
+                    break
+                }
+                pageKeys = nextKeys
+                perKey = upcoming
             }
             if await progress.done { break }
         }
         return scanned
+    }
+
+    /// Session keys of a SCAN reply and the next cursor.
+    private func parseScan(_ reply: RedisReply, schema: any RedisSchema) throws -> ([(key: String, id: String)], String) {
+        guard let parts = reply.array, parts.count == 2, let next = parts[0].text, let keyReplies = parts[1].array else {
+            throw RedisError.protocolViolation("SCAN reply")
+        }
+        var keys: [(key: String, id: String)] = []
+        keys.reserveCapacity(keyReplies.count)
+        for k in keyReplies {
+            guard let key = k.text, let id = schema.sessionID(forKey: key) else { continue }
+            keys.append((key, id))
+        }
+        return (keys, next)
+    }
+
+    /// Sends the SCAN of the next page (when there is one), then the listing reads of this
+    /// page. Returns the number of replies each key's reads produce.
+    private func sendPage(_ keys: [(key: String, id: String)], next: String, schema: any RedisSchema, node: Node,
+                          withAttributes: Bool) async throws -> [Int] {
+        var commands: [RedisCommand] = []
+        commands.reserveCapacity(keys.count * 4 + 1)
+        if next != "0" { commands.append(scanCommand(cursor: next, schema: schema)) }
+        var perKey: [Int] = []
+        perKey.reserveCapacity(keys.count)
+        for (key, id) in keys {
+            let c = schema.listCommands(key: key, id: id, withAttributes: withAttributes)
+            perKey.append(c.count)
+            commands += c
+        }
+        try await node.client.send(commands)
+        return perKey
     }
 
     private func scanCommand(cursor: String, schema: any RedisSchema) -> RedisCommand {

@@ -74,6 +74,7 @@ enum Decode {
     static func number(_ raw: [UInt8]?) -> Int64? {
         guard let raw, !raw.isEmpty else { return nil }
         if JavaStream.looksLikeStream(raw) {
+            if let v = JavaStream.fastNumber(raw) { return v }
             if case .int(let v)? = try? JavaStream.decode(raw).decoded { return v }
             return nil
         }
@@ -83,7 +84,10 @@ enum Decode {
     /// A user name stored as a Java string, JSON string or plain text.
     static func userName(_ raw: [UInt8]?) -> String? {
         guard let raw, !raw.isEmpty else { return nil }
-        if JavaStream.looksLikeStream(raw) { return (try? JavaStream.decode(raw))?.principalName }
+        if JavaStream.looksLikeStream(raw) {
+            if let s = JavaStream.fastString(raw) { return s }
+            return (try? JavaStream.decode(raw))?.principalName
+        }
         if raw.first == UInt8(ascii: "\""), case .string(let s)? = try? JSONDecoding.decode(raw) { return s }
         if raw.first == UInt8(ascii: "{"), let v = try? JSONDecoding.decode(raw) { return jsonPrincipal(v) }
         return String(validating: raw, as: UTF8.self)

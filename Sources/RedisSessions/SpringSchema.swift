@@ -26,8 +26,9 @@ public struct SpringSchema: RedisSchema {
     public func sessionID(forKey key: String) -> String? {
         guard key.hasPrefix(sessionsPrefix) else { return nil }
         let id = key.dropFirst(sessionsPrefix.count)
-        // `expires:<id>`, the 3.4+ `expirations` sorted set and reactive `<id>:idx` keys are not sessions.
-        if id.hasPrefix("expires:") || id == "expirations" || id.isEmpty || id.contains(":") { return nil }
+        // `expires:<id>`, the 3.4+ `expirations` sorted set and reactive `<id>:idx` keys are
+        // not sessions. (Byte scan: String.contains(String) goes through Foundation here.)
+        if id.isEmpty || id.utf8.contains(UInt8(ascii: ":")) || id == "expirations" { return nil }
         return String(id)
     }
 
@@ -44,55 +45,58 @@ public struct SpringSchema: RedisSchema {
 
     static let listFields = ["creationTime", "lastAccessedTime", "maxInactiveInterval",
                              "sessionAttr:" + principalAttribute, "sessionAttr:" + securityContextAttribute]
+    // Pre-encoded command words: a listing builds three commands per session.
+    private static let pttl = Array("PTTL".utf8), memory = Array("MEMORY".utf8), usage = Array("USAGE".utf8)
+    private static let hgetall = Array("HGETALL".utf8), hmget = Array("HMGET".utf8)
+    private static let listFieldBytes = listFields.map { Array($0.utf8) }
 
     public func listCommands(key: String, id: String, withAttributes: Bool) -> [RedisCommand] {
-        var cmds = [RedisCommand("PTTL", indexed ? expiresPrefix + id : key),
-                    RedisCommand("MEMORY", "USAGE", key)]
-        if withAttributes {
-            cmds.append(RedisCommand("HGETALL", key))
-        } else {
-            cmds.append(RedisCommand("HMGET", arguments: [key] + SpringSchema.listFields))
-        }
-        return cmds
+        let keyBytes = Array(key.utf8)
+        let ttlKey = indexed ? Array((expiresPrefix + id).utf8) : keyBytes
+        return [RedisCommand([SpringSchema.pttl, ttlKey]),
+                RedisCommand([SpringSchema.memory, SpringSchema.usage, keyBytes]),
+                withAttributes ? RedisCommand([SpringSchema.hgetall, keyBytes])
+                               : RedisCommand([SpringSchema.hmget, keyBytes] + SpringSchema.listFieldBytes)]
     }
 
     public func parseListing(key: String, id: String, replies: ArraySlice<RedisReply>, node: String, nowMs: Int64, withAttributes: Bool) -> Session? {
-        let r = Array(replies)
-        guard r.count == 3 else { return nil }
-        var fields: [String: [UInt8]] = [:]
+        guard replies.count == 3 else { return nil }
+        let ttlReply = replies[replies.startIndex], sizeReply = replies[replies.startIndex + 1]
+        let hashReply = replies[replies.startIndex + 2]
+        // The listing's five fields by position (HMGET), or picked out of HGETALL.
+        var values: [[UInt8]?] = [nil, nil, nil, nil, nil]
         var attributes: [Attribute] = []
+        guard let items = hashReply.array, !items.isEmpty else { return nil }
         if withAttributes {
-            guard let items = r[2].array, !items.isEmpty else { return nil }
             var k = 0
             while k + 1 < items.count {
                 let name = items[k].text ?? ""
                 let value = items[k + 1].bytes ?? []
-                fields[name] = value
+                if let slot = SpringSchema.listFields.firstIndex(of: name) { values[slot] = value }
                 if name.hasPrefix("sessionAttr:") {
                     attributes.append(Decode.attribute(name: String(name.dropFirst("sessionAttr:".count)), raw: value))
                 }
                 k += 2
             }
         } else {
-            guard let items = r[2].array, items.count == SpringSchema.listFields.count else { return nil }
+            guard items.count == SpringSchema.listFields.count else { return nil }
             if items.allSatisfy({ $0 == .null }) { return nil }   // the hash vanished
-            for (name, item) in zip(SpringSchema.listFields, items) { if let b = item.bytes { fields[name] = b } }
+            for i in 0..<items.count { values[i] = items[i].bytes }
         }
-        let maxInactive = Decode.number(fields["maxInactiveInterval"])
-        var ttl = Decode.int(r[0]) ?? -2
+        let maxInactive = Decode.number(values[2])
+        var ttl = Decode.int(ttlReply) ?? -2
         if ttl == -2 {
             // Indexed, but the shadow key is gone (expired or deleted, cleanup pending): the
             // hash is only kept for the application's clean-up; the session is over.
             ttl = 0
         }
         if let mi = maxInactive, mi < 0 { ttl = -1 }
-        let user = Decode.userName(fields["sessionAttr:" + SpringSchema.principalAttribute])
-            ?? Decode.userName(fields["sessionAttr:" + SpringSchema.securityContextAttribute])
+        let user = Decode.userName(values[3]) ?? Decode.userName(values[4])
         return Session(id: id, key: key, user: user, node: node, ttlMs: ttl,
-                       createdAtMs: Decode.number(fields["creationTime"]),
-                       lastAccessedAtMs: Decode.number(fields["lastAccessedTime"]),
+                       createdAtMs: Decode.number(values[0]),
+                       lastAccessedAtMs: Decode.number(values[1]),
                        maxInactiveSeconds: maxInactive, storeIdleMs: nil,
-                       sizeBytes: Decode.int(r[1]), schema: name, attributes: attributes)
+                       sizeBytes: Decode.int(sizeReply), schema: name, attributes: attributes)
     }
 
     /// What the repository itself does on delete: index member, expiration-set member,

@@ -86,10 +86,14 @@ public enum ISOTime {
         let day = doy - (153 * mp + 2) / 5 + 1
         let month = mp < 10 ? mp + 3 : mp - 9
         if month <= 2 { year += 1 }
-        func p(_ v: Int64, _ w: Int) -> String {
-            let s = String(v)
-            return s.count >= w ? s : String(repeating: "0", count: w - s.count) + s
+        var out = [UInt8](repeating: 0, count: 24)
+        func put(_ v: Int64, _ at: Int, _ width: Int) {
+            var v = v.magnitude
+            for k in stride(from: at + width - 1, through: at, by: -1) { out[k] = 0x30 + UInt8(v % 10); v /= 10 }
         }
-        return "\(p(year, 4))-\(p(month, 2))-\(p(day, 2))T\(p(rem / 3600, 2)):\(p(rem % 3600 / 60, 2)):\(p(rem % 60, 2)).\(p(millis, 3))Z"
+        put(year, 0, 4); out[4] = 0x2D; put(month, 5, 2); out[7] = 0x2D; put(day, 8, 2); out[10] = 0x54
+        put(rem / 3600, 11, 2); out[13] = 0x3A; put(rem % 3600 / 60, 14, 2); out[16] = 0x3A; put(rem % 60, 17, 2)
+        out[19] = 0x2E; put(millis, 20, 3); out[23] = 0x5A
+        return String(decoding: out, as: UTF8.self)
     }
 }
