@@ -24,6 +24,9 @@ struct GlobalOptions: ParsableArguments {
     @Option(name: .customLong("audit-log"), help: ArgumentHelp("Audit log file (default: $SESSIONCTL_AUDIT_LOG, else $XDG_STATE_HOME/sessionctl/audit.log).", valueName: "path"))
     var auditLog: String?
 
+    @Flag(name: .customLong("ask-password"), help: "Prompt for the Redis password on the terminal (not echoed) when the URL has none.")
+    var askPassword = false
+
     @Option(name: .customLong("connect-timeout"), help: ArgumentHelp("Connect timeout (e.g. 2s, 500ms).", valueName: "duration"))
     var connectTimeout: String = "2s"
 
@@ -74,7 +77,13 @@ final class Console: @unchecked Sendable {
             connectMs = try DurationText.milliseconds(options.connectTimeout, bareUnitMs: 1000)
             commandMs = try DurationText.milliseconds(options.commandTimeout, bareUnitMs: 1000)
         } catch { throw ConsoleError.usage(error.description) }
-        let password = ProcessInfo.processInfo.environment["REDISCLI_AUTH"]
+        var password = ProcessInfo.processInfo.environment["REDISCLI_AUTH"]
+        if options.askPassword {
+            guard let typed = Terminal.readSecret("Redis password: ") else {
+                throw ConsoleError.usage("--ask-password needs a terminal")
+            }
+            password = typed
+        }
         store = RedisSessionStore(urls: urls, schema: schemaOption,
                                   timeouts: .init(connectMs: Int(connectMs), commandMs: Int(commandMs)),
                                   fallbackPassword: password)

@@ -33,6 +33,24 @@ enum Terminal {
         FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
     }
 
+    /// Reads a line from the terminal with echo off; nil without a terminal.
+    static func readSecret(_ prompt: String) -> String? {
+        let fd = open("/dev/tty", O_RDWR)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        _ = prompt.withCString { Glibc.write(fd, $0, strlen($0)) }
+        var old = termios()
+        tcgetattr(fd, &old)
+        var quiet = old
+        quiet.c_lflag &= ~tcflag_t(ECHO)
+        tcsetattr(fd, TCSAFLUSH, &quiet)
+        defer { tcsetattr(fd, TCSAFLUSH, &old); _ = Glibc.write(fd, "\n", 1) }
+        var bytes: [UInt8] = []
+        var c: UInt8 = 0
+        while Glibc.read(fd, &c, 1) == 1, c != 0x0A, c != 0x0D { bytes.append(c) }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
     /// Asks a yes/no question on the terminal; false when there is no terminal.
     static func confirm(_ question: String) -> Bool {
         guard stdinIsTTY else { return false }

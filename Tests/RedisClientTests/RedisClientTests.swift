@@ -124,6 +124,17 @@ import TestSupport
         #expect(try await live.send(RedisCommand("PING")) == .status("PONG"), "reconnects after the link broke")
     }
 
+    @Test func unixSocketWithDatabase() async throws {
+        let socketPath = FileManager.default.temporaryDirectory.appendingPathComponent("sctl-\(UUID().uuidString.prefix(8)).sock").path
+        let server = try RedisServer(config: ["--unixsocket", socketPath, "--unixsocketperm", "700"])
+        let client = RedisClient(url: try RedisURL("unix://\(socketPath)?db=3"))
+        _ = try await client.send(RedisCommand("SET", "via-socket", "1"))
+        #expect(try server.command("SELECT", "3") == .status("OK"))
+        let check = try server.connection()
+        _ = try check.send([RedisCommand("SELECT", "3")])
+        #expect(try check.send([RedisCommand("GET", "via-socket")])[0] == .string(Array("1".utf8)))
+    }
+
     @Test func commandTimeoutIsAConnectionError() async throws {
         let server = try RedisServer()
         let client = RedisClient(url: server.url, timeouts: .init(connectMs: 1000, commandMs: 200), reconnectAttempts: 1)
