@@ -21,10 +21,12 @@ let package = Package(
         .target(name: "SessionKit"),
         .target(name: "RedisClient", dependencies: ["CHiredis"]),
         .target(name: "RedisSessions", dependencies: ["SessionKit", "RedisClient"]),
+        // The TUI: the only importer of CNCurses.
+        .target(name: "ConsoleUI", dependencies: ["SessionKit", "CNCurses"]),
         .executableTarget(
             name: "sessionctl",
             dependencies: [
-                "SessionKit", "RedisClient", "RedisSessions",
+                "SessionKit", "RedisClient", "RedisSessions", "ConsoleUI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -37,6 +39,7 @@ let package = Package(
         // Test helpers shared by the test targets: starting real servers on free ports.
         .target(name: "TestSupport", dependencies: ["RedisClient", "RedisSessions", "SessionKit"], path: "Tests/TestSupport"),
         .testTarget(name: "SessionKitTests", dependencies: ["SessionKit", "TestSupport"]),
+        .testTarget(name: "ConsoleUITests", dependencies: ["ConsoleUI", "SessionKit", "TestSupport"]),
         .testTarget(name: "RedisClientTests", dependencies: ["RedisClient", "TestSupport"]),
         .testTarget(name: "RedisSessionsTests", dependencies: ["RedisSessions", "SessionKit", "TestSupport"]),
         .testTarget(name: "SessionctlTests", dependencies: ["TestSupport", "RedisClient", "SessionKit", "sessionctl"]),

@@ -10,6 +10,7 @@
 #endif
 #include <ncursesw/curses.h>
 #include <locale.h>
+#include <wchar.h>
 
 // Swift 6 rejects shared mutable C globals (stdscr, LINES, COLS) and cannot import
 // function-like macros (getmaxyx, COLOR_PAIR, KEY_F) or A_* attribute macros: wrap them.
@@ -24,4 +25,9 @@ static inline attr_t cnc_a_underline(void) { return A_UNDERLINE; }
 static inline attr_t cnc_a_dim(void) { return A_DIM; }
 static inline attr_t cnc_a_normal(void) { return A_NORMAL; }
 static inline int cnc_key_f(int n) { return KEY_F(n); }
+// wcwidth needs _XOPEN_SOURCE, which the Swift Glibc module does not define.
+static inline int cnc_wcwidth(unsigned int c) { return wcwidth((wchar_t)c); }
+// COLORS is a global too; wbkgdset takes a chtype built with COLOR_PAIR.
+static inline int COLORS_value(void) { return COLORS; }
+static inline int wbkgdset_wrap(short pair) { wbkgdset(stdscr, ' ' | COLOR_PAIR(pair)); return 0; }
 #endif

@@ -5,10 +5,20 @@ import SessionKit
 public final class RedisSessionStore: SessionStore {
     public struct Node: Sendable {
         public let url: RedisURL
+        /// The node's shared connection for request/response commands.
         public let client: RedisClient
         /// `host:port`, computed once (every listed row carries it).
         public let name: String
-        init(url: RedisURL, client: RedisClient) { self.url = url; self.client = client; name = url.nodeName }
+        let fallbackPassword: String?
+        init(url: RedisURL, client: RedisClient, fallbackPassword: String?) {
+            self.url = url; self.client = client; self.fallbackPassword = fallbackPassword; name = url.nodeName
+        }
+
+        /// A connection of its own, for scans that keep replies in flight across awaits
+        /// (on the shared one, another caller's pipeline would read them).
+        func dedicatedClient() -> RedisClient {
+            RedisClient(url: url, timeouts: client.timeouts, fallbackPassword: fallbackPassword)
+        }
     }
 
     public let nodes: [Node]
@@ -20,7 +30,8 @@ public final class RedisSessionStore: SessionStore {
     public init(urls: [RedisURL], schema: SchemaOption = .auto, timeouts: RedisConnection.Timeouts = .init(),
                 fallbackPassword: String? = nil, scanCount: Int = 1000) {
         self.scanCount = scanCount
-        nodes = urls.map { Node(url: $0, client: RedisClient(url: $0, timeouts: timeouts, fallbackPassword: fallbackPassword)) }
+        nodes = urls.map { Node(url: $0, client: RedisClient(url: $0, timeouts: timeouts, fallbackPassword: fallbackPassword),
+                                fallbackPassword: fallbackPassword) }
         schemaOption = schema
     }
 
@@ -81,20 +92,22 @@ public final class RedisSessionStore: SessionStore {
             // back first, so the next pipeline goes out while Redis is still answering this
             // page's reads, and the page is parsed while Redis works on the next: Redis never
             // waits for this side.
-            let first = try await node.client.send(scanCommand(cursor: "0", schema: schema)).orThrow()
+            let scanner = node.dedicatedClient()
+            defer { Task { await scanner.close() } }
+            let first = try await scanner.send(scanCommand(cursor: "0", schema: schema)).orThrow()
             var (pageKeys, next) = try parseScan(first, schema: schema)
             scanned += pageKeys.count
-            var perKey = try await sendPage(pageKeys, next: next, schema: schema, node: node, withAttributes: withAttributes)
+            var perKey = try await sendPage(pageKeys, next: next, schema: schema, client: scanner, withAttributes: withAttributes)
             while true {
                 var nextKeys: [(key: String, id: String)] = []
                 var nextPerKey: [Int]? = nil
                 if next != "0" {
-                    let scanReply = try await node.client.receive(1)[0]
+                    let scanReply = try await scanner.receive(1)[0]
                     (nextKeys, next) = try parseScan(try scanReply.orThrow(), schema: schema)
                     scanned += nextKeys.count
-                    nextPerKey = try await sendPage(nextKeys, next: next, schema: schema, node: node, withAttributes: withAttributes)
+                    nextPerKey = try await sendPage(nextKeys, next: next, schema: schema, client: scanner, withAttributes: withAttributes)
                 }
-                let replies = try await node.client.receive(perKey.reduce(0, +))
+                let replies = try await scanner.receive(perKey.reduce(0, +))
                 let now = currentTimeMs()
                 var sessions: [Session] = []
                 sessions.reserveCapacity(pageKeys.count)
@@ -111,9 +124,7 @@ public final class RedisSessionStore: SessionStore {
                 if !page.sessions.isEmpty { try await onPage(page.sessions) }
                 guard let upcoming = nextPerKey else { break }
                 if page.done {
-                    // Drain what is still in flight so the connection stays usable.
-                    _ = try await node.client.receive(upcoming.reduce(0, +) + (next != "0" ? 1 : 0))
-                    break
+                    break   // the dedicated connection is closed with what is still in flight
                 }
                 pageKeys = nextKeys
                 perKey = upcoming
@@ -139,7 +150,7 @@ public final class RedisSessionStore: SessionStore {
 
     /// Sends the SCAN of the next page (when there is one), then the listing reads of this
     /// page. Returns the number of replies each key's reads produce.
-    private func sendPage(_ keys: [(key: String, id: String)], next: String, schema: any RedisSchema, node: Node,
+    private func sendPage(_ keys: [(key: String, id: String)], next: String, schema: any RedisSchema, client: RedisClient,
                           withAttributes: Bool) async throws -> [Int] {
         var commands: [RedisCommand] = []
         commands.reserveCapacity(keys.count * 4 + 1)
@@ -151,7 +162,7 @@ public final class RedisSessionStore: SessionStore {
             perKey.append(c.count)
             commands += c
         }
-        try await node.client.send(commands)
+        try await client.send(commands)
         return perKey
     }
 
@@ -342,10 +353,14 @@ public final class RedisSessionStore: SessionStore {
 
     // MARK: - Nodes
 
-    public func nodes() async -> [NodeInfo] {
+    public func nodes() async -> [NodeInfo] { await nodes(countSessions: true) }
+
+    /// Node facts; `countSessions: false` skips the keys-only scan that counts sessions
+    /// (the TUI counts its listed rows instead).
+    public func nodes(countSessions: Bool) async -> [NodeInfo] {
         await withTaskGroup(of: (Int, NodeInfo).self) { group in
             for (i, node) in nodes.enumerated() {
-                group.addTask { (i, await self.nodeInfo(node)) }
+                group.addTask { (i, await self.nodeInfo(node, countSessions: countSessions)) }
             }
             var out: [(Int, NodeInfo)] = []
             for await item in group { out.append(item) }
@@ -353,7 +368,7 @@ public final class RedisSessionStore: SessionStore {
         }
     }
 
-    private func nodeInfo(_ node: Node) async -> NodeInfo {
+    private func nodeInfo(_ node: Node, countSessions: Bool) async -> NodeInfo {
         var info = NodeInfo(name: node.name, address: node.url.description, up: false)
         do {
             let text = try await node.client.send(RedisCommand("INFO")).orThrow().text ?? ""
@@ -367,11 +382,13 @@ public final class RedisSessionStore: SessionStore {
             info.expiredTotal = fields["expired_keys"].flatMap { Int64($0) }
             info.evictedTotal = fields["evicted_keys"].flatMap { Int64($0) }
             info.keys = RedisInfo.keys(fields, db: node.url.db)
-            var count = 0
-            for schema in try await schemas(on: node) {
-                count += try await countSessions(node: node, schema: schema)
+            if countSessions {
+                var count = 0
+                for schema in try await schemas(on: node) {
+                    count += try await self.countSessions(node: node, schema: schema)
+                }
+                info.sessions = count
             }
-            info.sessions = count
         } catch {
             info.error = (error as? RedisError)?.description ?? "\(error)"
         }

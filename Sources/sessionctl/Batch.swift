@@ -42,7 +42,7 @@ struct Batch: ConsoleCommand {
             do {
                 let words = try ShellWords.split(trimmed)
                 let cmd = try SessionCtl.parseAsRoot(words)
-                guard let console = cmd as? any ConsoleCommand, !(cmd is Batch) else {
+                guard let console = cmd as? any ConsoleCommand, !(cmd is Batch), !(cmd is Tui) else {
                     throw ConsoleError.usage("not a store command")
                 }
                 if !console.global.stores.isEmpty || console.global.schema != "auto" {

@@ -67,7 +67,8 @@ struct SessionCtl: AsyncParsableCommand {
         Exit codes: 0 ok, 1 partial failure (a node down, some ids not found), 2 usage or
         refused (read-only, no --yes), 3 cannot connect or authenticate, 4 not found.
         """,
-        subcommands: [List.self, Show.self, Expire.self, Logout.self, Watch.self, Nodes.self, Batch.self]
+        subcommands: [Tui.self, List.self, Show.self, Expire.self, Logout.self, Watch.self, Nodes.self, Batch.self, Themes.self],
+        defaultSubcommand: Tui.self
     )
 }
 

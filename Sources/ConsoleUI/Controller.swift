@@ -1,0 +1,340 @@
+import SessionKit
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What the TUI needs from the program around it: the store, and the actions that
+/// mutate (done by the host, which audits them).
+public protocol ConsoleBackend: Sendable {
+    var store: any SessionStore { get }
+    var storeName: String { get }
+    /// Nodes a session can be migrated to (empty: the store cannot migrate).
+    var migrateTargets: [String] { get }
+    /// Node facts without an expensive session count (the table's rows give it).
+    func nodeFacts() async -> [NodeInfo]
+    /// Nodes whose keyspace notifications are off.
+    func notificationsOff() async -> [String]
+    /// Runs a confirmed action (audited by the host); returns the message to flash.
+    func perform(_ action: PendingAction) async -> (message: String, error: Bool)
+}
+
+/// Messages from the data tasks to the UI thread.
+enum Message: Sendable {
+    case rows([Row], RowNames, failed: [String])
+    case loadFailed(String, retryInMs: Int64)
+    case nodes([NodeInfo])
+    case notificationsOff([String])
+    case event(SessionEvent)
+    case detail(Session?, id: String)
+    case detailFailed(String)
+    case done(String, error: Bool)
+}
+
+/// A queue the UI thread drains, with a pipe that wakes its `poll`.
+final class Inbox: @unchecked Sendable {
+    private var mutex = pthread_mutex_t()
+    private var items: [Message] = []
+    let readFD: Int32
+    let writeFD: Int32
+
+    init() {
+        pthread_mutex_init(&mutex, nil)
+        var fds: [Int32] = [-1, -1]
+        _ = pipe(&fds)
+        readFD = fds[0]; writeFD = fds[1]
+        _ = fcntl(readFD, F_SETFL, fcntl(readFD, F_GETFL) | O_NONBLOCK)
+        _ = fcntl(writeFD, F_SETFL, fcntl(writeFD, F_GETFL) | O_NONBLOCK)
+    }
+
+    func post(_ m: Message) {
+        pthread_mutex_lock(&mutex)
+        items.append(m)
+        pthread_mutex_unlock(&mutex)
+        var b: UInt8 = 1
+        _ = write(writeFD, &b, 1)
+    }
+
+    func drain() -> [Message] {
+        var buf = [UInt8](repeating: 0, count: 256)
+        while read(readFD, &buf, buf.count) > 0 {}
+        pthread_mutex_lock(&mutex)
+        defer { pthread_mutex_unlock(&mutex) }
+        let out = items
+        items.removeAll(keepingCapacity: true)
+        return out
+    }
+}
+
+/// Signals end the TUI cleanly: the handler only sets a flag and writes to the pipe.
+nonisolated(unsafe) private var signalWakeFD: Int32 = -1
+nonisolated(unsafe) private var signalQuit: sig_atomic_t = 0
+/// For crash paths: restore the terminal before dying.
+nonisolated(unsafe) private var cursesActive: sig_atomic_t = 0
+
+/// Wakes the data tasks when the UI asks for a refresh.
+actor Kicker {
+    private var waiter: CheckedContinuation<Void, Never>?
+    private var pending = false
+    func kick() {
+        if let w = waiter { waiter = nil; w.resume() } else { pending = true }
+    }
+    /// Returns after `ms` or when kicked, whichever is first.
+    func wait(ms: Int64) async {
+        if pending { pending = false; return }
+        let timer = Task { [weak self] in
+            try? await Task.sleep(nanoseconds: UInt64(max(0, ms)) * 1_000_000)
+            await self?.kick()
+        }
+        await withCheckedContinuation { waiter = $0 }
+        timer.cancel()
+        pending = false
+    }
+}
+
+public final class TUIController: @unchecked Sendable {
+    let backend: any ConsoleBackend
+    let themes: ThemeLibrary
+    var theme: Theme
+    let noColor: Bool
+    var state: AppState
+    let inbox = Inbox()
+    let kicker = Kicker()
+    let log: (String) -> Void
+
+    public init(backend: any ConsoleBackend, theme: Theme, themes: ThemeLibrary, noColor: Bool, readOnly: Bool,
+                log: @escaping (String) -> Void) {
+        self.backend = backend
+        self.theme = theme
+        self.themes = themes
+        self.noColor = noColor
+        self.log = log
+        state = AppState(storeName: backend.storeName, readOnly: readOnly, themeName: theme.name)
+        state.themeNames = themes.available()
+        state.migrateTargets = backend.migrateTargets
+    }
+
+    /// A message shown when the screen opens (a theme fallback, say).
+    public func flash(_ text: String, error: Bool) { state.showFlash(text, error: error, now: now()) }
+
+    /// Runs the TUI until the operator quits or a signal arrives; the terminal is restored
+    /// on every path.
+    public func run() async -> Int32 {
+        let tasks = startDataTasks()
+        let code: Int32 = await withCheckedContinuation { (done: CheckedContinuation<Int32, Never>) in
+            let box = Unmanaged.passRetained(UIThreadBox(controller: self, done: done)).toOpaque()
+            var tid = pthread_t()
+            pthread_create(&tid, nil, { raw in
+                guard let raw else { return nil }
+                let b = Unmanaged<UIThreadBox>.fromOpaque(raw).takeRetainedValue()
+                b.done.resume(returning: b.controller.uiLoop())
+                return nil
+            }, box)
+            pthread_detach(tid)
+        }
+        tasks.forEach { $0.cancel() }
+        return code
+    }
+
+    final class UIThreadBox {
+        let controller: TUIController
+        let done: CheckedContinuation<Int32, Never>
+        init(controller: TUIController, done: CheckedContinuation<Int32, Never>) { self.controller = controller; self.done = done }
+    }
+
+    // MARK: data tasks (cooperative pool; they only post messages)
+
+    func startDataTasks() -> [Task<Void, Never>] {
+        let backend = self.backend, inbox = self.inbox, kicker = self.kicker
+        let listing = Task {
+            while !Task.isCancelled {
+                let start = now()
+                let collected = RowCollector()
+                do {
+                    let outcome = try await backend.store.list(ListQuery()) { page in await collected.add(page) }
+                    let (rows, names) = await collected.result()
+                    let failed = outcome.failedNodes.map(\.node)
+                    inbox.post(.rows(rows, names, failed: failed))
+                    if !failed.isEmpty && rows.isEmpty {
+                        inbox.post(.loadFailed(outcome.failedNodes.first?.message ?? "no node answered", retryInMs: 3000))
+                        await kicker.wait(ms: 3000)
+                        continue
+                    }
+                    // Refresh often on small stores, less on huge ones (a scan costs the store).
+                    await kicker.wait(ms: max(5000, 2 * (now() - start)))
+                } catch {
+                    inbox.post(.loadFailed("\(error)", retryInMs: 3000))
+                    await kicker.wait(ms: 3000)
+                }
+            }
+        }
+        let nodes = Task {
+            while !Task.isCancelled {
+                inbox.post(.nodes(await backend.nodeFacts()))
+                try? await Task.sleep(nanoseconds: 2_000_000_000)
+            }
+        }
+        let events = Task {
+            inbox.post(.notificationsOff(await backend.notificationsOff()))
+            while !Task.isCancelled {
+                do {
+                    for try await e in backend.store.events(kinds: Set(SessionEvent.Kind.allCases)) { inbox.post(.event(e)) }
+                } catch {
+                    inbox.post(.event(SessionEvent(kind: .gap, sessionID: nil, key: nil, node: "-", timeMs: now(), detail: "event stream failed: \(error)")))
+                }
+                try? await Task.sleep(nanoseconds: 3_000_000_000)
+                inbox.post(.notificationsOff(await backend.notificationsOff()))
+            }
+        }
+        return [listing, nodes, events]
+    }
+
+    func dispatch(_ effects: [Effect]) -> Bool {
+        for e in effects {
+            switch e {
+            case .quit: return true
+            case .refresh:
+                let k = kicker
+                Task { await k.kick() }
+            case .loadDetail(let id):
+                let backend = self.backend, inbox = self.inbox
+                Task {
+                    do { inbox.post(.detail(try await backend.store.get(id: id), id: id)) }
+                    catch { inbox.post(.detailFailed("cannot read the session: \(error)")) }
+                }
+            case .perform(let action):
+                let backend = self.backend, inbox = self.inbox, k = kicker
+                Task {
+                    let r = await backend.perform(action)
+                    inbox.post(.done(r.message, error: r.error))
+                    if case .enableNotifications = action { inbox.post(.notificationsOff(await backend.notificationsOff())) }
+                    await k.kick()
+                }
+            case .setTheme(let name):
+                do {
+                    theme = try themes.load(name)
+                    state.themeName = theme.name
+                    state.showFlash("theme \(theme.name)", error: false, now: now())
+                    themeChanged = true
+                } catch {
+                    state.showFlash("\(error)", error: true, now: now())
+                }
+            }
+        }
+        return false
+    }
+
+    var themeChanged = false
+
+    func apply(_ m: Message, now t: Int64) {
+        switch m {
+        case .rows(let rows, let names, let failed): state.load(rows: rows, names: names, failedNodes: failed, now: t)
+        case .loadFailed(let msg, let retry): state.loadFailed(msg, now: t, retryInMs: retry)
+        case .nodes(let infos):
+            var withCounts = infos
+            for i in withCounts.indices {
+                if let idx = state.names.nodes.firstIndex(of: withCounts[i].name) {
+                    withCounts[i].sessions = state.rows.reduce(0) { $0 + ($1.node == UInt16(idx) ? 1 : 0) }
+                } else if withCounts[i].up { withCounts[i].sessions = 0 }
+            }
+            state.loadNodes(withCounts, now: t)
+        case .notificationsOff(let nodes): state.notificationsOff = nodes
+        case .event(let e): state.addEvent(e)
+        case .detail(let s, let id):
+            guard state.view == .inspect else { return }
+            if let s {
+                state.inspect = s
+                state.inspectLines = Renderer.inspectLines(s, now: t)
+            } else {
+                state.inspectError = "session \(Sanitizer.display(id, limit: 80)) is gone"
+            }
+        case .detailFailed(let msg): state.inspectError = msg
+        case .done(let msg, let error): state.showFlash(msg, error: error, now: t)
+        }
+    }
+
+    // MARK: the UI thread
+
+    func uiLoop() -> Int32 {
+        let canvas = CursesCanvas()
+        signalWakeFD = inbox.writeFD
+        signalQuit = 0
+        let previous = installSignals()
+        canvas.begin(theme: theme, noColor: noColor)
+        cursesActive = 1
+        defer {
+            cursesActive = 0
+            canvas.end()
+            restoreSignals(previous)
+        }
+        var pfds = [pollfd(fd: 0, events: Int16(POLLIN), revents: 0), pollfd(fd: inbox.readFD, events: Int16(POLLIN), revents: 0)]
+        var dirty = true
+        var lastSecond: Int64 = -1
+        while signalQuit == 0 {
+            let t = now()
+            for m in inbox.drain() { apply(m, now: t); dirty = true }
+            if themeChanged { canvas.apply(theme: theme); themeChanged = false; dirty = true }
+            if t / 1000 != lastSecond { dirty = true; lastSecond = t / 1000 }   // TTLs count down
+            if dirty {
+                Renderer.draw(&state, on: canvas, now: t)
+                canvas.present()
+                dirty = false
+            }
+            // Sleep until input, a message, or the next second (the only timer: TTLs tick).
+            let timeout = Int32(1000 - now() % 1000)
+            pfds[0].revents = 0; pfds[1].revents = 0
+            _ = poll(&pfds, 2, timeout)
+            while let key = canvas.readKey() {
+                if dispatch(state.handle(key: key, now: now())) { return 0 }
+                dirty = true
+            }
+        }
+        return 0
+    }
+
+    typealias Handler = @convention(c) (Int32) -> Void
+
+    func installSignals() -> [(Int32, sigaction)] {
+        var saved: [(Int32, sigaction)] = []
+        let quit: Handler = { _ in
+            signalQuit = 1
+            var b: UInt8 = 1
+            if signalWakeFD >= 0 { _ = write(signalWakeFD, &b, 1) }
+        }
+        let crash: Handler = { sig in
+            if cursesActive != 0 { CursesCanvas.emergencyEnd() }
+            signal(sig, SIG_DFL)
+            raise(sig)
+        }
+        for (sig, h) in [(SIGINT, quit), (SIGTERM, quit), (SIGHUP, quit), (SIGSEGV, crash), (SIGABRT, crash), (SIGBUS, crash), (SIGILL, crash), (SIGTRAP, crash)] {
+            var act = sigaction()
+            act.__sigaction_handler.sa_handler = h
+            sigemptyset(&act.sa_mask)
+            var old = sigaction()
+            sigaction(sig, &act, &old)
+            saved.append((sig, old))
+        }
+        return saved
+    }
+
+    func restoreSignals(_ saved: [(Int32, sigaction)]) {
+        for (sig, old) in saved { var o = old; sigaction(sig, &o, nil) }
+    }
+}
+
+/// Builds rows from listing pages (off the UI thread).
+actor RowCollector {
+    private var rows: [Row] = []
+    private var names = RowNames()
+    func add(_ page: [Session]) {
+        let t = now()
+        rows.reserveCapacity(rows.count + page.count)
+        for s in page { rows.append(Row.from(s, now: t, names: &names)) }
+    }
+    func result() -> ([Row], RowNames) { (rows, names) }
+}
+
+func now() -> Int64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_REALTIME, &ts)
+    return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+}

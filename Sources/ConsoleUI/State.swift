@@ -1,0 +1,267 @@
+import SessionKit
+
+/// One row of the sessions table: only what the table shows, compact, so a million rows
+/// stay small (node and schema are indexes into shared name tables; times are absolute).
+public struct Row: Sendable, Equatable {
+    public var id: String
+    public var user: String?
+    public var node: UInt16
+    public var schema: UInt8
+    /// Absolute deadline in ms, -1 when the session never expires.
+    public var deadlineMs: Int64
+    public var lastAccessMs: Int64   // .min: unknown
+    public var createdMs: Int64      // .min: unknown
+    public var sizeBytes: Int32      // -1: unknown
+
+    public init(id: String, user: String?, node: UInt16, schema: UInt8, deadlineMs: Int64,
+                lastAccessMs: Int64, createdMs: Int64, sizeBytes: Int32) {
+        self.id = id; self.user = user; self.node = node; self.schema = schema; self.deadlineMs = deadlineMs
+        self.lastAccessMs = lastAccessMs; self.createdMs = createdMs; self.sizeBytes = sizeBytes
+    }
+
+    public func ttlMs(now: Int64) -> Int64 { deadlineMs < 0 ? -1 : max(0, deadlineMs - now) }
+}
+
+/// Name tables for rows.
+public struct RowNames: Sendable, Equatable {
+    public var nodes: [String] = []
+    public var schemas: [String] = []
+    public init() {}
+    public mutating func node(_ name: String) -> UInt16 {
+        if let i = nodes.firstIndex(of: name) { return UInt16(i) }
+        nodes.append(name); return UInt16(nodes.count - 1)
+    }
+    public mutating func schema(_ name: String) -> UInt8 {
+        if let i = schemas.firstIndex(of: name) { return UInt8(i) }
+        schemas.append(name); return UInt8(schemas.count - 1)
+    }
+}
+
+extension Row {
+    /// A row from a listed session (the times become absolute at `now`).
+    public static func from(_ s: Session, now: Int64, names: inout RowNames) -> Row {
+        Row(id: s.id, user: s.user, node: names.node(s.node), schema: names.schema(s.schema),
+            deadlineMs: s.ttlMs < 0 ? -1 : now + s.ttlMs,
+            lastAccessMs: s.lastAccessedAtMs ?? s.storeIdleMs.map { now - $0 } ?? .min,
+            createdMs: s.createdAtMs ?? .min, sizeBytes: s.sizeBytes.map { Int32(clamping: $0) } ?? -1)
+    }
+
+    /// The row as a `Session` for the filter language.
+    func session(_ names: RowNames, now: Int64) -> Session {
+        Session(id: id, key: id, user: user, node: names.nodes[Int(node)], ttlMs: ttlMs(now: now),
+                createdAtMs: createdMs == .min ? nil : createdMs, lastAccessedAtMs: lastAccessMs == .min ? nil : lastAccessMs,
+                sizeBytes: sizeBytes < 0 ? nil : Int64(sizeBytes), schema: names.schemas[Int(schema)])
+    }
+}
+
+public enum View: String, Sendable, CaseIterable { case sessions, events, nodes, inspect, help }
+
+public enum Column: String, CaseIterable, Sendable {
+    case id, user, node, ttl, idle, age, size, schema
+    public var title: String { rawValue.uppercased() }
+}
+
+public enum ConnectionState: Equatable, Sendable {
+    case connecting
+    case connected
+    /// Lost: the message, and when the next attempt happens.
+    case lost(String, retryAtMs: Int64)
+}
+
+/// A destructive action waiting for confirmation.
+public enum PendingAction: Equatable, Sendable {
+    case expire(ids: [String], afterMs: Int64?)
+    case logout(user: String, count: Int)
+    case delete(ids: [String])
+    case migrate(ids: [String], node: String)
+    case enableNotifications
+}
+
+public struct Dialog: Equatable, Sendable {
+    public var title: String
+    public var lines: [String]
+    /// nil: an information box (any key closes it); else confirm with y/Enter.
+    public var action: PendingAction?
+    /// A pick list (migrate target): the chosen index.
+    public var choices: [String] = []
+    public var choice = 0
+    public var pickFor: [String] = []
+}
+
+/// What the controller must do after a state change: I/O happens outside the state.
+public enum Effect: Equatable, Sendable {
+    case refresh
+    case loadDetail(String)
+    case perform(PendingAction)
+    case setTheme(String)
+    case quit
+}
+
+/// Everything the screen shows. Changed only by `handle`, on the UI thread.
+public struct AppState: Sendable {
+    public var storeName: String
+    public var readOnly: Bool
+    public var view: View = .sessions
+    var returnView: View = .sessions
+    public var rows: [Row] = []
+    public var names = RowNames()
+    /// Indexes into `rows` that pass the filter, in display order.
+    public private(set) var visible: [Int] = []
+    public var sortColumn: Column = .ttl
+    public var sortAscending = true
+    public var cursor = 0
+    public var top = 0
+    public var marked: Set<String> = []
+    public var filter = Filter()
+    public var input: Input? = nil
+    public var commandHistory: [String] = []
+    var historyIndex: Int? = nil
+    public var dialog: Dialog? = nil
+    public var flash: (text: String, error: Bool, untilMs: Int64)? = nil
+    public var connection: ConnectionState = .connecting
+    public var stale = false
+    public var loading = true
+    public var loadedAtMs: Int64 = 0
+    public var nodes: [NodeInfo] = []
+    /// Per node: recent (expired, evicted) per-second rates, newest last.
+    public var nodeRates: [String: [(expired: Double, evicted: Double)]] = [:]
+    var lastTotals: [String: (expired: Int64, evicted: Int64, atMs: Int64)] = [:]
+    public var events: [SessionEvent] = []
+    public var eventKinds: Set<SessionEvent.Kind> = Set(SessionEvent.Kind.allCases)
+    public var eventTop = 0
+    public var notificationsOff: [String] = []
+    public var inspect: Session? = nil
+    public var inspectLines: [(String, Role)] = []
+    public var inspectScroll = 0
+    public var inspectError: String? = nil
+    public var themeName: String
+    public var themeNames: [String] = []
+    public var migrateTargets: [String] = []
+    public var failedNodes: [String] = []
+    public var rows_per_page = 20
+
+    public enum Input: Equatable, Sendable {
+        case filter(String)
+        case command(String)
+    }
+
+    public init(storeName: String, readOnly: Bool, themeName: String) {
+        self.storeName = storeName; self.readOnly = readOnly; self.themeName = themeName
+    }
+
+    public var selectedRow: Row? {
+        guard cursor >= 0, cursor < visible.count else { return nil }
+        return rows[visible[cursor]]
+    }
+
+    // MARK: - Data in
+
+    /// A new listing replaces the rows; the cursor stays on the same session.
+    public mutating func load(rows new: [Row], names: RowNames, failedNodes: [String], now: Int64) {
+        let selected = selectedRow?.id
+        rows = new
+        self.names = names
+        self.failedNodes = failedNodes
+        loading = false
+        loadedAtMs = now
+        stale = false
+        connection = failedNodes.count >= max(1, nodes.count) && new.isEmpty && !failedNodes.isEmpty
+            ? .lost("no node answered", retryAtMs: now + 3000) : .connected
+        marked = marked.filter { id in new.contains { $0.id == id } }
+        rebuildVisible(now: now, keep: selected)
+    }
+
+    public mutating func loadFailed(_ message: String, now: Int64, retryInMs: Int64 = 3000) {
+        connection = .lost(message, retryAtMs: now + retryInMs)
+        stale = !rows.isEmpty
+        loading = false
+    }
+
+    public mutating func rebuildVisible(now: Int64, keep id: String? = nil) {
+        let f = filter
+        var idx: [Int] = []
+        idx.reserveCapacity(rows.count)
+        if f.isEmpty {
+            idx = Array(rows.indices)
+        } else {
+            for i in rows.indices where f.matches(rows[i].session(names, now: now), nowMs: now) { idx.append(i) }
+        }
+        let r = rows
+        let asc = sortAscending
+        func key(_ a: Row) -> Int64 {
+            switch sortColumn {
+            case .ttl: return a.deadlineMs < 0 ? .max : a.deadlineMs
+            case .idle: return a.lastAccessMs == .min ? .max : -a.lastAccessMs
+            case .age: return a.createdMs == .min ? .max : -a.createdMs
+            case .size: return Int64(a.sizeBytes)
+            default: return 0
+            }
+        }
+        switch sortColumn {
+        case .id: idx.sort { (r[$0].id < r[$1].id) == asc }
+        case .user: idx.sort { ((r[$0].user ?? "\u{10FFFF}", r[$0].id) < (r[$1].user ?? "\u{10FFFF}", r[$1].id)) == asc }
+        case .node: idx.sort { ((r[$0].node, r[$0].id) < (r[$1].node, r[$1].id)) == asc }
+        case .schema: idx.sort { ((r[$0].schema, r[$0].id) < (r[$1].schema, r[$1].id)) == asc }
+        default: idx.sort { a, b in let ka = key(r[a]), kb = key(r[b]); return ka == kb ? r[a].id < r[b].id : (ka < kb) == asc }
+        }
+        visible = idx
+        if let id = id ?? selectedRow?.id, let pos = visible.firstIndex(where: { rows[$0].id == id }) {
+            cursor = pos
+        } else {
+            cursor = min(cursor, max(0, visible.count - 1))
+        }
+        clampScroll()
+    }
+
+    mutating func clampScroll() {
+        let page = max(1, rows_per_page)
+        if cursor < top { top = cursor }
+        if cursor >= top + page { top = cursor - page + 1 }
+        top = max(0, min(top, max(0, visible.count - page)))
+    }
+
+    public mutating func addEvent(_ e: SessionEvent) {
+        events.append(e)
+        if events.count > 2000 { events.removeFirst(events.count - 2000) }
+        if e.kind == .deleted || e.kind == .expired || e.kind == .evicted, let id = e.sessionID,
+           let i = rows.firstIndex(where: { $0.id == id && names.nodes[Int($0.node)] == e.node }) {
+            // The row goes at once; the next listing confirms.
+            let keep = selectedRow?.id
+            rows.remove(at: i)
+            marked.remove(id)
+            visible = visible.compactMap { $0 == i ? nil : ($0 > i ? $0 - 1 : $0) }
+            if let keep, let pos = visible.firstIndex(where: { rows[$0].id == keep }) { cursor = pos }
+            cursor = min(cursor, max(0, visible.count - 1))
+            clampScroll()
+        }
+    }
+
+    public mutating func loadNodes(_ infos: [NodeInfo], now: Int64) {
+        nodes = infos
+        for n in infos {
+            guard let e = n.expiredTotal, let v = n.evictedTotal else { continue }
+            if let last = lastTotals[n.name], now > last.atMs {
+                let secs = Double(now - last.atMs) / 1000
+                var h = nodeRates[n.name] ?? []
+                h.append((Double(max(0, e - last.expired)) / secs, Double(max(0, v - last.evicted)) / secs))
+                if h.count > 60 { h.removeFirst(h.count - 60) }
+                nodeRates[n.name] = h
+            }
+            lastTotals[n.name] = (e, v, now)
+        }
+    }
+
+    /// Events per second of a kind over the last 10 s.
+    public func eventRate(_ kind: SessionEvent.Kind, now: Int64) -> Double {
+        var n = 0
+        for e in events.reversed() {
+            if now - e.timeMs > 10_000 { break }
+            if e.kind == kind { n += 1 }
+        }
+        return Double(n) / 10
+    }
+
+    public mutating func showFlash(_ text: String, error: Bool, now: Int64) {
+        flash = (text, error, now + (error ? 8000 : 4000))
+    }
+}
