@@ -155,6 +155,7 @@ public final class TUIController: @unchecked Sendable {
                     let failed = outcome.failedNodes.map(\.node)
                     inbox.post(.rows(rows, names, failed: failed))
                     if !failed.isEmpty && rows.isEmpty {
+                        // Every node failed: the state keeps the last rows, marked stale.
                         inbox.post(.loadFailed(outcome.failedNodes.first?.message ?? "no node answered", retryInMs: 3000))
                         await kicker.wait(ms: 3000)
                         continue
@@ -228,7 +229,7 @@ public final class TUIController: @unchecked Sendable {
     func apply(_ m: Message, now t: Int64) {
         switch m {
         case .rows(let rows, let names, let failed): state.load(rows: rows, names: names, failedNodes: failed, now: t)
-        case .loadFailed(let msg, let retry): state.loadFailed(msg, now: t, retryInMs: retry)
+        case .loadFailed(let msg, let retry): state.loadFailed(RedactURL.text(msg), now: t, retryInMs: retry)
         case .nodes(let infos):
             var withCounts = infos
             for i in withCounts.indices {
@@ -318,6 +319,18 @@ public final class TUIController: @unchecked Sendable {
 
     func restoreSignals(_ saved: [(Int32, sigaction)]) {
         for (sig, old) in saved { var o = old; sigaction(sig, &o, nil) }
+    }
+}
+
+/// Store messages may echo URLs: never show a password.
+enum RedactURL {
+    static func text(_ s: String) -> String {
+        guard let scheme = s.firstRange(of: "://"), let at = s[scheme.upperBound...].firstIndex(of: "@") else { return s }
+        let cred = s[scheme.upperBound..<at]
+        guard let colon = cred.firstIndex(of: ":") else { return s }
+        var out = s
+        out.replaceSubrange(out.index(after: colon)..<at, with: "***")
+        return out
     }
 }
 

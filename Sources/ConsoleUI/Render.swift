@@ -30,26 +30,30 @@ public enum Renderer {
 
     static func header(_ s: AppState, _ c: Canvas, _ now: Int64) {
         c.fill(0, from: 0, .header)
-        var x = c.put(0, 0, " sessionctl ", .headerAccent)
-        x = c.put(0, x, " " + s.storeName + " ", .header)
-        let up = s.nodes.isEmpty ? "?" : String(s.nodes.filter(\.up).count)
-        let total = s.nodes.isEmpty ? String(max(1, s.names.nodes.count)) : String(s.nodes.count)
-        var parts = ["nodes \(up)/\(total)", "sessions \(group(s.rows.count))"]
-        let used = s.nodes.compactMap(\.usedMemory).reduce(0, +)
-        let max = s.nodes.compactMap(\.maxMemory).reduce(0, +)
-        if used > 0 { parts.append("mem \(bytes(used))/\(max > 0 ? bytes(max) : "∞")") }
-        parts.append(String(format1(s.eventRate(.expired, now: now))) + " expired/s")
-        parts.append(String(format1(s.eventRate(.evicted, now: now))) + " evicted/s")
-        x = c.put(0, x, " " + parts.joined(separator: "  ") + " ", .header)
-        if s.readOnly { x = c.put(0, x + 1, " READ-ONLY ", .readOnly) }
         let state: (String, Role)
         switch s.connection {
         case .connecting: state = ("● connecting", .header)
         case .connected: state = (s.stale ? "● stale" : "● connected", .header)
         case .lost: state = ("● disconnected", .nodeDown)
         }
-        let w = cellWidth(state.0) + 1
-        if x + w < c.cols { c.put(0, c.cols - w, state.0, state.1) }
+        let badge = s.readOnly ? " READ-ONLY " : ""
+        let right = cellWidth(state.0) + 1 + cellWidth(badge) + (badge.isEmpty ? 0 : 1)
+        var x = c.put(0, 0, " sessionctl ", .headerAccent)
+        let up = s.nodes.isEmpty ? "?" : String(s.nodes.filter(\.up).count)
+        let total = s.nodes.isEmpty ? String(max(1, s.names.nodes.count)) : String(s.nodes.count)
+        var parts = ["nodes \(up)/\(total)", "sessions \(group(s.rows.count))"]
+        let used = s.nodes.compactMap(\.usedMemory).reduce(0, +)
+        let max = s.nodes.compactMap(\.maxMemory).reduce(0, +)
+        if used > 0 { parts.append("mem \(bytes(used))/\(max > 0 ? bytes(max) : "∞")") }
+        parts.append("expired \(format1(s.eventRate(.expired, now: now)))/s")
+        parts.append("evicted \(format1(s.eventRate(.evicted, now: now)))/s")
+        let facts = " " + parts.joined(separator: " │ ") + " "
+        // The store name gives way first: the facts and the state always show.
+        let room = c.cols - x - cellWidth(facts) - right - 1
+        if room >= 8 { x = c.put(0, x, " " + fit(s.storeName, min(room - 1, cellWidth(s.storeName))), .header) }
+        x = c.put(0, x, facts, .header)
+        if !badge.isEmpty { c.put(0, c.cols - right, badge, .readOnly) }
+        c.put(0, c.cols - cellWidth(state.0) - 1, state.0, state.1)
     }
 
     static func tabs(_ s: AppState, _ c: Canvas, _ now: Int64) {
@@ -214,7 +218,7 @@ public enum Renderer {
             let time = String(ISOTime.format(ms: e.timeMs).dropFirst(11).prefix(12))
             if e.kind == .gap {
                 c.fill(y, from: 0, .eventGap)
-                c.put(y, 1, time + " " + "GAP      " + fit(e.node, 17) + Sanitizer.display(e.detail ?? "events were lost", limit: 200), .eventGap)
+                c.put(y, 1, time + " " + fit("GAP", 9) + " " + fit(e.node, 17) + Sanitizer.display(e.detail ?? "events were lost", limit: 200), .eventGap)
             } else {
                 let mark = e.prompted ? " (prompted)" : ""
                 c.put(y, 1, time + " " + fit(e.kind.rawValue, 9) + " " + fit(e.node, 17)

@@ -159,13 +159,27 @@ public struct AppState: Sendable {
     /// A new listing replaces the rows; the cursor stays on the same session.
     public mutating func load(rows new: [Row], names: RowNames, failedNodes: [String], now: Int64) {
         let selected = selectedRow?.id
-        rows = new
+        // Nodes that failed this time keep their last rows (shown stale), re-indexed into
+        // the new name tables.
+        var merged = new
+        var names = names
+        if !failedNodes.isEmpty {
+            let old = self.names
+            for r in rows where failedNodes.contains(old.nodes[Int(r.node)]) {
+                var kept = r
+                kept.node = names.node(old.nodes[Int(r.node)])
+                kept.schema = names.schema(old.schemas[Int(r.schema)])
+                merged.append(kept)
+            }
+        }
+        let keptStale = merged.count > new.count
+        rows = merged
         self.names = names
         self.failedNodes = failedNodes
         loading = false
-        loadedAtMs = now
-        stale = false
-        connection = failedNodes.count >= max(1, nodes.count) && new.isEmpty && !failedNodes.isEmpty
+        if !keptStale { loadedAtMs = now }
+        stale = keptStale
+        connection = !failedNodes.isEmpty && new.isEmpty
             ? .lost("no node answered", retryAtMs: now + 3000) : .connected
         marked = marked.filter { id in new.contains { $0.id == id } }
         rebuildVisible(now: now, keep: selected)
@@ -178,6 +192,7 @@ public struct AppState: Sendable {
     }
 
     public mutating func rebuildVisible(now: Int64, keep id: String? = nil) {
+        let keepID = id ?? selectedRow?.id   // before `visible` changes under the cursor
         let f = filter
         var idx: [Int] = []
         idx.reserveCapacity(rows.count)
@@ -205,7 +220,7 @@ public struct AppState: Sendable {
         default: idx.sort { a, b in let ka = key(r[a]), kb = key(r[b]); return ka == kb ? r[a].id < r[b].id : (ka < kb) == asc }
         }
         visible = idx
-        if let id = id ?? selectedRow?.id, let pos = visible.firstIndex(where: { rows[$0].id == id }) {
+        if let id = keepID, let pos = visible.firstIndex(where: { rows[$0].id == id }) {
             cursor = pos
         } else {
             cursor = min(cursor, max(0, visible.count - 1))

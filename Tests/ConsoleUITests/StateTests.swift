@@ -1,0 +1,142 @@
+import Testing
+import ConsoleUI
+import SessionKit
+
+@Suite struct StateTests {
+    let now = Scene.now
+
+    @Test func sortsByTTLAndKeepsTheCursorOnTheSameSessionAcrossReloads() {
+        var s = Scene.state()
+        #expect(s.selectedRow?.user == "alice", "shortest TTL first")
+        _ = s.handle(key: .down, now: now)
+        _ = s.handle(key: .down, now: now)
+        let picked = s.selectedRow?.id
+        // A reload with the rows in another order, one row fewer.
+        var rows = s.rows.reversed().filter { $0.user != "alice" }
+        rows.append(rows.removeFirst())
+        s.load(rows: Array(rows), names: s.names, failedNodes: [], now: now)
+        #expect(s.selectedRow?.id == picked)
+        _ = s.handle(key: .char("s"), now: now)   // next column after ttl: idle
+        #expect(s.sortColumn == .idle)
+        #expect(s.selectedRow?.id == picked, "sorting keeps the selection")
+        _ = s.handle(key: .char("S"), now: now)
+        #expect(!s.sortAscending)
+    }
+
+    @Test func filterUsesTheSharedLanguageAndReportsErrors() {
+        var s = Scene.state()
+        _ = s.handle(key: .char("/"), now: now)
+        for c in "user=bo*" { _ = s.handle(key: .char(c), now: now) }
+        _ = s.handle(key: .enter, now: now)
+        #expect(s.visible.count == 1 && s.selectedRow?.user == "bob")
+        _ = s.handle(key: .char("/"), now: now)
+        for _ in 0..<8 { _ = s.handle(key: .backspace, now: now) }
+        for c in "colour=red" { _ = s.handle(key: .char(c), now: now) }
+        _ = s.handle(key: .enter, now: now)
+        #expect(s.flash?.error == true && s.flash?.text.contains("colour") == true)
+        #expect(s.visible.count == 1, "a bad filter leaves the old one")
+        _ = s.handle(key: .escape, now: now)
+        #expect(s.filter.isEmpty && s.visible.count == 5, "esc clears the filter")
+    }
+
+    @Test func destructiveActionsConfirmWithTheCount() {
+        var s = Scene.state()
+        _ = s.handle(key: .char(" "), now: now)
+        _ = s.handle(key: .char(" "), now: now)
+        #expect(s.marked.count == 2)
+        #expect(s.handle(key: .char("e"), now: now).isEmpty, "nothing happens before confirming")
+        #expect(s.dialog?.title == "Expire 2 sessions?")
+        let effects = s.handle(key: .char("y"), now: now)
+        guard case .perform(.expire(let ids, nil))? = effects.first else { Issue.record("no expire effect"); return }
+        #expect(ids.count == 2 && s.marked.isEmpty)
+        _ = s.handle(key: .char("L"), now: now)
+        #expect(s.dialog?.title.hasPrefix("Log out") == true)
+        #expect(s.handle(key: .char("n"), now: now).isEmpty)
+        #expect(s.dialog == nil && s.flash?.text == "cancelled")
+        _ = s.handle(key: .char("L"), now: now)
+        #expect(s.handle(key: .escape, now: now).isEmpty && s.dialog == nil)
+    }
+
+    @Test func readOnlyRefusesEveryMutationVisibly() {
+        var s = Scene.state(readOnly: true)
+        for key in [Key.char("e"), .char("L"), .char("m")] {
+            #expect(s.handle(key: key, now: now).isEmpty)
+            #expect(s.dialog == nil && s.flash?.error == true && s.flash?.text.hasPrefix("read-only") == true)
+        }
+        _ = s.handle(key: .char(":"), now: now)
+        for c in "logout alice" { _ = s.handle(key: .char(c), now: now) }
+        #expect(s.handle(key: .enter, now: now).isEmpty && s.dialog == nil)
+    }
+
+    @Test func commandModeHistoryCompletionAndThemes() {
+        var s = Scene.state()
+        _ = s.handle(key: .char(":"), now: now)
+        for c in "th" { _ = s.handle(key: .char(c), now: now) }
+        _ = s.handle(key: .tab, now: now)
+        #expect(s.input == .command("theme "))
+        for c in "dr" { _ = s.handle(key: .char(c), now: now) }
+        _ = s.handle(key: .tab, now: now)
+        #expect(s.input == .command("theme dracula"))
+        #expect(s.handle(key: .enter, now: now) == [.setTheme("dracula")])
+        _ = s.handle(key: .char(":"), now: now)
+        for c in "expire 30s" { _ = s.handle(key: .char(c), now: now) }
+        _ = s.handle(key: .enter, now: now)
+        #expect(s.dialog?.lines.first?.contains("in 30s") == true)
+        _ = s.handle(key: .escape, now: now)
+        _ = s.handle(key: .char(":"), now: now)
+        _ = s.handle(key: .up, now: now)
+        #expect(s.input == .command("expire 30s"))
+        _ = s.handle(key: .up, now: now)
+        #expect(s.input == .command("theme dracula"))
+        _ = s.handle(key: .escape, now: now)
+        _ = s.handle(key: .char(":"), now: now)
+        _ = s.handle(key: .char("q"), now: now)
+        #expect(s.handle(key: .enter, now: now) == [.quit])
+    }
+
+    @Test func migrateNeedsABackendThatCanAndPicksATarget() {
+        var s = Scene.state()
+        _ = s.handle(key: .char("m"), now: now)
+        #expect(s.flash?.error == true && s.dialog == nil)
+        s.migrateTargets = ["n1", "n2"]
+        _ = s.handle(key: .char("m"), now: now)
+        #expect(s.dialog?.choices == ["n1", "n2"])
+        _ = s.handle(key: .down, now: now)
+        _ = s.handle(key: .enter, now: now)
+        #expect(s.dialog?.title.hasSuffix("to n2?") == true)
+        guard case .perform(.migrate(_, "n2"))? = s.handle(key: .char("y"), now: now).first else { Issue.record("no migrate"); return }
+    }
+
+    @Test func eventsRemoveRowsAndCountRates() {
+        var s = Scene.state()
+        let id = s.rows[1].id
+        s.addEvent(SessionEvent(kind: .expired, sessionID: id, key: nil, node: s.names.nodes[Int(s.rows[1].node)], timeMs: now))
+        #expect(!s.rows.contains { $0.id == id })
+        #expect(s.visible.count == 4)
+        for i in 0..<20 { s.addEvent(SessionEvent(kind: .evicted, sessionID: "x\(i)", key: nil, node: "n", timeMs: now - Int64(i) * 100)) }
+        #expect(s.eventRate(.evicted, now: now) == 2.0)
+    }
+
+    @Test func connectionLossKeepsDataMarkedStale() {
+        var s = Scene.state()
+        s.loadFailed("gone", now: now)
+        #expect(s.stale && s.rows.count == 5)
+        guard case .lost(_, let retry) = s.connection else { Issue.record("not lost"); return }
+        #expect(retry == now + 3000)
+        s.load(rows: s.rows, names: s.names, failedNodes: [], now: now)
+        #expect(!s.stale && s.connection == .connected)
+    }
+
+    @Test func inspectAndBack() {
+        var s = Scene.state()
+        #expect(s.handle(key: .enter, now: now) == [.loadDetail(s.selectedRow?.id ?? "")])
+        #expect(s.view == .inspect)
+        _ = s.handle(key: .escape, now: now)
+        #expect(s.view == .sessions)
+        _ = s.handle(key: .char("?"), now: now)
+        #expect(s.view == .help)
+        _ = s.handle(key: .char("q"), now: now)
+        #expect(s.view == .sessions, "q leaves help before it quits")
+        #expect(s.handle(key: .char("q"), now: now) == [.quit])
+    }
+}

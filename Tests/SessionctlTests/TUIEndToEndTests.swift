@@ -1,0 +1,100 @@
+import Testing
+import Foundation
+import RedisClient
+import SessionKit
+import TestSupport
+
+/// The real binary in a real terminal (tmux) against a real redis-server. Serialized: two
+/// private tmux servers started at the same moment from one test process lost one of them
+/// at start-up ("no server running"); the cause was not found, one at a time is reliable.
+@Suite(.serialized) struct TUIEndToEndTests {
+    @Test func browseFilterInspectLogoutResizeReconnectQuit() throws {
+        let server = try RedisServer(config: ["--notify-keyspace-events", "Egxe"])
+        let now = Seeder.nowMs()
+        var cmds: [RedisCommand] = []
+        for (i, user) in ["alice", "alice", "alice", "bob", "bob", "carol"].enumerated() {
+            cmds += try Seeder.springCommands(.init(id: "\(user)-\(i)", user: user, nowMs: now))
+        }
+        try Seeder.run(cmds, on: server)
+        let audit = FileManager.default.temporaryDirectory.appendingPathComponent("tui-audit-\(UUID().uuidString.prefix(6)).log").path
+        defer { try? FileManager.default.removeItem(atPath: audit) }
+        let term = try TmuxSession(command: "'\(try CLI.binary("sessionctl"))' --store \(server.urlString) --timeout 2s",
+                                   environment: ["SESSIONCTL_AUDIT_LOG": audit, "TERM": "xterm-256color", "HOME": NSTemporaryDirectory()])
+
+        // Rows appear, with users and the node.
+        try term.wait(for: "sessions 6")
+        let first = try term.wait("six rows") { s in s.contains("alice-0") && s.contains("bob-3") && s.contains("carol-5") }
+        #expect(first.contains("127.0.0.1:\(server.port)"))
+
+        // Filter with the shared language.
+        try term.send("/")
+        try term.send("user=alice", literal: true)
+        try term.send("Enter")
+        let filtered = try term.wait("only alice") { s in s.contains("alice-2") && !s.contains("bob-3") }
+        #expect(filtered.contains("filter: user=alice") && filtered.contains("3 sessions match"))
+
+        // Inspect, then back.
+        try term.send("Enter")
+        try term.wait(for: "SPRING_SECURITY_CONTEXT")
+        try term.send("Escape")
+        try term.wait(for: "3 sessions match")
+
+        // Force logout after confirming; the dialog names the count.
+        try term.send("L")
+        let dialog = try term.wait("confirmation") { $0.contains("Log out alice?") }
+        #expect(dialog.contains("3 listed here"))
+        try term.send("y")
+        try term.wait(for: "logged out alice: 3 sessions")
+        let conn = try server.connection()
+        var left: [String] = []
+        var cursor = "0"
+        repeat {
+            let r = try conn.send([RedisCommand("SCAN", cursor, "MATCH", "*alice*", "COUNT", "1000")])[0].array ?? []
+            cursor = r[0].text ?? "0"
+            left += (r[1].array ?? []).compactMap(\.text)
+        } while cursor != "0"
+        #expect(left.isEmpty, "Redis still holds alice's keys: \(left)")
+        #expect(try conn.send([RedisCommand("EXISTS", "spring:session:sessions:bob-3")])[0] == .integer(1))
+        #expect((try String(contentsOfFile: audit, encoding: .utf8)).contains("\"action\":\"logout\""))
+
+        // Clear the filter; resize the terminal.
+        try term.send("Escape")
+        try term.wait(for: "bob-3")
+        try term.resize(cols: 80, rows: 20)
+        let small = try term.wait("narrow layout") { s in
+            let lines = s.split(separator: "\n")
+            return lines.count <= 20 && lines.allSatisfy { $0.count <= 80 } && s.contains("bob-3")
+        }
+        #expect(small.contains("sessions 3"))
+
+        // The store goes away: a banner, the last data kept; it comes back: reconnected.
+        server.kill()
+        try term.wait(for: "disconnected", timeout: 20)
+        let stale = try term.screen()
+        #expect(stale.contains("bob-3"), "the last data stays on screen")
+        try server.restart()
+        try Seeder.run(try Seeder.springCommands(.init(id: "dave-9", user: "dave", nowMs: Seeder.nowMs())), on: server)
+        try term.wait("reconnected", timeout: 25) { s in s.contains("dave-9") && s.contains("● connected") && !s.contains("disconnected:") }
+
+        // q quits and the shell sees exit code 0.
+        try term.send("q")
+        try term.wait(for: "EXITED-0")
+    }
+
+    @Test func readOnlyShowsTheBadgeAndRefusesActions() throws {
+        let server = try RedisServer()
+        try Seeder.run(try Seeder.springCommands(.init(id: "erin-1", user: "erin", nowMs: Seeder.nowMs())), on: server)
+        let term = try TmuxSession(command: "'\(try CLI.binary("sessionctl"))' tui --store \(server.urlString) --read-only --theme no-such-theme",
+                                   environment: ["TERM": "xterm-256color", "HOME": NSTemporaryDirectory()])
+        try term.wait(for: "erin-1")
+        let screen = try term.screen()
+        #expect(screen.contains("READ-ONLY"))
+        #expect(screen.contains("expire(ro)"), "the footer shows the disabled actions")
+        #expect(screen.contains("no-such-theme"), "a broken theme is reported, the default used")
+        try term.send("L")
+        try term.wait(for: "read-only: force logout")
+        #expect(try server.command("EXISTS", "spring:session:sessions:erin-1") == .integer(1))
+        try term.send("C-c")
+        try term.wait(for: "EXITED-0")
+    }
+}

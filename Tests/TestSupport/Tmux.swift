@@ -1,0 +1,74 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A real terminal for end-to-end TUI tests: a private tmux server (its own socket), one
+/// session running a command; keys go in with send-keys, the screen comes out of capture-pane.
+public final class TmuxSession: @unchecked Sendable {
+    public let socket: String
+    let tmux: String
+    let dir: URL
+
+    public init(command: String, environment: [String: String], cols: Int = 120, rows: Int = 30) throws {
+        guard let tmux = findExecutable("tmux") else { throw HarnessError("tmux not found: install tmux (the README's test command does)") }
+        self.tmux = tmux
+        socket = "sctl-\(UUID().uuidString.prefix(8))"
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent(socket)
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        // The command runs from a script so no quoting reaches tmux; its exit code is printed.
+        // A trap (not an ignore: children must still get SIGINT) keeps the wrapper shell alive
+        // when Ctrl-C reaches the pane's whole foreground group, so the exit code is printed.
+        var script = "#!/bin/sh\ntrap 'true' INT\n"
+        for (k, v) in environment { script += "export \(k)='\(v.replacingOccurrences(of: "'", with: "'\\''"))'\n" }
+        script += command + "\necho \"EXITED-$?\"\nsleep 120\n"
+        let path = dir.appendingPathComponent("run.sh").path
+        try script.write(toFile: path, atomically: true, encoding: .utf8)
+        chmod(path, 0o755)
+        try run(["new-session", "-d", "-s", "t", "-x", String(cols), "-y", String(rows), path])
+    }
+
+    @discardableResult
+    func run(_ args: [String]) throws -> String {
+        let out = dir.appendingPathComponent("tmux.out").path
+        try? FileManager.default.removeItem(atPath: out)
+        let p = try ChildProcess(path: tmux, arguments: ["-L", socket, "-f", "/dev/null"] + args, outputPath: out)
+        guard p.wait(seconds: 10) else { throw HarnessError("tmux \(args) hung") }
+        let text = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
+        guard p.exitCode == 0 else { throw HarnessError("tmux \(args) failed: \(text)") }
+        return text
+    }
+
+    /// Types keys (tmux key names: Enter, Escape, Up, ...; or literal text with `literal`).
+    public func send(_ keys: String..., literal: Bool = false) throws {
+        try run(["send-keys", "-t", "t"] + (literal ? ["-l"] : []) + keys)
+    }
+
+    public func screen() throws -> String { try run(["capture-pane", "-p", "-t", "t"]) }
+
+    public func resize(cols: Int, rows: Int) throws {
+        try run(["resize-window", "-t", "t", "-x", String(cols), "-y", String(rows)])
+    }
+
+    /// Waits until the screen satisfies `condition`; throws with the last screen otherwise.
+    @discardableResult
+    public func wait(_ what: String, timeout: Double = 15, _ condition: (String) -> Bool) throws -> String {
+        let deadline = Date().addingTimeInterval(timeout)
+        var last = ""
+        while Date() < deadline {
+            last = try screen()
+            if condition(last) { return last }
+            usleep(100_000)
+        }
+        throw HarnessError("timed out waiting for \(what); screen was:\n\(last)")
+    }
+
+    public func wait(for text: String, timeout: Double = 15) throws {
+        try wait("'\(text)'", timeout: timeout) { $0.contains(text) }
+    }
+
+    deinit {
+        _ = try? run(["kill-server"])
+        try? FileManager.default.removeItem(at: dir)
+    }
+}
