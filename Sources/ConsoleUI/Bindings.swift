@@ -112,7 +112,7 @@ extension AppState {
             returnView = view
             view = .inspect
             inspect = nil; inspectLines = []; inspectScroll = 0; inspectError = nil
-            return [.loadDetail(row.id)]
+            return [.loadDetail(row.id.description)]
         case .back:
             if view == .inspect || view == .help { view = returnView; return [] }
             if view != .sessions { view = .sessions; return [] }
@@ -140,7 +140,7 @@ extension AppState {
                 showFlash("the selected session has no known user; use e to expire it", error: true, now: now)
                 return []
             }
-            let count = rows.filter { $0.user == user }.count
+            let count = rows.filter { $0.user == user && !$0.isGone }.count
             confirm(.logout(user: user, count: count), now: now)
         case .migrate:
             let ids = targetIDs
@@ -176,8 +176,8 @@ extension AppState {
     /// Marked sessions, else the selected one (the inspected one in the inspect view).
     var targetIDs: [String] {
         if view == .inspect, let s = inspect { return [s.id] }
-        if !marked.isEmpty { return rows.filter { marked.contains($0.id) }.map(\.id) }
-        return selectedRow.map { [$0.id] } ?? []
+        if !marked.isEmpty { return rows.filter { marked.contains($0.id) && !$0.isGone }.map(\.id.description) }
+        return selectedRow.map { [$0.id.description] } ?? []
     }
 
     mutating func move(_ delta: Int) {
@@ -342,7 +342,7 @@ extension AppState {
         case "logout":
             let user = arg.isEmpty ? (selectedRow?.user ?? "") : arg
             guard !user.isEmpty else { showFlash(":logout USER", error: true, now: now); return [] }
-            confirm(.logout(user: user, count: rows.filter { $0.user == user }.count), now: now)
+            confirm(.logout(user: user, count: rows.filter { $0.user == user && !$0.isGone }.count), now: now)
         case "expire":
             let ids = targetIDs
             guard !ids.isEmpty else { showFlash("no session selected", error: true, now: now); return [] }

@@ -41,7 +41,7 @@ public enum Renderer {
         var x = c.put(0, 0, " sessionctl ", .headerAccent)
         let up = s.nodes.isEmpty ? "?" : String(s.nodes.filter(\.up).count)
         let total = s.nodes.isEmpty ? String(max(1, s.names.nodes.count)) : String(s.nodes.count)
-        var parts = ["nodes \(up)/\(total)", "sessions \(group(s.rows.count))"]
+        var parts = ["nodes \(up)/\(total)", "sessions \(group(s.liveCount))"]
         let used = s.nodes.compactMap(\.usedMemory).reduce(0, +)
         let max = s.nodes.compactMap(\.maxMemory).reduce(0, +)
         if used > 0 { parts.append("mem \(bytes(used))/\(max > 0 ? bytes(max) : "∞")") }
@@ -75,6 +75,7 @@ public enum Renderer {
             info.append("sort: \(s.sortColumn.rawValue) \(s.sortAscending ? "↑" : "↓")")
             if !s.marked.isEmpty { info.append("\(s.marked.count) marked") }
             if s.loading { info.append("loading…") }
+            else if s.loadedAtMs > 0, now - s.loadedAtMs > 15_000 { info.append("listed \(secs(now - s.loadedAtMs)) ago (r refreshes)") }
         }
         if !s.failedNodes.isEmpty { info.append("down: " + s.failedNodes.joined(separator: ", ")) }
         c.put(1, x + 2, info.joined(separator: "   "), s.failedNodes.isEmpty ? .filter : .nodeDown)
@@ -169,7 +170,7 @@ public enum Renderer {
 
     static func cell(_ r: Row, _ col: Column, _ s: AppState, _ now: Int64) -> (String, Role?) {
         switch col {
-        case .id: return (Sanitizer.display(r.id, limit: 120), nil)
+        case .id: return (Sanitizer.display(r.id.description, limit: 120), nil)
         case .user: return (r.user.map { Sanitizer.display($0, limit: 60) } ?? "-", r.user == nil ? .dim : nil)
         case .node: return (s.names.nodes[Int(r.node)], nil)
         case .ttl:

@@ -3,7 +3,7 @@ import SessionKit
 /// One row of the sessions table: only what the table shows, compact, so a million rows
 /// stay small (node and schema are indexes into shared name tables; times are absolute).
 public struct Row: Sendable, Equatable {
-    public var id: String
+    public var id: SessionID
     public var user: String?
     public var node: UInt16
     public var schema: UInt8
@@ -15,11 +15,14 @@ public struct Row: Sendable, Equatable {
 
     public init(id: String, user: String?, node: UInt16, schema: UInt8, deadlineMs: Int64,
                 lastAccessMs: Int64, createdMs: Int64, sizeBytes: Int32) {
-        self.id = id; self.user = user; self.node = node; self.schema = schema; self.deadlineMs = deadlineMs
+        self.id = SessionID(id); self.user = user; self.node = node; self.schema = schema; self.deadlineMs = deadlineMs
         self.lastAccessMs = lastAccessMs; self.createdMs = createdMs; self.sizeBytes = sizeBytes
     }
 
     public func ttlMs(now: Int64) -> Int64 { deadlineMs < 0 ? -1 : max(0, deadlineMs - now) }
+
+    /// Rows removed by an event keep their slot until the next listing (tombstone).
+    public var isGone: Bool { sizeBytes == Int32.min }
 }
 
 /// Name tables for rows.
@@ -48,7 +51,7 @@ extension Row {
 
     /// The row as a `Session` for the filter language.
     func session(_ names: RowNames, now: Int64) -> Session {
-        Session(id: id, key: id, user: user, node: names.nodes[Int(node)], ttlMs: ttlMs(now: now),
+        Session(id: id.description, key: id.description, user: user, node: names.nodes[Int(node)], ttlMs: ttlMs(now: now),
                 createdAtMs: createdMs == .min ? nil : createdMs, lastAccessedAtMs: lastAccessMs == .min ? nil : lastAccessMs,
                 sizeBytes: sizeBytes < 0 ? nil : Int64(sizeBytes), schema: names.schemas[Int(schema)])
     }
@@ -107,11 +110,16 @@ public struct AppState: Sendable {
     public var names = RowNames()
     /// Indexes into `rows` that pass the filter, in display order.
     public private(set) var visible: [Int] = []
+    /// Row indexes sorted by id: finds an event's row by binary search (4 bytes a row).
+    var byID: [Int32] = []
+    /// Rows gone since the last listing (events), not yet dropped from `visible`.
+    var goneSinceCompaction = 0
+    public private(set) var goneCount = 0
     public var sortColumn: Column = .ttl
     public var sortAscending = true
     public var cursor = 0
     public var top = 0
-    public var marked: Set<String> = []
+    public var marked: Set<SessionID> = []
     public var filter = Filter()
     public var input: Input? = nil
     public var commandHistory: [String] = []
@@ -175,13 +183,19 @@ public struct AppState: Sendable {
         let keptStale = merged.count > new.count
         rows = merged
         self.names = names
+        goneCount = 0
+        goneSinceCompaction = 0
+        var order = Array(0..<Int32(rows.count))
+        let r = rows
+        order.sort { r[Int($0)].id < r[Int($1)].id }
+        byID = order
         self.failedNodes = failedNodes
         loading = false
         if !keptStale { loadedAtMs = now }
         stale = keptStale
         connection = !failedNodes.isEmpty && new.isEmpty
             ? .lost("no node answered", retryAtMs: now + 3000) : .connected
-        marked = marked.filter { id in new.contains { $0.id == id } }
+        marked = marked.filter { rowIndex(of: $0) != nil }
         rebuildVisible(now: now, keep: selected)
     }
 
@@ -191,16 +205,29 @@ public struct AppState: Sendable {
         loading = false
     }
 
-    public mutating func rebuildVisible(now: Int64, keep id: String? = nil) {
+    /// The row of a session id (binary search over `byID`).
+    public func rowIndex(of id: SessionID) -> Int? {
+        var lo = 0, hi = byID.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            let candidate = rows[Int(byID[mid])].id
+            if candidate == id { return Int(byID[mid]) }
+            if candidate < id { lo = mid + 1 } else { hi = mid }
+        }
+        return nil
+    }
+
+    public mutating func rebuildVisible(now: Int64, keep id: SessionID? = nil) {
         let keepID = id ?? selectedRow?.id   // before `visible` changes under the cursor
         let f = filter
         var idx: [Int] = []
         idx.reserveCapacity(rows.count)
         if f.isEmpty {
-            idx = Array(rows.indices)
+            for i in rows.indices where !rows[i].isGone { idx.append(i) }
         } else {
-            for i in rows.indices where f.matches(rows[i].session(names, now: now), nowMs: now) { idx.append(i) }
+            for i in rows.indices where !rows[i].isGone && f.matches(rows[i].session(names, now: now), nowMs: now) { idx.append(i) }
         }
+        goneSinceCompaction = 0
         let r = rows
         let asc = sortAscending
         func key(_ a: Row) -> Int64 {
@@ -235,20 +262,44 @@ public struct AppState: Sendable {
         top = max(0, min(top, max(0, visible.count - page)))
     }
 
+    /// Records an event. A session that ended is marked gone at once (O(log n)); the
+    /// table drops it at the next `compact` (once a second at most), not per event.
     public mutating func addEvent(_ e: SessionEvent) {
+        var e = e
+        if let id = e.sessionID, let i = rowIndex(of: SessionID(id)), names.nodes[Int(rows[i].node)] == e.node {
+            if e.user == nil { e.user = rows[i].user }
+            if (e.kind == .deleted || e.kind == .expired || e.kind == .evicted) && !rows[i].isGone {
+                rows[i].sizeBytes = Int32.min
+                marked.remove(rows[i].id)
+                goneCount += 1
+                goneSinceCompaction += 1
+            }
+        }
         events.append(e)
         if events.count > 2000 { events.removeFirst(events.count - 2000) }
-        if e.kind == .deleted || e.kind == .expired || e.kind == .evicted, let id = e.sessionID,
-           let i = rows.firstIndex(where: { $0.id == id && names.nodes[Int($0.node)] == e.node }) {
-            // The row goes at once; the next listing confirms.
-            let keep = selectedRow?.id
-            rows.remove(at: i)
-            marked.remove(id)
-            visible = visible.compactMap { $0 == i ? nil : ($0 > i ? $0 - 1 : $0) }
-            if let keep, let pos = visible.firstIndex(where: { rows[$0].id == keep }) { cursor = pos }
-            cursor = min(cursor, max(0, visible.count - 1))
-            clampScroll()
-        }
+    }
+
+    /// Drops gone rows from the display order, keeping the cursor on its session.
+    public mutating func compact() {
+        guard goneSinceCompaction > 0 else { return }
+        let keep = selectedRow
+        let keepPos = cursor
+        visible.removeAll { rows[$0].isGone }
+        goneSinceCompaction = 0
+        if let keep, !keep.isGone, let pos = visible.firstIndex(where: { rows[$0].id == keep.id }) { cursor = pos }
+        else { cursor = min(keepPos, max(0, visible.count - 1)) }
+        clampScroll()
+    }
+
+    /// Live sessions (listed minus those that ended since).
+    public var liveCount: Int { rows.count - goneCount }
+
+    /// Sessions whose deadline passed in (`after`, `upTo`]: the store is asked to notice
+    /// them now (Redis reports expiries lazily).
+    public func due(after: Int64, upTo: Int64) -> [String] {
+        var out: [String] = []
+        for r in rows where !r.isGone && r.deadlineMs > after && r.deadlineMs <= upTo { out.append(r.id.description) }
+        return out
     }
 
     public mutating func loadNodes(_ infos: [NodeInfo], now: Int64) {

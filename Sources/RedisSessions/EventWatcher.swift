@@ -58,10 +58,12 @@ extension RedisSessionStore {
 final class EventWatcher: Sendable {
     let store: RedisSessionStore
     let kinds: Set<SessionEvent.Kind>
+    let trackDeadlines: Bool
 
-    init(store: RedisSessionStore, kinds: Set<SessionEvent.Kind>) {
+    init(store: RedisSessionStore, kinds: Set<SessionEvent.Kind>, trackDeadlines: Bool) {
         self.store = store
         self.kinds = kinds.isEmpty ? [.expired, .evicted, .deleted] : kinds
+        self.trackDeadlines = trackDeadlines
     }
 
     func start() -> AsyncThrowingStream<SessionEvent, Error> {
@@ -101,8 +103,8 @@ final class EventWatcher: Sendable {
                 connectedBefore = true
                 backoffMs = 500
                 // Deadlines of the sessions that exist now (after subscribing, so none is missed).
-                try await seed(tracker: tracker, node: node, schemas: schemas)
-                let prompter = Task { await self.prompt(tracker: tracker, node: node) }
+                if trackDeadlines { try await seed(tracker: tracker, node: node, schemas: schemas) }
+                let prompter = Task { if self.trackDeadlines { await self.prompt(tracker: tracker, node: node) } }
                 defer { prompter.cancel() }
                 for try await m in sub.messages {
                     guard let kindName = m.channel.split(separator: ":").last,
@@ -112,7 +114,7 @@ final class EventWatcher: Sendable {
                     let now = currentTimeMs()
                     switch kindName {
                     case "expire":
-                        if key == schema.expiryKey(forID: id),
+                        if trackDeadlines, key == schema.expiryKey(forID: id),
                            let ttl = try? await node.client.send(RedisCommand("PTTL", key)).int, ttl > 0 {
                             await tracker.schedule(key: key, deadline: now + ttl)
                         }

@@ -411,7 +411,24 @@ public final class RedisSessionStore: SessionStore {
     // MARK: - Events
 
     public func events(kinds: Set<SessionEvent.Kind>) -> AsyncThrowingStream<SessionEvent, Error> {
-        EventWatcher(store: self, kinds: kinds).start()
+        EventWatcher(store: self, kinds: kinds, trackDeadlines: true).start()
+    }
+
+    /// Events without the watcher's own deadline tracking (no listing at start, no memory per
+    /// session): for callers that know the deadlines already and call `promptExpiry`.
+    public func untrackedEvents(kinds: Set<SessionEvent.Kind>) -> AsyncThrowingStream<SessionEvent, Error> {
+        EventWatcher(store: self, kinds: kinds, trackDeadlines: false).start()
+    }
+
+    /// Makes Redis notice now that these sessions' deadlines passed (EXISTS reclaims an
+    /// expired key and publishes its event), one pipeline per node.
+    public func promptExpiry(ids: [String]) async {
+        guard !ids.isEmpty else { return }
+        for node in nodes {
+            guard let schemas = try? await schemas(on: node) else { continue }
+            let cmds = schemas.flatMap { schema in ids.map { RedisCommand("EXISTS", schema.expiryKey(forID: $0)) } }
+            _ = try? await node.client.pipeline(cmds)
+        }
     }
 }
 

@@ -20,6 +20,9 @@ struct Tui: ConsoleCommand {
     @Option(help: ArgumentHelp("Colour theme: a name from themes/ or a path to a .toml file.", valueName: "theme"))
     var theme: String?
 
+    @Option(help: ArgumentHelp("Re-list every DURATION (default: adaptive, 5 s on small stores, rarer on huge ones).", valueName: "duration"))
+    var refresh: String?
+
     func execute(_ console: Console) async throws -> Int32 {
         guard Terminal.stdinIsTTY && Terminal.stdoutIsTTY else {
             throw ConsoleError.usage("the TUI needs a terminal; for scripts use a subcommand (see sessionctl --help)")
@@ -36,9 +39,13 @@ struct Tui: ConsoleCommand {
         }
         let log = TUILog()
         if let warning { log.write(warning) }
+        var refreshMs: Int64? = nil
+        if let refresh {
+            do { refreshMs = max(1000, try DurationText.milliseconds(refresh)) } catch { throw ConsoleError.usage(error.description) }
+        }
         let backend = RedisBackend(console: console)
         let controller = TUIController(backend: backend, theme: chosen, themes: library, noColor: noColor,
-                                       readOnly: console.options.readOnly, log: { log.write($0) })
+                                       readOnly: console.options.readOnly, refreshMs: refreshMs, log: { log.write($0) })
         if let warning { controller.flash(warning, error: true) }
         let code = await controller.run()
         if let warning { Terminal.error(warning) }
@@ -80,6 +87,12 @@ struct RedisBackend: ConsoleBackend {
     var migrateTargets: [String] { [] }   // standalone Redis nodes: migration arrives with the cluster issues
 
     func nodeFacts() async -> [NodeInfo] { await console.store.nodes(countSessions: false) }
+
+    func events() -> AsyncThrowingStream<SessionEvent, Error> {
+        console.store.untrackedEvents(kinds: Set(SessionEvent.Kind.allCases))
+    }
+
+    func promptExpiry(ids: [String]) async { await console.store.promptExpiry(ids: ids) }
 
     func notificationsOff() async -> [String] {
         await console.store.notificationStatus().compactMap { r in

@@ -110,11 +110,27 @@ import SessionKit
     @Test func eventsRemoveRowsAndCountRates() {
         var s = Scene.state()
         let id = s.rows[1].id
-        s.addEvent(SessionEvent(kind: .expired, sessionID: id, key: nil, node: s.names.nodes[Int(s.rows[1].node)], timeMs: now))
-        #expect(!s.rows.contains { $0.id == id })
+        s.addEvent(SessionEvent(kind: .expired, sessionID: id.description, key: nil, node: s.names.nodes[Int(s.rows[1].node)], timeMs: now))
+        #expect(s.liveCount == 4 && s.events.last?.user == s.rows[1].user, "the user comes from the row")
+        s.compact()
+        #expect(!s.visible.contains { s.rows[$0].id == id })
         #expect(s.visible.count == 4)
+        // An event from another node for the same id changes nothing.
+        s.addEvent(SessionEvent(kind: .deleted, sessionID: s.rows[0].id.description, key: nil, node: "elsewhere:1", timeMs: now))
+        #expect(s.liveCount == 4)
         for i in 0..<20 { s.addEvent(SessionEvent(kind: .evicted, sessionID: "x\(i)", key: nil, node: "n", timeMs: now - Int64(i) * 100)) }
         #expect(s.eventRate(.evicted, now: now) == 2.0)
+    }
+
+    @Test func compactIDsAndDueDeadlines() {
+        let u = "6f1c2a90-0d4e-4b7a-9e21-5c3b7d8e9f01"
+        #expect(SessionID(u) == .uuid(0x6f1c2a900d4e4b7a, 0x9e215c3b7d8e9f01) && SessionID(u).description == u)
+        #expect(SessionID("6F1C2A90-0D4E-4B7A-9E21-5C3B7D8E9F01").description == "6F1C2A90-0D4E-4B7A-9E21-5C3B7D8E9F01", "kept as text")
+        #expect((SessionID("abc") < SessionID(u)) == ("abc" < u))
+        let s = Scene.state()
+        #expect(s.due(after: now, upTo: now + 60_000) == ["6f1c2a90-0d4e-4b7a-9e21-5c3b7d8e9f01"])
+        #expect(s.rowIndex(of: SessionID("c0ffee00-1111-4222-8333-444455556666")).map { s.rows[$0].user } == .some(nil))
+        #expect(s.rowIndex(of: SessionID("nope")) == nil)
     }
 
     @Test func connectionLossKeepsDataMarkedStale() {
@@ -129,7 +145,7 @@ import SessionKit
 
     @Test func inspectAndBack() {
         var s = Scene.state()
-        #expect(s.handle(key: .enter, now: now) == [.loadDetail(s.selectedRow?.id ?? "")])
+        #expect(s.handle(key: .enter, now: now) == [.loadDetail(s.selectedRow?.id.description ?? "")])
         #expect(s.view == .inspect)
         _ = s.handle(key: .escape, now: now)
         #expect(s.view == .sessions)
