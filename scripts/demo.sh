@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Builds sessionctl and shows it on a throw-away Redis full of sessions.
-# (The embedded in-house demo and the TUI arrive with their issues; until then this starts
-# a local redis-server on a free port, writes Spring Session and connect-redis sessions,
-# some expiring every second, and runs the console's commands against it, ending in
-# `watch`. Ctrl-C stops everything.)
+# Builds sessionctl and opens its TUI on a throw-away Redis full of sessions.
+# (The embedded in-house cluster demo arrives with its issue; until then this starts a local
+# redis-server on a free port and writes Spring Session and connect-redis sessions, some
+# expiring every few seconds. On a terminal it opens the TUI; without one it tours the batch
+# commands and ends in `watch`. q or Ctrl-C stops everything and removes the server.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
@@ -21,6 +21,14 @@ for _ in $(seq 50); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep
 store="redis://127.0.0.1:$port"
 export SESSIONCTL_AUDIT_LOG="$dir/audit.log"
 "$bin/session-seed" --store "$store" --spring 2000 --connect 300 --users 40 --expiring 300 --short-ttl 120
+if [ -t 0 ] && [ -t 1 ]; then
+  # A few expiring sessions keep arriving so the events pane has something to show.
+  ( n=100000; while sleep 5; do "$bin/session-seed" --store "$store" --spring 20 --expiring 20 --short-ttl 30 --start $n >/dev/null 2>&1 || exit 0; n=$((n + 20)); done ) &
+  feeder=$!
+  trap 'kill $feeder 2>/dev/null; kill $redis_pid 2>/dev/null; wait $redis_pid 2>/dev/null; rm -rf "$dir"' EXIT
+  "$bin/sessionctl" --store "$store"
+  exit 0
+fi
 run() { printf '\n\033[1m$ sessionctl %s\033[0m\n' "$*"; "$bin/sessionctl" "$@" --store "$store" || true; }
 run nodes
 run ls --sort ttl --limit 15

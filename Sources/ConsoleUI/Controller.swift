@@ -363,7 +363,8 @@ actor RowCollector {
     private var names = RowNames()
     func add(_ page: [Session]) {
         let t = now()
-        rows.reserveCapacity(rows.count + page.count)
+        // No reserveCapacity(count + page) here: an exact reservation per page defeats the
+        // array's geometric growth and copies everything again on every page.
         for s in page { rows.append(Row.from(s, now: t, names: &names)) }
     }
     func result() -> ([Row], RowNames) { (rows, names) }
