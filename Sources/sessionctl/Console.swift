@@ -24,6 +24,9 @@ struct GlobalOptions: ParsableArguments {
     @Option(name: .customLong("audit-log"), help: ArgumentHelp("Audit log file (default: $SESSIONCTL_AUDIT_LOG, else $XDG_STATE_HOME/sessionctl/audit.log).", valueName: "path"))
     var auditLog: String?
 
+    @Option(help: ArgumentHelp("A named context from the config file (stores, schema, read-only, theme).", valueName: "name"))
+    var context: String?
+
     @Flag(name: .customLong("ask-password"), help: "Prompt for the Redis password on the terminal (not echoed) when the URL has none.")
     var askPassword = false
 
@@ -60,7 +63,24 @@ final class Console: @unchecked Sendable {
     let audit: AuditLog
     let commandLine: String
 
-    init(options: GlobalOptions, commandLine: [String]) throws {
+    /// The context's theme, for the TUI.
+    let contextTheme: String?
+    /// The context's name, shown in the TUI header.
+    let contextName: String?
+
+    init(options given: GlobalOptions, commandLine: [String]) throws {
+        var options = given
+        var contextTheme: String? = nil
+        var contextName: String? = nil
+        if let (name, ctx) = try ConfigFile.load().context(named: given.context) {
+            contextName = name
+            if options.stores.isEmpty { options.stores = ctx.stores }
+            if options.schema == "auto", let s = ctx.schema { options.schema = s }
+            options.readOnly = options.readOnly || ctx.readOnly
+            contextTheme = ctx.theme
+        }
+        self.contextTheme = contextTheme
+        self.contextName = contextName
         self.options = options
         var texts = options.stores
         if texts.isEmpty {
@@ -100,6 +120,8 @@ final class Console: @unchecked Sendable {
         merged.dryRun = other.options.dryRun || line.dryRun
         merged.yes = other.options.yes || line.yes
         options = merged
+        contextTheme = other.contextTheme
+        contextName = other.contextName
         store = other.store
         audit = other.audit
         output = other.output

@@ -13,7 +13,8 @@ struct Tui: ConsoleCommand {
         Keys: ↑↓/jk move, ⏎ inspect, / filter, : command, ␣ mark, e expire, L logout, m migrate,
         s/S sort, 1 sessions, 2 events, 3 nodes, ? help, q quit. Every destructive action asks
         first and names how many sessions it touches; --read-only disables them.
-        Theme: --theme NAME|PATH, else $SESSIONCTL_THEME, else default; NO_COLOR gives monochrome.
+        Theme: --theme NAME|PATH, else $SESSIONCTL_THEME, else the context's theme, else default;
+        NO_COLOR gives monochrome.
         The TUI logs to $XDG_STATE_HOME/sessionctl/tui.log while it owns the screen.
         """)
     @OptionGroup var global: GlobalOptions
@@ -30,7 +31,7 @@ struct Tui: ConsoleCommand {
         let library = ThemeLibrary.standard(executablePath: CommandLine.executablePath)
         let env = ProcessInfo.processInfo.environment
         let noColor = env["NO_COLOR"].map { !$0.isEmpty } ?? false
-        let requested = theme ?? env["SESSIONCTL_THEME"] ?? (noColor ? "monochrome" : "default")
+        let requested = theme ?? env["SESSIONCTL_THEME"] ?? (noColor ? "monochrome" : nil) ?? console.contextTheme ?? "default"
         var chosen: Theme
         var warning: String? = nil
         do { chosen = try library.load(requested) } catch {
@@ -83,7 +84,7 @@ final class TUILog: @unchecked Sendable {
 struct RedisBackend: ConsoleBackend {
     let console: Console
     var store: any SessionStore { console.store }
-    var storeName: String { console.store.displayName }
+    var storeName: String { console.contextName.map { "\($0) (\(console.store.displayName))" } ?? console.store.displayName }
     var migrateTargets: [String] { [] }   // standalone Redis nodes: migration arrives with the cluster issues
 
     func nodeFacts() async -> [NodeInfo] { await console.store.nodes(countSessions: false) }

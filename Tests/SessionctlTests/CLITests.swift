@@ -210,3 +210,35 @@ import TestSupport
         #expect(unknown.code == 2)
     }
 }
+
+@Suite struct ConfigContextTests {
+    @Test func contextsSupplyStoresSchemaAndReadOnly() throws {
+        let server = try RedisServer()
+        try Seeder.run(try Seeder.springCommands(.init(id: "ctx-1", user: "zoe", nowMs: Seeder.nowMs())), on: server)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cfg-\(UUID().uuidString.prefix(6))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("config.toml").path
+        try """
+        current-context = "prod"
+        [contexts.prod]
+        stores = ["\(server.urlString)"]
+        schema = "spring"
+        read-only = true
+        [contexts.other]
+        stores = ["redis://127.0.0.1:1"]
+        """.write(toFile: path, atomically: true, encoding: .utf8)
+        let env = ["SESSIONCTL_CONFIG": path]
+        let ls = try CLI.run(["ls", "-o", "jsonl"], env: env)
+        #expect(ls.code == 0 && ls.stdout.contains("\"id\":\"ctx-1\""), "\(ls)")
+        let refused = try CLI.run(["logout", "--user", "zoe", "--yes"], env: env)
+        #expect(refused.code == 2 && refused.stderr.contains("read-only"), "the context is read-only")
+        let explicit = try CLI.run(["ls", "--context", "other", "--connect-timeout", "300ms"], env: env)
+        #expect(explicit.code == 3, "--context picks another context")
+        let unknown = try CLI.run(["ls", "--context", "nope"], env: env)
+        #expect(unknown.code == 2 && unknown.stderr.contains("known: other, prod"))
+        try "[contexts.bad]\nstores = \"not-a-list\"\n".write(toFile: path, atomically: true, encoding: .utf8)
+        let broken = try CLI.run(["ls"], env: env)
+        #expect(broken.code == 2 && broken.stderr.contains("config"), "\(broken)")
+    }
+}

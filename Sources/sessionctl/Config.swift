@@ -1,0 +1,77 @@
+import ConsoleUI
+import Foundation
+
+/// Named contexts, like kubectl's: `$XDG_CONFIG_HOME/sessionctl/config.toml` (or
+/// `$SESSIONCTL_CONFIG`).
+///
+///     current-context = "prod"
+///     [contexts.prod]
+///     stores = ["redis://10.0.0.5:6379", "redis://10.0.0.6:6379"]
+///     schema = "spring"
+///     read-only = true
+///     theme = "dracula"
+///
+/// A context fills what the command line leaves out: `--store` given on the command line
+/// wins over the context's stores. Passwords belong in `REDISCLI_AUTH` or a prompt, not here.
+struct ConfigFile {
+    struct Context: Equatable {
+        var stores: [String] = []
+        var schema: String?
+        var readOnly = false
+        var theme: String?
+    }
+
+    var currentContext: String?
+    var contexts: [String: Context] = [:]
+    var path: String
+
+    static var defaultPath: String {
+        let env = ProcessInfo.processInfo.environment
+        if let p = env["SESSIONCTL_CONFIG"] { return p }
+        let base = env["XDG_CONFIG_HOME"] ?? ((env["HOME"] ?? "/tmp") + "/.config")
+        return base + "/sessionctl/config.toml"
+    }
+
+    /// Loads the file; a missing file is an empty configuration, a broken one an error.
+    static func load(path: String = defaultPath) throws -> ConfigFile {
+        var config = ConfigFile(path: path)
+        guard let data = FileManager.default.contents(atPath: path) else { return config }
+        let doc: [String: TOMLValue]
+        do { doc = try TOMLSubset.parse(String(decoding: data, as: UTF8.self)) } catch {
+            throw ConsoleError.usage("config \(path): \(error)")
+        }
+        for key in doc.keys where key != "current-context" && key != "contexts" {
+            throw ConsoleError.usage("config \(path): unknown key '\(key)' (current-context, [contexts.NAME])")
+        }
+        config.currentContext = doc["current-context"]?.string
+        for (name, value) in doc["contexts"]?.table ?? [:] {
+            guard let t = value.table else { throw ConsoleError.usage("config \(path): contexts.\(name) must be a table") }
+            var c = Context()
+            for (k, v) in t {
+                switch (k, v) {
+                case ("stores", .array(let items)):
+                    c.stores = try items.map {
+                        guard let s = $0.string else { throw ConsoleError.usage("config \(path): contexts.\(name).stores holds strings") }
+                        return s
+                    }
+                case ("schema", .string(let s)): c.schema = s
+                case ("read-only", .bool(let b)): c.readOnly = b
+                case ("theme", .string(let s)): c.theme = s
+                default: throw ConsoleError.usage("config \(path): contexts.\(name): unknown or mistyped key '\(k)' (stores, schema, read-only, theme)")
+                }
+            }
+            config.contexts[name] = c
+        }
+        return config
+    }
+
+    /// The context to use: `--context`, else `$SESSIONCTL_CONTEXT`, else `current-context`.
+    func context(named requested: String?) throws -> (String, Context)? {
+        let name = requested ?? ProcessInfo.processInfo.environment["SESSIONCTL_CONTEXT"] ?? currentContext
+        guard let name else { return nil }
+        guard let c = contexts[name] else {
+            throw ConsoleError.usage("no context '\(name)' in \(path) (known: \(contexts.keys.sorted().joined(separator: ", ")))")
+        }
+        return (name, c)
+    }
+}
