@@ -300,46 +300,12 @@ public enum Renderer {
         out.append(("Attributes (\(s.attributes.count))", .tableHeader))
         for a in s.attributes {
             out.append(("  " + Sanitizer.display(a.name, limit: 200) + "  [\(a.format), \(a.raw.count) B]", .headerAccent))
-            for l in tree(a.decoded, indent: 2) { out.append((l, .row)) }
+            for l in a.decoded.treeLines(indent: 2, limit: 1024) { out.append((l, .row)) }
             if case .bytes = a.decoded {
                 for l in Sanitizer.hexDump(a.raw, limit: 4096) { out.append(("      " + l, .dim)) }
             }
         }
         return out
-    }
-
-    static func tree(_ v: DecodedValue, indent: Int) -> [String] {
-        let pad = String(repeating: "  ", count: indent)
-        switch v {
-        case .map(let entries) where !entries.isEmpty:
-            return entries.flatMap { field(pad, $0.key, $0.value, indent) }
-        case .object(let cls, let fields):
-            return [pad + "(" + Sanitizer.display(cls) + ")"] + fields.flatMap { field(pad, $0.key, $0.value, indent) }
-        case .list(let items) where !items.isEmpty:
-            return items.enumerated().flatMap { field(pad, "[\($0.offset)]", $0.element, indent) }
-        default:
-            return [pad + scalar(v)]
-        }
-    }
-
-    static func field(_ pad: String, _ key: String, _ v: DecodedValue, _ indent: Int) -> [String] {
-        switch v {
-        case .map(let e) where !e.isEmpty: return [pad + Sanitizer.display(key, limit: 100) + ":"] + tree(v, indent: indent + 1)
-        case .list(let l) where !l.isEmpty: return [pad + Sanitizer.display(key, limit: 100) + ":"] + tree(v, indent: indent + 1)
-        case .object: return [pad + Sanitizer.display(key, limit: 100) + ":"] + tree(v, indent: indent + 1)
-        default: return [pad + Sanitizer.display(key, limit: 100) + ": " + scalar(v)]
-        }
-    }
-
-    static func scalar(_ v: DecodedValue) -> String {
-        switch v {
-        case .string(let s): return "\"" + Sanitizer.display(s, limit: 1024) + "\""
-        case .bytes(let b): return "<\(b.count) bytes>"
-        case .undecodable(let why): return "<undecodable: " + Sanitizer.display(why, limit: 200) + ">"
-        case .map: return "{}"
-        case .list: return "[]"
-        default: return Sanitizer.display(v.summary, limit: 1024)
-        }
     }
 
     static func help(_ s: AppState, _ c: Canvas, _ body: Range<Int>) {

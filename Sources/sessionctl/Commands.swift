@@ -127,11 +127,11 @@ struct Show: ConsoleCommand {
         out.line("Attributes (\(s.attributes.count))")
         for a in s.attributes {
             let name = Sanitizer.display(a.name, limit: 200)
-            if TreePrinter.isScalar(a.decoded) {
-                out.line("  \(name) [\(a.format), \(a.raw.count) B]: " + TreePrinter.scalar(a.decoded, limit: Sanitizer.defaultLimit))
+            if a.decoded.isScalar {
+                out.line("  \(name) [\(a.format), \(a.raw.count) B]: " + a.decoded.scalarText())
             } else {
                 out.line("  \(name) [\(a.format), \(a.raw.count) B]:")
-                for l in TreePrinter.lines(a.decoded, indent: 2) { out.line(l) }
+                for l in a.decoded.treeLines(indent: 2) { out.line(l) }
             }
             if raw {
                 for l in Sanitizer.hexDump(a.raw) { out.line("      " + l) }

@@ -20,21 +20,24 @@ public func findExecutable(_ name: String) -> String? {
     return nil
 }
 
-/// A free TCP port on loopback (bound then released; the race is harmless for tests).
+/// A TCP socket bound to an ephemeral loopback port (not listening): the fd and the port.
+func bindLoopbackEphemeral() -> (fd: Int32, port: Int)? {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_port = 0
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
+    guard bound == 0 else { close(fd); return nil }
+    _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+    return (fd, Int(UInt16(bigEndian: addr.sin_port)))
+}
+
+/// A free TCP port on loopback (bound then released; `RedisServer` retries if it is taken).
 public func freePort(below limit: Int = 60000) -> Int {
     for _ in 0..<50 {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = 0
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
-        var port = 0
-        if bound == 0 {
-            _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
-            port = Int(UInt16(bigEndian: addr.sin_port))
-        }
+        guard let (fd, port) = bindLoopbackEphemeral() else { continue }
         close(fd)
         if port > 0 && port < limit { return port }
     }
@@ -152,17 +155,9 @@ public final class DeadPort: @unchecked Sendable {
     private let fd: Int32
 
     public init() throws {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = 0
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
-        guard bound == 0 else { close(fd); throw HarnessError("cannot reserve a port") }
-        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
-        port = Int(UInt16(bigEndian: addr.sin_port))
+        guard let (fd, port) = bindLoopbackEphemeral() else { throw HarnessError("cannot reserve a port") }
         self.fd = fd
+        self.port = port
     }
 
     public var urlString: String { "redis://127.0.0.1:\(port)" }
