@@ -84,7 +84,9 @@ public final class RedisSessionStore: SessionStore {
                 let ids = spring.sessionIDs(fromIndexMembers: members.compactMap(\.bytes))
                 let sessions = try await read(ids: ids, schema: spring, node: node, withAttributes: withAttributes)
                 let now = currentTimeMs()
-                let page = await progress.accept(sessions.filter { query.filter.matches($0, nowMs: now) })
+                let page = await progress.accept(sessions.filter {
+                    (query.includeExpired || $0.ttlMs != 0) && query.filter.matches($0, nowMs: now)
+                })
                 if !page.sessions.isEmpty { try await onPage(page.sessions) }
                 continue
             }
@@ -116,7 +118,7 @@ public final class RedisSessionStore: SessionStore {
                     let slice = replies[at..<at + perKey[n]]
                     at += perKey[n]
                     if let s = schema.parseListing(key: key, id: id, replies: slice, node: node.name, nowMs: now, withAttributes: withAttributes),
-                       query.filter.matches(s, nowMs: now) {
+                       query.includeExpired || s.ttlMs != 0, query.filter.matches(s, nowMs: now) {
                         sessions.append(s)
                     }
                 }
@@ -310,7 +312,8 @@ public final class RedisSessionStore: SessionStore {
         var filter = Filter()
         filter.add(.user, .eq, user)
         let collector = Collector()
-        let outcome = try await list(ListQuery(filter: filter)) { page in await collector.add(page) }
+        // Expired leftovers too: a logout leaves no trace of the user.
+        let outcome = try await list(ListQuery(filter: filter, includeExpired: true)) { page in await collector.add(page) }
         let sessions = await collector.sessions
         var result = try await delete(ids: sessions.map(\.id))
         result.failedNodes += outcome.failedNodes

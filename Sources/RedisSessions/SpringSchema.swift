@@ -87,7 +87,8 @@ public struct SpringSchema: RedisSchema {
         var ttl = Decode.int(ttlReply) ?? -2
         if ttl == -2 {
             // Indexed, but the shadow key is gone (expired or deleted, cleanup pending): the
-            // hash is only kept for the application's clean-up; the session is over.
+            // hash is only kept for the application's clean-up; the session is over. TTL 0
+            // marks it; listings hide it unless asked (`ListQuery.includeExpired`).
             ttl = 0
         }
         if let mi = maxInactive, mi < 0 { ttl = -1 }

@@ -35,9 +35,13 @@ public struct ListQuery: Sendable {
     public var limit: Int?
     /// Read every attribute of each session (needed by `attr.` filters; slower).
     public var withAttributes: Bool
+    /// Also list sessions that already expired but whose data the framework keeps for its
+    /// clean-up (Spring keeps the hash 5 minutes after the `expires:` key). The application
+    /// no longer sees them; logout and delete still remove them.
+    public var includeExpired: Bool
 
-    public init(filter: Filter = Filter(), limit: Int? = nil, withAttributes: Bool = false) {
-        self.filter = filter; self.limit = limit; self.withAttributes = withAttributes
+    public init(filter: Filter = Filter(), limit: Int? = nil, withAttributes: Bool = false, includeExpired: Bool = false) {
+        self.filter = filter; self.limit = limit; self.withAttributes = withAttributes; self.includeExpired = includeExpired
     }
 }
 

@@ -26,6 +26,8 @@ struct List: ConsoleCommand {
     @Flag(help: "Reverse the sort order.") var reverse = false
     @Option(help: "At most this many sessions.") var limit: Int?
     @Option(name: .shortAndLong, help: "Output: table, json, jsonl, csv.") var output: OutputFormat = .table
+    @Flag(name: .customLong("include-expired"), help: "Also list expired sessions whose data awaits the framework's clean-up (TTL 0).")
+    var includeExpired = false
 
     func validate() throws {
         if let limit, limit < 0 { throw ValidationError("--limit must not be negative") }
@@ -36,7 +38,7 @@ struct List: ConsoleCommand {
         do { f = try Filter(filter ?? "") } catch { throw ConsoleError.usage(error.description) }
         if let user { f.add(.user, .eq, user) }
         if let node { f.add(.node, .eq, node) }
-        let query = ListQuery(filter: f, limit: sort == nil ? limit : nil)
+        let query = ListQuery(filter: f, limit: sort == nil ? limit : nil, includeExpired: includeExpired)
         let printer = PagePrinter(formatter: SessionFormatter(format: output, output: console.output))
         let collector = sort == nil ? nil : Collector()
         let outcome = try await console.store.list(query) { page in
@@ -209,7 +211,7 @@ struct Logout: ConsoleCommand {
         if let user {
             var f = Filter(); f.add(.user, .eq, user)
             let collector = Collector()
-            let outcome = try await console.store.list(ListQuery(filter: f)) { await collector.add($0) }
+            let outcome = try await console.store.list(ListQuery(filter: f, includeExpired: true)) { await collector.add($0) }
             sessions = await collector.sessions
             failures = outcome.failedNodes
         } else {
