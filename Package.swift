@@ -21,6 +21,8 @@ let package = Package(
         .target(name: "SessionKit"),
         .target(name: "RedisClient", dependencies: ["CHiredis"]),
         .target(name: "RedisSessions", dependencies: ["SessionKit", "RedisClient"]),
+        // The in-house store: RESP codec and the session engine (the server comes with issue 4).
+        .target(name: "HouseStore", dependencies: ["SessionKit"]),
         // The TUI: the only importer of CNCurses.
         .target(name: "ConsoleUI", dependencies: ["SessionKit", "CNCurses"]),
         .executableTarget(
@@ -40,6 +42,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["RedisClient", "RedisSessions", "SessionKit"], path: "Tests/TestSupport"),
         .testTarget(name: "SessionKitTests", dependencies: ["SessionKit", "TestSupport"]),
         .testTarget(name: "ConsoleUITests", dependencies: ["ConsoleUI", "SessionKit", "TestSupport"], exclude: ["Golden"]),
+        .testTarget(name: "HouseStoreTests", dependencies: ["HouseStore"]),
         .testTarget(name: "RedisClientTests", dependencies: ["RedisClient", "TestSupport"]),
         .testTarget(name: "RedisSessionsTests", dependencies: ["RedisSessions", "SessionKit", "TestSupport"]),
         .testTarget(name: "SessionctlTests", dependencies: ["TestSupport", "RedisClient", "SessionKit", "sessionctl"]),

@@ -1,0 +1,86 @@
+import Testing
+@testable import HouseStore
+
+@Suite struct RESPTests {
+    func decodeAll(_ bytes: [UInt8], limits: RESPLimits = RESPLimits(), chunk: Int = .max) throws -> [[String]] {
+        var d = RESPRequestDecoder(limits: limits)
+        var out: [[String]] = []
+        var i = 0
+        while i < bytes.count {
+            let end = min(bytes.count, i + chunk)
+            d.append(bytes[i..<end])
+            i = end
+            while let req = try d.next() { out.append(req.map { String(decoding: $0, as: UTF8.self) }) }
+        }
+        return out
+    }
+
+    @Test func multibulkInlineAndPipelines() throws {
+        let wire = Array("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$0\r\n\r\n*1\r\n$4\r\nPING\r\nPING\r\nSESSION.PUT id1 60 \"with space\"\n*0\r\n\r\n".utf8)
+        let expected = [["SET", "k", ""], ["PING"], ["PING"], ["SESSION.PUT", "id1", "60", "with space"]]
+        #expect(try decodeAll(wire) == expected)
+        // Every split point gives the same requests: partial frames wait for more bytes.
+        for chunk in [1, 2, 3, 7] { #expect(try decodeAll(wire, chunk: chunk) == expected) }
+    }
+
+    @Test func binaryValuesAreKept() throws {
+        var wire = Array("*2\r\n$3\r\nSET\r\n$5\r\n".utf8)
+        wire += [0x00, 0x0D, 0x0A, 0xFF, 0x1B]
+        wire += Array("\r\n".utf8)
+        var d = RESPRequestDecoder()
+        d.append(wire)
+        #expect(try d.next()?[1] == [0x00, 0x0D, 0x0A, 0xFF, 0x1B])
+        #expect(d.pendingBytes == 0)
+    }
+
+    @Test func malformedShapesAreErrors() {
+        let bad: [(String, String)] = [
+            ("*2\r\n$3\r\nGET\r\n:1\r\n", "expected '$'"),
+            ("*x\r\n", "invalid multibulk length"),
+            ("*1\r\n$-5\r\n", "invalid bulk length"),
+            ("*1\r\n$3\r\nabcXY", "not terminated"),
+            ("*1\r\n$abc\r\n", "invalid bulk length"),
+            ("*99999999999999999999\r\n", "invalid multibulk length"),
+            ("GET \"unclosed\r\n", "unbalanced quotes"),
+        ]
+        for (wire, message) in bad {
+            var d = RESPRequestDecoder()
+            d.append(Array(wire.utf8))
+            do {
+                _ = try d.next()
+                Issue.record("\(wire.debugDescription) decoded")
+            } catch {
+                #expect(error.description.contains(message), "\(wire.debugDescription): \(error)")
+            }
+        }
+    }
+
+    @Test func limitsBoundBuffering() {
+        var limits = RESPLimits()
+        limits.maxBulkLength = 10
+        limits.maxArrayLength = 3
+        limits.maxInlineLength = 16
+        for (wire, message) in [("*1\r\n$11\r\n", "exceeds"), ("*4\r\n", "too many arguments"),
+                                (String(repeating: "A", count: 40), "inline request too long")] {
+            var d = RESPRequestDecoder(limits: limits)
+            d.append(Array(wire.utf8))
+            #expect(throws: RESPProtocolError.self) { try d.next() }
+            do { _ = try d.next() } catch { #expect(error.description.contains(message)) }
+        }
+        // A header line that never ends is refused, not buffered forever.
+        var d = RESPRequestDecoder(limits: limits)
+        d.append(Array(("*" + String(repeating: "1", count: 40)).utf8))
+        #expect(throws: RESPProtocolError.self) { try d.next() }
+    }
+
+    @Test func repliesEncode() {
+        let r = RESPReply.array([.ok, .integer(-3), .bulk("é"), .null, .error("ERR bad\r\nthing"), .array([])])
+        #expect(String(decoding: r.bytes, as: UTF8.self) == "*6\r\n+OK\r\n:-3\r\n$2\r\né\r\n$-1\r\n-ERR bad  thing\r\n*0\r\n")
+    }
+
+    @Test func globs() {
+        func m(_ s: String, _ p: String) -> Bool { globMatch(Array(s.utf8), Array(p.utf8)) }
+        #expect(m("sess:abc", "sess:*") && m("abc", "a?c") && m("abc", "*") && m("abc", "[xa]bc") && m("a*c", "a\\*c"))
+        #expect(!m("abc", "a?") && !m("abd", "a[xy]d") && !m("abc", "b*"))
+    }
+}
