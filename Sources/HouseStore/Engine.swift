@@ -1,3 +1,5 @@
+import SessionKit
+
 /// A session as the in-house store keeps it.
 public struct HouseSession: Sendable, Equatable {
     public struct Attribute: Sendable, Equatable {
@@ -70,7 +72,8 @@ public final class SessionEngine {
     private var byPrincipal: [String: Set<String>] = [:]
     private var mostRecent: Int32 = -1
     private var leastRecent: Int32 = -1
-    private var heap: [(deadline: Int64, slot: Int32, generation: UInt32)] = []
+    private struct HeapRef { var slot: Int32; var generation: UInt32 }
+    private var heap = DeadlineHeap<HeapRef>()
 
     public init(node: String, maxSessions: Int? = nil, maxMemory: Int? = nil) {
         self.node = node; self.maxSessions = maxSessions; self.maxMemory = maxMemory
@@ -81,10 +84,8 @@ public final class SessionEngine {
     /// timer armed for it never fires for nothing).
     public var nextDeadline: Int64? {
         while let top = heap.first {
-            if let slot = slots[Int(top.slot)], slot.generation == top.generation, slot.session.deadlineMs == top.deadline {
-                return top.deadline
-            }
-            popHeap()
+            if isCurrent(top.deadline, top.element) { return top.deadline }
+            heap.popFirst()
         }
         return nil
     }
@@ -209,11 +210,10 @@ public final class SessionEngine {
     public func expireDue(now: Int64) -> [EngineEvent] {
         var events: [EngineEvent] = []
         while let top = heap.first, top.deadline <= now {
-            popHeap()
-            guard let slot = slots[Int(top.slot)], slot.generation == top.generation,
-                  slot.session.deadlineMs == top.deadline else { continue }   // stale entry
-            events.append(event(.expired, slot.session, now))
-            remove(slot: top.slot)
+            heap.popFirst()
+            guard isCurrent(top.deadline, top.element), let s = slots[Int(top.element.slot)]?.session else { continue }
+            events.append(event(.expired, s, now))
+            remove(slot: top.element.slot)
         }
         if heap.count > 2 * index.count + 1024 { rebuildHeap() }
         return events
@@ -255,7 +255,8 @@ public final class SessionEngine {
             if let p = slot.session.principal, !(byPrincipal[p]?.contains(slot.session.id) ?? false) {
                 problems.append("principal index misses \(slot.session.id)")
             }
-            if let d = slot.session.deadlineMs, !heap.contains(where: { $0.slot == Int32(i) && $0.deadline == d && $0.generation == slot.generation }) {
+            if let d = slot.session.deadlineMs,
+               !heap.entries.contains(where: { $0.element.slot == Int32(i) && $0.deadline == d && $0.element.generation == slot.generation }) {
                 problems.append("no heap entry for \(slot.session.id)")
             }
         }
@@ -352,45 +353,20 @@ public final class SessionEngine {
 
     private func schedule(_ slot: Int32) {
         guard let s = slots[Int(slot)], let d = s.session.deadlineMs else { return }
-        heap.append((d, slot, s.generation))
-        var i = heap.count - 1
-        while i > 0 {
-            let parent = (i - 1) / 2
-            guard heap[parent].deadline > heap[i].deadline else { break }
-            heap.swapAt(parent, i); i = parent
-        }
+        heap.push(d, HeapRef(slot: slot, generation: s.generation))
     }
 
-    private func popHeap() {
-        let last = heap.removeLast()
-        guard !heap.isEmpty else { return }
-        heap[0] = last
-        var i = 0
-        while true {
-            let l = 2 * i + 1, r = l + 1
-            var m = i
-            if l < heap.count && heap[l].deadline < heap[m].deadline { m = l }
-            if r < heap.count && heap[r].deadline < heap[m].deadline { m = r }
-            if m == i { break }
-            heap.swapAt(i, m); i = m
-        }
+    /// Whether a heap entry still describes its session (touches leave stale ones behind).
+    private func isCurrent(_ deadline: Int64, _ ref: HeapRef) -> Bool {
+        guard let slot = slots[Int(ref.slot)] else { return false }
+        return slot.generation == ref.generation && slot.session.deadlineMs == deadline
     }
 
     /// Drops stale entries (left by touches) when they outnumber the live ones.
     private func rebuildHeap() {
-        let live = slots.indices.compactMap { i -> (Int64, Int32, UInt32)? in
-            guard let s = slots[i], let d = s.session.deadlineMs else { return nil }
-            return (d, Int32(i), s.generation)
-        }
-        heap = []
-        for (d, slot, g) in live {
-            heap.append((d, slot, g))
-            var i = heap.count - 1
-            while i > 0 {
-                let parent = (i - 1) / 2
-                guard heap[parent].deadline > heap[i].deadline else { break }
-                heap.swapAt(parent, i); i = parent
-            }
+        heap.removeAll()
+        for i in slots.indices {
+            if let s = slots[i], let d = s.session.deadlineMs { heap.push(d, HeapRef(slot: Int32(i), generation: s.generation)) }
         }
     }
 }

@@ -175,7 +175,7 @@ final class EventWatcher: Sendable {
 /// Deadlines of known sessions' expiry keys (a binary heap with lazy deletion), the keys
 /// the watcher prompted, and the users of known sessions.
 actor DeadlineTracker {
-    private var heap: [(deadline: Int64, key: String)] = []
+    private var heap = DeadlineHeap<String>()
     private var current: [String: Int64] = [:]
     private var prompted: [String: Int64] = [:]
     private var users: [String: String] = [:]
@@ -185,28 +185,20 @@ actor DeadlineTracker {
 
     func schedule(key: String, deadline: Int64) {
         current[key] = deadline
-        heap.append((deadline, key))
-        var i = heap.count - 1
-        while i > 0 {
-            let parent = (i - 1) / 2
-            guard heap[parent].deadline > heap[i].deadline else { break }
-            heap.swapAt(parent, i); i = parent
-        }
+        heap.push(deadline, key)
     }
 
-    var nextDeadline: Int64? {
-        heap.first?.deadline
-    }
+    var nextDeadline: Int64? { heap.first?.deadline }
 
     /// Keys whose deadline passed; they are marked as prompted.
     func takeDue(now: Int64) -> [String] {
         var due: [String] = []
         while let top = heap.first, top.deadline <= now {
-            pop()
-            if current[top.key] == top.deadline {
-                current[top.key] = nil
-                prompted[top.key] = now
-                due.append(top.key)
+            heap.popFirst()
+            if current[top.element] == top.deadline {   // else rescheduled or finished since
+                current[top.element] = nil
+                prompted[top.element] = now
+                due.append(top.element)
             }
         }
         // Forget prompts whose event never came (the key was already gone).
@@ -219,20 +211,5 @@ actor DeadlineTracker {
         current[key] = nil
         if let t = prompted.removeValue(forKey: key) { return now - t < 10_000 }
         return false
-    }
-
-    private func pop() {
-        let last = heap.removeLast()
-        guard !heap.isEmpty else { return }
-        heap[0] = last
-        var i = 0
-        while true {
-            let l = 2 * i + 1, r = l + 1
-            var m = i
-            if l < heap.count && heap[l].deadline < heap[m].deadline { m = l }
-            if r < heap.count && heap[r].deadline < heap[m].deadline { m = r }
-            if m == i { break }
-            heap.swapAt(i, m); i = m
-        }
     }
 }

@@ -53,7 +53,10 @@ struct Watch: ConsoleCommand {
                 }
                 return Exit.partial
             }
-            _ = try console.authorize("change notify-keyspace-events", count: 0)
+            guard try console.authorize("change notify-keyspace-events", count: 0) else {
+                for s in off { console.output.line("would set notify-keyspace-events on \(s.node): '\(s.flags)' -> '\(s.flags + s.missing)'") }
+                return Exit.ok
+            }
             try console.audit.ensureWritable()
             for change in try await console.store.enableNotifications() {
                 Terminal.note("\(change.node): notify-keyspace-events '\(change.before)' -> '\(change.after)'")

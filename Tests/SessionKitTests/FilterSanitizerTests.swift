@@ -105,3 +105,16 @@ import SessionKit
         #expect(throws: JSONDecoding.DecodeError.self) { try JSONDecoding.decode(Array(repeating: UInt8(ascii: "["), count: 100_000)) }
     }
 }
+
+@Suite struct DeadlineHeapTests {
+    @Test func popsInDeadlineOrder() {
+        var h = DeadlineHeap<Int>()
+        var rng = SplitMix(seed: 7)
+        var pushed: [Int64] = []
+        for i in 0..<500 { let d = Int64(rng.next() % 10_000); pushed.append(d); h.push(d, i) }
+        var out: [Int64] = []
+        while let top = h.popFirst() { out.append(top.deadline) }
+        #expect(out == pushed.sorted())
+        #expect(h.isEmpty && h.popFirst() == nil)
+    }
+}

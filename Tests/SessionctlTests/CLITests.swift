@@ -183,6 +183,11 @@ import TestSupport
         try seedSpring(server, users: ["alice", "bob"])
         let off = try CLI.run(["watch", "--store", server.urlString, "--for", "1s"])
         #expect(off.code == 1 && off.stderr.contains("--enable-notifications"), "\(off)")
+        let dry = try CLI.run(["watch", "--store", server.urlString, "--enable-notifications", "--dry-run"])
+        #expect(dry.code == 0 && dry.stdout.contains("would set notify-keyspace-events"), "\(dry)")
+        #expect(try server.command("CONFIG", "GET", "notify-keyspace-events").array?.last?.text == "", "a dry run changes nothing")
+        let ro = try CLI.run(["watch", "--store", server.urlString, "--enable-notifications", "--read-only"])
+        #expect(ro.code == 2 && ro.stderr.contains("read-only"))
         // Delete a session shortly after watch starts, from a background thread.
         let url = server.url
         let t = Thread {
