@@ -10,10 +10,13 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "sessionctl", targets: ["sessionctl"]),
+        .executable(name: "sessiond", targets: ["sessiond"]),
     ],
     dependencies: [
         // The only external dependency so far: no macros, builds in seconds.
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // sessiond's network server (NIOCore + NIOPosix only).
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
@@ -23,6 +26,16 @@ let package = Package(
         .target(name: "RedisSessions", dependencies: ["SessionKit", "RedisClient"]),
         // The in-house store: RESP codec and the session engine (the server comes with issue 4).
         .target(name: "HouseStore", dependencies: ["SessionKit"]),
+        // The in-house store node: a SwiftNIO server speaking RESP2.
+        .executableTarget(
+            name: "sessiond",
+            dependencies: [
+                "HouseStore", "SessionKit",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
         // The TUI: the only importer of CNCurses.
         .target(name: "ConsoleUI", dependencies: ["SessionKit", "CNCurses"]),
         .executableTarget(

@@ -54,7 +54,8 @@ public struct EngineEvent: Sendable, Equatable {
 /// drive the clock. Expiry is on time: a min-heap of deadlines, popped by `expireDue`
 /// (the server arms a timer for `nextDeadline`), never sampling.
 public final class SessionEngine {
-    public let node: String
+    /// The node id events carry (settable: a server learns its port after binding).
+    public var node: String
     public var maxSessions: Int?
     public var maxMemory: Int?
     public private(set) var usedMemory = 0

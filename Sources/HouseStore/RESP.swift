@@ -157,6 +157,8 @@ public indirect enum RESPReply: Sendable, Equatable {
     case bulk([UInt8])
     case null
     case array([RESPReply])
+    /// Several replies in a row (SUBSCRIBE confirms each channel with a reply of its own).
+    case sequence([RESPReply])
 
     public static let ok = RESPReply.simple("OK")
 
@@ -181,6 +183,8 @@ public indirect enum RESPReply: Sendable, Equatable {
         case .array(let items):
             line(UInt8(ascii: "*"), String(items.count))
             for item in items { item.encode(into: &out) }
+        case .sequence(let replies):
+            for r in replies { r.encode(into: &out) }
         }
     }
 

@@ -14,6 +14,7 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
     public struct ParseError: Error, CustomStringConvertible, Equatable {
         public var message: String
         public var description: String { message }
+        public init(message: String) { self.message = message }
     }
 
     public init(endpoint: Endpoint, user: String? = nil, password: String? = nil, db: Int = 0) {

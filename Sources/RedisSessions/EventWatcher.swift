@@ -9,7 +9,13 @@ public struct NotificationStatus: Sendable, Equatable {
     public var isSufficient: Bool { missing.isEmpty }
 }
 
-extension RedisSessionStore {
+/// Stores whose events depend on a server setting the operator may have to turn on.
+public protocol KeyspaceNotifications: Sendable {
+    func notificationStatus() async -> [Result<NotificationStatus, NodeFailure>]
+    func enableNotifications() async throws -> [(node: String, before: String, after: String)]
+}
+
+extension RedisSessionStore: KeyspaceNotifications {
     /// The event classes `watch` needs: keyevent channel (E), generic commands for `del`
     /// and `expire` (g), expired (x) and evicted (e).
     static let neededFlags: [Character] = ["E", "g", "x", "e"]

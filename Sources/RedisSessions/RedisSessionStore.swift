@@ -36,6 +36,7 @@ public final class RedisSessionStore: SessionStore {
     }
 
     public var displayName: String { nodes.map { $0.url.description }.joined(separator: ", ") }
+    public var nodeNames: [String] { nodes.map(\.name) }
 
     /// The schemas in use on a node (detected once, then cached).
     public func schemas(on node: Node) async throws(RedisError) -> [any RedisSchema] {

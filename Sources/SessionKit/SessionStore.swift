@@ -26,6 +26,38 @@ public protocol SessionStore: Sendable {
 
     /// Live session events until the task is cancelled.
     func events(kinds: Set<SessionEvent.Kind>) -> AsyncThrowingStream<SessionEvent, Error>
+
+    /// The node names (for "all nodes failed" decisions).
+    var nodeNames: [String] { get }
+
+    /// What a mutation of `ids` would touch (`--dry-run`, confirmations).
+    func plan(ids: [String]) async -> (sessions: [Session], notFound: [String], failures: [NodeFailure])
+
+    /// Node facts; `countSessions: false` may skip an expensive count.
+    func nodes(countSessions: Bool) async -> [NodeInfo]
+
+    /// Events for a caller that tracks deadlines itself (see `promptExpiry`).
+    func untrackedEvents(kinds: Set<SessionEvent.Kind>) -> AsyncThrowingStream<SessionEvent, Error>
+
+    /// Asks the store to report expiries whose deadline passed (stores that expire lazily).
+    func promptExpiry(ids: [String]) async
+}
+
+extension SessionStore {
+    public func plan(ids: [String]) async -> (sessions: [Session], notFound: [String], failures: [NodeFailure]) {
+        var found: [Session] = [], missing: [String] = [], failures: [NodeFailure] = []
+        for id in ids {
+            do {
+                if let s = try await get(id: id) { found.append(s) } else { missing.append(id) }
+            } catch {
+                failures.append(NodeFailure(node: displayName, message: "\(error)"))
+            }
+        }
+        return (found, missing, failures)
+    }
+    public func nodes(countSessions: Bool) async -> [NodeInfo] { await nodes() }
+    public func untrackedEvents(kinds: Set<SessionEvent.Kind>) -> AsyncThrowingStream<SessionEvent, Error> { events(kinds: kinds) }
+    public func promptExpiry(ids: [String]) async {}
 }
 
 /// What to list.

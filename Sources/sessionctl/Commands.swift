@@ -246,8 +246,10 @@ struct Logout: ConsoleCommand {
         console.audit.record(action: "logout", store: console.store.displayName, commandLine: console.commandLine,
                              target: user, sessions: result.affected, result: result)
         console.output.line("logged out \(target): \(result.affected.count) session(s) removed, \(result.keysTouched) key(s)/member(s) deleted")
-        if sessions.contains(where: { $0.schema != "spring" }) && repeatAfter == nil {
-            Terminal.note("note: \(Set(sessions.map(\.schema)).sorted().joined(separator: ", ")) sessions can be written back by a request in flight; use --repeat-after 2s to delete again")
+        // Stores that write the whole session at the end of a request can bring it back.
+        let rewritable = Set(sessions.map(\.schema)).intersection(["connect-redis", "prefix"])
+        if !rewritable.isEmpty && repeatAfter == nil {
+            Terminal.note("note: \(rewritable.sorted().joined(separator: ", ")) sessions can be written back by a request in flight; use --repeat-after 2s to delete again")
         }
         return Mutations.exitCode(found: result.affected.count, notFound: notFound.count,
                                   failures: failures + result.failedNodes, console: console, emptyIsNotFound: true)

@@ -58,7 +58,7 @@ extension ConsoleCommand {
 /// Everything a command needs: the store, the options, output and the audit log.
 final class Console: @unchecked Sendable {
     let options: GlobalOptions
-    let store: RedisSessionStore
+    let store: any SessionStore
     let output: Output
     let audit: AuditLog
     let commandLine: String
@@ -87,8 +87,12 @@ final class Console: @unchecked Sendable {
             texts = [ProcessInfo.processInfo.environment["SESSIONCTL_STORE"] ?? "redis://127.0.0.1:6379"]
         }
         var urls: [RedisURL] = []
+        let sessiond = texts.allSatisfy { $0.hasPrefix("sessiond://") }
+        if !sessiond && texts.contains(where: { $0.hasPrefix("sessiond://") }) {
+            throw ConsoleError.usage("one store per invocation: give either redis:// or sessiond:// URLs, not both")
+        }
         for t in texts {
-            do { urls.append(try RedisURL(t)) } catch { throw ConsoleError.usage(error.description) }
+            do { urls.append(sessiond ? try SessiondStore.url(t) : try RedisURL(t)) } catch { throw ConsoleError.usage(RedisURL.redact(error.description)) }
         }
         let schemaOption: SchemaOption
         do { schemaOption = try SchemaOption.parse(options.schema) } catch { throw ConsoleError.usage(error.description) }
@@ -104,9 +108,12 @@ final class Console: @unchecked Sendable {
             }
             password = typed
         }
-        store = RedisSessionStore(urls: urls, schema: schemaOption,
-                                  timeouts: .init(connectMs: Int(connectMs), commandMs: Int(commandMs)),
-                                  fallbackPassword: password)
+        let timeouts = RedisConnection.Timeouts(connectMs: Int(connectMs), commandMs: Int(commandMs))
+        if sessiond {
+            store = SessiondStore(urls: urls, timeouts: timeouts, fallbackPassword: password)
+        } else {
+            store = RedisSessionStore(urls: urls, schema: schemaOption, timeouts: timeouts, fallbackPassword: password)
+        }
         audit = AuditLog(path: options.auditLog)
         output = Output()
         self.commandLine = commandLine.map { RedisURL.redact($0) }.joined(separator: " ")
@@ -161,7 +168,7 @@ final class Console: @unchecked Sendable {
     func report(failures: [NodeFailure]) -> Int32 {
         for f in failures { Terminal.error("node \(f.node) failed: \(RedisURL.redact(f.message))") }
         if failures.isEmpty { return Exit.ok }
-        return Set(failures.map(\.node)).count >= store.nodes.count ? Exit.connection : Exit.partial
+        return Set(failures.map(\.node)).count >= store.nodeNames.count ? Exit.connection : Exit.partial
     }
 }
 

@@ -44,7 +44,7 @@ struct Tui: ConsoleCommand {
         if let refresh {
             do { refreshMs = max(1000, try DurationText.milliseconds(refresh)) } catch { throw ConsoleError.usage(error.description) }
         }
-        let backend = RedisBackend(console: console)
+        let backend = StoreBackend(console: console)
         let controller = TUIController(backend: backend, theme: chosen, themes: library, noColor: noColor,
                                        readOnly: console.options.readOnly, refreshMs: refreshMs, log: { log.write($0) })
         if let warning { controller.flash(warning, error: true) }
@@ -80,12 +80,13 @@ final class TUILog: @unchecked Sendable {
     }
 }
 
-/// The TUI's view of a Redis store; every mutation is audited like the batch commands'.
-struct RedisBackend: ConsoleBackend {
+/// The TUI's view of a store (Redis or sessiond); every mutation is audited like the batch
+/// commands'.
+struct StoreBackend: ConsoleBackend {
     let console: Console
     var store: any SessionStore { console.store }
     var storeName: String { console.contextName.map { "\($0) (\(console.store.displayName))" } ?? console.store.displayName }
-    var migrateTargets: [String] { [] }   // standalone Redis nodes: migration arrives with the cluster issues
+    var migrateTargets: [String] { [] }   // migration arrives with the cluster issues (5, 7)
 
     func nodeFacts() async -> [NodeInfo] { await console.store.nodes(countSessions: false) }
 
@@ -96,7 +97,8 @@ struct RedisBackend: ConsoleBackend {
     func promptExpiry(ids: [String]) async { await console.store.promptExpiry(ids: ids) }
 
     func notificationsOff() async -> [String] {
-        await console.store.notificationStatus().compactMap { r in
+        guard let n = console.store as? any KeyspaceNotifications else { return [] }
+        return await n.notificationStatus().compactMap { r in
             if case .success(let s) = r, !s.isSufficient { return s.node }
             return nil
         }
@@ -125,7 +127,7 @@ struct RedisBackend: ConsoleBackend {
             case .migrate:
                 return ("this store cannot migrate sessions", true)
             case .enableNotifications:
-                let changes = try await store.enableNotifications()
+                let changes = try await (store as? any KeyspaceNotifications)?.enableNotifications() ?? []
                 for c in changes {
                     console.audit.record(action: "config-set", store: store.displayName, commandLine: "tui", target: "notify-keyspace-events",
                                          sessions: [], result: MutationResult(), extra: ["node": c.node, "before": c.before, "after": c.after])

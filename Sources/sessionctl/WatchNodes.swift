@@ -35,17 +35,18 @@ struct Watch: ConsoleCommand {
         var stopAfterMs: Int64? = nil
         if let duration { do { stopAfterMs = try DurationText.milliseconds(duration) } catch { throw ConsoleError.usage(error.description) } }
 
-        // Notifications: check, and enable only when asked.
+        // Notifications (Redis): check, and enable only when asked. sessiond always publishes.
         var failures: [NodeFailure] = []
         var off: [NotificationStatus] = []
-        for r in await console.store.notificationStatus() {
+        let notifications = console.store as? any KeyspaceNotifications
+        for r in await notifications?.notificationStatus() ?? [] {
             switch r {
             case .success(let s) where !s.isSufficient: off.append(s)
             case .failure(let f): failures.append(f)
             default: break
             }
         }
-        if failures.count == console.store.nodes.count { return console.report(failures: failures) }
+        if failures.count == console.store.nodeNames.count { return console.report(failures: failures) }
         if !off.isEmpty {
             if !enableNotifications {
                 for s in off {
@@ -58,7 +59,7 @@ struct Watch: ConsoleCommand {
                 return Exit.ok
             }
             try console.audit.ensureWritable()
-            for change in try await console.store.enableNotifications() {
+            for change in try await notifications?.enableNotifications() ?? [] {
                 Terminal.note("\(change.node): notify-keyspace-events '\(change.before)' -> '\(change.after)'")
                 console.audit.record(action: "config-set", store: console.store.displayName, commandLine: console.commandLine,
                                      target: "notify-keyspace-events", sessions: [], result: MutationResult(),

@@ -84,3 +84,10 @@ import Testing
         #expect(!m("abc", "a?") && !m("abd", "a[xy]d") && !m("abc", "b*"))
     }
 }
+
+@Suite struct RESPSequenceTests {
+    @Test func sequencesAreSeparateReplies() {
+        let r = RESPReply.sequence([.array([.bulk("subscribe"), .bulk("a"), .integer(1)]), .array([.bulk("subscribe"), .bulk("b"), .integer(2)])])
+        #expect(String(decoding: r.bytes, as: UTF8.self) == "*3\r\n$9\r\nsubscribe\r\n$1\r\na\r\n:1\r\n*3\r\n$9\r\nsubscribe\r\n$1\r\nb\r\n:2\r\n")
+    }
+}

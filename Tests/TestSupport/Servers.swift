@@ -163,3 +163,63 @@ public final class DeadPort: @unchecked Sendable {
     public var urlString: String { "redis://127.0.0.1:\(port)" }
     deinit { close(fd) }
 }
+
+/// A real `sessiond` (the built binary) on a free loopback port.
+public final class SessiondServer: @unchecked Sendable {
+    public private(set) var port: Int
+    public let password: String?
+    private var process: ChildProcess
+    private let arguments: [String]
+    public let log: String
+
+    public init(password: String? = nil, arguments extra: [String] = []) throws {
+        let binary = try CLI.binary("sessiond")
+        self.password = password
+        log = FileManager.default.temporaryDirectory.appendingPathComponent("sessiond-\(UUID().uuidString.prefix(8)).log").path
+        var attempt = 0
+        var port = freePort()
+        var args: [String] = []
+        var p: ChildProcess? = nil
+        while true {
+            args = ["--port", String(port)] + (password.map { ["--requirepass", $0] } ?? []) + extra
+            p = try ChildProcess(path: binary, arguments: args, outputPath: log)
+            if SessiondServer.waitReady(port: port, password: password, process: p) { break }
+            p?.stop(grace: 1)
+            attempt += 1
+            guard attempt < 3 else {
+                let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+                throw HarnessError("sessiond did not start on port \(port): \(text.suffix(400))")
+            }
+            port = freePort()
+        }
+        self.port = port
+        arguments = args
+        guard let started = p else { throw HarnessError("sessiond did not start") }
+        process = started
+    }
+
+    static func waitReady(port: Int, password: String?, process: ChildProcess?) -> Bool {
+        let url = RedisURL(endpoint: .tcp(host: "127.0.0.1", port: port), password: password)
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline {
+            if process?.isRunning == false { return false }
+            if let c = try? RedisConnection(url: url, timeouts: .init(connectMs: 200, commandMs: 1000)),
+               let r = try? c.send([RedisCommand("PING")]), r.first == .status("PONG") { return true }
+            usleep(20_000)
+        }
+        return false
+    }
+
+    public var url: RedisURL { RedisURL(endpoint: .tcp(host: "127.0.0.1", port: port), password: password) }
+    public var urlString: String { password.map { "sessiond://:\($0)@127.0.0.1:\(port)" } ?? "sessiond://127.0.0.1:\(port)" }
+
+    @discardableResult
+    public func command(_ args: String...) throws -> RedisReply {
+        try RedisConnection(url: url).send([RedisCommand(args.map { Array($0.utf8) })])[0]
+    }
+
+    /// SIGTERM and wait: the server stops accepting and exits.
+    public func stop() { process.stop() }
+    public var isRunning: Bool { process.isRunning }
+    deinit { process.stop(grace: 2); try? FileManager.default.removeItem(atPath: log) }
+}

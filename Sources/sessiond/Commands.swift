@@ -1,0 +1,173 @@
+import HouseStore
+
+/// The command table of a node. Replies follow RESP2; the session commands are documented
+/// in the README ("sessiond commands").
+extension NodeServer {
+    func execute(_ args: [[UInt8]], from c: Connection) -> RESPReply {
+        commandsTotal += 1
+        let name = String(decoding: args[0], as: UTF8.self).uppercased()
+        let a = Array(args.dropFirst())
+        func text(_ i: Int) -> String { String(decoding: a[i], as: UTF8.self) }
+        func arity(_ n: Int, _ usage: String) -> RESPReply? {
+            a.count < n ? .error("ERR wrong number of arguments for '\(name.lowercased())': \(usage)") : nil
+        }
+        // Before AUTH only these work.
+        if config.password != nil && !c.authenticated && !["AUTH", "HELLO", "QUIT", "PING"].contains(name) {
+            return .error("NOAUTH Authentication required.")
+        }
+        if c.subscribed && !["SUBSCRIBE", "UNSUBSCRIBE", "PING", "QUIT"].contains(name) {
+            return .error("ERR only (UN)SUBSCRIBE / PING / QUIT are allowed in this context")
+        }
+        let now = nowMs()
+        defer { armExpiryTimer() }
+        switch name {
+        case "PING": return a.isEmpty ? .simple("PONG") : .bulk(a[0])
+        case "ECHO": return arity(1, "ECHO message") ?? .bulk(a[0])
+        case "QUIT": c.closeAfterReply = true; return .ok
+        case "AUTH":
+            if let e = arity(1, "AUTH [user] password") { return e }
+            guard let pw = config.password else { return .error("ERR AUTH called without any password configured") }
+            let given = text(a.count - 1)
+            guard constantTimeEqual(given, pw) else { return .error("WRONGPASS invalid username-password pair or user is disabled.") }
+            c.authenticated = true
+            return .ok
+        case "HELLO":
+            if let v = a.first.map({ String(decoding: $0, as: UTF8.self) }), v != "2" {
+                return .error("NOPROTO sessiond speaks RESP2 only; use HELLO 2 or no HELLO")
+            }
+            if config.password != nil && !c.authenticated { return .error("NOAUTH HELLO must be called with AUTH, or AUTH first") }
+            return .array([.bulk("server"), .bulk("sessiond"), .bulk("version"), .bulk("0.1"), .bulk("proto"), .integer(2),
+                           .bulk("mode"), .bulk("standalone"), .bulk("role"), .bulk("master")])
+        case "SELECT": return a.first == Array("0".utf8) ? .ok : .error("ERR sessiond has one database (0)")
+        case "CLIENT", "COMMAND", "CONFIG":
+            // Enough for redis-cli and redis-benchmark to start; sessiond has no server config to change.
+            if name == "CONFIG", a.count >= 2 { return .array([.bulk(a[1]), .bulk("")]) }
+            return name == "COMMAND" ? .array([]) : .ok
+        case "INFO": return .bulk(infoText())
+        case "NODE.INFO": return .bulk(infoText())
+        case "SESSION.COUNT": return .integer(Int64(engine.count))
+
+        case "SESSION.PUT":
+            if let e = arity(2, "SESSION.PUT id ttl [PRINCIPAL p] [DEADLINE unix-ms] [ATTR name value ...]") { return e }
+            guard let ttl = Int64(text(1)) else { return .error("ERR ttl must be an integer number of seconds (-1: no sliding expiry)") }
+            var principal: String? = nil
+            var deadline: Int64? = nil
+            var attrs: [HouseSession.Attribute] = []
+            var i = 2
+            while i < a.count {
+                switch text(i).uppercased() {
+                case "PRINCIPAL" where i + 1 < a.count: principal = text(i + 1); i += 2
+                case "DEADLINE" where i + 1 < a.count:
+                    guard let d = Int64(text(i + 1)) else { return .error("ERR DEADLINE takes unix milliseconds") }
+                    deadline = d; i += 2
+                case "ATTR" where i + 2 < a.count: attrs.append(.init(text(i + 1), a[i + 2])); i += 3
+                default: return .error("ERR syntax error near '\(text(i))'")
+                }
+            }
+            let events = engine.put(id: text(0), maxInactiveMs: ttl < 0 ? -1 : ttl * 1000, principal: principal, attributes: attrs,
+                                    absoluteDeadlineMs: deadline, now: now)
+            publish(events)
+            return .ok
+        case "SESSION.GET", "SESSION.PEEK":
+            if let e = arity(1, "\(name) id") { return e }
+            let (s, events) = engine.get(text(0), now: now, touch: name == "SESSION.GET")
+            publish(events)
+            return s.map { sessionReply($0, now: now) } ?? .null
+        case "SESSION.SETATTR":
+            if let e = arity(3, "SESSION.SETATTR id name value") { return e }
+            let attrName = text(1), value = a[2]
+            let (ok, events) = engine.update(text(0), now: now) { s in
+                if let i = s.attributes.firstIndex(where: { $0.name == attrName }) { s.attributes[i].value = value }
+                else { s.attributes.append(.init(attrName, value)) }
+            }
+            publish(events)
+            return .integer(ok ? 1 : 0)
+        case "SESSION.DELATTR":
+            if let e = arity(2, "SESSION.DELATTR id name") { return e }
+            let attrName = text(1)
+            var removed = false
+            let (ok, events) = engine.update(text(0), now: now) { s in
+                let before = s.attributes.count
+                s.attributes.removeAll { $0.name == attrName }
+                removed = s.attributes.count < before
+            }
+            publish(events)
+            return .integer(ok && removed ? 1 : 0)
+        case "SESSION.TOUCH":
+            if let e = arity(1, "SESSION.TOUCH id") { return e }
+            let (s, events) = engine.get(text(0), now: now, touch: true)
+            publish(events)
+            return .integer(s == nil ? 0 : 1)
+        case "SESSION.TTL":
+            if let e = arity(1, "SESSION.TTL id") { return e }
+            let (ttl, events) = engine.ttl(text(0), now: now)
+            publish(events)
+            return .integer(ttl ?? -2)
+        case "SESSION.EXPIRE", "SESSION.PEXPIRE":
+            if let e = arity(2, "\(name) id \(name == "SESSION.EXPIRE" ? "seconds" : "milliseconds")") { return e }
+            guard let v = Int64(text(1)) else { return .error("ERR value is not an integer") }
+            let (ok, events) = engine.expire(text(0), inMs: name == "SESSION.EXPIRE" ? v * 1000 : v, now: now)
+            publish(events)
+            return .integer(ok ? 1 : 0)
+        case "SESSION.DEL":
+            if let e = arity(1, "SESSION.DEL id [id ...]") { return e }
+            let (n, events) = engine.delete(a.map { String(decoding: $0, as: UTF8.self) }, now: now)
+            publish(events)
+            return .integer(Int64(n))
+        case "SESSION.LOGOUT":
+            if let e = arity(1, "SESSION.LOGOUT principal") { return e }
+            let (_, events) = engine.logout(principal: text(0), now: now)
+            publish(events)
+            return .array(events.map { .bulk($0.id) })
+        case "SESSION.SCAN":
+            if let e = arity(1, "SESSION.SCAN cursor [MATCH pattern] [PRINCIPAL p] [COUNT n]") { return e }
+            guard let cursor = Int(text(0)), cursor >= 0 else { return .error("ERR invalid cursor") }
+            var match: String? = nil, principal: String? = nil, count = 100
+            var i = 1
+            while i + 1 < a.count {
+                switch text(i).uppercased() {
+                case "MATCH": match = text(i + 1)
+                case "PRINCIPAL": principal = text(i + 1)
+                case "COUNT":
+                    guard let n = Int(text(i + 1)), n > 0 else { return .error("ERR COUNT must be positive") }
+                    count = min(n, 10_000)
+                default: return .error("ERR syntax error near '\(text(i))'")
+                }
+                i += 2
+            }
+            if i < a.count { return .error("ERR syntax error") }
+            let (next, page) = engine.scan(cursor: cursor, match: match, principal: principal, count: count, now: now)
+            return .array([.bulk(String(next)), .array(page.map { s in
+                .array([.bulk(s.id), s.principal.map { .bulk($0) } ?? .null, .integer(s.deadlineMs.map { max(0, $0 - now) } ?? -1),
+                        .integer(max(0, now - s.lastAccessMs)), .integer(s.createdMs), .integer(Int64(s.accountedBytes))])
+            })])
+        case "SUBSCRIBE":
+            if let e = arity(1, "SUBSCRIBE channel [channel ...]") { return e }
+            c.subscribed = true
+            subscribers[ObjectIdentifier(c)] = c
+            // One confirmation per channel; only the event channel ever carries messages.
+            return .sequence(a.enumerated().map { .array([.bulk("subscribe"), .bulk($0.element), .integer(Int64($0.offset + 1))]) })
+        case "UNSUBSCRIBE":
+            c.subscribed = false
+            subscribers[ObjectIdentifier(c)] = nil
+            return .array([.bulk("unsubscribe"), a.first.map { .bulk($0) } ?? .null, .integer(0)])
+        default:
+            return .error("ERR unknown command '\(String(decoding: args[0].prefix(64), as: UTF8.self))'")
+        }
+    }
+
+    /// `[id, principal, created_ms, last_access_ms, max_inactive_ms, ttl_ms, size, [name, value, ...]]`
+    func sessionReply(_ s: HouseSession, now: Int64) -> RESPReply {
+        .array([.bulk(s.id), s.principal.map { .bulk($0) } ?? .null, .integer(s.createdMs), .integer(s.lastAccessMs),
+                .integer(s.maxInactiveMs), .integer(s.deadlineMs.map { max(0, $0 - now) } ?? -1), .integer(Int64(s.accountedBytes)),
+                .array(s.attributes.flatMap { [RESPReply.bulk($0.name), .bulk($0.value)] })])
+    }
+}
+
+/// Compares secrets without an early exit on the first difference.
+func constantTimeEqual(_ a: String, _ b: String) -> Bool {
+    let x = Array(a.utf8), y = Array(b.utf8)
+    var diff = UInt8(x.count == y.count ? 0 : 1)
+    for i in 0..<max(x.count, y.count) { diff |= (i < x.count ? x[i] : 0) ^ (i < y.count ? y[i] : 0) }
+    return diff == 0
+}

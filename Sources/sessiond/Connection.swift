@@ -1,0 +1,102 @@
+import HouseStore
+import NIOCore
+
+/// One client connection: decodes requests, runs them on the node, writes the replies of a
+/// read batch in one flush (pipelining). A protocol error gets an error reply and the
+/// connection closed. Subscribers get events; when one cannot keep up (its socket buffer
+/// is full) events are counted as dropped and a gap notice with the count follows.
+final class Connection: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    let node: NodeServer
+    var decoder: RESPRequestDecoder
+    var authenticated = false
+    var subscribed = false
+    var closeAfterReply = false
+    var dropped = 0
+    private var context: ChannelHandlerContext?
+
+    init(node: NodeServer) {
+        self.node = node
+        decoder = RESPRequestDecoder(limits: node.config.limits)
+        authenticated = node.config.password == nil
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        self.context = context
+        node.clients += 1
+        if node.clients > node.config.maxClients {
+            send(.error("ERR max number of clients reached"), context: context, flush: true)
+            context.close(promise: nil)
+        }
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        node.clients -= 1
+        node.subscribers[ObjectIdentifier(self)] = nil
+        self.context = nil
+        context.fireChannelInactive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var buffer = unwrapInboundIn(data)
+        decoder.append(buffer.readBytes(length: buffer.readableBytes) ?? [])
+        var out = context.channel.allocator.buffer(capacity: 256)
+        var bytes: [UInt8] = []
+        do {
+            while let request = try decoder.next() {
+                node.execute(request, from: self).encode(into: &bytes)
+                if closeAfterReply { break }
+            }
+        } catch {
+            RESPReply.error("ERR \(error.description)").encode(into: &bytes)
+            closeAfterReply = true
+        }
+        out.writeBytes(bytes)
+        if out.readableBytes > 0 { context.writeAndFlush(wrapOutboundOut(out), promise: nil) }
+        if closeAfterReply { context.close(promise: nil) }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        // Idle clients are closed; subscribers are idle by nature and stay.
+        if event is IdleStateHandler.IdleStateEvent, !subscribed {
+            send(.error("ERR idle timeout"), context: context, flush: true)
+            context.close(promise: nil)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable && dropped > 0 {
+            let notice = Array("{\"event\":\"gap\",\"missed\":\(dropped),\"node\":\"\(node.config.nodeID)\"}".utf8)
+            dropped = 0
+            write(message: notice, channel: NodeServer.eventChannel, context: context)
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        context.close(promise: nil)
+    }
+
+    /// An event for a subscriber; dropped (and counted) while its buffer is full, so a slow
+    /// subscriber costs bounded memory.
+    func deliver(channel: String, payload: [UInt8]) {
+        guard let context else { return }
+        guard context.channel.isWritable else { dropped += 1; return }
+        write(message: payload, channel: channel, context: context)
+    }
+
+    private func write(message: [UInt8], channel: String, context: ChannelHandlerContext) {
+        send(.array([.bulk("message"), .bulk(channel), .bulk(message)]), context: context, flush: true)
+    }
+
+    private func send(_ reply: RESPReply, context: ChannelHandlerContext, flush: Bool) {
+        var out = context.channel.allocator.buffer(capacity: 64)
+        out.writeBytes(reply.bytes)
+        if flush { context.writeAndFlush(wrapOutboundOut(out), promise: nil) } else { context.write(wrapOutboundOut(out), promise: nil) }
+    }
+}

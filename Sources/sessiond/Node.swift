@@ -1,0 +1,101 @@
+import HouseStore
+import NIOCore
+import SessionKit
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Configuration of one node.
+struct NodeConfig: Sendable {
+    var nodeID: String
+    var password: String?
+    var maxClients: Int
+    var idleTimeoutSeconds: Int64
+    var maxSessions: Int?
+    var maxMemory: Int?
+    var limits: RESPLimits
+}
+
+/// The node's state, owned by its one event loop: every connection runs on that loop, so
+/// the engine needs no lock (like Redis's single thread).
+final class NodeServer {
+    static let eventChannel = "sessiond:events"
+    var config: NodeConfig
+    let engine: SessionEngine
+    let loop: any EventLoop
+    var clients = 0
+    var subscribers: [ObjectIdentifier: Connection] = [:]
+    var expiredTotal: Int64 = 0
+    var evictedTotal: Int64 = 0
+    var commandsTotal: Int64 = 0
+    private var timer: Scheduled<Void>?
+    private var timerAt: Int64?
+    let startedMs = nowMs()
+
+    init(config: NodeConfig, loop: any EventLoop) {
+        self.config = config
+        self.loop = loop
+        engine = SessionEngine(node: config.nodeID, maxSessions: config.maxSessions, maxMemory: config.maxMemory)
+    }
+
+    // MARK: events and expiry
+
+    func publish(_ events: [EngineEvent]) {
+        for e in events {
+            if e.kind == .expired { expiredTotal += 1 }
+            if e.kind == .evicted { evictedTotal += 1 }
+        }
+        guard !subscribers.isEmpty, !events.isEmpty else { return }
+        for e in events {
+            let payload = NodeServer.json(e)
+            for s in subscribers.values { s.deliver(channel: NodeServer.eventChannel, payload: payload) }
+        }
+    }
+
+    static func json(_ e: EngineEvent) -> [UInt8] {
+        var w = JSONWriter()
+        w.raw("{\"event\":"); w.string(e.kind.rawValue)
+        w.raw(",\"id\":"); w.string(e.id)
+        w.raw(",\"principal\":"); w.optionalString(e.principal)
+        w.raw(",\"node\":"); w.string(e.node)
+        w.raw(",\"time\":"); w.int(e.timeMs)
+        if let r = e.reason { w.raw(",\"reason\":"); w.string(r) }
+        w.raw("}")
+        return w.bytes
+    }
+
+    /// Keeps one timer armed for the earliest deadline: expiry on time, no polling.
+    func armExpiryTimer() {
+        guard let next = engine.nextDeadline else { timer?.cancel(); timer = nil; timerAt = nil; return }
+        if let at = timerAt, at <= next, timer != nil { return }
+        timer?.cancel()
+        timerAt = next
+        let delay = max(0, next - nowMs())
+        timer = loop.assumeIsolated().scheduleTask(in: .milliseconds(delay)) { [self] in
+            timer = nil; timerAt = nil
+            publish(engine.expireDue(now: nowMs()))
+            armExpiryTimer()
+        }
+    }
+
+    // MARK: info
+
+    func infoText() -> String {
+        var lines = ["# Server", "redis_version:7.0.0-sessiond", "sessiond_node:\(config.nodeID)", "role:master",
+                     "uptime_in_seconds:\((nowMs() - startedMs) / 1000)",
+                     "# Clients", "connected_clients:\(clients)", "pubsub_subscribers:\(subscribers.count)",
+                     "# Memory", "used_memory:\(engine.usedMemory)", "maxmemory:\(config.maxMemory ?? 0)",
+                     "maxmemory_policy:\(config.maxMemory != nil || config.maxSessions != nil ? "allkeys-lru" : "noeviction")",
+                     "# Stats", "total_commands_processed:\(commandsTotal)", "expired_keys:\(expiredTotal)", "evicted_keys:\(evictedTotal)",
+                     "# Sessions", "sessions:\(engine.count)", "max_sessions:\(config.maxSessions ?? 0)"]
+        lines.append("# Keyspace")
+        lines.append("db0:keys=\(engine.count),expires=\(engine.count),avg_ttl=0")
+        return lines.joined(separator: "\r\n") + "\r\n"
+    }
+}
+
+func nowMs() -> Int64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_REALTIME, &ts)
+    return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+}

@@ -1,0 +1,178 @@
+import Testing
+import Foundation
+import RedisClient
+import SessionKit
+import TestSupport
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The real sessiond binary, spoken to with hiredis (RedisClient) and redis-cli.
+@Suite struct SessiondTests {
+    @Test func everyCommandRoundTripsOverHiredis() async throws {
+        let server = try SessiondServer()
+        let c = RedisClient(url: server.url)
+        func send(_ args: RedisArgument...) async throws -> RedisReply {
+            try await c.send(RedisCommand(args.map(\.bytes)))
+        }
+        #expect(try await send("PING") == .status("PONG"))
+        #expect(try await send("SESSION.PUT", "s1", "600", "PRINCIPAL", "alice", "ATTR", "cart", [0xFF, 0x00, 0x41] as [UInt8]) == .status("OK"))
+        #expect(try await send("SESSION.PUT", "s2", "600", "PRINCIPAL", "alice") == .status("OK"))
+        #expect(try await send("SESSION.PUT", "s3", "-1") == .status("OK"))
+        let peek = try await send("SESSION.PEEK", "s1").array ?? []
+        #expect(peek.count == 8 && peek[0].text == "s1" && peek[1].text == "alice" && peek[4] == .integer(600_000))
+        #expect(peek[7].array?[1] == .string([0xFF, 0x00, 0x41]), "binary-safe attribute")
+        #expect(try await send("SESSION.SETATTR", "s1", "role", "admin") == .integer(1))
+        #expect(try await send("SESSION.DELATTR", "s1", "cart") == .integer(1))
+        #expect(try await send("SESSION.DELATTR", "s1", "cart") == .integer(0))
+        #expect((try await send("SESSION.GET", "s1").array?[7].array?.compactMap(\.text)) == ["role", "admin"])
+        #expect(try await send("SESSION.TOUCH", "s1") == .integer(1))
+        #expect(try await send("SESSION.TTL", "s3") == .integer(-1))
+        #expect(try await send("SESSION.TTL", "nope") == .integer(-2))
+        #expect(try await send("SESSION.EXPIRE", "s2", "100") == .integer(1))
+        let ttl = try await send("SESSION.TTL", "s2").int ?? 0
+        #expect(ttl > 99_000 && ttl <= 100_000)
+        #expect(try await send("SESSION.COUNT") == .integer(3))
+        let scan = try await send("SESSION.SCAN", "0", "PRINCIPAL", "alice", "COUNT", "10").array ?? []
+        #expect(scan[0].text == "0" && Set((scan[1].array ?? []).compactMap { $0.array?[0].text }) == ["s1", "s2"])
+        #expect((try await send("SESSION.LOGOUT", "alice").array?.compactMap(\.text).sorted()) == ["s1", "s2"])
+        #expect(try await send("SESSION.DEL", "s3", "nope") == .integer(1))
+        #expect(try await send("SESSION.COUNT") == .integer(0))
+        #expect((try await send("NODE.INFO").text ?? "").contains("sessions:0"))
+        #expect((try await send("HELLO", "2").array?.count ?? 0) > 0)
+        #expect(try await send("HELLO", "3").errorMessage?.hasPrefix("NOPROTO") == true)
+        #expect(try await send("SESSION.PUT", "x").errorMessage?.contains("wrong number of arguments") == true)
+        #expect(try await send("SESSION.PUT", "x", "ten").errorMessage?.contains("ttl") == true)
+        #expect(try await send("NOSUCH").errorMessage?.contains("unknown command") == true)
+    }
+
+    @Test func peekNeverTouchesGetDoes() async throws {
+        let server = try SessiondServer()
+        try server.command("SESSION.PUT", "s", "600")
+        usleep(300_000)
+        let idle1 = try server.command("SESSION.SCAN", "0").array?[1].array?.first?.array?[3].int ?? 0
+        _ = try server.command("SESSION.PEEK", "s")
+        let idle2 = try server.command("SESSION.SCAN", "0").array?[1].array?.first?.array?[3].int ?? 0
+        #expect(idle1 >= 250 && idle2 >= idle1, "PEEK did not reset idle time")
+        _ = try server.command("SESSION.GET", "s")
+        let idle3 = try server.command("SESSION.SCAN", "0").array?[1].array?.first?.array?[3].int ?? 0
+        #expect(idle3 < 100, "GET touched")
+    }
+
+    @Test func authIsRequiredWhenConfigured() throws {
+        let server = try SessiondServer(password: "s3cret")
+        let anon = try RedisConnection(url: RedisURL(endpoint: .tcp(host: "127.0.0.1", port: server.port)))
+        #expect(try anon.send([RedisCommand("SESSION.COUNT")])[0].errorMessage?.hasPrefix("NOAUTH") == true)
+        #expect(try anon.send([RedisCommand("AUTH", "wrong")])[0].errorMessage?.hasPrefix("WRONGPASS") == true)
+        #expect(try anon.send([RedisCommand("AUTH", "s3cret"), RedisCommand("SESSION.COUNT")]) == [.status("OK"), .integer(0)])
+    }
+
+    @Test func protocolErrorsAndLimitsCloseTheConnection() throws {
+        let server = try SessiondServer(arguments: ["--max-bulk", "100"])
+        for wire in ["*1\r\n$x\r\n", "*2\r\n$3\r\nGET\r\n:1\r\n", "*1\r\n$200\r\n"] {
+            let reply = try rawExchange(port: server.port, send: wire)
+            #expect(reply.hasPrefix("-ERR Protocol error"), "\(wire.debugDescription) -> \(reply)")
+        }
+        // The server is fine afterwards.
+        #expect(try server.command("PING") == .status("PONG"))
+    }
+
+    /// Sends raw bytes, reads until the server closes; returns what it said.
+    func rawExchange(port: Int, send: String) throws -> String {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = in_port_t(UInt16(port).bigEndian)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let ok = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        guard ok == 0 else { throw HarnessError("connect failed") }
+        var tv = timeval(tv_sec: 5, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        _ = send.withCString { write(fd, $0, strlen($0)) }
+        var out: [UInt8] = []
+        var buf = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = read(fd, &buf, buf.count)
+            if n <= 0 { break }
+            out += buf[0..<n]
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    @Test func eventsArriveOnTimeWithPrincipalAndNode() async throws {
+        let server = try SessiondServer(arguments: ["--max-sessions", "2", "--node-id", "n1"])
+        let sub = RedisSubscriber.subscribe(url: server.url, channels: ["sessiond:events"])
+        try await sub.ready()
+        let start = Int64(Date().timeIntervalSince1970 * 1000)
+        try server.command("SESSION.PUT", "a", "1", "PRINCIPAL", "alice")        // expires in 1 s
+        try server.command("SESSION.PUT", "b", "600", "PRINCIPAL", "bob")
+        try server.command("SESSION.PUT", "c", "600", "PRINCIPAL", "carol")      // evicts the LRU one (a)
+        try server.command("SESSION.PUT", "d", "1", "PRINCIPAL", "dave")          // evicts b
+        try server.command("SESSION.DEL", "c")
+        var seen: [[String: Any]] = []
+        for try await m in sub.messages {
+            let obj = try JSONSerialization.jsonObject(with: Data(m.payload)) as? [String: Any] ?? [:]
+            seen.append(obj)
+            if obj["event"] as? String == "expired" { break }
+        }
+        let kinds = seen.map { "\($0["event"] ?? "")/\($0["id"] ?? "")" }
+        #expect(kinds == ["created/a", "created/b", "created/c", "evicted/a", "created/d", "evicted/b", "deleted/c", "expired/d"], "\(kinds)")
+        #expect(seen.allSatisfy { $0["node"] as? String == "n1" })
+        #expect(seen[6]["reason"] as? String == "del" && seen[6]["principal"] as? String == "carol")
+        let expiredAt = (seen[7]["time"] as? Int64) ?? Int64(seen[7]["time"] as? Int ?? 0)
+        #expect(expiredAt - (start + 1000) < 300, "expired \(expiredAt - start - 1000) ms after its deadline")
+    }
+
+    @Test func redisCliWorks() throws {
+        let server = try SessiondServer()
+        guard let cli = findExecutable("redis-cli") else { throw HarnessError("redis-cli not found: install redis-tools") }
+        func run(_ args: String...) throws -> String {
+            let out = FileManager.default.temporaryDirectory.appendingPathComponent("cli-\(UUID().uuidString.prefix(6))").path
+            defer { try? FileManager.default.removeItem(atPath: out) }
+            let p = try ChildProcess(path: cli, arguments: ["-p", String(server.port)] + args, outputPath: out)
+            guard p.wait(seconds: 10) else { throw HarnessError("redis-cli hung") }
+            return (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
+        }
+        #expect(try run("SESSION.PUT", "k1", "60", "PRINCIPAL", "zed", "ATTR", "n", "v") == "OK\n")
+        #expect(try run("SESSION.PEEK", "k1").contains("zed"))
+        #expect(try run("SESSION.COUNT") == "1\n")
+        #expect(try run("SESSION.LOGOUT", "zed") == "k1\n")
+    }
+
+    @Test func theConsoleWorksAgainstSessiond() throws {
+        let server = try SessiondServer(password: "pw")
+        let conn = try RedisConnection(url: server.url)
+        _ = try conn.send([RedisCommand("SESSION.PUT", "a1", "600", "PRINCIPAL", "alice", "ATTR", "title", "\u{1B}[2Jx"),
+                           RedisCommand("SESSION.PUT", "a2", "600", "PRINCIPAL", "alice"),
+                           RedisCommand("SESSION.PUT", "b1", "600", "PRINCIPAL", "bob")])
+        let store = ["--store", server.urlString]
+        let ls = try CLI.run(["ls", "-o", "json", "--sort", "id"] + store)
+        #expect(ls.code == 0, "\(ls)")
+        let rows = try JSONSerialization.jsonObject(with: Data(ls.stdout.utf8)) as? [[String: Any]] ?? []
+        #expect(rows.map { $0["id"] as? String } == ["a1", "a2", "b1"])
+        #expect(rows.allSatisfy { $0["schema"] as? String == "sessiond" && ($0["ttl_ms"] as? Int ?? 0) > 590_000 })
+        let show = try CLI.run(["show", "a1"] + store)
+        // Mostly control bytes: shown as binary (hex) rather than escaped text; never raw.
+        #expect(show.code == 0 && !show.stdout.contains("\u{1B}"))
+        #expect(show.stdout.contains("1b5b324a78") || show.stdout.contains("\\e[2Jx"), "\(show)")
+        let expire = try CLI.run(["expire", "b1", "--in", "30s", "--yes"] + store)
+        #expect(expire.code == 0)
+        let ttl = try conn.send([RedisCommand("SESSION.TTL", "b1")])[0].int ?? 0
+        #expect(ttl > 25_000 && ttl <= 30_000)
+        let logout = try CLI.run(["logout", "--user", "alice", "--yes"] + store)
+        #expect(logout.code == 0 && logout.stdout.contains("2 session(s) removed"), "\(logout)")
+        #expect(try conn.send([RedisCommand("SESSION.COUNT")])[0] == .integer(1))
+        let nodes = try CLI.run(["nodes", "-o", "json"] + store)
+        #expect(nodes.code == 0 && nodes.stdout.contains("\"sessions\":1"))
+        #expect(!ls.stdout.contains("pw@") && !nodes.stdout.contains(":pw"), "the password is never printed")
+        let mixed = try CLI.run(["ls", "--store", server.urlString, "--store", "redis://127.0.0.1:1"])
+        #expect(mixed.code == 2)
+    }
+
+    @Test func gracefulStopOnSigterm() throws {
+        let server = try SessiondServer()
+        server.stop()
+        #expect(!server.isRunning)
+    }
+}
