@@ -97,4 +97,34 @@ import TestSupport
         try term.send("C-c")
         try term.wait(for: "EXITED-0")
     }
+
+    @Test func browseLogoutAndWatchExpiryOnSessiond() throws {
+        let server = try SessiondServer()
+        let conn = try RedisConnection(url: server.url)
+        _ = try conn.send([RedisCommand("SESSION.PUT", "amy-1", "600", "PRINCIPAL", "amy", "ATTR", "cart", "3 items"),
+                           RedisCommand("SESSION.PUT", "amy-2", "600", "PRINCIPAL", "amy"),
+                           RedisCommand("SESSION.PUT", "ben-1", "600", "PRINCIPAL", "ben")])
+        let term = try TmuxSession(command: "'\(try CLI.binary("sessionctl"))' --store \(server.urlString)",
+                                   environment: ["TERM": "xterm-256color", "HOME": NSTemporaryDirectory(),
+                                                 "SESSIONCTL_AUDIT_LOG": NSTemporaryDirectory() + "tui-sd-\(UUID().uuidString.prefix(6)).log"])
+        try term.wait("rows") { $0.contains("amy-2") && $0.contains("ben-1") && $0.contains("sessiond") }
+        try term.send("Enter")
+        try term.wait(for: "3 items")
+        try term.send("Escape")
+        try term.send("L")
+        try term.wait(for: "Log out amy?")
+        try term.send("y")
+        try term.wait(for: "logged out amy: 2 sessions")
+        #expect(try conn.send([RedisCommand("SESSION.COUNT")])[0] == .integer(1))
+        // An expiry on the node shows in the events view, on time, with the user.
+        _ = try conn.send([RedisCommand("SESSION.PUT", "cat-1", "1", "PRINCIPAL", "cat")])
+        try term.send("2")
+        let events = try term.wait("expired event") { screen in
+            screen.split(separator: "\n").contains { $0.contains(" expired ") && $0.contains("cat-1") }
+        }
+        let line = events.split(separator: "\n").first { $0.contains(" expired ") && $0.contains("cat-1") } ?? ""
+        #expect(line.hasSuffix("cat"), "the event carries the user: \(line)")
+        try term.send("q")
+        try term.wait(for: "EXITED-0")
+    }
 }
