@@ -72,6 +72,7 @@ extension NodeServer {
             if let e = arity(1, "\(name) id") { return e }
             let (s, events) = engine.get(text(0), now: now, touch: name == "SESSION.GET")
             publish(events)
+            if s != nil && name == "SESSION.GET" { log?.logTouch(text(0), at: now) }
             return s.map { sessionReply($0, now: now) } ?? .null
         case "SESSION.SETATTR":
             if let e = arity(3, "SESSION.SETATTR id name value") { return e }
@@ -81,6 +82,7 @@ extension NodeServer {
                 else { s.attributes.append(.init(attrName, value)) }
             }
             publish(events)
+            if ok { persist(text(0)) }
             return .integer(ok ? 1 : 0)
         case "SESSION.DELATTR":
             if let e = arity(2, "SESSION.DELATTR id name") { return e }
@@ -92,11 +94,13 @@ extension NodeServer {
                 removed = s.attributes.count < before
             }
             publish(events)
+            if ok && removed { persist(text(0)) }
             return .integer(ok && removed ? 1 : 0)
         case "SESSION.TOUCH":
             if let e = arity(1, "SESSION.TOUCH id") { return e }
             let (s, events) = engine.get(text(0), now: now, touch: true)
             publish(events)
+            if s != nil { log?.logTouch(text(0), at: now) }
             return .integer(s == nil ? 0 : 1)
         case "SESSION.TTL":
             if let e = arity(1, "SESSION.TTL id") { return e }
@@ -108,6 +112,7 @@ extension NodeServer {
             guard let v = Int64(text(1)) else { return .error("ERR value is not an integer") }
             let (ok, events) = engine.expire(text(0), inMs: name == "SESSION.EXPIRE" ? v * 1000 : v, now: now)
             publish(events)
+            if ok && v > 0 { persist(text(0)) }
             return .integer(ok ? 1 : 0)
         case "SESSION.DEL":
             if let e = arity(1, "SESSION.DEL id [id ...]") { return e }

@@ -54,6 +54,13 @@ final class Connection: ChannelInboundHandler {
             RESPReply.error("ERR \(error.description)").encode(into: &bytes)
             closeAfterReply = true
         }
+        // The batch's log records reach the file (fsynced under `always`) before any reply:
+        // no acknowledgement without durability. If the log cannot be written, no reply.
+        do { try node.commitLog() } catch {
+            logError("log write failed, closing the client unanswered: \(error)")
+            context.close(promise: nil)
+            return
+        }
         out.writeBytes(bytes)
         if out.readableBytes > 0 { context.writeAndFlush(wrapOutboundOut(out), promise: nil) }
         if closeAfterReply { context.close(promise: nil) }

@@ -28,6 +28,8 @@ final class NodeServer {
     var expiredTotal: Int64 = 0
     var evictedTotal: Int64 = 0
     var commandsTotal: Int64 = 0
+    /// The append-only log (nil without --dir).
+    var log: AppendLog?
     private var timer: Scheduled<Void>?
     private var timerAt: Int64?
     let startedMs = nowMs()
@@ -44,6 +46,7 @@ final class NodeServer {
         for e in events {
             if e.kind == .expired { expiredTotal += 1 }
             if e.kind == .evicted { evictedTotal += 1 }
+            if e.kind == .created { persist(e.id) } else { log?.logDelete(e.id) }
         }
         guard !subscribers.isEmpty, !events.isEmpty else { return }
         for e in events {
@@ -74,8 +77,23 @@ final class NodeServer {
         timer = loop.assumeIsolated().scheduleTask(in: .milliseconds(delay)) { [self] in
             timer = nil; timerAt = nil
             publish(engine.expireDue(now: nowMs()))
+            do { try commitLog() } catch { logError("log write failed: \(error)") }
             armExpiryTimer()
         }
+    }
+
+    /// Logs a session's full state (or its removal when it is gone).
+    func persist(_ id: String) {
+        guard let log else { return }
+        let (s, _) = engine.get(id, now: Int64.min / 2, touch: false)
+        if let s { log.logPut(s) } else { log.logDelete(id) }
+    }
+
+    /// Writes the batch's log records; compacts the log when it has grown too far.
+    func commitLog() throws {
+        guard let log else { return }
+        try log.commit()
+        if log.needsRewrite(liveBytes: engine.usedMemory) { try log.rewrite(from: engine, now: nowMs()) }
     }
 
     // MARK: info
@@ -93,6 +111,13 @@ final class NodeServer {
         return lines.joined(separator: "\r\n") + "\r\n"
     }
 }
+
+func logError(_ message: String) {
+    fputs("sessiond: " + message + "\n", stderr_stream())
+}
+
+/// stderr without touching the `stderr` global (Swift 6 rejects shared mutable C globals).
+func stderr_stream() -> UnsafeMutablePointer<FILE> { fdopen(2, "w") }
 
 func nowMs() -> Int64 {
     var ts = timespec()

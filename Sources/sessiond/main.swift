@@ -11,7 +11,7 @@ struct Sessiond: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sessiond",
         abstract: "A node of the in-house session store; speaks RESP2 (redis-cli and hiredis work).",
-        discussion: "Persistence, the cluster and migration are not built yet (issues 4 and 5): data lives in memory.")
+        discussion: "With --dir, every change is appended to DIR/sessiond.aof and replayed at start. The cluster and migration are issue 5.")
 
     @Option(help: "Address to listen on (loopback unless told otherwise).") var bind = "127.0.0.1"
     @Option(help: "TCP port (0: pick a free one and print it).") var port = 7379
@@ -22,6 +22,8 @@ struct Sessiond: ParsableCommand {
     @Option(name: .customLong("max-sessions"), help: "Evict least recently used sessions above this count.") var maxSessions: Int?
     @Option(help: "Evict least recently used sessions above this many bytes (k, m, g suffixes).") var maxmemory: String?
     @Option(name: .customLong("max-bulk"), help: "Largest value accepted, in bytes.") var maxBulk = 16 << 20
+    @Option(help: "Folder of the append-only log (sessiond.aof); without it sessions live in memory only.") var dir: String?
+    @Option(help: "When the log is fsynced: always (before each reply), everysec, no.") var fsync: String = "everysec"
 
     func run() throws {
         var limits = RESPLimits()
@@ -34,6 +36,7 @@ struct Sessiond: ParsableCommand {
             memory = n * mul
         }
         let password = requirepass ?? getenv("SESSIOND_PASSWORD").map { String(cString: $0) }
+        guard let policy = AppendLog.FsyncPolicy(rawValue: fsync) else { throw ValidationError("--fsync: always, everysec or no") }
         // One event loop owns all state (like Redis's single thread): no locks anywhere.
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let loop = group.next()
@@ -41,6 +44,25 @@ struct Sessiond: ParsableCommand {
                                         maxSessions: maxSessions, maxMemory: memory, limits: limits)
         let idle = timeout
         let node = try loop.submit { NIOLoopBound(NodeServer(config: configTemplate, loop: loop), eventLoop: loop) }.wait()
+        if let dir {
+            let path = dir + "/sessiond.aof"
+            let report = try loop.submit { () throws -> AppendLog.ReplayReport in
+                let r = try AppendLog.replay(path: path, into: node.value.engine, now: nowMs())
+                node.value.log = try AppendLog(path: path, policy: policy)
+                node.value.armExpiryTimer()
+                return r
+            }.wait()
+            print("sessiond: replayed \(report.records) log records: \(report.sessions) sessions, \(report.expiredWhileDown) expired while down"
+                  + (report.truncatedBytes > 0 ? ", torn tail of \(report.truncatedBytes) bytes truncated" : ""))
+            if policy == .everysec {
+                // fsync once a second, on the loop (the write itself happens before each reply).
+                loop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in
+                    do { try node.value.log?.sync() } catch { logError("\(error)") }
+                }
+            }
+        } else {
+            print("sessiond: no --dir: sessions live in memory only")
+        }
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -69,6 +91,7 @@ struct Sessiond: ParsableCommand {
             s.resume()
         }
         try server.closeFuture.wait()
+        try? loop.submit { try node.value.commitLog(); try node.value.log?.sync() }.wait()
         try group.syncShutdownGracefully()
         print("sessiond stopped")
     }

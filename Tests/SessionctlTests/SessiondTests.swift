@@ -176,3 +176,59 @@ import Glibc
         #expect(!server.isRunning)
     }
 }
+
+@Suite struct SessiondDurabilityTests {
+    @Test func noAcknowledgedWriteIsLostToKill9WithFsyncAlways() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sd-dur-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let server = try SessiondServer(arguments: ["--dir", dir, "--fsync", "always"])
+        // A writer keeps creating and changing sessions; each reply is an acknowledgement.
+        let acked = AckedLog()
+        let url = server.url
+        let writer = Thread {
+            guard let c = try? RedisConnection(url: url, timeouts: .init(connectMs: 500, commandMs: 2000)) else { return }
+            var i = 0
+            while true {
+                guard let r = try? c.send([RedisCommand("SESSION.PUT", "w\(i)", "600", "PRINCIPAL", "u\(i % 7)", "ATTR", "n", String(i))]),
+                      r.first == .status("OK") else { return }
+                acked.add("w\(i)")
+                i += 1
+            }
+        }
+        writer.start()
+        usleep(400_000)
+        server.kill9()
+        usleep(100_000)
+        let written = acked.ids
+        #expect(written.count > 50, "the writer made progress (\(written.count))")
+        try server.restart()
+        #expect(server.output.contains("replayed"))
+        let c = try RedisConnection(url: server.url)
+        let count = try c.send([RedisCommand("SESSION.COUNT")])[0].int ?? 0
+        #expect(count >= Int64(written.count), "acknowledged \(written.count), recovered \(count)")
+        let missing = try c.send(written.map { RedisCommand("SESSION.TTL", $0) }).enumerated().filter { $0.element == .integer(-2) }.map { written[$0.offset] }
+        #expect(missing.isEmpty, "lost acknowledged writes: \(missing.prefix(5))")
+        let peek = try c.send([RedisCommand("SESSION.PEEK", written[written.count / 2])])[0].array ?? []
+        #expect(peek.count == 8 && peek[1].text == "u\((written.count / 2) % 7)")
+    }
+
+    @Test func everysecAndAGracefulStopKeepEverything() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sd-es-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let server = try SessiondServer(arguments: ["--dir", dir])
+        let c = try RedisConnection(url: server.url)
+        _ = try c.send((0..<100).map { RedisCommand("SESSION.PUT", "g\($0)", "600", "ATTR", "k", "v") } + [RedisCommand("SESSION.DEL", "g5")])
+        server.stop()
+        try server.restart()
+        #expect(try RedisConnection(url: server.url).send([RedisCommand("SESSION.COUNT")])[0] == .integer(99))
+    }
+}
+
+final class AckedLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var list: [String] = []
+    func add(_ id: String) { lock.lock(); list.append(id); lock.unlock() }
+    var ids: [String] { lock.lock(); defer { lock.unlock() }; return list }
+}

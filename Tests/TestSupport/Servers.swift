@@ -169,7 +169,7 @@ public final class SessiondServer: @unchecked Sendable {
     public private(set) var port: Int
     public let password: String?
     private var process: ChildProcess
-    private let arguments: [String]
+    private var arguments: [String]
     public let log: String
 
     public init(password: String? = nil, arguments extra: [String] = []) throws {
@@ -220,6 +220,23 @@ public final class SessiondServer: @unchecked Sendable {
 
     /// SIGTERM and wait: the server stops accepting and exits.
     public func stop() { process.stop() }
+
+    /// `kill -9`: no chance to flush anything.
+    public func kill9() {
+        process.signal(SIGKILL)
+        process.wait(seconds: 5)
+    }
+
+    /// Starts it again with the same arguments and port (after `kill9` or `stop`).
+    public func restart() throws {
+        process = try ChildProcess(path: try CLI.binary("sessiond"), arguments: arguments, outputPath: log)
+        guard SessiondServer.waitReady(port: port, password: password, process: process) else {
+            throw HarnessError("sessiond did not restart: \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
+        }
+    }
+
+    /// What the server printed.
+    public var output: String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
     public var isRunning: Bool { process.isRunning }
     deinit { process.stop(grace: 2); try? FileManager.default.removeItem(atPath: log) }
 }

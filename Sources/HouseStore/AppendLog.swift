@@ -1,0 +1,193 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The in-house store's durability: an append-only log of RESP records.
+///
+/// - `LOG.PUT id created last max-inactive deadline principal n (name value)*`: a session's
+///   full state after any change (deadline `-1`: none; principal empty: none);
+/// - `LOG.TOUCH id last-access`: a read that slid the expiry;
+/// - `LOG.DEL id`: a session removed (deleted, logged out, expired, evicted, migrated away).
+///
+/// Records are buffered per request batch and written by `commit()` before the batch's
+/// replies leave, so with `fsync always` an acknowledged write is on disk. Replay stops at
+/// the last complete record: a torn tail (a crash mid-write) is truncated and reported,
+/// never a refusal to start. `rewrite` compacts the log to one `LOG.PUT` per live session.
+public final class AppendLog {
+    public enum FsyncPolicy: String, Sendable, CaseIterable { case always, everysec, no }
+
+    public struct ReplayReport: Sendable, Equatable {
+        public var records = 0
+        public var sessions = 0
+        /// Sessions whose deadline passed while the node was down: dropped.
+        public var expiredWhileDown = 0
+        /// Bytes of an incomplete or malformed tail that were cut off.
+        public var truncatedBytes = 0
+    }
+
+    public struct LogError: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    public let path: String
+    public let policy: FsyncPolicy
+    private var fd: Int32
+    private var pending: [UInt8] = []
+    public private(set) var size: Int = 0
+    /// Bytes written since the last fsync (for `everysec`).
+    public private(set) var unsynced = 0
+
+    public init(path: String, policy: FsyncPolicy) throws {
+        self.path = path
+        self.policy = policy
+        fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw LogError(description: "cannot open \(path): \(String(cString: strerror(errno)))") }
+        var st = stat()
+        fstat(fd, &st)
+        size = Int(st.st_size)
+    }
+
+    deinit { close(fd) }
+
+    // MARK: records
+
+    public func logPut(_ s: HouseSession) {
+        var args: [[UInt8]] = [Array("LOG.PUT".utf8), Array(s.id.utf8), num(s.createdMs), num(s.lastAccessMs), num(s.maxInactiveMs),
+                               num(s.absoluteDeadlineMs ?? -1), Array((s.principal ?? "").utf8), num(Int64(s.attributes.count))]
+        for a in s.attributes { args.append(Array(a.name.utf8)); args.append(a.value) }
+        record(args)
+    }
+
+    public func logTouch(_ id: String, at ms: Int64) { record([Array("LOG.TOUCH".utf8), Array(id.utf8), num(ms)]) }
+    public func logDelete(_ id: String) { record([Array("LOG.DEL".utf8), Array(id.utf8)]) }
+
+    private func num(_ v: Int64) -> [UInt8] { Array(String(v).utf8) }
+
+    private func record(_ args: [[UInt8]]) {
+        pending.append(UInt8(ascii: "*")); pending += Array(String(args.count).utf8); pending += [0x0D, 0x0A]
+        for a in args {
+            pending.append(UInt8(ascii: "$")); pending += Array(String(a.count).utf8); pending += [0x0D, 0x0A]
+            pending += a; pending += [0x0D, 0x0A]
+        }
+    }
+
+    /// Writes the buffered records (and fsyncs under `always`). Call before replying.
+    public func commit() throws {
+        guard !pending.isEmpty else { return }
+        var off = 0
+        try pending.withUnsafeBytes { raw in
+            guard let base = raw.baseAddress else { return }
+            while off < raw.count {
+                let n = write(fd, base + off, raw.count - off)
+                if n < 0 { if errno == EINTR { continue }; throw LogError(description: "write to \(path) failed: \(String(cString: strerror(errno)))") }
+                off += n
+            }
+        }
+        size += pending.count
+        unsynced += pending.count
+        pending.removeAll(keepingCapacity: true)
+        if policy == .always { try sync() }
+    }
+
+    /// fsync now (the `everysec` timer calls this; `always` after every commit).
+    public func sync() throws {
+        guard unsynced > 0 else { return }
+        guard fsync(fd) == 0 else { throw LogError(description: "fsync of \(path) failed: \(String(cString: strerror(errno)))") }
+        unsynced = 0
+    }
+
+    // MARK: replay and compaction
+
+    /// Rebuilds `engine` from the log at `path`, truncating a torn tail.
+    public static func replay(path: String, into engine: SessionEngine, now: Int64) throws -> ReplayReport {
+        var report = ReplayReport()
+        guard let f = fopen(path, "rb") else { return report }   // no log yet
+        var bytes: [UInt8] = []
+        var buf = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = fread(&buf, 1, buf.count, f)
+            if n <= 0 { break }
+            bytes += buf[0..<n]
+        }
+        fclose(f)
+        var limits = RESPLimits()
+        limits.maxBulkLength = Int.max / 2
+        limits.maxArrayLength = Int.max / 2
+        var decoder = RESPRequestDecoder(limits: limits)
+        decoder.append(bytes)
+        var good = 0
+        while true {
+            let record: [[UInt8]]?
+            do { record = try decoder.next() } catch { break }
+            guard let r = record, apply(r, to: engine) else { break }
+            report.records += 1
+            good = bytes.count - decoder.pendingBytes
+        }
+        if good < bytes.count {
+            report.truncatedBytes = bytes.count - good
+            guard truncate(path, off_t(good)) == 0 else {
+                throw LogError(description: "cannot truncate the torn tail of \(path): \(String(cString: strerror(errno)))")
+            }
+        }
+        report.expiredWhileDown = engine.expireDue(now: now).count
+        report.sessions = engine.count
+        return report
+    }
+
+    /// Applies one record; false for a record that does not parse (treated as the tail).
+    static func apply(_ r: [[UInt8]], to engine: SessionEngine) -> Bool {
+        func s(_ i: Int) -> String { String(decoding: r[i], as: UTF8.self) }
+        func n(_ i: Int) -> Int64? { Int64(s(i)) }
+        switch r.first.map({ String(decoding: $0, as: UTF8.self) }) {
+        case "LOG.PUT":
+            guard r.count >= 8, let created = n(2), let last = n(3), let maxInactive = n(4), let deadline = n(5), let count = n(7),
+                  count >= 0, r.count == 8 + 2 * Int(count) else { return false }
+            var attrs: [HouseSession.Attribute] = []
+            for k in 0..<Int(count) { attrs.append(.init(s(8 + 2 * k), r[9 + 2 * k])) }
+            let principal = s(6)
+            engine.restore(HouseSession(id: s(1), principal: principal.isEmpty ? nil : principal, attributes: attrs, createdMs: created,
+                                        lastAccessMs: last, maxInactiveMs: maxInactive, absoluteDeadlineMs: deadline < 0 ? nil : deadline),
+                           now: last)
+            return true
+        case "LOG.TOUCH":
+            guard r.count == 3, let at = n(2) else { return false }
+            _ = engine.update(s(1), now: at) { $0.lastAccessMs = at }
+            return true
+        case "LOG.DEL":
+            guard r.count == 2 else { return false }
+            _ = engine.take(s(1), now: Int64.min / 2)
+            return true
+        default:
+            return false
+        }
+    }
+
+    /// Whether the log has grown several times past the live data.
+    public func needsRewrite(liveBytes: Int) -> Bool {
+        size > 1 << 20 && size > 4 * max(liveBytes, 1)
+    }
+
+    /// Writes one `LOG.PUT` per live session to a new file, fsyncs it, and renames it over
+    /// the log: a crash at any point leaves either the old or the new log whole.
+    public func rewrite(from engine: SessionEngine, now: Int64) throws {
+        try commit()
+        let tmp = path + ".rewrite"
+        let out = try AppendLog(path: tmp, policy: .no)
+        _ = ftruncate(out.fd, 0)
+        out.size = 0
+        var cursor = 0
+        repeat {
+            let (next, page) = engine.scan(cursor: cursor, match: nil, principal: nil, count: 1000, now: now)
+            for s in page { out.logPut(s) }
+            try out.commit()
+            cursor = next
+        } while cursor != 0
+        try out.sync()
+        guard rename(tmp, path) == 0 else { throw LogError(description: "cannot replace \(path): \(String(cString: strerror(errno)))") }
+        close(fd)
+        fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC)
+        guard fd >= 0 else { throw LogError(description: "cannot reopen \(path)") }
+        size = out.size
+        unsynced = 0
+    }
+}

@@ -1,0 +1,96 @@
+import Testing
+import Foundation
+@testable import HouseStore
+
+@Suite struct AppendLogTests {
+    func tempLog() throws -> String {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("aof-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        return dir.appendingPathComponent("sessiond.aof").path
+    }
+
+    @Test func replayRebuildsTheSessions() throws {
+        let path = try tempLog()
+        let log = try AppendLog(path: path, policy: .always)
+        let e = SessionEngine(node: "n1")
+        e.put(id: "a", maxInactiveMs: 60_000, principal: "alice", attributes: [.init("cart", [0, 0xFF, 0x0D, 0x0A])], now: 1_000)
+        e.put(id: "b", maxInactiveMs: -1, principal: nil, attributes: [], absoluteDeadlineMs: 500_000, now: 1_000)
+        e.put(id: "c", maxInactiveMs: 60_000, principal: "carol", attributes: [], now: 1_000)
+        for id in ["a", "b", "c"] { log.logPut(e.get(id, now: 1_000, touch: false).0!) }
+        _ = e.get("a", now: 5_000, touch: true); log.logTouch("a", at: 5_000)
+        _ = e.delete(["c"], now: 6_000); log.logDelete("c")
+        try log.commit()
+        let r = SessionEngine(node: "n1")
+        let report = try AppendLog.replay(path: path, into: r, now: 7_000)
+        #expect(report.records == 5 && report.sessions == 2 && report.truncatedBytes == 0)
+        #expect(r.get("a", now: 7_000, touch: false).0 == e.get("a", now: 7_000, touch: false).0)
+        #expect(r.get("b", now: 7_000, touch: false).0?.absoluteDeadlineMs == 500_000)
+        #expect(r.sessions(of: "alice") == ["a"] && r.sessions(of: "carol").isEmpty)
+        #expect(r.checkConsistency().isEmpty)
+    }
+
+    @Test func aTornTailIsTruncatedAndReported() throws {
+        let path = try tempLog()
+        let log = try AppendLog(path: path, policy: .no)
+        log.logPut(HouseSession(id: "ok", principal: nil, attributes: [], createdMs: 0, lastAccessMs: 0, maxInactiveMs: -1))
+        try log.commit()
+        let goodSize = log.size
+        // A crash in the middle of the next record.
+        let h = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        h.seekToEndOfFile()
+        h.write(Data("*8\r\n$7\r\nLOG.PUT\r\n$4\r\nhalf".utf8))
+        try h.close()
+        let r = SessionEngine(node: "n1")
+        let report = try AppendLog.replay(path: path, into: r, now: 1)
+        #expect(report.sessions == 1 && report.truncatedBytes > 0)
+        let size = (try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? -1
+        #expect(size == goodSize, "the file ends at the last complete record")
+        // Garbage instead of a record: also a tail, not a refusal to start.
+        try Data("not resp at all\r\n".utf8).append(to: path)
+        let again = try AppendLog.replay(path: path, into: SessionEngine(node: "n1"), now: 1)
+        #expect(again.sessions == 1 && again.truncatedBytes > 0)
+    }
+
+    @Test func sessionsPastTheirDeadlineAreDroppedAndReported() throws {
+        let path = try tempLog()
+        let log = try AppendLog(path: path, policy: .no)
+        log.logPut(HouseSession(id: "old", principal: nil, attributes: [], createdMs: 0, lastAccessMs: 0, maxInactiveMs: 1_000))
+        log.logPut(HouseSession(id: "new", principal: nil, attributes: [], createdMs: 0, lastAccessMs: 0, maxInactiveMs: 100_000))
+        try log.commit()
+        let r = SessionEngine(node: "n1")
+        let report = try AppendLog.replay(path: path, into: r, now: 50_000)
+        #expect(report.expiredWhileDown == 1 && report.sessions == 1 && r.count == 1)
+    }
+
+    @Test func rewriteCompactsAndKeepsEverything() throws {
+        let path = try tempLog()
+        let log = try AppendLog(path: path, policy: .no)
+        let e = SessionEngine(node: "n1")
+        for round in 0..<50 {
+            for i in 0..<20 {
+                e.put(id: "s\(i)", maxInactiveMs: -1, principal: "p\(i % 3)", attributes: [.init("round", Array(String(round).utf8))], now: 0)
+                log.logPut(e.get("s\(i)", now: 0, touch: false).0!)
+            }
+        }
+        try log.commit()
+        let before = log.size
+        try log.rewrite(from: e, now: 0)
+        #expect(log.size < before / 10)
+        let r = SessionEngine(node: "n1")
+        #expect(try AppendLog.replay(path: path, into: r, now: 0).sessions == 20)
+        #expect(r.get("s7", now: 0, touch: false).0?.attributes.first?.value == Array("49".utf8))
+        // The log keeps working after the rewrite.
+        log.logDelete("s7")
+        try log.commit()
+        #expect(try AppendLog.replay(path: path, into: SessionEngine(node: "n1"), now: 0).sessions == 19)
+    }
+}
+
+extension Data {
+    func append(to path: String) throws {
+        let h = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        h.seekToEndOfFile()
+        h.write(self)
+        try h.close()
+    }
+}
