@@ -25,7 +25,7 @@ let package = Package(
         .target(name: "RedisClient", dependencies: ["CHiredis"]),
         .target(name: "RedisSessions", dependencies: ["SessionKit", "RedisClient"]),
         // The in-house store: RESP codec and the session engine (the server comes with issue 4).
-        .target(name: "HouseStore", dependencies: ["SessionKit"]),
+        .target(name: "HouseStore", dependencies: ["SessionKit", "RedisClient"]),
         // The in-house store node: a SwiftNIO server speaking RESP2.
         .executableTarget(
             name: "sessiond",
@@ -58,7 +58,7 @@ let package = Package(
         .testTarget(name: "HouseStoreTests", dependencies: ["HouseStore"]),
         .testTarget(name: "RedisClientTests", dependencies: ["RedisClient", "TestSupport"]),
         .testTarget(name: "RedisSessionsTests", dependencies: ["RedisSessions", "SessionKit", "TestSupport"]),
-        .testTarget(name: "SessionctlTests", dependencies: ["TestSupport", "RedisClient", "SessionKit", "sessionctl"]),
+        .testTarget(name: "SessionctlTests", dependencies: ["TestSupport", "RedisClient", "SessionKit", "HouseStore", "sessionctl", "sessiond"]),
     ],
     swiftLanguageModes: [.v6]
 )

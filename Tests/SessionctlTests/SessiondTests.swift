@@ -3,6 +3,7 @@ import Foundation
 import RedisClient
 import SessionKit
 import TestSupport
+import HouseStore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -231,4 +232,77 @@ final class AckedLog: @unchecked Sendable {
     private var list: [String] = []
     func add(_ id: String) { lock.lock(); list.append(id); lock.unlock() }
     var ids: [String] { lock.lock(); defer { lock.unlock() }; return list }
+}
+
+@Suite struct SessiondClientAndLimitsTests {
+    @Test func theApplicationClientRoundTrips() async throws {
+        let server = try SessiondServer()
+        let app = try SessiondClient(url: server.urlString)
+        try await app.create(id: "app-1", timeoutSeconds: 1800, principal: "ann", attributes: [("cart", [1, 2, 3])])
+        let s = try await app.get("app-1")
+        #expect(s?.principal == "ann" && s?.maxInactiveMs == 1_800_000 && s?.attributes == [.init("cart", [1, 2, 3])])
+        #expect(try await app.setAttribute("app-1", name: "step", value: Array("2".utf8)))
+        #expect(try await app.touch("app-1"))
+        #expect(try await app.get("app-1")?.attributes.count == 2)
+        #expect(try await app.delete("app-1"))
+        #expect(try await app.get("app-1") == nil)
+        #expect(try await !app.touch("app-1"))
+        do { try await app.create(id: "x", timeoutSeconds: nil, attributes: [("big", [UInt8](repeating: 0, count: 32))]) } catch {
+            Issue.record("create failed: \(error)")
+        }
+    }
+
+    @Test func aSlowSubscriberGetsAGapNotice() throws {
+        let server = try SessiondServer()
+        // A subscriber that does not read: its socket and the server's buffer fill up.
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var small: Int32 = 4096
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, socklen_t(MemoryLayout<Int32>.size))
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = in_port_t(UInt16(server.port).bigEndian)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        let sub = "*2\r\n$9\r\nSUBSCRIBE\r\n$15\r\nsessiond:events\r\n"
+        _ = sub.withCString { write(fd, $0, strlen($0)) }
+        usleep(200_000)
+        // Many events (each PUT and DEL publishes one), far more than the buffers hold.
+        let c = try RedisConnection(url: server.url)
+        for batch in 0..<150 {
+            _ = try c.send((0..<1000).map { RedisCommand("SESSION.PUT", "k\(batch)-\($0)", "600", "ATTR", "pad", String(repeating: "x", count: 200)) })
+        }
+        // Now read everything: somewhere there must be a gap notice with the count missed.
+        var tv = timeval(tv_sec: 2, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        var tail = ""          // the end of what was read, so a marker split across reads is found
+        var total = 0
+        var found: String? = nil
+        var buf = [UInt8](repeating: 0, count: 1 << 16)
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline, found == nil {
+            let n = read(fd, &buf, buf.count)
+            if n <= 0 { break }
+            total += n
+            let window = tail + String(decoding: buf[0..<n], as: UTF8.self)
+            if let r = window.firstRange(of: "\"event\":\"gap\",\"missed\":") { found = String(window[r.lowerBound...].prefix(60)) }
+            tail = String(window.suffix(80))
+        }
+        #expect(found != nil, "no gap notice in \(total) bytes")
+        #expect(try server.command("PING") == .status("PONG"), "the server is unaffected")
+    }
+
+    @Test func idleClientsAndTooManyClientsAreRefused() throws {
+        let server = try SessiondServer(arguments: ["--timeout", "1", "--max-clients", "2"])
+        let a = try RedisConnection(url: server.url)
+        let b = try RedisConnection(url: server.url)
+        #expect(try a.send([RedisCommand("PING")])[0] == .status("PONG"))
+        let third = try RedisConnection(url: server.url, timeouts: .init(connectMs: 1000, commandMs: 2000))
+        let r = try? third.send([RedisCommand("PING")])
+        #expect(r?.first?.errorMessage?.contains("max number of clients") == true || r == nil)
+        usleep(1_600_000)
+        // Idle for more than a second: closed by the server.
+        let afterIdle = try? b.send([RedisCommand("PING")])
+        #expect(afterIdle == nil || afterIdle?.first?.errorMessage?.contains("idle") == true)
+    }
 }
