@@ -22,6 +22,8 @@ struct Sessiond: ParsableCommand {
     @Option(name: .customLong("max-sessions"), help: "Evict least recently used sessions above this count.") var maxSessions: Int?
     @Option(help: "Evict least recently used sessions above this many bytes (k, m, g suffixes).") var maxmemory: String?
     @Option(name: .customLong("max-bulk"), help: "Largest value accepted, in bytes.") var maxBulk = 16 << 20
+    @Option(name: .customLong("subscriber-buffer"), help: "Bytes an event subscriber may have pending before its events are dropped (then a gap notice).")
+    var subscriberBuffer = 1 << 20
     @Option(help: "Folder of the append-only log (sessiond.aof); without it sessions live in memory only.") var dir: String?
     @Option(help: "When the log is fsynced: always (before each reply), everysec, no.") var fsync: String = "everysec"
 
@@ -63,12 +65,16 @@ struct Sessiond: ParsableCommand {
         } else {
             print("sessiond: no --dir: sessions live in memory only")
         }
+        // A small subscriber buffer also caps the kernel's send buffer (no auto-tuning), so a
+        // slow subscriber is detected early.
+        let sndbuf = subscriberBuffer < 1 << 20 ? Int32(subscriberBuffer) : nil
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.writeBufferWaterMark, value: .init(low: 64 << 10, high: 1 << 20))
+            .childChannelOption(.writeBufferWaterMark, value: .init(low: max(1, subscriberBuffer / 16), high: max(2, subscriberBuffer)))
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let sndbuf { try channel.syncOptions?.setOption(.socketOption(.so_sndbuf), value: SocketOptionValue(sndbuf)) }
                     if idle > 0 { try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: .seconds(idle))) }
                     try channel.pipeline.syncOperations.addHandler(Connection(node: node.value))
                 }

@@ -56,7 +56,7 @@ import TestSupport
         try Seeder.run(cmds, on: server)
         let store = RedisSessionStore(urls: [server.url])
         let deadlineBox = EventBox()
-        let got = try await events(server, store, kinds: [.expired], seconds: 8, during: {
+        let got = try await events(server, store, kinds: [.expired], seconds: 20, during: {
             // Shorten two sessions' life to 1.5 s, behind the watcher's back (PEXPIREAT fires `expire`).
             let deadline = Seeder.nowMs() + 1500
             await deadlineBox.setMark(deadline)
@@ -79,7 +79,7 @@ import TestSupport
         for i in 0..<20 { cmds += try Seeder.springCommands(.init(id: "d\(i)", user: "bob", nowMs: now)) }
         try Seeder.run(cmds, on: server)
         let store = RedisSessionStore(urls: [server.url])
-        let got = try await events(server, store, kinds: [.deleted, .evicted], seconds: 10, during: {
+        let got = try await events(server, store, kinds: [.deleted, .evicted], seconds: 30, during: {
             try server.command("DEL", "spring:session:sessions:d0")
             // A cap far below the data: the next write makes Redis evict every key it can.
             try server.command("CONFIG", "SET", "maxmemory", "1")
@@ -93,7 +93,7 @@ import TestSupport
     @Test func connectionLossGivesAGapNotice() async throws {
         let server = try RedisServer(config: ["--notify-keyspace-events", "Egxe"])
         let store = RedisSessionStore(urls: [server.url], timeouts: .init(connectMs: 300, commandMs: 1000))
-        let got = try await events(server, store, kinds: [.deleted], seconds: 10, during: {
+        let got = try await events(server, store, kinds: [.deleted], seconds: 30, during: {
             try server.command("CLIENT", "KILL", "TYPE", "pubsub")
         }, until: { evs in evs.filter { $0.kind == .gap }.count >= 2 })
         let gaps = got.filter { $0.kind == .gap }
