@@ -26,6 +26,7 @@ final class Connection: ChannelInboundHandler {
     func channelActive(context: ChannelHandlerContext) {
         self.context = context
         node.clients += 1
+        node.connections[ObjectIdentifier(self)] = self
         if node.clients > node.config.maxClients {
             send(.error("ERR max number of clients reached"), context: context, flush: true)
             context.close(promise: nil)
@@ -36,6 +37,7 @@ final class Connection: ChannelInboundHandler {
     func channelInactive(context: ChannelHandlerContext) {
         node.clients -= 1
         node.subscribers[ObjectIdentifier(self)] = nil
+        node.connections[ObjectIdentifier(self)] = nil
         self.context = nil
         context.fireChannelInactive()
     }
@@ -86,6 +88,13 @@ final class Connection: ChannelInboundHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
+        context.close(promise: nil)
+    }
+
+    /// The node is stopping: say so, then close.
+    func shutdown() {
+        guard let context else { return }
+        send(.error("SHUTDOWN sessiond is stopping"), context: context, flush: true)
         context.close(promise: nil)
     }
 

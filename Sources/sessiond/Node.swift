@@ -25,6 +25,8 @@ final class NodeServer {
     let loop: any EventLoop
     var clients = 0
     var subscribers: [ObjectIdentifier: Connection] = [:]
+    /// Every open connection, to tell them when the node stops.
+    var connections: [ObjectIdentifier: Connection] = [:]
     var expiredTotal: Int64 = 0
     var evictedTotal: Int64 = 0
     var commandsTotal: Int64 = 0
@@ -94,6 +96,12 @@ final class NodeServer {
         guard let log else { return }
         try log.commit()
         if log.needsRewrite(liveBytes: engine.usedMemory) { try log.rewrite(from: engine, now: nowMs()) }
+    }
+
+    /// Tells every client the node is stopping and closes them (after the log is written).
+    func shutdownClients() {
+        for c in connections.values { c.shutdown() }
+        connections.removeAll()
     }
 
     // MARK: info

@@ -93,7 +93,14 @@ struct Sessiond: ParsableCommand {
         signal(SIGINT, SIG_IGN); signal(SIGTERM, SIG_IGN)
         let signals = [SIGINT, SIGTERM].map { DispatchSource.makeSignalSource(signal: $0, queue: .global()) }
         for s in signals {
-            s.setEventHandler { server.close(promise: nil) }
+            s.setEventHandler {
+                // Stop accepting, write the log out, tell the clients, then stop.
+                server.close(promise: nil)
+                loop.execute {
+                    do { try node.value.commitLog(); try node.value.log?.sync() } catch { logError("\(error)") }
+                    node.value.shutdownClients()
+                }
+            }
             s.resume()
         }
         try server.closeFuture.wait()

@@ -111,6 +111,8 @@ import Glibc
         try server.command("SESSION.PUT", "c", "600", "PRINCIPAL", "carol")      // evicts the LRU one (a)
         try server.command("SESSION.PUT", "d", "1", "PRINCIPAL", "dave")          // evicts b
         try server.command("SESSION.DEL", "c")
+        try server.command("SESSION.PUT", "e", "600", "PRINCIPAL", "erin")      // d and e: within the cap
+        try server.command("SESSION.LOGOUT", "erin")
         var seen: [[String: Any]] = []
         for try await m in sub.messages {
             let obj = try JSONSerialization.jsonObject(with: Data(m.payload)) as? [String: Any] ?? [:]
@@ -118,10 +120,12 @@ import Glibc
             if obj["event"] as? String == "expired" { break }
         }
         let kinds = seen.map { "\($0["event"] ?? "")/\($0["id"] ?? "")" }
-        #expect(kinds == ["created/a", "created/b", "created/c", "evicted/a", "created/d", "evicted/b", "deleted/c", "expired/d"], "\(kinds)")
+        #expect(kinds == ["created/a", "created/b", "created/c", "evicted/a", "created/d", "evicted/b", "deleted/c",
+                          "created/e", "deleted/e", "expired/d"], "\(kinds)")
         #expect(seen.allSatisfy { $0["node"] as? String == "n1" })
         #expect(seen[6]["reason"] as? String == "del" && seen[6]["principal"] as? String == "carol")
-        let expiredAt = (seen[7]["time"] as? Int64) ?? Int64(seen[7]["time"] as? Int ?? 0)
+        #expect(seen[8]["reason"] as? String == "logout" && seen[8]["principal"] as? String == "erin")
+        let expiredAt = (seen[9]["time"] as? Int64) ?? Int64(seen[9]["time"] as? Int ?? 0)
         #expect(expiredAt - (start + 1000) < 300, "expired \(expiredAt - start - 1000) ms after its deadline")
     }
 
@@ -135,10 +139,22 @@ import Glibc
             guard p.wait(seconds: 10) else { throw HarnessError("redis-cli hung") }
             return (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
         }
+        #expect(try run("PING") == "PONG\n")
+        #expect(try run("HELLO", "2").contains("sessiond"))
         #expect(try run("SESSION.PUT", "k1", "60", "PRINCIPAL", "zed", "ATTR", "n", "v") == "OK\n")
         #expect(try run("SESSION.PEEK", "k1").contains("zed"))
+        #expect(try run("SESSION.GET", "k1").contains("k1"))
+        #expect(try run("SESSION.SETATTR", "k1", "m", "w") == "1\n")
+        #expect(try run("SESSION.DELATTR", "k1", "n") == "1\n")
+        #expect(try run("SESSION.TOUCH", "k1") == "1\n")
+        #expect(try run("SESSION.EXPIRE", "k1", "30") == "1\n")
+        #expect(Int(try run("SESSION.TTL", "k1").trimmingCharacters(in: .whitespacesAndNewlines)).map { $0 > 25_000 && $0 <= 30_000 } == true)
+        #expect(try run("SESSION.SCAN", "0").contains("k1"))
         #expect(try run("SESSION.COUNT") == "1\n")
+        #expect(try run("NODE.INFO").contains("sessions:1"))
         #expect(try run("SESSION.LOGOUT", "zed") == "k1\n")
+        #expect(try run("SESSION.PUT", "k2", "60") == "OK\n")
+        #expect(try run("SESSION.DEL", "k2") == "1\n")
     }
 
     @Test func theConsoleWorksAgainstSessiond() throws {
@@ -171,10 +187,23 @@ import Glibc
         #expect(mixed.code == 2)
     }
 
-    @Test func gracefulStopOnSigterm() throws {
+    @Test func gracefulStopTellsTheClients() throws {
         let server = try SessiondServer()
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = in_port_t(UInt16(server.port).bigEndian)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        _ = "PING\r\n".withCString { write(fd, $0, 6) }
+        usleep(200_000)
         server.stop()
         #expect(!server.isRunning)
+        var buf = [UInt8](repeating: 0, count: 256)
+        var text = ""
+        while true { let n = read(fd, &buf, buf.count); if n <= 0 { break }; text += String(decoding: buf[0..<n], as: UTF8.self) }
+        #expect(text.contains("+PONG") && text.contains("-SHUTDOWN sessiond is stopping"), "\(text)")
     }
 }
 

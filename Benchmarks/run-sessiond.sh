@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# sessiond against redis-server (issue 4), in the same run, same clients (-c 50), with and
+# without pipelining (-P 16), both logging at fsync everysec:
+#   create:         SESSION.PUT (principal + 3 attributes, sliding TTL) vs HSET + EXPIRE
+#   read-and-touch: SESSION.GET vs HGETALL + EXPIRE
+#   PING
+# Two-command Redis pairs are combined as 1/(1/a + 1/b) requests per second.
+# Then memory per session (100,000 sessions with a user and three small attributes), and
+# expiry lateness: 1,000,000 live sessions, 10,000 with the same deadline, every expired
+# event timed at a subscriber. Not a test: no thresholds.
+# Usage: Benchmarks/run-sessiond.sh [REQUESTS=200000]   (PARTS=throughput skips memory and lateness)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${1:-200000}
+scripts/deps.sh
+swift build -c release --product sessiond >&2
+bin=$(swift build -c release --show-bin-path)
+dir=$(mktemp -d)
+rp=$(( 30000 + RANDOM % 10000 )); sp=$(( rp + 1 ))
+redis-server --port $rp --bind 127.0.0.1 --save "" --appendonly yes --appendfsync everysec --dir "$dir" \
+  --daemonize yes --pidfile "$dir/redis.pid" --loglevel warning >/dev/null
+mkdir -p "$dir/sd"
+"$bin/sessiond" --port $sp --dir "$dir/sd" --fsync everysec > "$dir/sessiond.log" 2>&1 &
+spid=$!
+cleanup() { kill $spid 2>/dev/null || true; redis-cli -p $rp shutdown nosave >/dev/null 2>&1 || true; rm -rf "$dir"; }
+trap cleanup EXIT
+for p in $rp $sp; do for _ in $(seq 50); do redis-cli -p $p ping >/dev/null 2>&1 && break; sleep 0.1; done; done
+
+rps() { # port pipeline command... -> requests per second
+  local port=$1 pipe=$2; shift 2
+  redis-benchmark -p "$port" -c 50 -n "$N" -r 100000 -P "$pipe" --csv "$@" 2>/dev/null | tail -1 | cut -d, -f2 | tr -d '"'
+}
+pair() { echo "scale=9; 1 / (1 / $1 + 1 / $2)" | bc | cut -d. -f1; }
+ratio() { echo "scale=2; $1 / $2" | bc; }
+echo "| work | pipeline | sessiond req/s | redis req/s | sessiond / redis |"
+echo "|---|---|---|---|---|"
+for P in 1 16; do
+  s=$(rps $sp $P SESSION.PUT sess:__rand_int__ 1800 PRINCIPAL user:__rand_int__ ATTR a 1 ATTR b 2 ATTR c 3)
+  a=$(rps $rp $P HSET sess:__rand_int__ principal user:__rand_int__ a 1 b 2 c 3)
+  b=$(rps $rp $P EXPIRE sess:__rand_int__ 1800)
+  r=$(pair "$a" "$b"); echo "| create (PUT vs HSET+EXPIRE) | $P | ${s%.*} | $r | $(ratio "$s" "$r")x |"
+  s=$(rps $sp $P SESSION.GET sess:__rand_int__)
+  a=$(rps $rp $P HGETALL sess:__rand_int__)
+  b=$(rps $rp $P EXPIRE sess:__rand_int__ 1800)
+  r=$(pair "$a" "$b"); echo "| read-and-touch (GET vs HGETALL+EXPIRE) | $P | ${s%.*} | $r | $(ratio "$s" "$r")x |"
+  s=$(rps $sp $P PING); r=$(rps $rp $P PING)
+  echo "| PING | $P | ${s%.*} | ${r%.*} | $(ratio "$s" "$r")x |"
+done
+
+[ "${PARTS:-all}" = throughput ] && exit 0
+
+# Memory per session: 100,000 fresh sessions in each (FLUSHALL first on Redis).
+rss() { awk '/VmRSS/ {print $2 * 1024}' "/proc/$1/status"; }
+redis-cli -p $rp flushall >/dev/null
+"$bin/sessiond" --port $((sp + 1)) > "$dir/sd2.log" 2>&1 &
+mpid=$!
+for _ in $(seq 50); do redis-cli -p $((sp + 1)) ping >/dev/null 2>&1 && break; sleep 0.1; done
+r0=$(redis-cli -p $rp info memory | awk -F: '/^used_memory:/ {print $2}' | tr -d '\r'); s0=$(rss $mpid)
+redis-benchmark -p $rp -c 1 -n 1000 -P 1 --csv EVAL "for i=1,100 do local k='m:'..redis.call('INCR','seq'); redis.call('HSET',k,'principal','user'..i,'a','1','b','2','c','3'); redis.call('EXPIRE',k,1800) end" 0 >/dev/null 2>&1 || true
+keys=$(redis-cli -p $rp dbsize)
+r1=$(redis-cli -p $rp info memory | awk -F: '/^used_memory:/ {print $2}' | tr -d '\r')
+python3 - "$((sp + 1))" <<'PY'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+def cmd(*a):
+    out = b"*%d\r\n" % len(a)
+    for x in a:
+        x = x.encode() if isinstance(x, str) else x
+        out += b"$%d\r\n%s\r\n" % (len(x), x)
+    return out
+for batch in range(100):
+    s.sendall(b"".join(cmd("SESSION.PUT", "m:%d" % (batch * 1000 + i), "1800", "PRINCIPAL", "user%d" % i, "ATTR", "a", "1", "ATTR", "b", "2", "ATTR", "c", "3") for i in range(1000)))
+    got = b""
+    while got.count(b"\r\n") < 1000: got += s.recv(65536)
+PY
+s1=$(rss $mpid)
+kill $mpid
+echo
+echo "memory per session: sessiond $(( (s1 - s0) / 100000 )) bytes (process RSS delta, 100,000 sessions); redis $(( (r1 - r0) / (keys > 1 ? keys - 1 : 1) )) bytes (used_memory delta, $((keys - 1)) hashes with TTL)"
+
+# Expiry lateness: 1,000,000 live sessions, 10,000 with the same deadline 20 s ahead.
+python3 - "$sp" <<'PY'
+import socket, sys, time, json, threading
+port = int(sys.argv[1])
+def cmd(*a):
+    out = b"*%d\r\n" % len(a)
+    for x in a:
+        x = x.encode() if isinstance(x, str) else x
+        out += b"$%d\r\n%s\r\n" % (len(x), x)
+    return out
+def load(items):
+    s = socket.create_connection(("127.0.0.1", port))
+    for i in range(0, len(items), 2000):
+        chunk = items[i:i + 2000]
+        s.sendall(b"".join(chunk))
+        got = b""
+        while got.count(b"\r\n") < len(chunk): got += s.recv(1 << 16)
+    s.close()
+load([cmd("SESSION.PUT", "live:%d" % i, "3600", "PRINCIPAL", "u%d" % (i % 5000)) for i in range(1_000_000)])
+deadline = int(time.time() * 1000) + 20_000
+sub = socket.create_connection(("127.0.0.1", port))
+sub.sendall(cmd("SUBSCRIBE", "sessiond:events"))
+arrivals = []
+def reader():
+    buf = b""
+    while len(arrivals) < 10_000:
+        data = sub.recv(1 << 16)
+        if not data: break
+        buf += data
+        while True:
+            i = buf.find(b'{"event":"expired"')
+            if i < 0: buf = buf[-200:]; break
+            j = buf.find(b"}", i)
+            if j < 0: buf = buf[i:]; break
+            if b'"exp:' in buf[i:j]: arrivals.append(time.time() * 1000)
+            buf = buf[j + 1:]
+t = threading.Thread(target=reader); t.start()
+load([cmd("SESSION.PUT", "exp:%d" % i, "-1", "DEADLINE", str(deadline)) for i in range(10_000)])
+t.join(timeout=90)
+late = sorted(a - deadline for a in arrivals)
+def pct(p): return late[min(len(late) - 1, int(p * len(late)))] if late else float("nan")
+print("expiry lateness with 1,000,000 live sessions: %d of 10,000 expired events received; lateness p50 %.0f ms, p99 %.0f ms, max %.0f ms"
+      % (len(late), pct(0.5), pct(0.99), late[-1] if late else float("nan")))
+PY
