@@ -52,24 +52,33 @@ public final class AppendLog {
     // MARK: records
 
     public func logPut(_ s: HouseSession) {
-        var args: [[UInt8]] = [Array("LOG.PUT".utf8), Array(s.id.utf8), num(s.createdMs), num(s.lastAccessMs), num(s.maxInactiveMs),
-                               num(s.absoluteDeadlineMs ?? -1), Array((s.principal ?? "").utf8), num(Int64(s.attributes.count))]
-        for a in s.attributes { args.append(Array(a.name.utf8)); args.append(a.value) }
-        record(args)
+        header(8 + 2 * s.attributes.count)
+        bulk("LOG.PUT"); bulk(s.id); number(s.createdMs); number(s.lastAccessMs); number(s.maxInactiveMs)
+        number(s.absoluteDeadlineMs ?? -1); bulk(s.principal ?? ""); number(Int64(s.attributes.count))
+        for a in s.attributes { bulk(a.name); bulk(a.value) }
     }
 
-    public func logTouch(_ id: String, at ms: Int64) { record([Array("LOG.TOUCH".utf8), Array(id.utf8), num(ms)]) }
-    public func logDelete(_ id: String) { record([Array("LOG.DEL".utf8), Array(id.utf8)]) }
+    public func logTouch(_ id: String, at ms: Int64) { header(3); bulk("LOG.TOUCH"); bulk(id); number(ms) }
+    public func logDelete(_ id: String) { header(2); bulk("LOG.DEL"); bulk(id) }
 
-    private func num(_ v: Int64) -> [UInt8] { Array(String(v).utf8) }
-
-    private func record(_ args: [[UInt8]]) {
-        pending.append(UInt8(ascii: "*")); pending += Array(String(args.count).utf8); pending += [0x0D, 0x0A]
-        for a in args {
-            pending.append(UInt8(ascii: "$")); pending += Array(String(a.count).utf8); pending += [0x0D, 0x0A]
-            pending += a; pending += [0x0D, 0x0A]
-        }
+    // Records are written straight into the pending buffer (no per-field arrays).
+    private func decimal(_ v: Int) {
+        if v < 10 { pending.append(0x30 + UInt8(v)); return }
+        var div = 1
+        while div <= v / 10 { div *= 10 }
+        var rest = v
+        while div > 0 { pending.append(0x30 + UInt8(rest / div)); rest %= div; div /= 10 }
     }
+    private func header(_ count: Int) { pending.append(UInt8(ascii: "*")); decimal(count); pending.append(0x0D); pending.append(0x0A) }
+    private func bulk(_ s: String) {
+        pending.append(UInt8(ascii: "$")); decimal(s.utf8.count); pending.append(0x0D); pending.append(0x0A)
+        pending.append(contentsOf: s.utf8); pending.append(0x0D); pending.append(0x0A)
+    }
+    private func bulk(_ b: [UInt8]) {
+        pending.append(UInt8(ascii: "$")); decimal(b.count); pending.append(0x0D); pending.append(0x0A)
+        pending.append(contentsOf: b); pending.append(0x0D); pending.append(0x0A)
+    }
+    private func number(_ v: Int64) { bulk(String(v)) }
 
     /// Writes the buffered records (and fsyncs under `always`). Call before replying.
     public func commit() throws {

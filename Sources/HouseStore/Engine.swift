@@ -65,6 +65,8 @@ public final class SessionEngine {
         var prev: Int32 = -1   // toward more recently used
         var next: Int32 = -1   // toward less recently used
         var generation: UInt32
+        /// `session.accountedBytes`, kept so removal does not walk the attributes again.
+        var bytes: Int
     }
     private var slots: [Slot?] = []
     private var generations: [UInt32] = []
@@ -97,10 +99,13 @@ public final class SessionEngine {
     @discardableResult
     public func put(id: String, maxInactiveMs: Int64, principal: String?, attributes: [HouseSession.Attribute],
                     absoluteDeadlineMs: Int64? = nil, now: Int64) -> [EngineEvent] {
-        if let old = index[id] { remove(slot: old) }
         let s = HouseSession(id: id, principal: principal, attributes: attributes, createdMs: now, lastAccessMs: now,
                              maxInactiveMs: maxInactiveMs, absoluteDeadlineMs: absoluteDeadlineMs)
-        insert(s)
+        if let slot = index[id] {
+            replace(slot: slot, with: s)   // in place: the id index stays, the principal set only changes if needed
+        } else {
+            insert(s)
+        }
         var events = [event(.created, s, now)]
         events += evictIfNeeded(now: now, keep: id)
         return events
@@ -132,7 +137,9 @@ public final class SessionEngine {
         let before = s.accountedBytes
         let oldPrincipal = s.principal
         change(&s)
-        usedMemory += s.accountedBytes - before
+        let after = s.accountedBytes
+        usedMemory += after - before
+        slots[Int(slot)]?.bytes = after
         if oldPrincipal != s.principal {
             if let p = oldPrincipal { unindex(p, id) }
             if let p = s.principal { byPrincipal[p, default: []].insert(id) }
@@ -295,20 +302,38 @@ public final class SessionEngine {
             slots.append(nil)
             generations.append(0)
         }
-        slots[Int(slot)] = Slot(session: s, generation: generations[Int(slot)])
+        let bytes = s.accountedBytes
+        slots[Int(slot)] = Slot(session: s, generation: generations[Int(slot)], bytes: bytes)
         index[s.id] = slot
         if let p = s.principal { byPrincipal[p, default: []].insert(s.id) }
-        usedMemory += s.accountedBytes
+        usedMemory += bytes
         linkFront(slot)
         schedule(slot)
     }
 
+    /// Replaces a live slot's session (same id), keeping indexes consistent.
+    private func replace(slot: Int32, with s: HouseSession) {
+        guard let old = slots[Int(slot)] else { insert(s); return }
+        if old.session.principal != s.principal {
+            if let p = old.session.principal { unindex(p, s.id) }
+            if let p = s.principal { byPrincipal[p, default: []].insert(s.id) }
+        }
+        let bytes = s.accountedBytes
+        usedMemory += bytes - old.bytes
+        slots[Int(slot)]?.session = s
+        slots[Int(slot)]?.bytes = bytes
+        markUsed(slot)
+        schedule(slot)   // the old heap entry no longer matches the deadline: it is skipped as stale
+    }
+
     private func remove(slot: Int32) {
-        guard let s = slots[Int(slot)]?.session else { return }
+        // Only the fields needed: copying the whole session would retain every attribute.
+        guard let id = slots[Int(slot)]?.session.id, let bytes = slots[Int(slot)]?.bytes else { return }
+        let principal = slots[Int(slot)]?.session.principal
         unlink(slot)
-        index[s.id] = nil
-        if let p = s.principal { unindex(p, s.id) }
-        usedMemory -= s.accountedBytes
+        index[id] = nil
+        if let p = principal { unindex(p, id) }
+        usedMemory -= bytes
         slots[Int(slot)] = nil
         freeSlots.append(slot)
     }
