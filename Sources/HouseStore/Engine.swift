@@ -67,6 +67,8 @@ public final class SessionEngine {
         var generation: UInt32
         /// `session.accountedBytes`, kept so removal does not walk the attributes again.
         var bytes: Int
+        /// `session.deadlineMs` as last scheduled (checked against heap entries cheaply).
+        var deadline: Int64? = nil
     }
     private var slots: [Slot?] = []
     private var generations: [UInt32] = []
@@ -123,7 +125,7 @@ public final class SessionEngine {
         }
         if touch {
             s.lastAccessMs = now
-            slots[Int(slot)]?.session = s
+            slots[Int(slot)]?.session.lastAccessMs = now   // in place: no whole-session write-back
             markUsed(slot)
             schedule(slot)
         }
@@ -378,14 +380,16 @@ public final class SessionEngine {
     }
 
     private func schedule(_ slot: Int32) {
-        guard let s = slots[Int(slot)], let d = s.session.deadlineMs else { return }
-        heap.push(d, HeapRef(slot: slot, generation: s.generation))
+        let d = slots[Int(slot)]?.session.deadlineMs
+        slots[Int(slot)]?.deadline = d
+        guard let d, let generation = slots[Int(slot)]?.generation else { return }
+        heap.push(d, HeapRef(slot: slot, generation: generation))
     }
 
     /// Whether a heap entry still describes its session (touches leave stale ones behind).
+    /// Reads two fields of the slot, never the session (a copy would retain its strings).
     private func isCurrent(_ deadline: Int64, _ ref: HeapRef) -> Bool {
-        guard let slot = slots[Int(ref.slot)] else { return false }
-        return slot.generation == ref.generation && slot.session.deadlineMs == deadline
+        slots[Int(ref.slot)]?.generation == ref.generation && slots[Int(ref.slot)]?.deadline == deadline
     }
 
     /// Drops stale entries (left by touches) when they outnumber the live ones.

@@ -19,7 +19,6 @@ extension NodeServer {
             return .error("ERR only (UN)SUBSCRIBE / PING / QUIT are allowed in this context")
         }
         let now = nowMs()
-        defer { armExpiryTimer() }
         switch name {
         case "PING": return a.isEmpty ? .simple("PONG") : .bulk(a[0])
         case "ECHO": return arity(1, "ECHO message") ?? .bulk(a[0])

@@ -56,6 +56,7 @@ final class Connection: ChannelInboundHandler {
             RESPReply.error("ERR \(error.description)").encode(into: &bytes)
             closeAfterReply = true
         }
+        node.armExpiryTimer()   // once per batch: deadlines may have moved
         // The batch's log records reach the file (fsynced under `always`) before any reply:
         // no acknowledgement without durability. If the log cannot be written, no reply.
         do { try node.commitLog() } catch {
