@@ -59,66 +59,11 @@ r0=$(redis-cli -p $rp info memory | awk -F: '/^used_memory:/ {print $2}' | tr -d
 redis-benchmark -p $rp -c 1 -n 1000 -P 1 --csv EVAL "for i=1,100 do local k='m:'..redis.call('INCR','seq'); redis.call('HSET',k,'principal','user'..i,'a','1','b','2','c','3'); redis.call('EXPIRE',k,1800) end" 0 >/dev/null 2>&1 || true
 keys=$(redis-cli -p $rp dbsize)
 r1=$(redis-cli -p $rp info memory | awk -F: '/^used_memory:/ {print $2}' | tr -d '\r')
-python3 - "$((sp + 1))" <<'PY'
-import socket, sys
-s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
-def cmd(*a):
-    out = b"*%d\r\n" % len(a)
-    for x in a:
-        x = x.encode() if isinstance(x, str) else x
-        out += b"$%d\r\n%s\r\n" % (len(x), x)
-    return out
-for batch in range(100):
-    s.sendall(b"".join(cmd("SESSION.PUT", "m:%d" % (batch * 1000 + i), "1800", "PRINCIPAL", "user%d" % i, "ATTR", "a", "1", "ATTR", "b", "2", "ATTR", "c", "3") for i in range(1000)))
-    got = b""
-    while got.count(b"\r\n") < 1000: got += s.recv(65536)
-PY
+python3 Benchmarks/sessiond_load.py memory "$((sp + 1))"
 s1=$(rss $mpid)
 kill $mpid
 echo
 echo "memory per session: sessiond $(( (s1 - s0) / 100000 )) bytes (process RSS delta, 100,000 sessions); redis $(( (r1 - r0) / (keys > 1 ? keys - 1 : 1) )) bytes (used_memory delta, $((keys - 1)) hashes with TTL)"
 
 # Expiry lateness: 1,000,000 live sessions, 10,000 with the same deadline 20 s ahead.
-python3 - "$sp" <<'PY'
-import socket, sys, time, json, threading
-port = int(sys.argv[1])
-def cmd(*a):
-    out = b"*%d\r\n" % len(a)
-    for x in a:
-        x = x.encode() if isinstance(x, str) else x
-        out += b"$%d\r\n%s\r\n" % (len(x), x)
-    return out
-def load(items):
-    s = socket.create_connection(("127.0.0.1", port))
-    for i in range(0, len(items), 2000):
-        chunk = items[i:i + 2000]
-        s.sendall(b"".join(chunk))
-        got = b""
-        while got.count(b"\r\n") < len(chunk): got += s.recv(1 << 16)
-    s.close()
-load([cmd("SESSION.PUT", "live:%d" % i, "3600", "PRINCIPAL", "u%d" % (i % 5000)) for i in range(1_000_000)])
-deadline = int(time.time() * 1000) + 20_000
-sub = socket.create_connection(("127.0.0.1", port))
-sub.sendall(cmd("SUBSCRIBE", "sessiond:events"))
-arrivals = []
-def reader():
-    buf = b""
-    while len(arrivals) < 10_000:
-        data = sub.recv(1 << 16)
-        if not data: break
-        buf += data
-        while True:
-            i = buf.find(b'{"event":"expired"')
-            if i < 0: buf = buf[-200:]; break
-            j = buf.find(b"}", i)
-            if j < 0: buf = buf[i:]; break
-            if b'"exp:' in buf[i:j]: arrivals.append(time.time() * 1000)
-            buf = buf[j + 1:]
-t = threading.Thread(target=reader); t.start()
-load([cmd("SESSION.PUT", "exp:%d" % i, "-1", "DEADLINE", str(deadline)) for i in range(10_000)])
-t.join(timeout=90)
-late = sorted(a - deadline for a in arrivals)
-def pct(p): return late[min(len(late) - 1, int(p * len(late)))] if late else float("nan")
-print("expiry lateness with 1,000,000 live sessions: %d of 10,000 expired events received; lateness p50 %.0f ms, p99 %.0f ms, max %.0f ms"
-      % (len(late), pct(0.5), pct(0.99), late[-1] if late else float("nan")))
-PY
+python3 Benchmarks/sessiond_load.py lateness "$sp"
