@@ -99,12 +99,16 @@ final class Connection: ChannelInboundHandler {
         context.close(promise: nil)
     }
 
-    /// An event for a subscriber; dropped (and counted) while its buffer is full, so a slow
-    /// subscriber costs bounded memory.
-    func deliver(channel: String, payload: [UInt8]) {
+    /// Events for a subscriber, written together; dropped (and counted) while its buffer is
+    /// full, so a slow subscriber costs bounded memory.
+    func deliver(channel: String, payloads: [[UInt8]]) {
         guard let context else { return }
-        guard context.channel.isWritable else { dropped += 1; return }
-        write(message: payload, channel: channel, context: context)
+        guard context.channel.isWritable else { dropped += payloads.count; return }
+        var bytes: [UInt8] = []
+        for p in payloads { RESPReply.array([.bulk("message"), .bulk(channel), .bulk(p)]).encode(into: &bytes) }
+        var out = context.channel.allocator.buffer(capacity: bytes.count)
+        out.writeBytes(bytes)
+        context.writeAndFlush(wrapOutboundOut(out), promise: nil)
     }
 
     private func write(message: [UInt8], channel: String, context: ChannelHandlerContext) {
