@@ -108,10 +108,13 @@ final class EventWatcher: Sendable {
                 }
                 connectedBefore = true
                 backoffMs = 500
-                // Deadlines of the sessions that exist now (after subscribing, so none is missed).
-                if trackDeadlines { try await seed(tracker: tracker, node: node, schemas: schemas) }
+                // Deadlines of the sessions that exist now (read after subscribing, so none is
+                // missed), learnt alongside the event loop: a slow listing never holds events back.
+                let seeder = Task { [schemas] in
+                    if self.trackDeadlines { try? await self.seed(tracker: tracker, node: node, schemas: schemas) }
+                }
                 let prompter = Task { if self.trackDeadlines { await self.prompt(tracker: tracker, node: node) } }
-                defer { prompter.cancel() }
+                defer { prompter.cancel(); seeder.cancel() }
                 for try await m in sub.messages {
                     guard let kindName = m.channel.split(separator: ":").last,
                           let key = String(validating: m.payload, as: UTF8.self) else { continue }
