@@ -93,18 +93,15 @@ struct Sessiond: ParsableCommand {
         signal(SIGINT, SIG_IGN); signal(SIGTERM, SIG_IGN)
         let signals = [SIGINT, SIGTERM].map { DispatchSource.makeSignalSource(signal: $0, queue: .global()) }
         for s in signals {
-            s.setEventHandler {
-                // Stop accepting, write the log out, tell the clients, then stop.
-                server.close(promise: nil)
-                loop.execute {
-                    do { try node.value.commitLog(); try node.value.log?.sync() } catch { logError("\(error)") }
-                    node.value.shutdownClients()
-                }
-            }
+            s.setEventHandler { server.close(promise: nil) }   // stop accepting; the rest follows below
             s.resume()
         }
         try server.closeFuture.wait()
-        try? loop.submit { try node.value.commitLog(); try node.value.log?.sync() }.wait()
+        // In order, on the loop: write the log out, tell every client, then stop the loop.
+        try? loop.submit {
+            do { try node.value.commitLog(); try node.value.log?.sync() } catch { logError("\(error)") }
+            node.value.shutdownClients()
+        }.wait()
         try group.syncShutdownGracefully()
         print("sessiond stopped")
     }
