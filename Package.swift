@@ -22,7 +22,7 @@ let package = Package(
         .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
         .systemLibrary(name: "CNCurses", pkgConfig: "ncursesw", providers: [.apt(["libncurses-dev"])]),
         .target(name: "SessionKit"),
-        .target(name: "RedisClient", dependencies: ["CHiredis"]),
+        .target(name: "RedisClient", dependencies: ["CHiredis", "SessionKit"]),
         .target(name: "RedisSessions", dependencies: ["SessionKit", "RedisClient"]),
         // The in-house store: RESP codec and the session engine (the server comes with issue 4).
         .target(name: "HouseStore", dependencies: ["SessionKit", "RedisClient"]),

@@ -121,7 +121,7 @@ public final class TUIController: @unchecked Sendable {
     }
 
     /// A message shown when the screen opens (a theme fallback, say).
-    public func flash(_ text: String, error: Bool) { state.showFlash(text, error: error, now: now()) }
+    public func flash(_ text: String, error: Bool) { state.showFlash(text, error: error, now: currentTimeMs()) }
 
     /// Runs the TUI until the operator quits or a signal arrives; the terminal is restored
     /// on every path.
@@ -154,7 +154,7 @@ public final class TUIController: @unchecked Sendable {
         let backend = self.backend, inbox = self.inbox, kicker = self.kicker, refreshMs = self.refreshMs
         let listing = Task {
             while !Task.isCancelled {
-                let start = now()
+                let start = currentTimeMs()
                 let collected = RowCollector()
                 do {
                     let outcome = try await backend.store.list(ListQuery()) { page in await collected.add(page) }
@@ -171,7 +171,7 @@ public final class TUIController: @unchecked Sendable {
                     // store and this process (a million sessions: ~10 s). Between scans, events
                     // remove rows and TTLs count down locally. 50x keeps scanning near 2% of
                     // the time; --refresh overrides.
-                    await kicker.wait(ms: refreshMs ?? max(5000, 50 * (now() - start)))
+                    await kicker.wait(ms: refreshMs ?? max(5000, 50 * (currentTimeMs() - start)))
                 } catch {
                     inbox.post(.loadFailed("\(error)", retryInMs: 3000))
                     await kicker.wait(ms: 3000)
@@ -190,7 +190,7 @@ public final class TUIController: @unchecked Sendable {
                 do {
                     for try await e in backend.events() { inbox.post(.event(e)) }
                 } catch {
-                    inbox.post(.event(SessionEvent(kind: .gap, sessionID: nil, key: nil, node: "-", timeMs: now(), detail: "event stream failed: \(error)")))
+                    inbox.post(.event(SessionEvent(kind: .gap, sessionID: nil, key: nil, node: "-", timeMs: currentTimeMs(), detail: "event stream failed: \(error)")))
                 }
                 try? await Task.sleep(nanoseconds: 3_000_000_000)
                 inbox.post(.notificationsOff(await backend.notificationsOff()))
@@ -224,10 +224,10 @@ public final class TUIController: @unchecked Sendable {
                 do {
                     theme = try themes.load(name)
                     state.themeName = theme.name
-                    state.showFlash("theme \(theme.name)", error: false, now: now())
+                    state.showFlash("theme \(theme.name)", error: false, now: currentTimeMs())
                     themeChanged = true
                 } catch {
-                    state.showFlash("\(error)", error: true, now: now())
+                    state.showFlash("\(error)", error: true, now: currentTimeMs())
                 }
             }
         }
@@ -235,12 +235,12 @@ public final class TUIController: @unchecked Sendable {
     }
 
     var themeChanged = false
-    var lastPromptMs: Int64 = now()
+    var lastPromptMs: Int64 = currentTimeMs()
 
     func apply(_ m: Message, now t: Int64) {
         switch m {
         case .rows(let rows, let names, let failed): state.load(rows: rows, names: names, failedNodes: failed, now: t)
-        case .loadFailed(let msg, let retry): state.loadFailed(RedactURL.text(msg), now: t, retryInMs: retry)
+        case .loadFailed(let msg, let retry): state.loadFailed(Redaction.redact(msg), now: t, retryInMs: retry)
         case .nodes(let infos):
             var withCounts = infos
             for i in withCounts.indices {
@@ -282,7 +282,7 @@ public final class TUIController: @unchecked Sendable {
         var dirty = true
         var lastSecond: Int64 = -1
         while signalQuit == 0 {
-            let t = now()
+            let t = currentTimeMs()
             for m in inbox.drain() { apply(m, now: t); dirty = true }
             if themeChanged { canvas.apply(theme: theme); themeChanged = false; dirty = true }
             if t / 1000 != lastSecond {
@@ -304,11 +304,11 @@ public final class TUIController: @unchecked Sendable {
                 dirty = false
             }
             // Sleep until input, a message, or the next second (the only timer: TTLs tick).
-            let timeout = Int32(1000 - now() % 1000)
+            let timeout = Int32(1000 - currentTimeMs() % 1000)
             pfds[0].revents = 0; pfds[1].revents = 0
             _ = poll(&pfds, 2, timeout)
             while let key = canvas.readKey() {
-                if dispatch(state.handle(key: key, now: now())) { return 0 }
+                if dispatch(state.handle(key: key, now: currentTimeMs())) { return 0 }
                 dirty = true
             }
         }
@@ -345,33 +345,15 @@ public final class TUIController: @unchecked Sendable {
     }
 }
 
-/// Store messages may echo URLs: never show a password.
-enum RedactURL {
-    static func text(_ s: String) -> String {
-        guard let scheme = s.firstRange(of: "://"), let at = s[scheme.upperBound...].firstIndex(of: "@") else { return s }
-        let cred = s[scheme.upperBound..<at]
-        guard let colon = cred.firstIndex(of: ":") else { return s }
-        var out = s
-        out.replaceSubrange(out.index(after: colon)..<at, with: "***")
-        return out
-    }
-}
-
 /// Builds rows from listing pages (off the UI thread).
 actor RowCollector {
     private var rows: [Row] = []
     private var names = RowNames()
     func add(_ page: [Session]) {
-        let t = now()
+        let t = currentTimeMs()
         // No reserveCapacity(count + page) here: an exact reservation per page defeats the
         // array's geometric growth and copies everything again on every page.
         for s in page { rows.append(Row.from(s, now: t, names: &names)) }
     }
     func result() -> ([Row], RowNames) { (rows, names) }
-}
-
-func now() -> Int64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_REALTIME, &ts)
-    return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
 }

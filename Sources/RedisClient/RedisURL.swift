@@ -1,3 +1,5 @@
+import SessionKit
+
 /// Where a Redis node is and how to log in: `redis://[user[:password]@]host[:port][/db]`
 /// or `unix:///path/to/redis.sock[?db=N]`. `description` never contains the password.
 public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
@@ -119,24 +121,9 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
-    /// Redacts the password of any URL-looking text (`scheme://user:secret@host`) and of
-    /// `password=` query parameters. Used on every message that might echo user input.
-    public static func redact(_ text: String) -> String {
-        var out = text
-        if let schemeEnd = out.range(of: "://"), let at = out[schemeEnd.upperBound...].lastIndex(of: "@") {
-            let cred = out[schemeEnd.upperBound..<at]
-            if let colon = cred.firstIndex(of: ":") {
-                out.replaceSubrange(out.index(after: colon)..<at, with: "***")
-            } else if !cred.isEmpty, !cred.contains("/") {
-                out.replaceSubrange(schemeEnd.upperBound..<at, with: "***")
-            }
-        }
-        if let r = out.range(of: "password=") {
-            let end = out[r.upperBound...].firstIndex(where: { $0 == "&" || $0 == " " }) ?? out.endIndex
-            out.replaceSubrange(r.upperBound..<end, with: "***")
-        }
-        return out
-    }
+    /// Redacts the passwords of any URL-looking text (see `Redaction`). Used on every
+    /// message that might echo user input.
+    public static func redact(_ text: String) -> String { Redaction.redact(text) }
 
     static func percentDecode(_ s: String) -> String {
         guard s.contains("%") else { return s }

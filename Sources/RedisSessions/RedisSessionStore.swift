@@ -305,8 +305,22 @@ public final class RedisSessionStore: SessionStore {
         return result
     }
 
+    /// The listed rows carry the node, the key and the fields the clean-up needs: each is
+    /// matched to its node and schema without another read.
     public func delete(sessions: [Session]) async throws -> MutationResult {
-        try await delete(ids: sessions.map(\.id))
+        var found: [Located] = []
+        var unmatched: [String] = []
+        for s in sessions {
+            guard let node = nodes.first(where: { $0.name == s.node }),
+                  let schema = try? await schemas(on: node).first(where: { $0.sessionID(forKey: s.key) == s.id }) else {
+                unmatched.append(s.id)
+                continue
+            }
+            found.append(Located(node: node, schema: schema, session: s))
+        }
+        var result = await apply(found) { $0.schema.deleteCommands(for: $0.session) }
+        if !unmatched.isEmpty { result.merge(try await delete(ids: unmatched)) }
+        return result
     }
 
     public func logout(user: String) async throws -> MutationResult {
@@ -315,8 +329,7 @@ public final class RedisSessionStore: SessionStore {
         let collector = Collector()
         // Expired leftovers too: a logout leaves no trace of the user.
         let outcome = try await list(ListQuery(filter: filter, includeExpired: true)) { page in await collector.add(page) }
-        let sessions = await collector.sessions
-        var result = try await delete(ids: sessions.map(\.id))
+        var result = try await delete(sessions: await collector.sessions)
         result.failedNodes += outcome.failedNodes
         return result
     }

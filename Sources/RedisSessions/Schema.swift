@@ -120,10 +120,3 @@ extension String {
         return String(s)
     }
 }
-
-/// The time now in ms since the epoch.
-public func currentTimeMs() -> Int64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_REALTIME, &ts)
-    return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
-}

@@ -18,6 +18,10 @@ public protocol SessionStore: Sendable {
     /// Removes sessions and every trace the framework keeps of them.
     func delete(ids: [String]) async throws -> MutationResult
 
+    /// Removes sessions already read (a listing's rows), with every trace, without reading
+    /// them again to find them.
+    func delete(sessions: [Session]) async throws -> MutationResult
+
     /// Removes every session of `user` (force logout).
     func logout(user: String) async throws -> MutationResult
 
@@ -56,6 +60,7 @@ extension SessionStore {
         return (found, missing, failures)
     }
     public func nodes(countSessions: Bool) async -> [NodeInfo] { await nodes() }
+    public func delete(sessions: [Session]) async throws -> MutationResult { try await delete(ids: sessions.map(\.id)) }
     public func untrackedEvents(kinds: Set<SessionEvent.Kind>) -> AsyncThrowingStream<SessionEvent, Error> { events(kinds: kinds) }
     public func promptExpiry(ids: [String]) async {}
 }

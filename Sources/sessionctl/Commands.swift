@@ -223,14 +223,14 @@ struct Logout: ConsoleCommand {
         guard try console.authorize("log out \(target)", count: sessions.count) else {
             for s in sessions { console.output.line("would log out: \(Sanitizer.display(s.id)) of \(s.user.map { Sanitizer.display($0) } ?? "-") on \(s.node) (\(s.schema))") }
             console.output.line("dry run: \(sessions.count) session(s) would be logged out")
-            return Mutations.exitCode(found: sessions.count, notFound: notFound.count, failures: failures, console: console, emptyIsNotFound: true)
+            return Mutations.exitCode(found: sessions.count, notFound: notFound.count, failures: failures, console: console)
         }
         if sessions.isEmpty {
             if user != nil { Terminal.error("no sessions of \(target)") }
-            return Mutations.exitCode(found: 0, notFound: notFound.count, failures: failures, console: console, emptyIsNotFound: true)
+            return Mutations.exitCode(found: 0, notFound: notFound.count, failures: failures, console: console)
         }
         try console.audit.ensureWritable()
-        var result = try await console.store.delete(ids: sessions.map(\.id))
+        var result = try await console.store.delete(sessions: sessions)   // already read: no second read
         result.notFound += notFound
         if let repeatAfter {
             let ms: Int64
@@ -252,15 +252,15 @@ struct Logout: ConsoleCommand {
             Terminal.note("note: \(rewritable.sorted().joined(separator: ", ")) sessions can be written back by a request in flight; use --repeat-after 2s to delete again")
         }
         return Mutations.exitCode(found: result.affected.count, notFound: notFound.count,
-                                  failures: failures + result.failedNodes, console: console, emptyIsNotFound: true)
+                                  failures: failures + result.failedNodes, console: console)
     }
 }
 
 enum Mutations {
-    static func exitCode(found: Int, notFound: Int, failures: [NodeFailure], console: Console, emptyIsNotFound: Bool = true) -> Int32 {
+    static func exitCode(found: Int, notFound: Int, failures: [NodeFailure], console: Console) -> Int32 {
         let nodeCode = console.report(failures: failures)
         if nodeCode == Exit.connection && found == 0 { return Exit.connection }
-        if found == 0 && emptyIsNotFound && failures.isEmpty { return Exit.notFound }
+        if found == 0 && failures.isEmpty { return Exit.notFound }
         if notFound > 0 || !failures.isEmpty { return found == 0 && failures.isEmpty ? Exit.notFound : Exit.partial }
         return Exit.ok
     }

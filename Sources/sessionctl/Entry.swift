@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SessionKit
 
 /// Exit codes (documented in the README and in `--help`).
 enum Exit {
@@ -49,7 +50,7 @@ enum Main {
                 if !message.isEmpty { print(message) }
                 return Exit.ok
             }
-            Terminal.error(RedactingText.redact(message))
+            Terminal.error(Redaction.redact(message))
             return code == .validationFailure ? Exit.usage : code.rawValue == 1 ? Exit.partial : code.rawValue
         }
     }
@@ -70,17 +71,4 @@ struct SessionCtl: AsyncParsableCommand {
         subcommands: [Tui.self, List.self, Show.self, Expire.self, Logout.self, Watch.self, Nodes.self, Batch.self, Themes.self],
         defaultSubcommand: Tui.self
     )
-}
-
-/// Redaction for any text that could hold a URL.
-enum RedactingText {
-    static func redact(_ s: String) -> String {
-        var out = ""
-        for word in s.split(separator: " ", omittingEmptySubsequences: false) {
-            if !out.isEmpty { out += " " }
-            out += word.contains("://") || word.contains("password=") ? redactWord(String(word)) : String(word)
-        }
-        return out
-    }
-    private static func redactWord(_ w: String) -> String { RedisURLRedactor.redact(w) }
 }

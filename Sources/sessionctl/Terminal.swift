@@ -4,10 +4,6 @@ import RedisClient
 import Glibc
 #endif
 
-enum RedisURLRedactor {
-    static func redact(_ s: String) -> String { RedisURL.redact(s) }
-}
-
 /// Buffered standard output and unbuffered diagnostics.
 enum Terminal {
     static var stdoutIsTTY: Bool { isatty(1) != 0 }

@@ -1,4 +1,5 @@
 import HouseStore
+import SessionKit
 
 /// The command table of a node. Replies follow RESP2; the session commands are documented
 /// in the README ("sessiond commands").
@@ -18,7 +19,7 @@ extension NodeServer {
         if c.subscribed && !["SUBSCRIBE", "UNSUBSCRIBE", "PING", "QUIT"].contains(name) {
             return .error("ERR only (UN)SUBSCRIBE / PING / QUIT are allowed in this context")
         }
-        let now = nowMs()
+        let now = currentTimeMs()
         switch name {
         case "PING": return a.isEmpty ? .simple("PONG") : .bulk(a[0])
         case "ECHO": return arity(1, "ECHO message") ?? .bulk(a[0])

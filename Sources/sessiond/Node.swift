@@ -34,7 +34,7 @@ final class NodeServer {
     var log: AppendLog?
     private var timer: Scheduled<Void>?
     private var timerAt: Int64?
-    let startedMs = nowMs()
+    let startedMs = currentTimeMs()
 
     init(config: NodeConfig, loop: any EventLoop) {
         self.config = config
@@ -75,10 +75,10 @@ final class NodeServer {
         if let at = timerAt, at <= next, timer != nil { return }
         timer?.cancel()
         timerAt = next
-        let delay = max(0, next - nowMs())
+        let delay = max(0, next - currentTimeMs())
         timer = loop.assumeIsolated().scheduleTask(in: .milliseconds(delay)) { [self] in
             timer = nil; timerAt = nil
-            publish(engine.expireDue(now: nowMs()))
+            publish(engine.expireDue(now: currentTimeMs()))
             do { try commitLog() } catch { logError("log write failed: \(error)") }
             armExpiryTimer()
         }
@@ -95,7 +95,7 @@ final class NodeServer {
     func commitLog() throws {
         guard let log else { return }
         try log.commit()
-        if log.needsRewrite(liveBytes: engine.usedMemory) { try log.rewrite(from: engine, now: nowMs()) }
+        if log.needsRewrite(liveBytes: engine.usedMemory) { try log.rewrite(from: engine, now: currentTimeMs()) }
     }
 
     /// Tells every client the node is stopping and closes them (after the log is written).
@@ -108,7 +108,7 @@ final class NodeServer {
 
     func infoText() -> String {
         var lines = ["# Server", "redis_version:7.0.0-sessiond", "sessiond_node:\(config.nodeID)", "role:master",
-                     "uptime_in_seconds:\((nowMs() - startedMs) / 1000)",
+                     "uptime_in_seconds:\((currentTimeMs() - startedMs) / 1000)",
                      "# Clients", "connected_clients:\(clients)", "pubsub_subscribers:\(subscribers.count)",
                      "# Memory", "used_memory:\(engine.usedMemory)", "maxmemory:\(config.maxMemory ?? 0)",
                      "maxmemory_policy:\(config.maxMemory != nil || config.maxSessions != nil ? "allkeys-lru" : "noeviction")",
@@ -126,9 +126,3 @@ func logError(_ message: String) {
 
 /// stderr without touching the `stderr` global (Swift 6 rejects shared mutable C globals).
 func stderr_stream() -> UnsafeMutablePointer<FILE> { fdopen(2, "w") }
-
-func nowMs() -> Int64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_REALTIME, &ts)
-    return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
-}

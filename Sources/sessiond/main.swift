@@ -1,6 +1,7 @@
 import ArgumentParser
 import Dispatch
 import HouseStore
+import SessionKit
 import NIOCore
 import NIOPosix
 #if canImport(Glibc)
@@ -49,7 +50,7 @@ struct Sessiond: ParsableCommand {
         if let dir {
             let path = dir + "/sessiond.aof"
             let report = try loop.submit { () throws -> AppendLog.ReplayReport in
-                let r = try AppendLog.replay(path: path, into: node.value.engine, now: nowMs())
+                let r = try AppendLog.replay(path: path, into: node.value.engine, now: currentTimeMs())
                 node.value.log = try AppendLog(path: path, policy: policy)
                 node.value.armExpiryTimer()
                 return r

@@ -44,6 +44,13 @@ public func freePort(below limit: Int = 60000) -> Int {
     return Int.random(in: 20000..<limit)
 }
 
+/// Whether a RESP server (redis-server, sessiond) at `url` answers PING now.
+func answersPing(_ url: RedisURL) -> Bool {
+    guard let c = try? RedisConnection(url: url, timeouts: .init(connectMs: 200, commandMs: 1000)),
+          let r = try? c.send([RedisCommand("PING")]) else { return false }
+    return r.first == .status("PONG")
+}
+
 /// A real `redis-server` on a free loopback port, stopped when released.
 public final class RedisServer: @unchecked Sendable {
     public private(set) var port: Int
@@ -97,10 +104,7 @@ public final class RedisServer: @unchecked Sendable {
                 let log = (try? String(contentsOf: directory.appendingPathComponent("server.log"), encoding: .utf8)) ?? ""
                 throw HarnessError("redis-server exited at start (port \(port)): \(log.suffix(400))")
             }
-            if let c = try? RedisConnection(url: url, timeouts: .init(connectMs: 200, commandMs: 1000)),
-               let r = try? c.send([RedisCommand("PING")]), r.first == .status("PONG") {
-                return
-            }
+            if answersPing(url) { return }
             usleep(20_000)
         }
         throw HarnessError("redis-server did not answer PING within 10 s (port \(port))")
@@ -203,8 +207,7 @@ public final class SessiondServer: @unchecked Sendable {
         let deadline = Date().addingTimeInterval(10)
         while Date() < deadline {
             if process?.isRunning == false { return false }
-            if let c = try? RedisConnection(url: url, timeouts: .init(connectMs: 200, commandMs: 1000)),
-               let r = try? c.send([RedisCommand("PING")]), r.first == .status("PONG") { return true }
+            if answersPing(url) { return true }
             usleep(20_000)
         }
         return false
