@@ -24,24 +24,30 @@ let package = Package(
         .target(name: "SessionKit"),
         .target(name: "RedisClient", dependencies: ["CHiredis", "SessionKit"]),
         .target(name: "RedisSessions", dependencies: ["SessionKit", "RedisClient"]),
-        // The in-house store: RESP codec and the session engine (the server comes with issue 4).
-        .target(name: "HouseStore", dependencies: ["SessionKit", "RedisClient"]),
-        // The in-house store node: a SwiftNIO server speaking RESP2.
-        .executableTarget(
-            name: "sessiond",
+        // The in-house store: RESP codec, the session engine, its log, and its clients
+        // (the console's SessionStore and the application API, both cluster-aware).
+        .target(name: "HouseStore", dependencies: ["SessionKit", "RedisClient", "RedisSessions"]),
+        // A sessiond node as a library (SwiftNIO): the `sessiond` executable and the embedded
+        // demo of `sessionctl demo` both run it.
+        .target(
+            name: "SessiondServer",
             dependencies: [
-                "HouseStore", "SessionKit",
+                "HouseStore", "SessionKit", "RedisClient",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
+        ),
+        .executableTarget(
+            name: "sessiond",
+            dependencies: ["SessiondServer", "HouseStore", "SessionKit",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         // The TUI: the only importer of CNCurses.
         .target(name: "ConsoleUI", dependencies: ["SessionKit", "CNCurses"]),
         .executableTarget(
             name: "sessionctl",
             dependencies: [
-                "SessionKit", "RedisClient", "RedisSessions", "ConsoleUI",
+                "SessionKit", "RedisClient", "RedisSessions", "HouseStore", "SessiondServer", "ConsoleUI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -55,7 +61,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["RedisClient", "RedisSessions", "SessionKit"], path: "Tests/TestSupport"),
         .testTarget(name: "SessionKitTests", dependencies: ["SessionKit", "TestSupport"]),
         .testTarget(name: "ConsoleUITests", dependencies: ["ConsoleUI", "SessionKit", "TestSupport"], exclude: ["Golden"]),
-        .testTarget(name: "HouseStoreTests", dependencies: ["HouseStore"]),
+        .testTarget(name: "HouseStoreTests", dependencies: ["HouseStore", "SessionKit"]),
         .testTarget(name: "RedisClientTests", dependencies: ["RedisClient", "TestSupport"]),
         .testTarget(name: "RedisSessionsTests", dependencies: ["RedisSessions", "SessionKit", "TestSupport"]),
         .testTarget(name: "SessionctlTests", dependencies: ["TestSupport", "RedisClient", "SessionKit", "HouseStore", "sessionctl", "sessiond"]),

@@ -235,8 +235,9 @@ public enum Renderer {
     static func nodes(_ s: AppState, _ c: Canvas, _ body: Range<Int>, _ now: Int64) {
         var y = body.lowerBound
         c.fill(y, from: 0, .tableHeader)
+        let ring = s.nodes.contains { $0.ringShare != nil }
         c.put(y, 1, fit("NODE", 18) + fit("STATE", 7) + fit("ROLE", 8) + fit("SESSIONS", 10, alignRight: true) + "  "
-              + fit("MEMORY", 24) + fit("EXPIRED/s", 22) + "EVICTED/s", .tableHeader)
+              + fit("MEMORY", 24) + fit("EXPIRED/s", 22) + (ring ? fit("EVICTED/s", 22) + "RING" : "EVICTED/s"), .tableHeader)
         y += 1
         if s.nodes.isEmpty { c.put(y + 1, 2, "loading nodes…", .dim); return }
         for n in s.nodes {
@@ -256,7 +257,13 @@ public enum Renderer {
             }
             let rates = s.nodeRates[n.name] ?? []
             x = c.put(y, x, fit(sparkline(rates.map(\.expired), width: 12) + " " + format1(rates.last?.expired ?? 0), 22), .sparkline)
-            c.put(y, x, sparkline(rates.map(\.evicted), width: 12) + " " + format1(rates.last?.evicted ?? 0), .sparkline)
+            let evicted = sparkline(rates.map(\.evicted), width: 12) + " " + format1(rates.last?.evicted ?? 0)
+            if ring {
+                x = c.put(y, x, fit(evicted, 22), .sparkline)
+                c.put(y, x, n.ringShare.map { format1($0 * 100) + "%" } ?? "-", .row)
+            } else {
+                c.put(y, x, evicted, .sparkline)
+            }
             y += 1
         }
         if y + 1 < body.upperBound, let p = s.nodes.first?.evictionPolicy {

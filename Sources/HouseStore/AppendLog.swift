@@ -7,7 +7,10 @@ import Glibc
 /// - `LOG.PUT id created last max-inactive deadline principal n (name value)*`: a session's
 ///   full state after any change (deadline `-1`: none; principal empty: none);
 /// - `LOG.TOUCH id last-access`: a read that slid the expiry;
-/// - `LOG.DEL id`: a session removed (deleted, logged out, expired, evicted, migrated away).
+/// - `LOG.DEL id`: a session removed (deleted, logged out, expired, evicted, migrated away);
+/// - cluster records (issue 5): `LOG.PEND id ...` (fields of `LOG.PUT`) a migrated-in copy
+///   not yet confirmed by its source, `LOG.UNPEND id` its end, `LOG.FWD id node` where a
+///   session this node held or is home for lives now (`node` empty: the pointer is gone).
 ///
 /// Records are buffered per request batch and written by `commit()` before the batch's
 /// replies leave, so with `fsync always` an acknowledged write is on disk. Replay stops at
@@ -51,9 +54,14 @@ public final class AppendLog {
 
     // MARK: records
 
-    public func logPut(_ s: HouseSession) {
+    public func logPut(_ s: HouseSession) { sessionRecord("LOG.PUT", s) }
+    public func logPending(_ s: HouseSession) { sessionRecord("LOG.PEND", s) }
+    public func logUnpend(_ id: String) { header(2); bulk("LOG.UNPEND"); bulk(id) }
+    public func logForward(_ id: String, to node: String?) { header(3); bulk("LOG.FWD"); bulk(id); bulk(node ?? "") }
+
+    private func sessionRecord(_ tag: String, _ s: HouseSession) {
         header(8 + 2 * s.attributes.count)
-        bulk("LOG.PUT"); bulk(s.id); number(s.createdMs); number(s.lastAccessMs); number(s.maxInactiveMs)
+        bulk(tag); bulk(s.id); number(s.createdMs); number(s.lastAccessMs); number(s.maxInactiveMs)
         number(s.absoluteDeadlineMs ?? -1); bulk(s.principal ?? ""); number(Int64(s.attributes.count))
         for a in s.attributes { bulk(a.name); bulk(a.value) }
     }
@@ -107,8 +115,21 @@ public final class AppendLog {
 
     // MARK: replay and compaction
 
+    /// A node's cluster bookkeeping kept in the log.
+    public struct ClusterRecords: Sendable, Equatable {
+        public var forward: [String: String] = [:]
+        public var pending: [String: HouseSession] = [:]
+        public init() {}
+    }
+
     /// Rebuilds `engine` from the log at `path`, truncating a torn tail.
     public static func replay(path: String, into engine: SessionEngine, now: Int64) throws -> ReplayReport {
+        var ignored = ClusterRecords()
+        return try replay(path: path, into: engine, cluster: &ignored, now: now)
+    }
+
+    /// Rebuilds `engine` and the cluster records from the log at `path`, truncating a torn tail.
+    public static func replay(path: String, into engine: SessionEngine, cluster: inout ClusterRecords, now: Int64) throws -> ReplayReport {
         var report = ReplayReport()
         guard let f = fopen(path, "rb") else { return report }   // no log yet
         var bytes: [UInt8] = []
@@ -128,7 +149,7 @@ public final class AppendLog {
         while true {
             let record: [[UInt8]]?
             do { record = try decoder.next() } catch { break }
-            guard let r = record, apply(r, to: engine) else { break }
+            guard let r = record, apply(r, to: engine, cluster: &cluster) else { break }
             report.records += 1
             good = bytes.count - decoder.pendingBytes
         }
@@ -139,27 +160,33 @@ public final class AppendLog {
             }
         }
         report.expiredWhileDown = engine.expireDue(now: now).count
+        cluster.pending = cluster.pending.filter { ($0.value.deadlineMs ?? .max) > now }
         report.sessions = engine.count
         return report
     }
 
     /// Applies one record; false for a record that does not parse (treated as the tail).
-    static func apply(_ r: [[UInt8]], to engine: SessionEngine) -> Bool {
+    static func apply(_ r: [[UInt8]], to engine: SessionEngine, cluster: inout ClusterRecords) -> Bool {
         func s(_ i: Int) -> String { String(decoding: r[i], as: UTF8.self) }
-        func n(_ i: Int) -> Int64? { Int64(s(i)) }
         switch r.first.map({ String(decoding: $0, as: UTF8.self) }) {
         case "LOG.PUT":
-            guard r.count >= 8, let created = n(2), let last = n(3), let maxInactive = n(4), let deadline = n(5), let count = n(7),
-                  count >= 0, r.count == 8 + 2 * Int(count) else { return false }
-            var attrs: [HouseSession.Attribute] = []
-            for k in 0..<Int(count) { attrs.append(.init(s(8 + 2 * k), r[9 + 2 * k])) }
-            let principal = s(6)
-            engine.restore(HouseSession(id: s(1), principal: principal.isEmpty ? nil : principal, attributes: attrs, createdMs: created,
-                                        lastAccessMs: last, maxInactiveMs: maxInactive, absoluteDeadlineMs: deadline < 0 ? nil : deadline),
-                           now: last)
+            guard let session = session(fields: r[1...]) else { return false }
+            engine.restore(session, now: session.lastAccessMs)
+            return true
+        case "LOG.PEND":
+            guard let session = session(fields: r[1...]) else { return false }
+            cluster.pending[session.id] = session
+            return true
+        case "LOG.UNPEND":
+            guard r.count == 2 else { return false }
+            cluster.pending[s(1)] = nil
+            return true
+        case "LOG.FWD":
+            guard r.count == 3 else { return false }
+            cluster.forward[s(1)] = r[2].isEmpty ? nil : s(2)
             return true
         case "LOG.TOUCH":
-            guard r.count == 3, let at = n(2) else { return false }
+            guard r.count == 3, let at = Int64(s(2)) else { return false }
             _ = engine.update(s(1), now: at) { $0.lastAccessMs = at }
             return true
         case "LOG.DEL":
@@ -171,6 +198,30 @@ public final class AppendLog {
         }
     }
 
+    /// A session from the fields of `LOG.PUT` (also the body of `CLUSTER.RESTORE`):
+    /// `id created last max-inactive deadline principal n (name value)*`.
+    public static func session(fields f: ArraySlice<[UInt8]>) -> HouseSession? {
+        let b = f.startIndex
+        func s(_ i: Int) -> String { String(decoding: f[b + i], as: UTF8.self) }
+        func n(_ i: Int) -> Int64? { Int64(s(i)) }
+        guard f.count >= 7, let created = n(1), let last = n(2), let maxInactive = n(3), let deadline = n(4), let count = n(6),
+              count >= 0, count <= (f.count - 7) / 2, f.count == 7 + 2 * Int(count) else { return nil }
+        var attrs: [HouseSession.Attribute] = []
+        for k in 0..<Int(count) { attrs.append(.init(s(7 + 2 * k), f[b + 8 + 2 * k])) }
+        let principal = s(5)
+        return HouseSession(id: s(0), principal: principal.isEmpty ? nil : principal, attributes: attrs, createdMs: created,
+                            lastAccessMs: last, maxInactiveMs: maxInactive, absoluteDeadlineMs: deadline < 0 ? nil : deadline)
+    }
+
+    /// The fields of `session(fields:)` for a session.
+    public static func fields(of s: HouseSession) -> [[UInt8]] {
+        var out: [[UInt8]] = [Array(s.id.utf8), Array(String(s.createdMs).utf8), Array(String(s.lastAccessMs).utf8),
+                              Array(String(s.maxInactiveMs).utf8), Array(String(s.absoluteDeadlineMs ?? -1).utf8),
+                              Array((s.principal ?? "").utf8), Array(String(s.attributes.count).utf8)]
+        for a in s.attributes { out.append(Array(a.name.utf8)); out.append(a.value) }
+        return out
+    }
+
     /// Whether the log has grown several times past the live data.
     public func needsRewrite(liveBytes: Int) -> Bool {
         size > 1 << 20 && size > 4 * max(liveBytes, 1)
@@ -178,7 +229,7 @@ public final class AppendLog {
 
     /// Writes one `LOG.PUT` per live session to a new file, fsyncs it, and renames it over
     /// the log: a crash at any point leaves either the old or the new log whole.
-    public func rewrite(from engine: SessionEngine, now: Int64) throws {
+    public func rewrite(from engine: SessionEngine, cluster: ClusterRecords = ClusterRecords(), now: Int64) throws {
         try commit()
         let tmp = path + ".rewrite"
         let out = try AppendLog(path: tmp, policy: .no)
@@ -191,6 +242,9 @@ public final class AppendLog {
             try out.commit()
             cursor = next
         } while cursor != 0
+        for (id, node) in cluster.forward { out.logForward(id, to: node) }
+        for s in cluster.pending.values { out.logPending(s) }
+        try out.commit()
         try out.sync()
         guard rename(tmp, path) == 0 else { throw LogError(description: "cannot replace \(path): \(String(cString: strerror(errno)))") }
         close(fd)

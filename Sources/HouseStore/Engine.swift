@@ -45,8 +45,11 @@ public struct EngineEvent: Sendable, Equatable {
     public var principal: String?
     public var node: String
     public var timeMs: Int64
-    /// For `deleted`: `del`, `logout` or `expire-now`.
+    /// For `deleted`: `del`, `logout` or `expire-now`; for `migrated`: `to NODE`.
     public var reason: String?
+    public init(kind: Kind, id: String, principal: String?, node: String, timeMs: Int64, reason: String? = nil) {
+        self.kind = kind; self.id = id; self.principal = principal; self.node = node; self.timeMs = timeMs; self.reason = reason
+    }
 }
 
 /// The store's data: sessions, their expiry schedule, the principal index and the LRU
@@ -85,6 +88,9 @@ public final class SessionEngine {
     }
 
     public var count: Int { index.count }
+
+    /// Whether the node holds `id` (possibly past its deadline, not yet reaped).
+    public func contains(_ id: String) -> Bool { index[id] != nil }
     /// The earliest live deadline (stale entries left by touches are dropped first, so a
     /// timer armed for it never fires for nothing).
     public var nextDeadline: Int64? {

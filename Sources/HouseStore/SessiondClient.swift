@@ -1,21 +1,23 @@
 import RedisClient
+import SessionKit
 
 /// What an application uses to keep its sessions in sessiond: create, read (and touch),
-/// touch, set an attribute, delete. Built on the same hiredis client as the console; one
-/// instance can be shared by many tasks (requests are serialized on its connection).
+/// touch, set an attribute, delete. Cluster-aware: given any node of a cluster it learns
+/// the members, sends each request to the session's home and follows `MOVED` to wherever
+/// the session lives (the console's routing, `SessiondStore.routed`). One instance can be
+/// shared by many tasks.
 public struct SessiondClient: Sendable {
-    public let client: RedisClient
+    public let store: SessiondStore
 
     public struct ServerError: Error, CustomStringConvertible { public var description: String }
 
-    /// `url`: `sessiond://[:password@]host:port`.
+    /// `url`: `sessiond://[:password@]host:port` (any node of a cluster).
     public init(url: String, timeouts: RedisConnection.Timeouts = .init()) throws {
-        guard url.hasPrefix("sessiond://") else { throw ServerError(description: "expected a sessiond:// URL") }
-        do { client = RedisClient(url: try RedisURL("redis://" + url.dropFirst("sessiond://".count)), timeouts: timeouts) }
+        do { store = SessiondStore(urls: [try SessiondStore.url(url)], timeouts: timeouts) }
         catch { throw ServerError(description: error.description) }
     }
 
-    public init(client: RedisClient) { self.client = client }
+    public init(store: SessiondStore) { self.store = store }
 
     /// Creates (or replaces) a session with a sliding timeout (`nil`: none).
     public func create(id: String, timeoutSeconds: Int?, principal: String? = nil,
@@ -23,31 +25,58 @@ public struct SessiondClient: Sendable {
         var args: [[UInt8]] = [Array("SESSION.PUT".utf8), Array(id.utf8), Array(String(timeoutSeconds ?? -1).utf8)]
         if let principal { args += [Array("PRINCIPAL".utf8), Array(principal.utf8)] }
         for a in attributes { args += [Array("ATTR".utf8), Array(a.name.utf8), a.value] }
-        try check(try await client.send(RedisCommand(args)))
+        try await call(id, RedisCommand(args))
     }
 
     /// Reads a session and slides its expiry, as an application does on each request.
     public func get(_ id: String) async throws -> HouseSession? {
-        let r = try check(try await client.send(RedisCommand("SESSION.GET", id)))
-        return SessiondClient.session(from: r)
+        SessiondClient.session(from: try await call(id, RedisCommand("SESSION.GET", id)))
     }
 
     public func touch(_ id: String) async throws -> Bool {
-        try check(try await client.send(RedisCommand("SESSION.TOUCH", id))).int == 1
+        try await call(id, RedisCommand("SESSION.TOUCH", id)).int == 1
     }
 
     public func setAttribute(_ id: String, name: String, value: [UInt8]) async throws -> Bool {
-        try check(try await client.send(RedisCommand("SESSION.SETATTR", id, name, value))).int == 1
+        try await call(id, RedisCommand("SESSION.SETATTR", id, name, value)).int == 1
     }
 
     public func delete(_ id: String) async throws -> Bool {
-        try check(try await client.send(RedisCommand("SESSION.DEL", id))).int == 1
+        try await call(id, RedisCommand("SESSION.DEL", id)).int == 1
+    }
+
+    /// Ends every session of `principal` on every node; the ids that ended.
+    public func logout(_ principal: String) async throws -> [String] {
+        let r = try await store.logout(user: principal)
+        if let f = r.failedNodes.first { throw ServerError(description: "\(f.node): \(f.message)") }
+        return r.affected
+    }
+
+    /// The node that answered for `id` last (its holder).
+    public func node(of id: String) async throws -> String {
+        try await route(id, RedisCommand("SESSION.TTL", id)).node
     }
 
     @discardableResult
-    private func check(_ r: RedisReply) throws -> RedisReply {
-        if let m = r.errorMessage { throw ServerError(description: m) }
-        return r
+    private func call(_ id: String, _ command: RedisCommand) async throws -> RedisReply {
+        try await route(id, command).reply
+    }
+
+    private func route(_ id: String, _ command: RedisCommand) async throws -> (reply: RedisReply, node: String) {
+        let t = await store.topology()
+        let result: Result<(RedisReply, SessiondStore.Node), RedisError>?
+        if t.ring == nil, let node = t.nodes.first {
+            do { result = .success((try await node.client.send(command), node)) } catch { result = .failure(error) }
+        } else {
+            result = await store.routed([id], { _ in command }, topology: t)[id]
+        }
+        switch result {
+        case .success(let (r, node))?:
+            if let m = r.errorMessage { throw ServerError(description: m) }
+            return (r, node.name)
+        case .failure(let e)?: throw ServerError(description: e.description)
+        case nil: throw ServerError(description: "no node to ask")
+        }
     }
 
     /// `[id, principal, created_ms, last_access_ms, max_inactive_ms, ttl_ms, size, [name, value, ...]]`

@@ -450,12 +450,13 @@ public final class RedisSessionStore: SessionStore {
 }
 
 /// Shared across the node scans of one listing: counts matches and enforces the limit.
-actor ListProgress {
+/// Counts matches across pages and nodes so a listing stops at its limit.
+public actor ListProgress {
     let limit: Int?
-    private(set) var matched = 0
-    init(limit: Int?) { self.limit = limit }
-    var done: Bool { limit.map { matched >= $0 } ?? false }
-    func accept(_ sessions: [Session]) -> (sessions: [Session], done: Bool) {
+    public private(set) var matched = 0
+    public init(limit: Int?) { self.limit = limit }
+    public var done: Bool { limit.map { matched >= $0 } ?? false }
+    public func accept(_ sessions: [Session]) -> (sessions: [Session], done: Bool) {
         guard let limit else { matched += sessions.count; return (sessions, false) }
         let room = max(0, limit - matched)
         let taken = Array(sessions.prefix(room))

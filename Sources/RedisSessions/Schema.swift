@@ -50,9 +50,9 @@ extension RedisSchema {
 }
 
 /// Shared decoding helpers.
-enum Decode {
+public enum Decode {
     /// Decodes an attribute value by its first bytes: Java serialization, JSON, text, else binary.
-    static func attribute(name: String, raw: [UInt8]) -> Attribute {
+    public static func attribute(name: String, raw: [UInt8]) -> Attribute {
         if JavaStream.looksLikeStream(raw) {
             do { return Attribute(name: name, raw: raw, decoded: try JavaStream.decode(raw).decoded, format: "java") }
             catch { return Attribute(name: name, raw: raw, decoded: .undecodable(error.description), format: "java") }

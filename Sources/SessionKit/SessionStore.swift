@@ -45,6 +45,22 @@ public protocol SessionStore: Sendable {
 
     /// Asks the store to report expiries whose deadline passed (stores that expire lazily).
     func promptExpiry(ids: [String]) async
+
+    /// Nodes sessions can be moved to (empty: this store cannot migrate).
+    func migrationTargets() async -> [String]
+
+    /// Moves sessions to `node` (TTL, user and attributes kept); `affected` are the moved ones.
+    func migrate(ids: [String], to node: String) async throws -> MutationResult
+
+    /// Moves every session off `node`, to `target` or else to each session's next node on
+    /// the ring; `progress(moved, total)` after each batch.
+    func drain(node: String, to target: String?, progress: @escaping @Sendable (Int, Int) async -> Void) async throws -> MutationResult
+}
+
+/// A store that cannot do what was asked (e.g. migration on standalone Redis).
+public struct UnsupportedOperation: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ d: String) { description = d }
 }
 
 extension SessionStore {
@@ -63,6 +79,13 @@ extension SessionStore {
     public func delete(sessions: [Session]) async throws -> MutationResult { try await delete(ids: sessions.map(\.id)) }
     public func untrackedEvents(kinds: Set<SessionEvent.Kind>) -> AsyncThrowingStream<SessionEvent, Error> { events(kinds: kinds) }
     public func promptExpiry(ids: [String]) async {}
+    public func migrationTargets() async -> [String] { [] }
+    public func migrate(ids: [String], to node: String) async throws -> MutationResult {
+        throw UnsupportedOperation("\(displayName) cannot migrate sessions (migration needs an in-house cluster; Redis Cluster is issue 7)")
+    }
+    public func drain(node: String, to target: String?, progress: @escaping @Sendable (Int, Int) async -> Void) async throws -> MutationResult {
+        throw UnsupportedOperation("\(displayName) cannot drain nodes (draining needs an in-house cluster; Redis Cluster is issue 7)")
+    }
 }
 
 /// What to list.
@@ -129,6 +152,8 @@ public struct NodeInfo: Sendable, Equatable {
     public var expiredTotal: Int64?
     public var evictedTotal: Int64?
     public var version: String?
+    /// The node's share of new sessions on its cluster's hash ring (in-house cluster).
+    public var ringShare: Double?
 
     public init(name: String, address: String, role: String = "master", up: Bool, error: String? = nil) {
         self.name = name; self.address = address; self.role = role; self.up = up; self.error = error

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import RedisClient
 import RedisSessions
+import HouseStore
 import SessionKit
 
 enum SortKey: String, ExpressibleByArgument, CaseIterable {

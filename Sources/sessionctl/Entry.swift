@@ -68,7 +68,7 @@ struct SessionCtl: AsyncParsableCommand {
         Exit codes: 0 ok, 1 partial failure (a node down, some ids not found), 2 usage or
         refused (read-only, no --yes), 3 cannot connect or authenticate, 4 not found.
         """,
-        subcommands: [Tui.self, List.self, Show.self, Expire.self, Logout.self, Watch.self, Nodes.self, Batch.self, Themes.self],
+        subcommands: [Tui.self, List.self, Show.self, Expire.self, Logout.self, Migrate.self, Watch.self, Nodes.self, Batch.self, Themes.self, Demo.self],
         defaultSubcommand: Tui.self
     )
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import RedisSessions
+import HouseStore
 import SessionKit
 
 enum OutputFormat: String, ExpressibleByArgument, CaseIterable {

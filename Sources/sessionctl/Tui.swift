@@ -3,6 +3,7 @@ import ConsoleUI
 import Foundation
 import RedisClient
 import RedisSessions
+import HouseStore
 import SessionKit
 
 struct Tui: ConsoleCommand {
@@ -44,7 +45,7 @@ struct Tui: ConsoleCommand {
         if let refresh {
             do { refreshMs = max(1000, try DurationText.milliseconds(refresh)) } catch { throw ConsoleError.usage(error.description) }
         }
-        let backend = StoreBackend(console: console)
+        let backend = StoreBackend(console: console, migrateTargets: await console.store.migrationTargets())
         let controller = TUIController(backend: backend, theme: chosen, themes: library, noColor: noColor,
                                        readOnly: console.options.readOnly, refreshMs: refreshMs, log: { log.write($0) })
         if let warning { controller.flash(warning, error: true) }
@@ -86,7 +87,8 @@ struct StoreBackend: ConsoleBackend {
     let console: Console
     var store: any SessionStore { console.store }
     var storeName: String { console.contextName.map { "\($0) (\(console.store.displayName))" } ?? console.store.displayName }
-    var migrateTargets: [String] { [] }   // migration arrives with the cluster issues (5, 7)
+    /// The cluster's nodes (empty: the store cannot migrate; Redis Cluster is issue 7).
+    let migrateTargets: [String]
 
     func nodeFacts() async -> [NodeInfo] { await console.store.nodes(countSessions: false) }
 
@@ -124,8 +126,11 @@ struct StoreBackend: ConsoleBackend {
                 let r = try await store.delete(ids: ids)
                 console.audit.record(action: "delete", store: store.displayName, commandLine: "tui", target: nil, sessions: r.affected, result: r)
                 return (summary("deleted", r), !r.failedNodes.isEmpty)
-            case .migrate:
-                return ("this store cannot migrate sessions", true)
+            case .migrate(let ids, let node):
+                let r = try await store.migrate(ids: ids, to: node)
+                console.audit.record(action: "migrate", store: store.displayName, commandLine: "tui", target: node, sessions: r.affected,
+                                     result: r, extra: ["to": node])
+                return (summary("migrated to \(node):", r), !r.failedNodes.isEmpty)
             case .enableNotifications:
                 let changes = try await (store as? any KeyspaceNotifications)?.enableNotifications() ?? []
                 for c in changes {

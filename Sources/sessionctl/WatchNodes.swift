@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import RedisClient
 import RedisSessions
+import HouseStore
 import SessionKit
 
 struct Watch: ConsoleCommand {
@@ -15,8 +16,8 @@ struct Watch: ConsoleCommand {
         is given (adds the flags E, g, x, e and prints what changed).
         """)
     @OptionGroup var global: GlobalOptions
-    @Option(help: ArgumentHelp("Event kinds: expired,evicted,deleted (default all).", valueName: "kinds"))
-    var events: String = "expired,evicted,deleted"
+    @Option(help: ArgumentHelp("Event kinds: expired, evicted, deleted, migrated, created (default: all but created).", valueName: "kinds"))
+    var events: String = "expired,evicted,deleted,migrated"
     @Option(name: .shortAndLong, help: "Output: table or jsonl.") var output: OutputFormat = .table
     @Flag(name: .customLong("enable-notifications"), help: "Turn on the keyspace notifications watch needs.")
     var enableNotifications = false
@@ -28,7 +29,7 @@ struct Watch: ConsoleCommand {
         var kinds: Set<SessionEvent.Kind> = []
         for k in events.split(separator: ",") {
             guard let kind = SessionEvent.Kind(rawValue: k.trimmingCharacters(in: .whitespaces)), kind != .gap else {
-                throw ConsoleError.usage("unknown event kind '\(k)' (expired, evicted, deleted)")
+                throw ConsoleError.usage("unknown event kind '\(k)' (expired, evicted, deleted, migrated, created)")
             }
             kinds.insert(kind)
         }
@@ -149,17 +150,22 @@ struct Nodes: ConsoleCommand {
                 w.raw(",\"expired_total\":"); w.optionalInt(i.expiredTotal)
                 w.raw(",\"evicted_total\":"); w.optionalInt(i.evictedTotal)
                 w.raw(",\"version\":"); w.optionalString(i.version)
+                if let share = i.ringShare { w.raw(",\"ring_share\":"); w.raw(String(format: "%.3f", share)) }
                 w.raw("}")
             }
             w.raw(infos.isEmpty ? "]\n" : "\n]\n")
             out.write(w.bytes)
         } else {
-            let header = ["NODE", "ROLE", "STATE", "SESSIONS", "KEYS", "MEMORY", "MAXMEMORY", "POLICY", "EXPIRED", "EVICTED"]
+            let ring = infos.contains { $0.ringShare != nil }
+            let header = ["NODE", "ROLE", "STATE", "SESSIONS", "KEYS", "MEMORY", "MAXMEMORY", "POLICY", "EXPIRED", "EVICTED"] + (ring ? ["RING"] : [])
             var rows = [header]
             for i in infos {
-                rows.append([i.name, i.role, i.up ? "up" : "DOWN", i.sessions.map(String.init) ?? "-", i.keys.map(String.init) ?? "-",
-                             i.usedMemory.map(humanBytes) ?? "-", i.maxMemory.map { $0 == 0 ? "none" : humanBytes($0) } ?? "-",
-                             i.evictionPolicy ?? "-", i.expiredTotal.map(String.init) ?? "-", i.evictedTotal.map(String.init) ?? "-"])
+                var row: [String] = [i.name, i.role, i.up ? "up" : "DOWN", i.sessions.map(String.init) ?? "-", i.keys.map(String.init) ?? "-"]
+                row.append(i.usedMemory.map(humanBytes) ?? "-")
+                row.append(i.maxMemory.map { $0 == 0 ? "none" : humanBytes($0) } ?? "-")
+                row += [i.evictionPolicy ?? "-", i.expiredTotal.map(String.init) ?? "-", i.evictedTotal.map(String.init) ?? "-"]
+                if ring { row.append(i.ringShare.map { String(format: "%.1f%%", $0 * 100) } ?? "-") }
+                rows.append(row)
             }
             let widths = header.indices.map { c in rows.map { $0[c].count }.max() ?? 0 }
             for r in rows { out.line(SessionFormatter.pad(r, widths)) }

@@ -1,9 +1,8 @@
 import ArgumentParser
 import Dispatch
 import HouseStore
+import SessiondServer
 import SessionKit
-import NIOCore
-import NIOPosix
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -12,12 +11,17 @@ struct Sessiond: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sessiond",
         abstract: "A node of the in-house session store; speaks RESP2 (redis-cli and hiredis work).",
-        discussion: "With --dir, every change is appended to DIR/sessiond.aof and replayed at start. The cluster and migration are issue 5.")
+        discussion: """
+        With --dir, every change is appended to DIR/sessiond.aof and replayed at start.
+        A cluster: start each node with the same --cluster list and its own --node-id, e.g.
+          sessiond --port 7001 --node-id n1 --cluster n1=127.0.0.1:7001,n2=127.0.0.1:7002,n3=127.0.0.1:7003
+        """)
 
     @Option(help: "Address to listen on (loopback unless told otherwise).") var bind = "127.0.0.1"
     @Option(help: "TCP port (0: pick a free one and print it).") var port = 7379
-    @Option(name: .customLong("node-id"), help: "This node's id (default host:port).") var nodeID: String?
-    @Option(help: "Require AUTH with this password (also $SESSIOND_PASSWORD).") var requirepass: String?
+    @Option(name: .customLong("node-id"), help: "This node's id (default host:port; required with --cluster).") var nodeID: String?
+    @Option(help: ArgumentHelp("The cluster's members, this node among them (static membership).", valueName: "id=host:port,...")) var cluster: String?
+    @Option(help: "Require AUTH with this password (also $SESSIOND_PASSWORD); cluster members use it with each other.") var requirepass: String?
     @Option(name: .customLong("max-clients"), help: "Most simultaneous clients.") var maxClients = 10_000
     @Option(help: "Close clients idle for this many seconds (0: never; subscribers are exempt).") var timeout: Int64 = 0
     @Option(name: .customLong("max-sessions"), help: "Evict least recently used sessions above this count.") var maxSessions: Int?
@@ -27,83 +31,53 @@ struct Sessiond: ParsableCommand {
     var subscriberBuffer = 1 << 20
     @Option(help: "Folder of the append-only log (sessiond.aof); without it sessions live in memory only.") var dir: String?
     @Option(help: "When the log is fsynced: always (before each reply), everysec, no.") var fsync: String = "everysec"
+    @Option(help: .hidden) var fault: String?
 
     func run() throws {
-        var limits = RESPLimits()
-        limits.maxBulkLength = maxBulk
-        var memory: Int? = nil
+        var o = SessiondOptions()
+        o.bind = bind
+        o.port = port
+        o.nodeID = nodeID
+        o.maxClients = maxClients
+        o.idleTimeoutSeconds = timeout
+        o.maxSessions = maxSessions
+        o.limits.maxBulkLength = maxBulk
+        o.subscriberBuffer = subscriberBuffer
+        o.dir = dir
+        o.fault = fault ?? getenv("SESSIOND_FAULT").map { String(cString: $0) }
         if let m = maxmemory {
             let lower = m.lowercased()
             let mul = lower.hasSuffix("g") ? 1 << 30 : lower.hasSuffix("m") ? 1 << 20 : lower.hasSuffix("k") ? 1 << 10 : 1
             guard let n = Int(lower.trimmingCharacters(in: "kmgb")) else { throw ValidationError("--maxmemory: '\(m)' is not a size") }
-            memory = n * mul
+            o.maxMemory = n * mul
         }
-        let password = requirepass ?? getenv("SESSIOND_PASSWORD").map { String(cString: $0) }
+        o.password = requirepass ?? getenv("SESSIOND_PASSWORD").map { String(cString: $0) }
         guard let policy = AppendLog.FsyncPolicy(rawValue: fsync) else { throw ValidationError("--fsync: always, everysec or no") }
-        // One event loop owns all state (like Redis's single thread): no locks anywhere.
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let loop = group.next()
-        let configTemplate = NodeConfig(nodeID: nodeID ?? "", password: password, maxClients: maxClients, idleTimeoutSeconds: timeout,
-                                        maxSessions: maxSessions, maxMemory: memory, limits: limits)
-        let idle = timeout
-        let node = try loop.submit { NIOLoopBound(NodeServer(config: configTemplate, loop: loop), eventLoop: loop) }.wait()
-        if let dir {
-            let path = dir + "/sessiond.aof"
-            let report = try loop.submit { () throws -> AppendLog.ReplayReport in
-                let r = try AppendLog.replay(path: path, into: node.value.engine, now: currentTimeMs())
-                node.value.log = try AppendLog(path: path, policy: policy)
-                node.value.armExpiryTimer()
-                return r
-            }.wait()
-            print("sessiond: replayed \(report.records) log records: \(report.sessions) sessions, \(report.expiredWhileDown) expired while down"
-                  + (report.truncatedBytes > 0 ? ", torn tail of \(report.truncatedBytes) bytes truncated" : ""))
-            if policy == .everysec {
-                // fsync once a second, on the loop (the write itself happens before each reply).
-                loop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in
-                    do { try node.value.log?.sync() } catch { logError("\(error)") }
-                }
-            }
+        o.fsync = policy
+        if let cluster {
+            do { o.cluster = try ClusterMember.parseList(cluster) } catch { throw ValidationError("--cluster: \(error)") }
+        }
+        let node: SessiondNode
+        do { node = try SessiondNode.start(o) } catch { throw ValidationError("\(error)") }
+        if let r = node.replay {
+            print("sessiond: replayed \(r.records) log records: \(r.sessions) sessions, \(r.expiredWhileDown) expired while down"
+                  + (r.truncatedBytes > 0 ? ", torn tail of \(r.truncatedBytes) bytes truncated" : ""))
         } else {
             print("sessiond: no --dir: sessions live in memory only")
         }
-        // A small subscriber buffer also caps the kernel's send buffer (no auto-tuning), so a
-        // slow subscriber is detected early.
-        let sndbuf = subscriberBuffer < 1 << 20 ? Int32(subscriberBuffer) : nil
-        let bootstrap = ServerBootstrap(group: group)
-            .serverChannelOption(.backlog, value: 256)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.writeBufferWaterMark, value: .init(low: max(1, subscriberBuffer / 16), high: max(2, subscriberBuffer)))
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    if let sndbuf { try channel.syncOptions?.setOption(.socketOption(.so_sndbuf), value: SocketOptionValue(sndbuf)) }
-                    if idle > 0 { try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: .seconds(idle))) }
-                    try channel.pipeline.syncOperations.addHandler(Connection(node: node.value))
-                }
-            }
-        let server = try bootstrap.bind(host: bind, port: port).wait()
-        let actualPort = server.localAddress?.port ?? port
-        let nodeName = nodeID ?? "\(bind):\(actualPort)"
-        try loop.submit {
-            node.value.config.nodeID = nodeName
-            node.value.engine.node = nodeName
-        }.wait()
-        print("sessiond \(nodeName) listening on \(bind):\(actualPort)")
+        if let members = o.cluster { print("sessiond: cluster of \(members.count): \(members.map(\.description).joined(separator: ", "))") }
+        print("sessiond \(node.nodeID) listening on \(bind):\(node.port)")
         fflush(nil)
 
-        // SIGINT/SIGTERM: stop accepting, close clients, exit.
+        // SIGINT/SIGTERM: stop accepting, write the log out, tell clients, exit.
         signal(SIGINT, SIG_IGN); signal(SIGTERM, SIG_IGN)
         let signals = [SIGINT, SIGTERM].map { DispatchSource.makeSignalSource(signal: $0, queue: .global()) }
         for s in signals {
-            s.setEventHandler { server.close(promise: nil) }   // stop accepting; the rest follows below
+            s.setEventHandler { node.closeListener() }
             s.resume()
         }
-        try server.closeFuture.wait()
-        // In order, on the loop: write the log out, tell every client, then stop the loop.
-        try? loop.submit {
-            do { try node.value.commitLog(); try node.value.log?.sync() } catch { logError("\(error)") }
-            node.value.shutdownClients()
-        }.wait()
-        try group.syncShutdownGracefully()
+        node.waitUntilClosed()
+        node.stop()
         print("sessiond stopped")
     }
 }

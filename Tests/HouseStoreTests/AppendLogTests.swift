@@ -84,6 +84,43 @@ import Foundation
         try log.commit()
         #expect(try AppendLog.replay(path: path, into: SessionEngine(node: "n1"), now: 0).sessions == 19)
     }
+
+    @Test func clusterRecordsReplayAndSurviveARewrite() throws {
+        let path = try tempLog()
+        let log = try AppendLog(path: path, policy: .always)
+        let pending = HouseSession(id: "p1", principal: "alice", attributes: [.init("k", [1, 2])], createdMs: 10, lastAccessMs: 20,
+                                   maxInactiveMs: 600_000)
+        let stale = HouseSession(id: "p2", principal: nil, attributes: [], createdMs: 0, lastAccessMs: 0, maxInactiveMs: 1_000)
+        log.logPending(pending); log.logPending(stale); log.logPending(HouseSession(id: "p3", principal: nil, attributes: [], createdMs: 0,
+                                                                                  lastAccessMs: 0, maxInactiveMs: 600_000))
+        log.logUnpend("p3")
+        log.logForward("a", to: "n2"); log.logForward("b", to: "n3"); log.logForward("b", to: nil)
+        try log.commit()
+        var records = AppendLog.ClusterRecords()
+        let e = SessionEngine(node: "n1")
+        let report = try AppendLog.replay(path: path, into: e, cluster: &records, now: 5_000)
+        #expect(report.records == 7 && report.truncatedBytes == 0 && e.count == 0, "pending copies are not live sessions")
+        #expect(records.forward == ["a": "n2"])
+        #expect(Array(records.pending.keys) == ["p1"], "a pending copy past its deadline is dropped, an unpended one is gone")
+        #expect(records.pending["p1"] == pending)
+        try log.rewrite(from: e, cluster: records, now: 5_000)
+        var again = AppendLog.ClusterRecords()
+        _ = try AppendLog.replay(path: path, into: SessionEngine(node: "n1"), cluster: &again, now: 5_000)
+        #expect(again == records)
+    }
+
+    @Test func restoreFieldsRoundTripAndRejectLies() {
+        let s = HouseSession(id: "x", principal: "bob", attributes: [.init("a", [0]), .init("b", Array("v".utf8))], createdMs: 1,
+                             lastAccessMs: 2, maxInactiveMs: 3, absoluteDeadlineMs: 99)
+        let f = AppendLog.fields(of: s)
+        #expect(AppendLog.session(fields: f[...]) == s)
+        var lying = f
+        lying[6] = Array("9".utf8)   // claims more attributes than follow
+        #expect(AppendLog.session(fields: lying[...]) == nil)
+        lying[6] = Array("-1".utf8)
+        #expect(AppendLog.session(fields: lying[...]) == nil)
+        #expect(AppendLog.session(fields: f.prefix(5)) == nil)
+    }
 }
 
 extension Data {

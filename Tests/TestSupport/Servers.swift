@@ -1,5 +1,6 @@
 import Foundation
 import RedisClient
+import SessionKit
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -176,12 +177,14 @@ public final class SessiondServer: @unchecked Sendable {
     private var arguments: [String]
     public let log: String
 
-    public init(password: String? = nil, arguments extra: [String] = []) throws {
+    /// `port`: a fixed port (cluster members must know each other's before they start);
+    /// nil: a free one, retried on a collision.
+    public init(password: String? = nil, port fixed: Int? = nil, arguments extra: [String] = []) throws {
         let binary = try CLI.binary("sessiond")
         self.password = password
         log = FileManager.default.temporaryDirectory.appendingPathComponent("sessiond-\(UUID().uuidString.prefix(8)).log").path
         var attempt = 0
-        var port = freePort()
+        var port = fixed ?? freePort()
         var args: [String] = []
         var p: ChildProcess? = nil
         while true {
@@ -190,7 +193,7 @@ public final class SessiondServer: @unchecked Sendable {
             if SessiondServer.waitReady(port: port, password: password, process: p) { break }
             p?.stop(grace: 1)
             attempt += 1
-            guard attempt < 3 else {
+            guard attempt < 3 && fixed == nil else {
                 let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
                 throw HarnessError("sessiond did not start on port \(port): \(text.suffix(400))")
             }
@@ -230,8 +233,10 @@ public final class SessiondServer: @unchecked Sendable {
         process.wait(seconds: 5)
     }
 
-    /// Starts it again with the same arguments and port (after `kill9` or `stop`).
-    public func restart() throws {
+    /// Starts it again with the same arguments and port (after `kill9` or `stop`);
+    /// `removing` drops an option and its value (a fault injection, say).
+    public func restart(removing option: String? = nil) throws {
+        if let option, let i = arguments.firstIndex(of: option), i + 1 < arguments.count { arguments.removeSubrange(i...(i + 1)) }
         process = try ChildProcess(path: try CLI.binary("sessiond"), arguments: arguments, outputPath: log)
         guard SessiondServer.waitReady(port: port, password: password, process: process) else {
             throw HarnessError("sessiond did not restart: \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
@@ -242,4 +247,52 @@ public final class SessiondServer: @unchecked Sendable {
     public var output: String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
     public var isRunning: Bool { process.isRunning }
     deinit { process.stop(grace: 2); try? FileManager.default.removeItem(atPath: log) }
+}
+
+
+/// A cluster of real sessiond processes on loopback: `n1`, `n2`, ... each with its own log
+/// folder (`--fsync always`), so a node killed with `kill -9` restarts with its data.
+public final class SessiondCluster: @unchecked Sendable {
+    public let nodes: [String: SessiondServer]
+    public let ids: [String]
+    public let members: String
+    public let dirs: [String]
+
+    /// `faults`: node id → migration step at which that node dies (`--fault`).
+    public init(count: Int = 3, password: String? = nil, faults: [String: String] = [:], extra: [String] = []) throws {
+        var ports: [Int] = []
+        while ports.count < count {
+            let p = freePort()
+            if !ports.contains(p) { ports.append(p) }
+        }
+        ids = (1...count).map { "n\($0)" }
+        members = zip(ids, ports).map { "\($0)=127.0.0.1:\($1)" }.joined(separator: ",")
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("sessiond-cluster-\(UUID().uuidString.prefix(8))").path
+        var dirs: [String] = []
+        var nodes: [String: SessiondServer] = [:]
+        for (id, port) in zip(ids, ports) {
+            let dir = base + "/" + id
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            dirs.append(dir)
+            var args = ["--node-id", id, "--cluster", members, "--dir", dir, "--fsync", "always"] + extra
+            if let f = faults[id] { args += ["--fault", f] }
+            nodes[id] = try SessiondServer(password: password, port: port, arguments: args)
+        }
+        self.nodes = nodes
+        self.dirs = dirs
+    }
+
+    public subscript(_ id: String) -> SessiondServer {
+        guard let n = nodes[id] else { preconditionFailure("no node \(id)") }
+        return n
+    }
+    public var urlStrings: [String] { ids.map { self[$0].urlString } }
+
+    /// The cluster's members as the ring sees them.
+    public var memberList: [ClusterMember] { (try? ClusterMember.parseList(members)) ?? [] }
+
+    deinit {
+        for n in nodes.values { n.stop() }
+        if let first = dirs.first { try? FileManager.default.removeItem(atPath: (first as NSString).deletingLastPathComponent) }
+    }
 }

@@ -14,6 +14,11 @@ struct NodeConfig: Sendable {
     var maxSessions: Int?
     var maxMemory: Int?
     var limits: RESPLimits
+    /// Where clients reach this node (CLUSTER.NODES of a node outside a cluster).
+    var advertisedHost = "127.0.0.1"
+    var advertisedPort = 0
+    /// Test hook: the migration step at which to die like `kill -9` (see Cluster.swift).
+    var fault: String?
 }
 
 /// The node's state, owned by its one event loop: every connection runs on that loop, so
@@ -32,6 +37,11 @@ final class NodeServer {
     var commandsTotal: Int64 = 0
     /// The append-only log (nil without --dir).
     var log: AppendLog?
+    /// The cluster this node belongs to (nil: a standalone node).
+    var cluster: ClusterState?
+    var cachedShares: [String: Double]?
+    /// Cluster records read from the log before the node joined its cluster.
+    var replayedCluster = AppendLog.ClusterRecords()
     private var timer: Scheduled<Void>?
     private var timerAt: Int64?
     let startedMs = currentTimeMs()
@@ -48,8 +58,9 @@ final class NodeServer {
         for e in events {
             if e.kind == .expired { expiredTotal += 1 }
             if e.kind == .evicted { evictedTotal += 1 }
-            if e.kind == .created { persist(e.id) } else { log?.logDelete(e.id) }
+            if e.kind == .created { persist(e.id) } else if e.kind != .migrated { log?.logDelete(e.id) }
         }
+        noteEnded(events)
         guard !subscribers.isEmpty, !events.isEmpty else { return }
         // One write and one flush per subscriber for the whole batch (10,000 sessions expiring
         // in the same tick are one write, not 10,000).
@@ -95,7 +106,9 @@ final class NodeServer {
     func commitLog() throws {
         guard let log else { return }
         try log.commit()
-        if log.needsRewrite(liveBytes: engine.usedMemory) { try log.rewrite(from: engine, now: currentTimeMs()) }
+        if log.needsRewrite(liveBytes: engine.usedMemory) {
+            try log.rewrite(from: engine, cluster: cluster?.records ?? AppendLog.ClusterRecords(), now: currentTimeMs())
+        }
     }
 
     /// Tells every client the node is stopping and closes them (after the log is written).
@@ -113,7 +126,10 @@ final class NodeServer {
                      "# Memory", "used_memory:\(engine.usedMemory)", "maxmemory:\(config.maxMemory ?? 0)",
                      "maxmemory_policy:\(config.maxMemory != nil || config.maxSessions != nil ? "allkeys-lru" : "noeviction")",
                      "# Stats", "total_commands_processed:\(commandsTotal)", "expired_keys:\(expiredTotal)", "evicted_keys:\(evictedTotal)",
-                     "# Sessions", "sessions:\(engine.count)", "max_sessions:\(config.maxSessions ?? 0)"]
+                     "# Sessions", "sessions:\(engine.count)", "max_sessions:\(config.maxSessions ?? 0)",
+                     "# Cluster", "cluster_enabled:\(cluster == nil ? 0 : 1)", "cluster_nodes:\(cluster?.ring.members.count ?? 1)",
+                     "cluster_forward_pointers:\(cluster?.records.forward.count ?? 0)", "cluster_pending_copies:\(cluster?.records.pending.count ?? 0)",
+                     "migrated_out:\(cluster?.migratedOut ?? 0)", "migrated_in:\(cluster?.migratedIn ?? 0)"]
         lines.append("# Keyspace")
         lines.append("db0:keys=\(engine.count),expires=\(engine.count),avg_ttl=0")
         return lines.joined(separator: "\r\n") + "\r\n"

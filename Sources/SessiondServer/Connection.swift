@@ -15,6 +15,8 @@ final class Connection: ChannelInboundHandler {
     var subscribed = false
     var closeAfterReply = false
     var dropped = 0
+    /// A request waits for another node (migration): later requests wait behind it.
+    private var waiting = false
     private var context: ChannelHandlerContext?
 
     init(node: NodeServer) {
@@ -45,10 +47,17 @@ final class Connection: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var buffer = unwrapInboundIn(data)
         decoder.append(buffer.readBytes(length: buffer.readableBytes) ?? [])
-        var out = context.channel.allocator.buffer(capacity: 256)
+        if !waiting { process(context: context) }
+    }
+
+    /// Runs the buffered requests in order and writes their replies in one flush. A request
+    /// that waits for another node pauses the rest (and reading) until its reply is out.
+    private func process(context: ChannelHandlerContext) {
         var bytes: [UInt8] = []
+        var later: EventLoopFuture<RESPReply>? = nil
         do {
             while let request = try decoder.next() {
+                if let future = node.deferred(request, from: self) { later = future; break }
                 node.execute(request, from: self).encode(into: &bytes)
                 if closeAfterReply { break }
             }
@@ -64,9 +73,31 @@ final class Connection: ChannelInboundHandler {
             context.close(promise: nil)
             return
         }
-        out.writeBytes(bytes)
-        if out.readableBytes > 0 { context.writeAndFlush(wrapOutboundOut(out), promise: nil) }
-        if closeAfterReply { context.close(promise: nil) }
+        if !bytes.isEmpty {
+            var out = context.channel.allocator.buffer(capacity: bytes.count)
+            out.writeBytes(bytes)
+            context.writeAndFlush(wrapOutboundOut(out), promise: nil)
+        }
+        if closeAfterReply { context.close(promise: nil); return }
+        guard let later else { return }
+        waiting = true
+        context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
+        later.assumeIsolated().whenComplete { [self] result in
+            waiting = false
+            guard self.context != nil else { return }
+            var bytes: [UInt8] = []
+            switch result {
+            case .success(let reply): reply.encode(into: &bytes)
+            case .failure(let e): RESPReply.error("ERR \(e)").encode(into: &bytes)
+            }
+            node.armExpiryTimer()
+            do { try node.commitLog() } catch { logError("log write failed: \(error)") }
+            var out = context.channel.allocator.buffer(capacity: bytes.count)
+            out.writeBytes(bytes)
+            context.writeAndFlush(wrapOutboundOut(out), promise: nil)
+            context.channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
+            process(context: context)
+        }
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {

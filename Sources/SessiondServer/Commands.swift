@@ -1,4 +1,5 @@
 import HouseStore
+import NIOCore
 import SessionKit
 
 /// The command table of a node. Replies follow RESP2; the session commands are documented
@@ -20,6 +21,13 @@ extension NodeServer {
             return .error("ERR only (UN)SUBSCRIBE / PING / QUIT are allowed in this context")
         }
         let now = currentTimeMs()
+        if let c = cluster, !a.isEmpty, NodeServer.routed.contains(name) || (name == "SESSION.DEL" && a.count == 1) {
+            let id = text(0)
+            if let redirect = route(id, now: now) { return redirect }
+            if c.migrating.contains(id) && name != "SESSION.GET" && name != "SESSION.PEEK" && name != "SESSION.TTL" && name != "SESSION.TOUCH" {
+                return .error("TRYAGAIN the session is being migrated; retry in a moment")
+            }
+        }
         switch name {
         case "PING": return a.isEmpty ? .simple("PONG") : .bulk(a[0])
         case "ECHO": return arity(1, "ECHO message") ?? .bulk(a[0])
@@ -37,7 +45,7 @@ extension NodeServer {
             }
             if config.password != nil && !c.authenticated { return .error("NOAUTH HELLO must be called with AUTH, or AUTH first") }
             return .array([.bulk("server"), .bulk("sessiond"), .bulk("version"), .bulk("0.1"), .bulk("proto"), .integer(2),
-                           .bulk("mode"), .bulk("standalone"), .bulk("role"), .bulk("master")])
+                           .bulk("mode"), .bulk(cluster == nil ? "standalone" : "cluster"), .bulk("role"), .bulk("master")])
         case "SELECT": return a.first == Array("0".utf8) ? .ok : .error("ERR sessiond has one database (0)")
         case "CLIENT", "COMMAND", "CONFIG":
             // Enough for redis-cli and redis-benchmark to start; sessiond has no server config to change.
@@ -46,6 +54,21 @@ extension NodeServer {
         case "INFO": return .bulk(infoText())
         case "NODE.INFO": return .bulk(infoText())
         case "SESSION.COUNT": return .integer(Int64(engine.count))
+        case "CLUSTER.NODES": return .bulk(clusterNodesText())
+        case "CLUSTER.RESTORE":
+            if let e = arity(7, "CLUSTER.RESTORE id created last max-inactive deadline principal n [name value ...]") { return e }
+            return restorePending(a[0...])
+        case "CLUSTER.COMMIT":
+            if let e = arity(1, "CLUSTER.COMMIT id [last-access-ms]") { return e }
+            return commitPending(text(0), lastAccess: a.count > 1 ? Int64(text(1)) : nil, now: now)
+        case "CLUSTER.POINT":
+            if let e = arity(2, "CLUSTER.POINT id node") { return e }
+            return point(text(0), to: text(1))
+        case "CLUSTER.FORGET":
+            if let e = arity(2, "CLUSTER.FORGET id node") { return e }
+            return forget(text(0), node: text(1))
+        case "SESSION.MIGRATE":
+            return .error("ERR wrong number of arguments for 'session.migrate': SESSION.MIGRATE id node | SESSION.MIGRATE TO node id [id ...]")
 
         case "SESSION.PUT":
             if let e = arity(2, "SESSION.PUT id ttl [PRINCIPAL p] [DEADLINE unix-ms] [ATTR name value ...]") { return e }
@@ -159,6 +182,28 @@ extension NodeServer {
         default:
             return .error("ERR unknown command '\(String(decoding: args[0].prefix(64), as: UTF8.self))'")
         }
+    }
+
+    /// Commands whose first argument is a session id: answered by the node holding it,
+    /// redirected (`MOVED`) elsewhere.
+    static let routed: Set<String> = ["SESSION.PUT", "SESSION.GET", "SESSION.PEEK", "SESSION.SETATTR", "SESSION.DELATTR", "SESSION.TOUCH",
+                                      "SESSION.TTL", "SESSION.EXPIRE", "SESSION.PEXPIRE", "SESSION.MIGRATE"]
+
+    /// Commands whose reply waits for another node (`SESSION.MIGRATE`); nil for the rest.
+    /// `SESSION.MIGRATE id node` replies `+OK` or an error (`MOVED` when the session is
+    /// elsewhere); `SESSION.MIGRATE TO node id [id ...]` (drains) replies one status per id.
+    func deferred(_ args: [[UInt8]], from c: Connection) -> EventLoopFuture<RESPReply>? {
+        guard args.count >= 3, args[0].count == 15, String(decoding: args[0], as: UTF8.self).uppercased() == "SESSION.MIGRATE",
+              c.authenticated, !c.subscribed else { return nil }
+        commandsTotal += 1
+        let now = currentTimeMs()
+        let a = args.dropFirst().map { String(decoding: $0, as: UTF8.self) }
+        if a[0].uppercased() == "TO" {
+            return migrate(Array(a[2...]), to: a[1], now: now).assumeIsolated().map { .array($0.map(\.reply)) }.nonisolated()
+        }
+        guard a.count == 2 else { return nil }
+        if let redirect = route(a[0], now: now) { return loop.makeSucceededFuture(redirect) }
+        return migrate([a[0]], to: a[1], now: now).assumeIsolated().map { $0.first?.reply ?? .error("ERR internal") }.nonisolated()
     }
 
     /// `[id, principal, created_ms, last_access_ms, max_inactive_ms, ttl_ms, size, [name, value, ...]]`

@@ -1,0 +1,470 @@
+import Foundation
+import RedisClient
+import RedisSessions
+import SessionKit
+
+/// Sessions in the in-house store: one or more `sessiond` nodes, spoken to over RESP with
+/// the same hiredis client. Sessions are native there, so listing is `SESSION.SCAN` (rows
+/// carry TTL, idle, creation and size: no per-session round trips), `show` is
+/// `SESSION.PEEK` (never touches), logout is one `SESSION.LOGOUT` per node.
+public final class SessiondStore: SessionStore, @unchecked Sendable {
+    public struct Node: Sendable {
+        public let url: RedisURL
+        public let client: RedisClient
+        public let name: String
+    }
+    /// The nodes as this console knows them: the URLs it was given until a node says they
+    /// belong to a cluster (`CLUSTER.NODES`), then every member of that cluster.
+    public struct Topology: Sendable {
+        public let nodes: [Node]
+        /// nil: independent nodes (no routing).
+        public let ring: HashRing?
+        public var shares: [String: Double]
+        /// `up`, `down`, `unknown` per node, as the answering node sees them.
+        public var states: [String: String] = [:]
+        public func node(_ name: String) -> Node? { nodes.first { $0.name == name } }
+        public func home(of id: String) -> Node? { ring?.owner(of: id).flatMap { node($0.id) } }
+    }
+
+    let seeds: [Node]
+    let password: String?
+    let timeouts: RedisConnection.Timeouts
+    private let lock = NSLock()
+    private var known: Topology?
+
+    /// `sessiond://[:password@]host:port` (the scheme is the only difference from redis://).
+    public static func url(_ text: String) throws(RedisURL.ParseError) -> RedisURL {
+        guard text.hasPrefix("sessiond://") else { throw RedisURL.ParseError(message: "not a sessiond:// URL") }
+        return try RedisURL("redis://" + text.dropFirst("sessiond://".count))
+    }
+
+    public init(urls: [RedisURL], timeouts: RedisConnection.Timeouts = .init(), fallbackPassword: String? = nil) {
+        password = fallbackPassword
+        self.timeouts = timeouts
+        seeds = urls.map { Node(url: $0, client: RedisClient(url: $0, timeouts: timeouts, fallbackPassword: fallbackPassword), name: $0.nodeName) }
+    }
+
+    /// The nodes, learnt from the first seed that answers `CLUSTER.NODES`.
+    public func topology(refresh: Bool = false) async -> Topology {
+        if !refresh, let t = lock.withLock({ known }) { return t }
+        for seed in seeds {
+            guard let text = try? await seed.client.send(RedisCommand("CLUSTER.NODES")).orThrow().text else { continue }
+            let lines = SessiondStore.parseClusterNodes(text)
+            guard lines.count > 1 else { continue }
+            let members = lines.map(\.member)
+            let previous = lock.withLock { known }
+            let nodes = members.map { m in
+                previous?.node(m.id).flatMap { $0.url.nodeName == m.address ? $0 : nil }
+                    ?? seeds.first { $0.url.nodeName == m.address }.map { Node(url: $0.url, client: $0.client, name: m.id) }
+                    ?? { () -> Node in
+                        let url = RedisURL(endpoint: .tcp(host: m.host, port: m.port), user: seed.url.user, password: seed.url.password)
+                        return Node(url: url, client: RedisClient(url: url, timeouts: timeouts, fallbackPassword: password), name: m.id)
+                    }()
+            }
+            var shares: [String: Double] = [:], states: [String: String] = [:]
+            for l in lines {
+                shares[l.member.id] = l.share
+                states[l.member.id] = l.state.contains("down") ? "down" : l.state.contains("up") ? "up" : "unknown"
+            }
+            let t = Topology(nodes: nodes, ring: HashRing(members), shares: shares, states: states)
+            lock.withLock { known = t }
+            return t
+        }
+        if let t = lock.withLock({ known }) { return t }
+        let t = Topology(nodes: seeds, ring: nil, shares: [:])
+        // Remember "no cluster" only when a seed answered (a down seed may be a cluster's).
+        return t
+    }
+
+    struct NodeLine { var member: ClusterMember; var state: String; var sessions: Int?; var share: Double }
+
+    /// `id host:port flags sessions share-per-mille` per line.
+    static func parseClusterNodes(_ text: String) -> [NodeLine] {
+        text.split(whereSeparator: \.isNewline).compactMap { line in
+            let f = line.split(separator: " ")
+            guard f.count >= 5, let colon = f[1].lastIndex(of: ":"), let port = Int(f[1][f[1].index(after: colon)...]) else { return nil }
+            var host = String(f[1][..<colon])
+            if host.hasPrefix("[") { host = String(host.dropFirst().dropLast()) }
+            return NodeLine(member: ClusterMember(id: String(f[0]), host: host, port: port), state: String(f[2]),
+                            sessions: Int(f[3]).flatMap { $0 >= 0 ? $0 : nil }, share: Double(Int(f[4]) ?? 0) / 1000)
+        }
+    }
+
+    public var displayName: String {
+        let nodes = lock.withLock { known?.nodes } ?? seeds
+        let names = nodes.map { "sessiond://" + ($0.url.password != nil ? ":***@" : "") + $0.url.nodeName }
+        return names.count > 3 ? names.prefix(2).joined(separator: ", ") + " +\(names.count - 2) nodes" : names.joined(separator: ", ")
+    }
+    public var nodeNames: [String] { (lock.withLock { known?.nodes } ?? seeds).map(\.name) }
+    public var nodes: [Node] { lock.withLock { known?.nodes } ?? seeds }
+
+    public func list(_ query: ListQuery, onPage: @escaping @Sendable ([Session]) async throws -> Void) async throws -> ListOutcome {
+        let progress = ListProgress(limit: query.limit)
+        var failures: [NodeFailure] = []
+        var scanned = 0
+        for node in await topology().nodes {
+            do {
+                var cursor = "0"
+                repeat {
+                    var args: [RedisArgument] = [cursor, "COUNT", 1000]
+                    if let u = query.filter.exactUser { args += ["PRINCIPAL", u] }
+                    let reply = try await node.client.send(RedisCommand("SESSION.SCAN", arguments: args)).orThrow()
+                    guard let parts = reply.array, parts.count == 2, let next = parts[0].text, let rows = parts[1].array else {
+                        throw RedisError.protocolViolation("SESSION.SCAN reply")
+                    }
+                    cursor = next
+                    scanned += rows.count
+                    let now = currentTimeMs()
+                    var page = rows.compactMap { SessiondStore.session(row: $0, node: node.name, now: now) }
+                    if query.withAttributes || query.filter.needsAttributes {
+                        page = try await withAttributes(page, node: node)
+                    }
+                    let accepted = await progress.accept(page.filter { query.filter.matches($0, nowMs: now) })
+                    if !accepted.sessions.isEmpty { try await onPage(accepted.sessions) }
+                    if accepted.done { break }
+                } while cursor != "0"
+            } catch let e as RedisError {
+                failures.append(NodeFailure(node: node.name, message: e.description))
+            }
+            if await progress.done { break }
+        }
+        return ListOutcome(scannedKeys: scanned, matched: await progress.matched, failedNodes: failures)
+    }
+
+    /// `[id, principal, ttl_ms, idle_ms, created_ms, size]`
+    static func session(row: RedisReply, node: String, now: Int64) -> Session? {
+        guard let f = row.array, f.count == 6, let id = f[0].text else { return nil }
+        let idle = f[3].int
+        return Session(id: id, key: id, user: f[1].text, node: node, ttlMs: f[2].int ?? -1, createdAtMs: f[4].int,
+                       lastAccessedAtMs: idle.map { now - $0 }, sizeBytes: f[5].int, schema: "sessiond")
+    }
+
+    /// `[id, principal, created_ms, last_access_ms, max_inactive_ms, ttl_ms, size, [name, value, ...]]`
+    static func session(peek: RedisReply, node: String) -> Session? {
+        guard let f = peek.array, f.count == 8, let id = f[0].text else { return nil }
+        let maxInactive = f[4].int ?? -1
+        var s = Session(id: id, key: id, user: f[1].text, node: node, ttlMs: f[5].int ?? -1, createdAtMs: f[2].int,
+                        lastAccessedAtMs: f[3].int, maxInactiveSeconds: maxInactive < 0 ? -1 : maxInactive / 1000,
+                        sizeBytes: f[6].int, schema: "sessiond")
+        let items = f[7].array ?? []
+        var k = 0
+        while k + 1 < items.count {
+            s.attributes.append(Decode.attribute(name: items[k].text ?? "", raw: items[k + 1].bytes ?? []))
+            k += 2
+        }
+        return s
+    }
+
+    private func withAttributes(_ page: [Session], node: Node) async throws -> [Session] {
+        let replies = try await node.client.pipeline(page.map { RedisCommand("SESSION.PEEK", $0.id) })
+        return zip(page, replies).compactMap { SessiondStore.session(peek: $1, node: node.name) ?? $0 }
+    }
+
+    public func get(id: String) async throws -> Session? {
+        let t = await topology()
+        if t.ring != nil {
+            switch await routed([id], { RedisCommand("SESSION.PEEK", $0) }, topology: t)[id] {
+            case .success(let (r, node))?:
+                if let m = r.errorMessage { throw RedisError.server(m) }
+                return SessiondStore.session(peek: r, node: node.name)
+            case .failure(let e)?: throw e
+            case nil: return nil
+            }
+        }
+        var firstError: Error? = nil
+        for node in t.nodes {
+            do {
+                let r = try await node.client.send(RedisCommand("SESSION.PEEK", id)).orThrow()
+                if let s = SessiondStore.session(peek: r, node: node.name) { return s }
+            } catch { if firstError == nil { firstError = error } }
+        }
+        if let firstError { throw firstError }
+        return nil
+    }
+
+    /// Sends `make(id)` for each id to the node that holds it: first its home on the ring,
+    /// then wherever `MOVED` points (at most 8 hops); `TRYAGAIN` (a migration in progress)
+    /// waits a moment and asks again. One pipeline per node per hop.
+    public func routed(_ ids: [String], _ make: (String) -> RedisCommand, topology t: Topology) async -> [String: Result<(RedisReply, Node), RedisError>] {
+        var results: [String: Result<(RedisReply, Node), RedisError>] = [:]
+        guard let first = t.nodes.first else { return results }
+        var pending = ids.map { ($0, t.home(of: $0) ?? first) }
+        var hops = 0
+        while !pending.isEmpty && hops < 8 {
+            hops += 1
+            var next: [(String, Node)] = []
+            var wait = false
+            var byNode: [String: [(String, Node)]] = [:]
+            for p in pending { byNode[p.1.name, default: []].append(p) }
+            for (_, items) in byNode.sorted(by: { $0.key < $1.key }) {
+                let node = items[0].1
+                do {
+                    let replies = try await node.client.pipeline(items.map { make($0.0) })
+                    for (item, r) in zip(items, replies) {
+                        if let m = r.errorMessage, m.hasPrefix("MOVED ") {
+                            let to = m.split(separator: " ").dropFirst().first.map(String.init) ?? ""
+                            if let n = t.node(to) { next.append((item.0, n)) } else { results[item.0] = .failure(.server(m + " (node unknown here)")) }
+                        } else if let m = r.errorMessage, m.hasPrefix("TRYAGAIN") {
+                            next.append(item); wait = true
+                        } else {
+                            results[item.0] = .success((r, node))
+                        }
+                    }
+                } catch {
+                    for item in items { results[item.0] = .failure(error) }
+                }
+            }
+            if wait { try? await Task.sleep(nanoseconds: 50_000_000) }
+            pending = next
+        }
+        for p in pending { results[p.0] = .failure(.server("redirect loop for this session (a node's pointer is stale); try again")) }
+        return results
+    }
+
+    /// Runs one command per id: on the node holding it in a cluster, else on every node;
+    /// an id counts as affected where a node says 1.
+    private func perIDCommand(_ ids: [String], _ make: (String) -> RedisCommand) async -> MutationResult {
+        var result = MutationResult()
+        var hit = Set<String>()
+        let t = await topology()
+        if t.ring != nil {
+            let replies = await routed(ids, make, topology: t)
+            var failed: [String: String] = [:]
+            for id in ids {
+                switch replies[id] {
+                case .success(let (r, _))?:
+                    if let m = r.errorMessage { failed[id] = m } else if (r.int ?? 0) > 0 { hit.insert(id); result.keysTouched += 1 }
+                case .failure(let e)?: failed[id] = e.description
+                case nil: break
+                }
+            }
+            for (id, m) in failed.sorted(by: { $0.key < $1.key }) {
+                result.failedNodes.append(NodeFailure(node: t.home(of: id)?.name ?? "?", message: "\(id): \(m)"))
+            }
+            result.affected = ids.filter { hit.contains($0) }
+            result.notFound = ids.filter { !hit.contains($0) && failed[$0] == nil }
+            return result
+        }
+        for node in t.nodes {
+            do {
+                let replies = try await node.client.pipeline(ids.map(make))
+                for (id, r) in zip(ids, replies) where (r.int ?? 0) > 0 { hit.insert(id); result.keysTouched += 1 }
+            } catch {
+                result.failedNodes.append(NodeFailure(node: node.name, message: error.description))
+            }
+        }
+        result.affected = ids.filter { hit.contains($0) }
+        result.notFound = result.failedNodes.isEmpty ? ids.filter { !hit.contains($0) } : []
+        return result
+    }
+
+    public func expire(ids: [String], after milliseconds: Int64?) async throws -> MutationResult {
+        await perIDCommand(ids) { RedisCommand("SESSION.PEXPIRE", $0, milliseconds ?? 0) }
+    }
+
+    public func delete(ids: [String]) async throws -> MutationResult {
+        await perIDCommand(ids) { RedisCommand("SESSION.DEL", $0) }
+    }
+
+    public func logout(user: String) async throws -> MutationResult {
+        var result = MutationResult()
+        for node in await topology().nodes {
+            do {
+                let r = try await node.client.send(RedisCommand("SESSION.LOGOUT", user)).orThrow()
+                let ids = (r.array ?? []).compactMap(\.text)
+                result.affected += ids
+                result.keysTouched += ids.count
+            } catch {
+                result.failedNodes.append(NodeFailure(node: node.name, message: error.description))
+            }
+        }
+        return result
+    }
+
+    public func nodes() async -> [NodeInfo] {
+        var out: [NodeInfo] = []
+        let t = await topology(refresh: true)
+        for node in t.nodes {
+            var info = NodeInfo(name: node.name, address: "sessiond://" + node.url.nodeName, up: false)
+            info.ringShare = t.ring == nil ? nil : t.shares[node.name]
+            do {
+                let fields = RedisInfo.parse(try await node.client.send(RedisCommand("NODE.INFO")).orThrow().text ?? "")
+                info.up = true
+                info.role = fields["role"] ?? "master"
+                info.version = fields["redis_version"]
+                info.sessions = fields["sessions"].flatMap { Int($0) }
+                info.keys = info.sessions
+                info.usedMemory = fields["used_memory"].flatMap { Int64($0) }
+                info.maxMemory = fields["maxmemory"].flatMap { Int64($0) }
+                info.evictionPolicy = fields["maxmemory_policy"]
+                info.expiredTotal = fields["expired_keys"].flatMap { Int64($0) }
+                info.evictedTotal = fields["evicted_keys"].flatMap { Int64($0) }
+            } catch {
+                info.error = error.description
+            }
+            out.append(info)
+        }
+        return out
+    }
+
+    // MARK: migration (in-house cluster)
+
+    public func migrationTargets() async -> [String] {
+        let t = await topology()
+        return t.ring == nil ? [] : t.nodes.map(\.name)
+    }
+
+    public func migrate(ids: [String], to node: String) async throws -> MutationResult {
+        let t = try await clusterTopology(target: node)
+        let replies = await routed(ids, { RedisCommand("SESSION.MIGRATE", $0, node) }, topology: t)
+        var result = MutationResult()
+        for id in ids {
+            switch replies[id] {
+            case .success(let (r, holder))?: SessiondStore.count(r, id: id, node: holder.name, into: &result)
+            case .failure(let e)?: result.failedNodes.append(NodeFailure(node: t.home(of: id)?.name ?? "?", message: "\(id): \(e.description)"))
+            case nil: result.notFound.append(id)
+            }
+        }
+        return result
+    }
+
+    /// Sorts one `SESSION.MIGRATE` status into the result.
+    static func count(_ r: RedisReply, id: String, node: String, into result: inout MutationResult) {
+        if let m = r.errorMessage {
+            if m.hasPrefix("NOTFOUND") { result.notFound.append(id) }
+            else { result.failedNodes.append(NodeFailure(node: node, message: "\(id): \(m)")) }
+        } else {
+            result.affected.append(id)
+            result.keysTouched += 1
+        }
+    }
+
+    private func clusterTopology(target: String?) async throws -> Topology {
+        let t = await topology(refresh: true)
+        guard t.ring != nil else {
+            throw UnsupportedOperation("\(displayName) is not a cluster: migration moves sessions between the nodes of an in-house cluster (sessiond --cluster)")
+        }
+        if let target, t.node(target) == nil {
+            throw UnsupportedOperation("unknown node '\(target)'; the cluster's nodes are \(t.nodes.map(\.name).joined(separator: ", "))")
+        }
+        return t
+    }
+
+    public func drain(node: String, to target: String?, progress: @escaping @Sendable (Int, Int) async -> Void) async throws -> MutationResult {
+        let t = try await clusterTopology(target: target)
+        guard let source = t.node(node), let ring = t.ring else {
+            throw UnsupportedOperation("unknown node '\(node)'; the cluster's nodes are \(t.nodes.map(\.name).joined(separator: ", "))")
+        }
+        if target == node { throw UnsupportedOperation("cannot drain \(node) into itself") }
+        let excluded = Set([node] + t.states.filter { $0.value == "down" }.map(\.key))
+        guard target != nil || ring.members.contains(where: { !excluded.contains($0.id) }) else {
+            throw UnsupportedOperation("no node is up to take \(node)'s sessions")
+        }
+        let total = (try? await source.client.send(RedisCommand("SESSION.COUNT")).orThrow().int).flatMap { $0.map(Int.init) } ?? 0
+        var result = MutationResult()
+        var failures: [String: NodeFailure] = [:]
+        // Several passes: sessions created on the node during a pass, or busy ones
+        // (TRYAGAIN), are taken by the next.
+        for _ in 0..<3 {
+            var cursor = "0"
+            var movedThisPass = 0
+            repeat {
+                let reply = try await source.client.send(RedisCommand("SESSION.SCAN", cursor, "COUNT", 1000)).orThrow()
+                guard let parts = reply.array, parts.count == 2, let next = parts[0].text, let rows = parts[1].array else {
+                    throw RedisError.protocolViolation("SESSION.SCAN reply")
+                }
+                cursor = next
+                var byTarget: [String: [String]] = [:]
+                for row in rows {
+                    guard let id = row.array?.first?.text, let to = target ?? ring.owner(of: id, excluding: excluded)?.id else { continue }
+                    byTarget[to, default: []].append(id)
+                }
+                for (to, ids) in byTarget.sorted(by: { $0.key < $1.key }) {
+                    var start = 0
+                    while start < ids.count {
+                        let chunk = Array(ids[start..<min(ids.count, start + 500)])
+                        start += chunk.count
+                        let r = try await source.client.send(RedisCommand("SESSION.MIGRATE", arguments: ["TO", to] + chunk)).orThrow()
+                        for (id, status) in zip(chunk, r.array ?? []) {
+                            var one = MutationResult()
+                            SessiondStore.count(status, id: id, node: node, into: &one)
+                            result.affected += one.affected
+                            result.keysTouched += one.keysTouched
+                            movedThisPass += one.affected.count
+                            for f in one.failedNodes where !f.message.contains("TRYAGAIN") { failures[id] = f }
+                            if !one.affected.isEmpty { failures[id] = nil }
+                        }
+                        await progress(result.affected.count, max(total, result.affected.count))
+                    }
+                }
+            } while cursor != "0"
+            let left = (try? await source.client.send(RedisCommand("SESSION.COUNT")).orThrow().int).flatMap { $0 } ?? 0
+            if left == 0 || movedThisPass == 0 { break }
+        }
+        result.failedNodes = failures.values.sorted { $0.message < $1.message }
+        return result
+    }
+
+    /// Events from every node's event channel; a lost subscription is a gap, then retried.
+    public func events(kinds: Set<SessionEvent.Kind>) -> AsyncThrowingStream<SessionEvent, Error> {
+        let (stream, continuation) = AsyncThrowingStream.makeStream(of: SessionEvent.self, bufferingPolicy: .bufferingNewest(100_000))
+        let wanted = kinds.isEmpty ? Set(SessionEvent.Kind.allCases) : kinds
+        let password = self.password
+        let task = Task {
+            let nodes = await self.topology().nodes
+            await withTaskGroup(of: Void.self) { group in
+                for node in nodes {
+                    group.addTask {
+                        var connectedBefore = false
+                        while !Task.isCancelled {
+                            let sub = RedisSubscriber.subscribe(url: node.url, channels: ["sessiond:events"], timeouts: node.client.timeouts,
+                                                                fallbackPassword: password)
+                            do {
+                                try await sub.ready()
+                                if connectedBefore {
+                                    continuation.yield(SessionEvent(kind: .gap, sessionID: nil, key: nil, node: node.name, timeMs: currentTimeMs(),
+                                                                    detail: "resubscribed; events while disconnected were lost"))
+                                }
+                                connectedBefore = true
+                                for try await m in sub.messages {
+                                    if let e = SessiondStore.event(m.payload, node: node.name), wanted.contains(e.kind) || e.kind == .gap {
+                                        continuation.yield(e)
+                                    }
+                                }
+                            } catch {
+                                if Task.isCancelled { return }
+                                continuation.yield(SessionEvent(kind: .gap, sessionID: nil, key: nil, node: node.name, timeMs: currentTimeMs(),
+                                                                detail: "events lost: \(error); retrying"))
+                            }
+                            try? await Task.sleep(nanoseconds: 1_000_000_000)
+                        }
+                    }
+                }
+            }
+            continuation.finish()
+        }
+        continuation.onTermination = { _ in task.cancel() }
+        return stream
+    }
+
+    /// `{"event":"expired","id":..,"principal":..,"node":..,"time":..,"reason":..}` or a gap notice.
+    static func event(_ payload: [UInt8], node: String) -> SessionEvent? {
+        guard let v = try? JSONDecoding.decode(payload), case .string(let kind)? = v["event"] else { return nil }
+        let time: Int64
+        if case .int(let t)? = v["time"] { time = t } else { time = currentTimeMs() }
+        if kind == "gap" {
+            var missed: Int64 = 0
+            if case .int(let n)? = v["missed"] { missed = n }
+            return SessionEvent(kind: .gap, sessionID: nil, key: nil, node: node, timeMs: time,
+                                detail: "this subscriber fell behind: \(missed) events missed")
+        }
+        guard let k = SessionEvent.Kind(rawValue: kind) else { return nil }
+        var user: String? = nil
+        if case .string(let p)? = v["principal"] { user = p }
+        var id: String? = nil
+        if case .string(let s)? = v["id"] { id = s }
+        var detail: String? = nil
+        if case .string(let r)? = v["reason"] { detail = "reason: " + r }
+        return SessionEvent(kind: k, sessionID: id, key: id, user: user, node: node, timeMs: time, detail: detail)
+    }
+}

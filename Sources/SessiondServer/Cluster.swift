@@ -1,0 +1,406 @@
+import HouseStore
+import NIOCore
+import RedisClient
+import SessionKit
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Another member of the cluster, as this node sees it.
+final class Peer {
+    let member: ClusterMember
+    /// hiredis on its own thread: a peer call never blocks the event loop.
+    let client: RedisClient
+    var up: Bool?
+    var sessions: Int?
+    var lastError: String?
+    var probing = false
+
+    init(member: ClusterMember, password: String?) {
+        self.member = member
+        client = RedisClient(url: RedisURL(endpoint: .tcp(host: member.host, port: member.port), password: password),
+                             timeouts: .init(connectMs: 1000, commandMs: 5000), reconnectAttempts: 1)
+    }
+}
+
+/// The node's part of the cluster (DESIGN.md §6, README "Cluster and migration").
+///
+/// Ownership: a session lives on the node that holds it. A new session is created on its
+/// **home**, the member `HashRing` picks for its id. When a session moves, the nodes it
+/// leaves keep a **forward pointer** to where it went until the home points there itself,
+/// so following pointers from the home always ends at the holder (requests get
+/// `MOVED node host:port` at each step; clients follow).
+///
+/// Migration from S to T, in steps that each leave the session findable:
+/// 1. S sends `CLUSTER.RESTORE` with the whole session; T keeps it as a **pending** copy
+///    (logged, invisible to listings and lookups) and acknowledges.
+/// 2. S removes its copy and writes a forward pointer to T, both logged before step 3.
+/// 3. S sends `CLUSTER.COMMIT`: T makes the copy live. If that message is lost, the first
+///    request that follows the pointer to T makes it live (and S retries COMMIT until it
+///    gets an answer, also after a restart).
+/// 4. S tells the home (`CLUSTER.POINT`) and drops its own pointer once the home has it.
+/// A failure before step 2 leaves the session on S and at most an invisible copy on T that
+/// expires with the session's deadline; after step 2 the session is on T. Never neither.
+final class ClusterState {
+    let selfID: String
+    let ring: HashRing
+    var peers: [String: Peer] = [:]
+    var records = AppendLog.ClusterRecords()
+    /// Sessions between steps 1 and 2: mutations wait (`TRYAGAIN`), reads go on.
+    var migrating: Set<String> = []
+    /// Forward pointers whose COMMIT (and POINT) is not confirmed yet.
+    var owed: Set<String> = []
+    var retrying = false
+    /// Ended sessions to report to their home, batched per home.
+    var forgets: [String: [String]] = [:]
+    var migratedOut: Int64 = 0
+    var migratedIn: Int64 = 0
+
+    init(selfID: String, members: [ClusterMember], password: String?) {
+        self.selfID = selfID
+        ring = HashRing(members)
+        for m in members where m.id != selfID { peers[m.id] = Peer(member: m, password: password) }
+    }
+
+    func home(of id: String) -> ClusterMember? { ring.owner(of: id) }
+}
+
+/// What became of one session of a `SESSION.MIGRATE`.
+enum MigrateOutcome {
+    case moved(confirmed: Bool)
+    case skipped(RESPReply)
+    case failed(String)
+
+    var reply: RESPReply {
+        switch self {
+        case .moved(true): return .simple("OK")
+        case .moved(false): return .simple("OK moved; the target confirms on the next access")
+        case .skipped(let r): return r
+        case .failed(let m): return .error("MIGRATEFAILED " + m)
+        }
+    }
+}
+
+extension NodeServer {
+    // MARK: routing
+
+    func moved(_ node: String) -> RESPReply {
+        let address = cluster?.ring.member(node)?.address ?? "?"
+        return .error("MOVED \(node) \(address)")
+    }
+
+    /// nil: this node answers for `id`; else the redirect to send.
+    func route(_ id: String, now: Int64) -> RESPReply? {
+        guard let c = cluster, !engine.contains(id) else { return nil }
+        if let to = c.records.forward[id] { return moved(to) }
+        if let p = c.records.pending[id] {
+            // Someone followed a pointer here: the source let go of the session (step 2),
+            // so this copy is the session now.
+            promote(p, now: now)
+            return nil
+        }
+        guard let home = c.home(of: id), home.id != c.selfID else { return nil }
+        // Not here, no pointer, not home: a home pointer to this node would be stale.
+        queueForget(id, home: home.id)
+        return moved(home.id)
+    }
+
+    func promote(_ p: HouseSession, now: Int64) {
+        guard let c = cluster else { return }
+        c.records.pending[p.id] = nil
+        log?.logUnpend(p.id)
+        if c.records.forward.removeValue(forKey: p.id) != nil { log?.logForward(p.id, to: nil) }
+        guard (p.deadlineMs ?? .max) > now else { return }
+        publish(engine.restore(p, now: now))
+        persist(p.id)
+        c.migratedIn += 1
+    }
+
+    // MARK: the target's side
+
+    /// `CLUSTER.RESTORE id created last max-inactive deadline principal n (name value)*`
+    func restorePending(_ fields: ArraySlice<[UInt8]>) -> RESPReply {
+        guard let c = cluster else { return .error("ERR this node is not in a cluster") }
+        crashIf("target-before-restore")
+        guard let s = AppendLog.session(fields: fields) else { return .error("ERR malformed CLUSTER.RESTORE") }
+        c.records.pending[s.id] = s
+        log?.logPending(s)
+        if config.fault == "target-after-restore" {
+            try? commitLog(); try? log?.sync()
+            crashIf("target-after-restore")
+        }
+        return .ok
+    }
+
+    /// `CLUSTER.COMMIT id [last-access-ms]`: 1 when this node holds the session now, the
+    /// node it forwarded it to, or 0 when it knows nothing of it.
+    func commitPending(_ id: String, lastAccess: Int64?, now: Int64) -> RESPReply {
+        guard let c = cluster else { return .error("ERR this node is not in a cluster") }
+        if var p = c.records.pending[id] {
+            if let t = lastAccess, t > p.lastAccessMs { p.lastAccessMs = t }
+            promote(p, now: now)
+        } else if let t = lastAccess, engine.contains(id) {
+            _ = engine.update(id, now: t) { $0.lastAccessMs = max($0.lastAccessMs, t) }
+        }
+        if engine.contains(id) { return .integer(1) }
+        if let to = c.records.forward[id] { return .bulk(to) }
+        return .integer(0)
+    }
+
+    /// `CLUSTER.POINT id node` (at the home): the session lives on `node` now.
+    func point(_ id: String, to node: String) -> RESPReply {
+        guard let c = cluster else { return .error("ERR this node is not in a cluster") }
+        guard c.ring.member(node) != nil else { return .error("ERR unknown node '\(node)'") }
+        if node == c.selfID || engine.contains(id) {
+            if c.records.forward.removeValue(forKey: id) != nil { log?.logForward(id, to: nil) }
+        } else if c.records.forward[id] != node {
+            c.records.forward[id] = node
+            log?.logForward(id, to: node)
+        }
+        return .ok
+    }
+
+    /// `CLUSTER.FORGET id node`: `node` no longer has the session; drop a pointer to it.
+    func forget(_ id: String, node: String) -> RESPReply {
+        guard let c = cluster else { return .error("ERR this node is not in a cluster") }
+        guard c.records.forward[id] == node else { return .integer(0) }
+        c.records.forward[id] = nil
+        log?.logForward(id, to: nil)
+        return .integer(1)
+    }
+
+    func queueForget(_ id: String, home: String) {
+        guard let c = cluster else { return }
+        if c.forgets.isEmpty {
+            loop.assumeIsolated().execute { [self] in flushForgets() }
+        }
+        c.forgets[home, default: []].append(id)
+    }
+
+    func flushForgets() {
+        guard let c = cluster else { return }
+        let batches = c.forgets
+        c.forgets = [:]
+        for (home, ids) in batches {
+            guard let peer = c.peers[home] else { continue }
+            _ = call(peer, ids.map { RedisCommand("CLUSTER.FORGET", $0, c.selfID) })   // best effort: a stale pointer costs one hop
+        }
+    }
+
+    /// Sessions that ended here but have another home: their home may point here.
+    func noteEnded(_ events: [EngineEvent]) {
+        guard let c = cluster else { return }
+        for e in events where e.kind != .created && e.kind != .migrated {
+            if let home = c.home(of: e.id), home.id != c.selfID { queueForget(e.id, home: home.id) }
+        }
+    }
+
+    // MARK: the source's side
+
+    /// Moves the sessions `ids` (held here) to `target`; one outcome per id, in order.
+    func migrate(_ ids: [String], to target: String, now: Int64) -> EventLoopFuture<[MigrateOutcome]> {
+        guard let c = cluster else { return loop.makeSucceededFuture(ids.map { _ in .failed("this node is not in a cluster") }) }
+        guard let peer = c.peers[target] else {
+            let why = target == c.selfID ? "already on \(target)" : "unknown node '\(target)' (members: \(c.ring.members.map(\.id).joined(separator: ", ")))"
+            return loop.makeSucceededFuture(ids.map { _ in target == c.selfID ? .skipped(.simple("OK already there")) : .failed(why) })
+        }
+        var outcomes: [MigrateOutcome?] = Array(repeating: nil, count: ids.count)
+        var moving: [(index: Int, session: HouseSession)] = []
+        for (i, id) in ids.enumerated() {
+            if c.migrating.contains(id) { outcomes[i] = .skipped(.error("TRYAGAIN a migration of this session is in progress")); continue }
+            let (s, events) = engine.get(id, now: now, touch: false)
+            publish(events)
+            guard let s else {
+                outcomes[i] = .skipped(c.records.forward[id].map { moved($0) } ?? .error("NOTFOUND no such session on \(c.selfID)"))
+                continue
+            }
+            moving.append((i, s))
+            c.migrating.insert(id)
+        }
+        guard !moving.isEmpty else { return loop.makeSucceededFuture(outcomes.map { $0 ?? .failed("internal") }) }
+
+        // Step 1: the target keeps pending copies.
+        let restores = moving.map { RedisCommand([Array("CLUSTER.RESTORE".utf8)] + AppendLog.fields(of: $0.session)) }
+        return call(peer, restores).assumeIsolated().flatMap { [self] (result: Result<[RedisReply], RedisError>) -> EventLoopFuture<[MigrateOutcome]> in
+            var committed: [(index: Int, id: String, lastAccess: Int64)] = []
+            let now = currentTimeMs()
+            switch result {
+            case .failure(let e):
+                for m in moving { c.migrating.remove(m.session.id); outcomes[m.index] = .failed("target \(target) unreachable: \(e.description); the session stays here") }
+            case .success(let replies):
+                for (m, r) in zip(moving, replies) {
+                    c.migrating.remove(m.session.id)
+                    if let err = r.errorMessage { outcomes[m.index] = .failed("target \(target) refused: \(err)"); continue }
+                    crashIf("source-after-ack")
+                    // Step 2: let go, with a pointer to the new holder (both logged before step 3).
+                    guard let current = engine.take(m.session.id, now: now) else {
+                        // Ended while the copy travelled (expired, deleted): nothing to move.
+                        outcomes[m.index] = .skipped(.error("NOTFOUND the session ended during the move"))
+                        continue
+                    }
+                    log?.logDelete(current.id)
+                    c.records.forward[current.id] = target
+                    log?.logForward(current.id, to: target)
+                    c.owed.insert(current.id)
+                    c.migratedOut += 1
+                    committed.append((m.index, current.id, current.lastAccessMs))
+                    publish([EngineEvent(kind: .migrated, id: current.id, principal: current.principal, node: c.selfID,
+                                         timeMs: now, reason: "to \(target)")])
+                }
+            }
+            do { try commitLog() } catch { logError("log write failed during migration: \(error)") }
+            crashIf("source-after-delete")
+            if committed.isEmpty || config.fault == "source-drop-commit" {
+                for m in committed { outcomes[m.index] = .moved(confirmed: false) }
+                return loop.makeSucceededFuture(outcomes.map { $0 ?? .failed("internal") })
+            }
+            // Step 3 (and 4 once confirmed).
+            return confirm(committed.map { ($0.id, $0.lastAccess) }, at: peer).assumeIsolated().map { confirmed in
+                for m in committed { outcomes[m.index] = .moved(confirmed: confirmed.contains(m.id)) }
+                return outcomes.map { $0 ?? .failed("internal") }
+            }.nonisolated()
+        }.nonisolated()
+    }
+
+    /// Sends COMMIT for forwarded sessions; settles pointers by the answers. The future
+    /// holds the ids the target confirmed.
+    func confirm(_ items: [(id: String, lastAccess: Int64?)], at peer: Peer) -> EventLoopFuture<Set<String>> {
+        guard let c = cluster else { return loop.makeSucceededFuture([]) }
+        let commands = items.map { item in
+            item.lastAccess.map { RedisCommand("CLUSTER.COMMIT", item.id, $0) } ?? RedisCommand("CLUSTER.COMMIT", item.id)
+        }
+        return call(peer, commands).assumeIsolated().map { [self] result in
+            var confirmed = Set<String>()
+            guard case .success(let replies) = result else { return confirmed }
+            var points: [String: [RedisCommand]] = [:]
+            for (item, r) in zip(items, replies) {
+                let id = item.id
+                guard c.records.forward[id] == peer.member.id else { c.owed.remove(id); continue }
+                let home = c.home(of: id)?.id
+                if r.int == 1 || r.text.map({ c.ring.member($0) != nil }) == true {
+                    confirmed.insert(id)
+                    c.owed.remove(id)
+                    let holder = r.int == 1 ? peer.member.id : (r.text ?? peer.member.id)
+                    if home == c.selfID {
+                        if holder != peer.member.id { c.records.forward[id] = holder; log?.logForward(id, to: holder) }
+                    } else if home == holder {
+                        c.records.forward[id] = nil; log?.logForward(id, to: nil)
+                    } else if let home {
+                        points[home, default: []].append(RedisCommand("CLUSTER.POINT", id, holder))
+                    }
+                } else if r.int == 0 {
+                    // The target holds nothing: the session ended there. Drop the pointer.
+                    c.owed.remove(id)
+                    c.records.forward[id] = nil; log?.logForward(id, to: nil)
+                }
+            }
+            for (home, commands) in points {
+                guard let homePeer = c.peers[home] else { continue }
+                call(homePeer, commands).assumeIsolated().whenSuccess { [self] result in
+                    guard case .success(let replies) = result else { return }
+                    for (cmd, r) in zip(commands, replies) where r.errorMessage == nil {
+                        let id = String(decoding: cmd.args[1], as: UTF8.self)
+                        if c.records.forward[id] != nil { c.records.forward[id] = nil; log?.logForward(id, to: nil) }
+                    }
+                    do { try commitLog() } catch { logError("\(error)") }
+                }
+            }
+            do { try commitLog() } catch { logError("\(error)") }
+            return confirmed
+        }.nonisolated()
+    }
+
+    /// Retries owed confirmations (after a lost COMMIT, a restart, a peer that was down).
+    func retryOwed() {
+        guard let c = cluster, !c.owed.isEmpty, !c.retrying else { return }
+        var byTarget: [String: [(id: String, lastAccess: Int64?)]] = [:]
+        for id in c.owed.prefix(5000) {
+            guard let to = c.records.forward[id] else { c.owed.remove(id); continue }
+            if c.peers[to]?.up != false { byTarget[to, default: []].append((id, nil)) }
+        }
+        guard !byTarget.isEmpty else { return }
+        c.retrying = true
+        let futures = byTarget.compactMap { (to, items) in c.peers[to].map { confirm(items, at: $0) } }
+        EventLoopFuture.andAllComplete(futures, on: loop).assumeIsolated().whenComplete { [self] _ in cluster?.retrying = false }
+    }
+
+    // MARK: health
+
+    /// Once a second: every peer answers `SESSION.COUNT` or is down; pending copies past
+    /// their deadline go; owed confirmations are retried.
+    func heartbeat() {
+        guard let c = cluster else { return }
+        let now = currentTimeMs()
+        let gone = c.records.pending.filter { ($0.value.deadlineMs ?? .max) <= now }.map(\.key)
+        for id in gone { c.records.pending[id] = nil; log?.logUnpend(id) }
+        for peer in c.peers.values where !peer.probing {
+            peer.probing = true
+            call(peer, [RedisCommand("SESSION.COUNT")]).assumeIsolated().whenComplete { [self] result in
+                peer.probing = false
+                let wasUp = peer.up
+                switch result {
+                case .success(.success(let r)) where r.first?.int != nil:
+                    peer.up = true; peer.sessions = r.first?.int.map { Int($0) }; peer.lastError = nil
+                case .success(.success(let r)):
+                    peer.up = false; peer.lastError = r.first?.errorMessage ?? "unexpected reply"
+                case .success(.failure(let e)):
+                    peer.up = false; peer.lastError = e.description
+                case .failure(let e):
+                    peer.up = false; peer.lastError = "\(e)"
+                }
+                if wasUp != true && peer.up == true { retryOwed() }
+            }
+        }
+        retryOwed()
+        do { try commitLog() } catch { logError("\(error)") }
+    }
+
+    /// A pipeline to a peer on the peer's own thread; the result comes back on the loop.
+    func call(_ peer: Peer, _ commands: [RedisCommand]) -> EventLoopFuture<Result<[RedisReply], RedisError>> {
+        let promise = loop.makePromise(of: Result<[RedisReply], RedisError>.self)
+        let client = peer.client
+        let name = peer.member.id
+        Task {
+            do { promise.succeed(.success(try await client.pipeline(commands))) }
+            catch let e as RedisError { promise.succeed(.failure(e)) }
+            catch { promise.succeed(.failure(.connection(node: name, message: "\(error)"))) }
+        }
+        return promise.futureResult
+    }
+
+    /// `CLUSTER.NODES`: one line per member: `id host:port flags sessions share`.
+    func clusterNodesText() -> String {
+        let shares: [String: Double]
+        let members: [ClusterMember]
+        if let c = cluster {
+            members = c.ring.members
+            shares = ringShares(c.ring)
+        } else {
+            members = [ClusterMember(id: config.nodeID, host: config.advertisedHost, port: config.advertisedPort)]
+            shares = [config.nodeID: 1]
+        }
+        return members.map { m in
+            let me = m.id == (cluster?.selfID ?? config.nodeID)
+            let peer = cluster?.peers[m.id]
+            let state = me ? "myself,up" : peer?.up == true ? "up" : peer?.up == false ? "down" : "unknown"
+            let sessions = me ? engine.count : peer?.sessions ?? -1
+            let share = String(Int(((shares[m.id] ?? 0) * 1000).rounded()))
+            return "\(m.id) \(m.address) \(state) \(sessions) \(share)"
+        }.joined(separator: "\n") + "\n"
+    }
+
+    func ringShares(_ ring: HashRing) -> [String: Double] {
+        if let cached = cachedShares { return cached }
+        let s = ring.shares()
+        cachedShares = s
+        return s
+    }
+
+    /// Test hook (`--fault STEP`): die like `kill -9` at a migration step.
+    func crashIf(_ step: String) {
+        if config.fault == step {
+            logError("fault injection: exiting at \(step)")
+            _exit(137)
+        }
+    }
+}
