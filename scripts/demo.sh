@@ -1,41 +1,38 @@
 #!/usr/bin/env bash
-# Builds sessionctl and opens its TUI on a throw-away Redis full of sessions.
-# (The embedded in-house cluster demo arrives with its issue; until then this starts a local
-# redis-server on a free port and writes Spring Session and connect-redis sessions, some
-# expiring every few seconds. On a terminal it opens the TUI; without one it tours the batch
-# commands and ends in `watch`. q or Ctrl-C stops everything and removes the server.)
+# Builds sessionctl and runs `sessionctl demo`: three sessiond nodes inside the process on
+# free loopback ports, simulated users (logins, requests, logouts, expiries every second,
+# evictions under a small cap), and the TUI on that cluster. q quits and stops everything.
+# Without a terminal it runs the demo with --no-tui, tours the batch commands against it
+# (nodes, ls, show, migrate, a drain, watch) and stops it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
 swift build -c release --product sessionctl >&2
-swift build -c release --product session-seed >&2
 bin=$(swift build -c release --show-bin-path)
-port=$(( 20000 + RANDOM % 20000 ))
-while (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; do port=$(( port + 1 )); done
 dir=$(mktemp -d)
-redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no --dir "$dir" \
-  --daemonize no --loglevel warning --notify-keyspace-events Egxe >"$dir/redis.log" 2>&1 &
-redis_pid=$!
-trap 'kill $redis_pid 2>/dev/null; wait $redis_pid 2>/dev/null; rm -rf "$dir"' EXIT
-for _ in $(seq 50); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
-store="redis://127.0.0.1:$port"
 export SESSIONCTL_AUDIT_LOG="$dir/audit.log"
-"$bin/session-seed" --store "$store" --spring 2000 --connect 300 --users 40 --expiring 300 --short-ttl 120
 if [ -t 0 ] && [ -t 1 ]; then
-  # A few expiring sessions keep arriving so the events pane has something to show.
-  ( n=100000; while sleep 5; do "$bin/session-seed" --store "$store" --spring 20 --expiring 20 --short-ttl 30 --start $n >/dev/null 2>&1 || exit 0; n=$((n + 20)); done ) &
-  feeder=$!
-  trap 'kill $feeder 2>/dev/null; kill $redis_pid 2>/dev/null; wait $redis_pid 2>/dev/null; rm -rf "$dir"' EXIT
-  "$bin/sessionctl" --store "$store"
-  exit 0
+  trap 'rm -rf "$dir"' EXIT
+  exec "$bin/sessionctl" demo "$@"
 fi
+"$bin/sessionctl" demo --no-tui "$@" >"$dir/demo.out" 2>&1 &
+demo=$!
+trap 'kill -INT $demo 2>/dev/null; wait $demo 2>/dev/null; rm -rf "$dir"' EXIT
+store=""
+for _ in $(seq 100); do
+  store=$(grep -o 'sessiond://[0-9.:]*' "$dir/demo.out" | head -1 || true)
+  [ -n "$store" ] && break
+  sleep 0.1
+done
+[ -n "$store" ] || { cat "$dir/demo.out"; exit 1; }
+cat "$dir/demo.out"
+sleep 4   # let traffic build up: expiries and evictions
 run() { printf '\n\033[1m$ sessionctl %s\033[0m\n' "$*"; "$bin/sessionctl" "$@" --store "$store" || true; }
 run nodes
-run ls --sort ttl --limit 15
-run ls --filter 'user=alice schema=spring' --limit 5
-id=$("$bin/sessionctl" ls --store "$store" --user bob --limit 1 -o jsonl | sed -E 's/^\{"id":"([^"]*)".*/\1/')
+run ls --sort ttl --limit 10
+id=$("$bin/sessionctl" ls --store "$store" --limit 1 -o jsonl | sed -E 's/^\{"id":"([^"]*)".*/\1/')
 run show "$id"
-run logout --user carol --dry-run
-run logout --user carol --yes
-printf '\n\033[1mWatching expiries, evictions and deletions live (store %s); Ctrl-C to stop.\033[0m\n' "$store"
-"$bin/sessionctl" watch --store "$store" || true
+run migrate "$id" --to n3 --yes
+run migrate --from-node n1 --yes
+run nodes
+run watch --for 5s

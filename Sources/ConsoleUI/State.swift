@@ -274,6 +274,8 @@ public struct AppState: Sendable {
                 goneCount += 1
                 goneSinceCompaction += 1
             }
+            // A moved session stays in the table, on its new node.
+            if e.kind == .migrated, let to = e.target { rows[i].node = names.node(to) }
         }
         events.append(e)
         if events.count > 2000 { events.removeFirst(events.count - 2000) }

@@ -369,7 +369,7 @@ public final class SessiondStore: SessionStore, @unchecked Sendable {
             var cursor = "0"
             var movedThisPass = 0
             repeat {
-                let reply = try await source.client.send(RedisCommand("SESSION.SCAN", cursor, "COUNT", 1000)).orThrow()
+                let reply = try await source.client.send(RedisCommand("SESSION.SCAN", cursor, "COUNT", 4000)).orThrow()
                 guard let parts = reply.array, parts.count == 2, let next = parts[0].text, let rows = parts[1].array else {
                     throw RedisError.protocolViolation("SESSION.SCAN reply")
                 }
@@ -382,7 +382,7 @@ public final class SessiondStore: SessionStore, @unchecked Sendable {
                 for (to, ids) in byTarget.sorted(by: { $0.key < $1.key }) {
                     var start = 0
                     while start < ids.count {
-                        let chunk = Array(ids[start..<min(ids.count, start + 500)])
+                        let chunk = Array(ids[start..<min(ids.count, start + 2000)])
                         start += chunk.count
                         let r = try await source.client.send(RedisCommand("SESSION.MIGRATE", arguments: ["TO", to] + chunk)).orThrow()
                         for (id, status) in zip(chunk, r.array ?? []) {
@@ -463,8 +463,11 @@ public final class SessiondStore: SessionStore, @unchecked Sendable {
         if case .string(let p)? = v["principal"] { user = p }
         var id: String? = nil
         if case .string(let s)? = v["id"] { id = s }
-        var detail: String? = nil
-        if case .string(let r)? = v["reason"] { detail = "reason: " + r }
-        return SessionEvent(kind: k, sessionID: id, key: id, user: user, node: node, timeMs: time, detail: detail)
+        var detail: String? = nil, target: String? = nil
+        if case .string(let r)? = v["reason"] {
+            detail = "reason: " + r
+            if k == .migrated && r.hasPrefix("to ") { target = String(r.dropFirst(3)) }
+        }
+        return SessionEvent(kind: k, sessionID: id, key: id, user: user, node: node, timeMs: time, detail: detail, target: target)
     }
 }

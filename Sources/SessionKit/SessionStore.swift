@@ -178,10 +178,12 @@ public struct SessionEvent: Sendable, Equatable {
     /// reported late (Redis reclaims expired keys lazily).
     public var prompted: Bool
     public var detail: String?
+    /// For `migrated`: the node the session moved to.
+    public var target: String?
 
     public init(kind: Kind, sessionID: String?, key: String?, user: String? = nil, node: String,
-                timeMs: Int64, prompted: Bool = false, detail: String? = nil) {
+                timeMs: Int64, prompted: Bool = false, detail: String? = nil, target: String? = nil) {
         self.kind = kind; self.sessionID = sessionID; self.key = key; self.user = user
-        self.node = node; self.timeMs = timeMs; self.prompted = prompted; self.detail = detail
+        self.node = node; self.timeMs = timeMs; self.prompted = prompted; self.detail = detail; self.target = target
     }
 }

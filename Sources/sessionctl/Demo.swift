@@ -148,7 +148,7 @@ actor TrafficSimulator {
             } else if roll < 98 {
                 let s = pick(live)
                 let items = Int.random(in: 0...9, using: &rng)
-                let cart = "{\"items\":\(items),\"total\":\(Double(items) * 19.9),\"currency\":\"EUR\"}"
+                let cart = "{\"items\":\(items),\"total\":\(String(format: "%.2f", Double(items) * 19.9)),\"currency\":\"EUR\"}"
                 _ = try await client.setAttribute(s.id, name: "cart", value: Array(cart.utf8))
             } else {
                 let user = pick(live).user

@@ -76,7 +76,9 @@ struct Sessiond: ParsableCommand {
             s.setEventHandler { node.closeListener() }
             s.resume()
         }
-        node.waitUntilClosed()
+        // The sources must outlive the wait (an optimized build may release them after
+        // their last use, and then no signal would ever stop the node).
+        withExtendedLifetime(signals) { node.waitUntilClosed() }
         node.stop()
         print("sessiond stopped")
     }

@@ -122,6 +122,19 @@ import SessionKit
         #expect(s.eventRate(.evicted, now: now) == 2.0)
     }
 
+    @Test func aMigratedSessionStaysOnItsNewNode() {
+        var s = Scene.state()
+        let row = s.rows[2]
+        let from = s.names.nodes[Int(row.node)]
+        s.addEvent(SessionEvent(kind: .migrated, sessionID: row.id.description, key: nil, node: from, timeMs: now, target: "n9"))
+        s.compact()
+        #expect(s.liveCount == 5 && s.visible.contains { s.rows[$0].id == row.id }, "not removed")
+        #expect(s.names.nodes[Int(s.rows[2].node)] == "n9")
+        // The next event for it comes from the new node and is matched there.
+        s.addEvent(SessionEvent(kind: .expired, sessionID: row.id.description, key: nil, node: "n9", timeMs: now))
+        #expect(s.liveCount == 4)
+    }
+
     @Test func compactIDsAndDueDeadlines() {
         let u = "6f1c2a90-0d4e-4b7a-9e21-5c3b7d8e9f01"
         #expect(SessionID(u) == .uuid(0x6f1c2a900d4e4b7a, 0x9e215c3b7d8e9f01) && SessionID(u).description == u)

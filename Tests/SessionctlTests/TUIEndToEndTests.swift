@@ -127,4 +127,31 @@ import TestSupport
         try term.send("q")
         try term.wait(for: "EXITED-0")
     }
+
+    /// README's first command: the demo opens the TUI on a live three-node cluster.
+    @Test func theDemoOpensTheConsoleOnALiveCluster() throws {
+        let audit = NSTemporaryDirectory() + "tui-demo-\(UUID().uuidString.prefix(6)).log"
+        let term = try TmuxSession(command: "'\(try CLI.binary("sessionctl"))' demo",
+                                   environment: ["TERM": "xterm-256color", "HOME": NSTemporaryDirectory(), "SESSIONCTL_AUDIT_LOG": audit])
+        defer { try? FileManager.default.removeItem(atPath: audit) }
+        try term.wait("sessions on three nodes") { screen in
+            ["n1", "n2", "n3"].allSatisfy { n in screen.split(separator: "\n").contains { $0.contains(" \(n) ") && $0.contains("sessiond") } }
+        }
+        try term.send("3")
+        try term.wait("nodes with their ring share") { screen in
+            screen.contains("RING") && screen.split(separator: "\n").filter { $0.contains("%") && $0.contains(" up ") }.count == 3
+        }
+        try term.send("1")
+        try term.send("m")
+        try term.wait(for: "Migrate 1 session to")
+        try term.send("Down")
+        try term.send("Enter")
+        try term.wait(for: "to n2?")
+        try term.send("y")
+        try term.wait(for: "migrated to n2:")
+        let log = (try? String(contentsOfFile: audit, encoding: .utf8)) ?? ""
+        #expect(log.contains("\"action\":\"migrate\"") && log.contains("\"command\":\"tui\"") && log.contains("\"to\":\"n2\""), "audited: \(log)")
+        try term.send("q")
+        try term.wait(for: "EXITED-0")
+    }
 }
