@@ -10,7 +10,7 @@ import Glibc
 
 /// A real three-node in-house cluster (sessiond processes): ownership, redirects,
 /// migration, drain, failures at every step of a migration, logout and events across nodes.
-@Suite struct ClusterTests {
+@Suite(.serialized) struct ClusterTests {
     /// Which nodes list `id` (a session visible on two nodes would be a duplicate).
     static func holders(_ id: String, _ cluster: SessiondCluster, among: [String]? = nil) throws -> [String] {
         try (among ?? cluster.ids).filter { n in
