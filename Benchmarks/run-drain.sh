@@ -34,18 +34,7 @@ now_ms() { date +%s%3N; }
 mkdir -p "$dir/n1" "$dir/n2" "$dir/n3"
 "$bin/sessiond" --port $p1 --dir "$dir/n1" > "$dir/n1.log" 2>&1 & pid=$!
 wait_port $p1
-python3 - "$N" > "$dir/load.resp" <<'PY'
-import sys
-n = int(sys.argv[1]); out = sys.stdout.buffer
-def cmd(*a):
-    out.write(b"*%d\r\n" % len(a))
-    for x in a:
-        x = x.encode() if isinstance(x, str) else x
-        out.write(b"$%d\r\n%s\r\n" % (len(x), x))
-for i in range(n):
-    cmd("SESSION.PUT", "sess-%07d" % i, "1800", "PRINCIPAL", "user%d" % (i % 5000), "ATTR", "locale", "en-GB",
-        "ATTR", "cart", '{"items":%d}' % (i % 9), "ATTR", "lastPage", "/catalog")
-PY
+python3 Benchmarks/drain_payloads.py "$N" "$rb" "$dir"
 redis-cli -p $p1 --pipe < "$dir/load.resp" >/dev/null
 kill -TERM $pid; wait $pid 2>/dev/null || true
 members="n1=127.0.0.1:$p1,n2=127.0.0.1:$p2,n3=127.0.0.1:$p3"
@@ -71,32 +60,7 @@ for p in $ra $rb; do
     --appendfilename "r$p.aof" --daemonize yes --pidfile "$dir/r$p.pid" --loglevel warning >/dev/null
   wait_port $p
 done
-python3 - "$N" > "$dir/rload.resp" <<'PY'
-import sys
-n = int(sys.argv[1]); out = sys.stdout.buffer
-def cmd(*a):
-    out.write(b"*%d\r\n" % len(a))
-    for x in a:
-        x = x.encode() if isinstance(x, str) else x
-        out.write(b"$%d\r\n%s\r\n" % (len(x), x))
-for i in range(n):
-    k = "sess:sess-%07d" % i
-    cmd("HSET", k, "principal", "user%d" % (i % 5000), "locale", "en-GB", "cart", '{"items":%d}' % (i % 9), "lastPage", "/catalog")
-    cmd("EXPIRE", k, "1800")
-PY
 redis-cli -p $ra --pipe < "$dir/rload.resp" >/dev/null
-python3 - "$N" "$rb" > "$dir/rmigrate.resp" <<'PY'
-import sys
-n, port = int(sys.argv[1]), sys.argv[2]; out = sys.stdout.buffer
-def cmd(*a):
-    out.write(b"*%d\r\n" % len(a))
-    for x in a:
-        x = x.encode() if isinstance(x, str) else x
-        out.write(b"$%d\r\n%s\r\n" % (len(x), x))
-for start in range(0, n, 500):
-    keys = ["sess:sess-%07d" % i for i in range(start, min(n, start + 500))]
-    cmd("MIGRATE", "127.0.0.1", port, "", "0", "5000", "KEYS", *keys)
-PY
 t0=$(now_ms)
 redis-cli -p $ra --pipe < "$dir/rmigrate.resp" > /dev/null
 t1=$(now_ms)

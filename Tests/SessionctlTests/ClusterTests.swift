@@ -212,6 +212,11 @@ import Glibc
         let app = try SessiondClient(url: cluster["n1"].urlString)
         let id = Self.id(homedOn: "n1", cluster)
         try await app.create(id: id, timeoutSeconds: 600)
+        // A move to the dead node fails, says why, and leaves the session where it was.
+        let toDead = try CLI.run(["migrate", id, "--to", "n3", "--yes", "--store", cluster["n1"].urlString])
+        #expect(toDead.code != 0 && toDead.stderr.contains("unreachable"), "\(toDead)")
+        #expect(try Self.holders(id, cluster, among: ["n1", "n2"]) == ["n1"])
+        #expect(try await app.get(id) != nil)
         let drain = try CLI.run(["migrate", "--from-node", "n1", "--yes", "--store", cluster["n1"].urlString])
         #expect(drain.code == 0, "\(drain)")
         #expect(try Self.holders(id, cluster, among: ["n1", "n2"]) == ["n2"], "the live successor took it")
