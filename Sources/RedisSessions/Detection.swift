@@ -27,12 +27,17 @@ public enum SchemaOption: Sendable, Equatable {
             let prefix = String(spec.dropFirst("connect-redis:".count)).replacingPrefix("prefix=", with: "")
             return ConnectRedisSchema(prefix: prefix)
         }
+        let parts = spec.split(separator: ":", maxSplits: 1).map(String.init)
+        if let fw = Framework.named(parts[0]) {
+            return FrameworkSchema(fw, prefix: parts.count > 1 ? parts[1].replacingPrefix("prefix=", with: "") : nil)
+        }
         if spec.hasPrefix("prefix=") {
             let prefix = String(spec.dropFirst("prefix=".count))
             guard !prefix.isEmpty else { throw SchemaError(message: "prefix schema needs a prefix: --schema prefix=myapp:sess:") }
             return PrefixSchema(prefix: prefix)
         }
-        throw SchemaError(message: "unknown schema '\(spec)' (known: auto, spring[:NAMESPACE], connect-redis[:PREFIX], prefix=PREFIX)")
+        throw SchemaError(message: "unknown schema '\(spec)' (known: auto, spring[:NAMESPACE], connect-redis[:PREFIX], "
+                          + Framework.all.map { "\($0.name)[:PREFIX]" }.joined(separator: ", ") + ", prefix=PREFIX)")
     }
 }
 
@@ -93,6 +98,7 @@ enum SchemaDetector {
         var springNamespaces: [String: Bool] = [:]   // namespace → saw expires: keys
         var springCandidates: [String: String] = [:] // namespace → one session key
         var connectPrefixCandidate: String? = nil
+        var frameworkCandidates: [String: (Framework, String, String)] = [:]   // "name|prefix" → (framework, prefix, sample key)
         repeat {
             let r = try await client.send(RedisCommand("SCAN", cursor, "COUNT", "1000")).orThrow()
             guard let parts = r.array, parts.count == 2, let next = parts[0].text, let keys = parts[1].array else { break }
@@ -109,6 +115,8 @@ enum SchemaDetector {
                     }
                 } else if key.hasPrefix("sess:") {
                     connectPrefixCandidate = key
+                } else if let (fw, prefix) = FrameworkSchema.candidate(forKey: key) {
+                    frameworkCandidates[fw.name + "|" + prefix] = (fw, prefix, key)
                 }
             }
             cursor = next
@@ -127,6 +135,12 @@ enum SchemaDetector {
         if let key = connectPrefixCandidate {
             let v = try await client.send(RedisCommand("GETRANGE", key, "0", "0"))
             if v.bytes == Array("{".utf8) { out.append(ConnectRedisSchema()) }
+        }
+        // Confirm each framework candidate by its value's first bytes (or the hash's fields).
+        for (_, (fw, prefix, key)) in frameworkCandidates.sorted(by: { $0.key < $1.key }) {
+            let probe = fw.keyType == "hash" ? RedisCommand("HGET", key, "data") : RedisCommand("GETRANGE", key, "0", "7")
+            let head = try await client.send(probe).bytes ?? []
+            if FrameworkSchema.valueMatches(fw, head: Array(head.prefix(8))) { out.append(FrameworkSchema(fw, prefix: prefix)) }
         }
         return out
     }

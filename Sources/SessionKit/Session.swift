@@ -25,6 +25,9 @@ public struct Session: Sendable, Equatable {
     public var schema: String
     /// Decoded attributes; empty in listings (details are fetched on demand).
     public var attributes: [Attribute]
+    /// The stored bytes of a session kept as one value (PHP, Django, Rails, ...), when
+    /// read in detail: `show --raw` prints them.
+    public var storedValue: [UInt8]? = nil
 
     public init(id: String, key: String, user: String? = nil, node: String, ttlMs: Int64,
                 createdAtMs: Int64? = nil, lastAccessedAtMs: Int64? = nil,

@@ -90,7 +90,7 @@ struct Show: ConsoleCommand {
     @OptionGroup var global: GlobalOptions
     @Argument(help: "Session id.") var id: String
     @Option(name: .shortAndLong, help: "Output: table or json.") var output: OutputFormat = .table
-    @Flag(help: "Add the raw bytes of each attribute (hex).") var raw = false
+    @Flag(help: "Add the raw bytes (hex): each attribute's, or the whole stored value for frameworks that keep the session in one value.") var raw = false
 
     func execute(_ console: Console) async throws -> Int32 {
         guard let s = try await console.store.get(id: id) else {
@@ -112,7 +112,9 @@ struct Show: ConsoleCommand {
                 if raw { w.raw(",\"raw_hex\":"); w.string(Sanitizer.hex(a.raw, limit: Int.max)) }
                 w.raw("}")
             }
-            w.raw("]}\n")
+            w.raw("]")
+            if raw, let stored = s.storedValue { w.raw(",\"stored_value_hex\":"); w.string(Sanitizer.hex(stored, limit: Int.max)) }
+            w.raw("}\n")
             out.write(w.bytes)
             return Exit.ok
         }
@@ -136,9 +138,14 @@ struct Show: ConsoleCommand {
                 out.line("  \(name) [\(a.format), \(a.raw.count) B]:")
                 for l in a.decoded.treeLines(indent: 2) { out.line(l) }
             }
-            if raw {
+            if raw && s.storedValue == nil {
                 for l in Sanitizer.hexDump(a.raw) { out.line("      " + l) }
             }
+        }
+        // Sessions stored as one value: the exact bytes the framework wrote.
+        if raw, let stored = s.storedValue {
+            out.line("Stored value (\(stored.count) bytes)")
+            for l in Sanitizer.hexDump(stored) { out.line("  " + l) }
         }
         return Exit.ok
     }
@@ -212,7 +219,11 @@ struct Logout: ConsoleCommand {
         if let user {
             var f = Filter(); f.add(.user, .eq, user)
             let collector = Collector()
-            let outcome = try await console.store.list(ListQuery(filter: f, includeExpired: true)) { await collector.add($0) }
+            let outcome = try await console.store.list(ListQuery(filter: f, includeExpired: true)) { page in
+                await collector.add(page)
+                Terminal.progress("finding the sessions of \(Sanitizer.display(user, limit: 60)): \(await collector.sessions.count) so far…")
+            }
+            Terminal.clearProgress()
             sessions = await collector.sessions
             failures = outcome.failedNodes
         } else {
@@ -248,7 +259,7 @@ struct Logout: ConsoleCommand {
                              target: user, sessions: result.affected, result: result)
         console.output.line("logged out \(target): \(result.affected.count) session(s) removed, \(result.keysTouched) key(s)/member(s) deleted")
         // Stores that write the whole session at the end of a request can bring it back.
-        let rewritable = Set(sessions.map(\.schema)).intersection(["connect-redis", "prefix"])
+        let rewritable = Set(sessions.map(\.schema)).subtracting(["spring", "sessiond"])
         if !rewritable.isEmpty && repeatAfter == nil {
             Terminal.note("note: \(rewritable.sorted().joined(separator: ", ")) sessions can be written back by a request in flight; use --repeat-after 2s to delete again")
         }

@@ -247,3 +247,25 @@ import TestSupport
         #expect(broken.code == 2 && broken.stderr.contains("config"), "\(broken)")
     }
 }
+
+/// The console on sessions written by real frameworks (fixtures restored into a real Redis).
+@Suite struct FrameworkCLITests {
+    @Test func lsShowAndLogoutOnFrameworkSessions() throws {
+        let server = try RedisServer()
+        for name in ["php", "django", "flask", "formats"] { try Fixtures.restoreFramework(name, into: server) }
+        let ls = try CLI.run(["ls", "-o", "jsonl", "--store", server.urlString])
+        #expect(ls.code == 0 && ls.lines.count == 17, "\(ls)")
+        #expect(ls.stdout.contains("\"schema\":\"django\"") && ls.stdout.contains("\"schema\":\"aspnet\"") && ls.stdout.contains("\"schema\":\"laravel\""))
+        let show = try CLI.run(["show", "phpsess1abcdef0123456789", "--raw", "--store", server.urlString])
+        #expect(show.code == 0 && show.stdout.contains("Schema       phpredis") && show.stdout.contains("User         alice1"), "\(show)")
+        #expect(show.stdout.contains("theme: \"dark\"") && show.stdout.contains("Stored value ("), "decoded tree and the exact bytes")
+        #expect(!show.stdout.contains("\u{1B}"), "terminal escapes in session data are shown escaped")
+        let json = try CLI.run(["show", "djcache0000000000000000000000000a", "-o", "json", "--raw", "--store", server.urlString])
+        #expect(json.code == 0 && json.stdout.contains("\"_auth_user_id\"") && json.stdout.contains("\"stored_value_hex\":\"8005"), "\(json)")
+        let only = try CLI.run(["ls", "--schema", "flask", "-o", "jsonl", "--store", server.urlString])
+        #expect(only.code == 0 && only.lines.count == 1 && only.stdout.contains("\"user\":\"alice\""), "--schema overrides detection: \(only)")
+        let logout = try CLI.run(["logout", "--user", "alice2", "--yes", "--store", server.urlString])
+        #expect(logout.code == 0 && logout.stdout.contains("1 session(s) removed") && logout.stderr.contains("--repeat-after"), "\(logout)")
+        #expect(try server.command("EXISTS", "PHPREDIS_SESSION:phpsess2abcdef0123456789") == .integer(0))
+    }
+}

@@ -151,6 +151,41 @@ public enum Fixtures {
     public static func bytes(_ relative: String) throws -> [UInt8] {
         [UInt8](try Data(contentsOf: root.appendingPathComponent(relative)))
     }
+
+    /// Restores a framework fixture (`frameworks/NAME.json`, written by
+    /// `generators/dump_redis.py` or `generators/formats/generate.py`) into a Redis, byte
+    /// for byte, with its TTLs. Returns the keys written.
+    @discardableResult
+    public static func restoreFramework(_ name: String, into server: RedisServer) throws -> [String] {
+        let data = try Data(contentsOf: root.appendingPathComponent("frameworks/\(name).json"))
+        guard let doc = try JSONSerialization.jsonObject(with: data) as? [String: Any], let keys = doc["keys"] as? [[String: Any]] else {
+            throw HarnessError("frameworks/\(name).json is not a fixture")
+        }
+        func hex(_ s: String) -> [UInt8] {
+            var out: [UInt8] = [], i = s.startIndex
+            while let j = s.index(i, offsetBy: 2, limitedBy: s.endIndex), j > i, let b = UInt8(s[i..<j], radix: 16) { out.append(b); i = j }
+            return out
+        }
+        var commands: [RedisCommand] = []
+        var written: [String] = []
+        for k in keys {
+            guard let keyHex = k["key_hex"] as? String, let type = k["type"] as? String else { continue }
+            let key = hex(keyHex)
+            switch type {
+            case "string": commands.append(RedisCommand([Array("SET".utf8), key, hex(k["value_hex"] as? String ?? "")]))
+            case "hash":
+                var args: [[UInt8]] = [Array("HSET".utf8), key]
+                for (f, v) in (k["fields_hex"] as? [String: String] ?? [:]).sorted(by: { $0.key < $1.key }) { args += [Array(f.utf8), hex(v)] }
+                commands.append(RedisCommand(args))
+            default: continue
+            }
+            if let ttl = k["ttl_ms"] as? Int, ttl > 0 { commands.append(RedisCommand([Array("PEXPIRE".utf8), key, Array(String(ttl).utf8)])) }
+            written.append(String(decoding: key, as: UTF8.self))
+        }
+        let replies = try RedisConnection(url: server.url).send(commands)
+        if let bad = replies.first(where: { $0.errorMessage != nil }) { throw HarnessError("restoring \(name): \(bad)") }
+        return written
+    }
 }
 
 /// A loopback port that refuses connections for as long as this object lives: the socket
