@@ -10,7 +10,7 @@ struct GlobalOptions: ParsableArguments {
     @Option(name: .customLong("store"), help: ArgumentHelp("Store URL; repeat for several nodes (default: $SESSIONCTL_STORE, else redis://127.0.0.1:6379).", valueName: "url"))
     var stores: [String] = []
 
-    @Option(help: ArgumentHelp("Session schema: auto, spring[:NAMESPACE], connect-redis[:PREFIX], prefix=PREFIX (comma-separated for several).", valueName: "schema"))
+    @Option(help: ArgumentHelp("Session schema: auto, spring[:NAMESPACE], connect-redis[:PREFIX], phpredis, laravel, symfony, django, django-cached-db, flask, rails, rack, rails-cache, aspnet:PREFIX, go-redistore, vapor, hummingbird, jwt-allowlist, jwt-denylist (each [:PREFIX]), prefix=PREFIX; comma-separated for several.", valueName: "schema"))
     var schema: String = "auto"
 
     @Flag(name: .customLong("read-only"), help: "Refuse every mutation.")
