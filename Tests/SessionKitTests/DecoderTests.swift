@@ -146,6 +146,7 @@ import Testing
             ("php", Array(#"a:3:{s:4:"user";s:5:"alice";s:1:"o";O:8:"stdClass":1:{s:1:"a";d:1.5;}s:1:"r";r:2;}"#.utf8), { try PHPSerialize.decode($0) }),
             ("php-session", Array(#"user|s:5:"alice";cart|a:1:{i:0;i:7;}"#.utf8), { try PHPSerialize.decodeSession($0).value }),
             ("aspnet", [2, 0, 0, 1] + Array(repeating: 7, count: 16) + [0, 1, 65, 0, 0, 0, 1, 66], { try AspNetSession.decode($0) }),
+            ("json", Array(#"{"cookie":{"originalMaxAge":86400000},"passport":{"user":"alice"},"n":[1,2.5,true,null,"\u00e9"]}"#.utf8), { try JSONDecoding.decode($0) }),
             ("jwt", Array("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSIsImV4cCI6MTcwMDAwMDAwMH0.c2ln".utf8), { try JWT.decode($0) }),
         ]
         var rng = SplitMix(seed: 0xDEC0DE)
@@ -165,6 +166,7 @@ import Testing
                 }
                 do { _ = try decode(b); successes += 1 }
                 catch let e as DecodeError { failures += 1; #expect(e.offset >= 0 && e.offset <= b.count + 1, "\(name): \(e)") }
+                catch is JSONDecoding.DecodeError { failures += 1 }
                 catch { Issue.record("\(name): unexpected \(error)") }
             }
             #expect(failures > 300, "\(name): mutations reach the error paths (\(failures) errors, \(successes) decoded)")
