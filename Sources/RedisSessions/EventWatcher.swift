@@ -22,7 +22,7 @@ extension RedisSessionStore: KeyspaceNotifications {
 
     public func notificationStatus() async -> [Result<NotificationStatus, NodeFailure>] {
         var out: [Result<NotificationStatus, NodeFailure>] = []
-        for node in nodes {
+        for node in await notificationNodes() {
             do {
                 let r = try await node.client.send(RedisCommand("CONFIG", "GET", "notify-keyspace-events")).orThrow()
                 let flags = r.array?.last?.text ?? ""
@@ -32,6 +32,17 @@ extension RedisSessionStore: KeyspaceNotifications {
             }
         }
         return out
+    }
+
+    /// The nodes whose notification settings matter: every node, and in a cluster the
+    /// replicas too (a promoted replica must publish the same events).
+    func notificationNodes() async -> [Node] {
+        let masters = await resolve()
+        guard let router else { return masters }
+        return masters + router.shards.flatMap { s in
+            s.replicas.map { Node(url: router.url(host: $0.host, port: $0.port), client: router.client(host: $0.host, port: $0.port),
+                                  fallbackPassword: fallbackPassword) }
+        }
     }
 
     static func missingFlags(_ flags: String) -> String {
@@ -48,7 +59,7 @@ extension RedisSessionStore: KeyspaceNotifications {
     public func enableNotifications() async throws -> [(node: String, before: String, after: String)] {
         var changes: [(String, String, String)] = []
         for case .success(let status) in await notificationStatus() where !status.isSufficient {
-            guard let node = nodes.first(where: { $0.name == status.node }) else { continue }
+            guard let node = await notificationNodes().first(where: { $0.name == status.node }) else { continue }
             let after = status.flags + status.missing
             _ = try await node.client.send(RedisCommand("CONFIG", "SET", "notify-keyspace-events", after)).orThrow()
             changes.append((status.node, status.flags, after))
@@ -75,11 +86,32 @@ final class EventWatcher: Sendable {
     func start() -> AsyncThrowingStream<SessionEvent, Error> {
         let (stream, continuation) = AsyncThrowingStream.makeStream(of: SessionEvent.self, bufferingPolicy: .bufferingNewest(100_000))
         let task = Task {
-            await withTaskGroup(of: Void.self) { group in
-                for node in store.nodes {
-                    group.addTask { await self.watch(node: node, continuation: continuation) }
+            let nodes = await store.resolve()
+            guard store.router != nil else {
+                await withTaskGroup(of: Void.self) { group in
+                    for node in nodes { group.addTask { await self.watch(node: node, continuation: continuation) } }
                 }
+                continuation.finish()
+                return
             }
+            // Redis Cluster: one subscription per master; the set of masters is re-read every
+            // 2 s, so after a failover the promoted replica is watched and the failed master
+            // dropped (with a gap notice for what was lost between).
+            var watching: [String: Task<Void, Never>] = [:]
+            while !Task.isCancelled {
+                let masters = await store.resolve(refresh: !watching.isEmpty)
+                for node in masters where watching[node.name] == nil {
+                    watching[node.name] = Task { await self.watch(node: node, continuation: continuation) }
+                }
+                for (name, t) in watching where !masters.contains(where: { $0.name == name }) {
+                    t.cancel()
+                    watching[name] = nil
+                    emit(SessionEvent(kind: .gap, sessionID: nil, key: nil, node: name, timeMs: currentTimeMs(),
+                                      detail: "no longer a master (failover); its events now come from the new master"), continuation)
+                }
+                try? await Task.sleep(nanoseconds: 2_000_000_000)
+            }
+            for t in watching.values { t.cancel() }
             continuation.finish()
         }
         continuation.onTermination = { _ in task.cancel() }

@@ -1,8 +1,10 @@
+import Foundation
 import RedisClient
 import SessionKit
 
 /// Sessions kept in one or several independent Redis nodes, in any known schema.
-public final class RedisSessionStore: SessionStore {
+/// (`@unchecked Sendable`: the cluster state is behind `lock`; everything else is immutable.)
+public final class RedisSessionStore: SessionStore, @unchecked Sendable {
     public struct Node: Sendable {
         public let url: RedisURL
         /// The node's shared connection for request/response commands.
@@ -21,8 +23,61 @@ public final class RedisSessionStore: SessionStore {
         }
     }
 
-    public let nodes: [Node]
+    /// The nodes given (`--store`); in a Redis Cluster, the masters replace them.
+    public let seedNodes: [Node]
     public let schemaOption: SchemaOption
+    private let lock = NSLock()
+    private var clusterState: (router: ClusterRouter, nodes: [Node])?
+    private var resolved = false
+    let timeouts: RedisConnection.Timeouts
+    let fallbackPassword: String?
+
+    /// The nodes to scan: the given ones, or the masters of a Redis Cluster once detected.
+    public var nodes: [Node] { lock.withLock { clusterState?.nodes ?? seedNodes } }
+    /// The cluster's router (nil: independent nodes).
+    public var router: ClusterRouter? { lock.withLock { clusterState?.router } }
+
+    /// Detects Redis Cluster mode once (`INFO cluster` on the first node that answers) and
+    /// reads the topology; `refresh` re-reads it (after a failover or a slot move).
+    @discardableResult
+    public func resolve(refresh: Bool = false) async -> [Node] {
+        if let state = lock.withLock({ clusterState }) {
+            guard refresh else { return state.nodes }
+            if let shards = try? await state.router.refresh() { install(shards, router: state.router) }
+            return nodes
+        }
+        if lock.withLock({ resolved }) { return seedNodes }
+        for seed in seedNodes {
+            guard let info = try? await seed.client.send(RedisCommand("INFO", "cluster")).orThrow().text else { continue }
+            lock.withLock { resolved = true }
+            guard RedisInfo.parse(info)["cluster_enabled"] == "1" else { return seedNodes }
+            let router = ClusterRouter(seed: seed.url, timeouts: timeouts, fallbackPassword: fallbackPassword)
+            if let shards = try? await router.refresh() { install(shards, router: router) }
+            return nodes
+        }
+        return seedNodes
+    }
+
+    private func install(_ shards: [ClusterShard], router: ClusterRouter) {
+        let masters = shards.map { s in
+            Node(url: router.url(host: s.master.host, port: s.master.port), client: router.client(host: s.master.host, port: s.master.port),
+                 fallbackPassword: fallbackPassword)
+        }
+        lock.withLock { clusterState = (router, masters) }
+    }
+
+    /// Runs commands against the node holding their keys: the node itself, or in a
+    /// cluster wherever each key's slot lives.
+    func execute(_ commands: [RedisCommand], on node: Node) async throws(RedisError) -> [RedisReply] {
+        if let router { return try await router.pipeline(commands) }
+        return try await node.client.pipeline(commands)
+    }
+
+    /// The node that owns a key (in a cluster, the master of its slot).
+    func owner(ofKey key: String, default node: Node) -> String {
+        guard let router, let m = router.master(forKey: Array(key.utf8)) else { return node.name }
+        return m.address
+    }
     /// Keys per SCAN page; about 1000 is the measured sweet spot (DESIGN.md §5).
     public let scanCount: Int
     private let schemaCache = SchemaCache()
@@ -30,8 +85,10 @@ public final class RedisSessionStore: SessionStore {
     public init(urls: [RedisURL], schema: SchemaOption = .auto, timeouts: RedisConnection.Timeouts = .init(),
                 fallbackPassword: String? = nil, scanCount: Int = 1000) {
         self.scanCount = scanCount
-        nodes = urls.map { Node(url: $0, client: RedisClient(url: $0, timeouts: timeouts, fallbackPassword: fallbackPassword),
-                                fallbackPassword: fallbackPassword) }
+        self.timeouts = timeouts
+        self.fallbackPassword = fallbackPassword
+        seedNodes = urls.map { Node(url: $0, client: RedisClient(url: $0, timeouts: timeouts, fallbackPassword: fallbackPassword),
+                                    fallbackPassword: fallbackPassword) }
         schemaOption = schema
     }
 
@@ -40,21 +97,43 @@ public final class RedisSessionStore: SessionStore {
 
     /// The schemas in use on a node (detected once, then cached).
     public func schemas(on node: Node) async throws(RedisError) -> [any RedisSchema] {
+        if router != nil { return try await clusterSchemas() }
         if let cached = await schemaCache.get(node.name) { return cached }
         let found = try await SchemaDetector.detect(client: node.client, option: schemaOption)
         await schemaCache.set(node.name, found)
         return found
     }
 
+    /// In a cluster every master holds a share of every schema's keys: the union of what
+    /// the masters' samples found.
+    private func clusterSchemas() async throws(RedisError) -> [any RedisSchema] {
+        if let cached = await schemaCache.get("(cluster)") { return cached }
+        var all: [any RedisSchema] = []
+        var lastError: RedisError? = nil
+        for node in nodes {
+            do {
+                for s in try await SchemaDetector.detect(client: node.client, option: schemaOption) where !all.contains(where: { $0.label == s.label }) {
+                    all.append(s)
+                }
+            } catch { lastError = error }
+        }
+        if all.isEmpty, let lastError { throw lastError }
+        await schemaCache.set("(cluster)", all)
+        return all
+    }
+
     // MARK: - Listing
 
     public func list(_ query: ListQuery, onPage: @escaping @Sendable ([Session]) async throws -> Void) async throws -> ListOutcome {
         let progress = ListProgress(limit: query.limit)
+        let current = await resolve()
         let failures = await withTaskGroup(of: (NodeFailure?, Int).self) { group in
-            for node in nodes {
+            for node in current {
                 group.addTask {
                     do {
-                        let scanned = try await self.listNode(node, query: query, progress: progress, onPage: onPage)
+                        let scanned = self.router != nil
+                            ? try await self.listClusterNode(node, query: query, progress: progress, onPage: onPage)
+                            : try await self.listNode(node, query: query, progress: progress, onPage: onPage)
                         return (nil, scanned)
                     } catch let e as RedisError {
                         return (NodeFailure(node: node.name, message: e.description), 0)
@@ -137,6 +216,73 @@ public final class RedisSessionStore: SessionStore {
         return scanned
     }
 
+    /// Scans one master of a Redis Cluster; each page's reads are routed by key (a
+    /// session's keys may live in other slots). If the master fails during the scan, the
+    /// scan starts again on the replica promoted in its place; keys already listed are
+    /// not listed twice.
+    func listClusterNode(_ start: Node, query: ListQuery, progress: ListProgress,
+                         onPage: @escaping @Sendable ([Session]) async throws -> Void) async throws -> Int {
+        guard let router else { return try await listNode(start, query: query, progress: progress, onPage: onPage) }
+        let withAttributes = query.withAttributes || query.filter.needsAttributes
+        let firstSlot = router.shards.first { $0.master.address == start.name }?.slots.first?.lowerBound
+        var node = start
+        var scanned = 0
+        var listed = Set<UInt64>()   // hashes of listed keys, for a restarted scan
+        var restarts = 0
+        for schema in try await schemas(on: start) {
+            var cursor = "0"
+            while true {
+                do {
+                    let reply = try await node.client.send(scanCommand(cursor: cursor, schema: schema)).orThrow()
+                    let (keys, next) = try parseScan(reply, schema: schema)
+                    scanned += keys.count
+                    var commands: [RedisCommand] = []
+                    var perKey: [Int] = []
+                    for (key, id) in keys {
+                        let c = schema.listCommands(key: key, id: id, withAttributes: withAttributes)
+                        perKey.append(c.count)
+                        commands += c
+                    }
+                    let replies = try await router.pipeline(commands)
+                    let now = currentTimeMs()
+                    var sessions: [Session] = []
+                    var at = 0
+                    for (n, (key, id)) in keys.enumerated() {
+                        let slice = replies[at..<at + perKey[n]]
+                        at += perKey[n]
+                        guard listed.insert(RedisSessionStore.keyHash(key)).inserted else { continue }
+                        if let s = schema.parseListing(key: key, id: id, replies: slice, node: owner(ofKey: key, default: node), nowMs: now,
+                                                       withAttributes: withAttributes),
+                           query.includeExpired || s.ttlMs != 0, query.filter.matches(s, nowMs: now) {
+                            sessions.append(s)
+                        }
+                    }
+                    let page = await progress.accept(sessions)
+                    if !page.sessions.isEmpty { try await onPage(page.sessions) }
+                    cursor = next
+                    if cursor == "0" || page.done { break }
+                } catch let e as RedisError where e.isConnectionError && restarts < 10 {
+                    // Failover: wait for the promotion, then scan the new master from the start.
+                    restarts += 1
+                    try await Task.sleep(nanoseconds: 1_000_000_000)
+                    await resolve(refresh: true)
+                    guard let slot = firstSlot, let m = router.master(forSlot: slot) else { throw e }
+                    node = Node(url: router.url(host: m.host, port: m.port), client: router.client(host: m.host, port: m.port),
+                                fallbackPassword: fallbackPassword)
+                    cursor = "0"
+                }
+            }
+            if await progress.done { break }
+        }
+        return scanned
+    }
+
+    static func keyHash(_ key: String) -> UInt64 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in key.utf8 { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
+        return h
+    }
+
     /// Session keys of a SCAN reply and the next cursor.
     private func parseScan(_ reply: RedisReply, schema: any RedisSchema) throws -> ([(key: String, id: String)], String) {
         guard let parts = reply.array, parts.count == 2, let next = parts[0].text, let keyReplies = parts[1].array else {
@@ -184,13 +330,14 @@ public final class RedisSessionStore: SessionStore {
             perKey.append(c.count)
             commands += c
         }
-        let replies = try await node.client.pipeline(commands)
+        let replies = try await execute(commands, on: node)
         let now = currentTimeMs()
         var out: [Session] = []
         var at = 0
         for (n, id) in ids.enumerated() {
-            if let s = schema.parseListing(key: schema.key(forID: id), id: id, replies: replies[at..<at + perKey[n]],
-                                           node: node.name, nowMs: now, withAttributes: withAttributes) {
+            let key = schema.key(forID: id)
+            if let s = schema.parseListing(key: key, id: id, replies: replies[at..<at + perKey[n]],
+                                           node: owner(ofKey: key, default: node), nowMs: now, withAttributes: withAttributes) {
                 out.append(s)
             }
             at += perKey[n]
@@ -202,16 +349,21 @@ public final class RedisSessionStore: SessionStore {
 
     public func get(id: String) async throws -> Session? {
         var firstError: Error? = nil
-        for node in nodes {
+        let all = await resolve()
+        // In a cluster every read is routed by key: asking one master is asking them all.
+        for node in router != nil ? Array(all.prefix(1)) : all {
             do {
                 for schema in try await schemas(on: node) {
                     let key = schema.key(forID: id)
                     // Idle time and type first: they do not reset the idle time; the reads after do.
-                    let head = try await node.client.pipeline([RedisCommand("OBJECT", "IDLETIME", key), RedisCommand("TYPE", key)])
+                    let head = try await execute([RedisCommand("OBJECT", "IDLETIME", key), RedisCommand("TYPE", key)], on: node)
                     guard let type = head[1].text, type != "none" else { continue }
                     guard var s = try await read(ids: [id], schema: schema, node: node, withAttributes: true).first else { continue }
                     if s.storeIdleMs == nil, let idle = Decode.int(head[0]) { s.storeIdleMs = idle * 1000 }
-                    if schema is PrefixSchema { s.attributes = try await readValue(key: key, type: type, client: node.client) }
+                    if schema is PrefixSchema {
+                        let holder = router?.master(forKey: Array(key.utf8)).map { router?.client(host: $0.host, port: $0.port) ?? node.client } ?? node.client
+                        s.attributes = try await readValue(key: key, type: type, client: holder)
+                    }
                     return s
                 }
             } catch {
@@ -263,12 +415,13 @@ public final class RedisSessionStore: SessionStore {
         var found: [Located] = []
         var failures: [NodeFailure] = []
         var remaining = Set(ids)
-        for node in nodes where !remaining.isEmpty {
+        let all = await resolve()
+        for node in router != nil ? Array(all.prefix(1)) : all where !remaining.isEmpty {
             do {
                 for schema in try await schemas(on: node) where !remaining.isEmpty {
                     let wanted = ids.filter { remaining.contains($0) }
                     for s in try await read(ids: wanted, schema: schema, node: node, withAttributes: false) {
-                        found.append(Located(node: node, schema: schema, session: s))
+                        found.append(Located(node: nodes.first { $0.name == s.node } ?? node, schema: schema, session: s))
                         remaining.remove(s.id)
                     }
                 }
@@ -343,7 +496,7 @@ public final class RedisSessionStore: SessionStore {
             var all: [RedisCommand] = []
             for item in items { all += commands(item) }
             do {
-                let replies = try await node.client.pipeline(all)
+                let replies = try await execute(all, on: node)
                 if let err = replies.first(where: { $0.errorMessage != nil })?.errorMessage {
                     result.failedNodes.append(NodeFailure(node: node.name, message: "server error: \(err)"))
                 }
@@ -364,7 +517,7 @@ public final class RedisSessionStore: SessionStore {
         for node in nodes {
             let keys = found.filter { $0.node.name == node.name }.map { $0.schema.expiryKey(forID: $0.session.id) }
             if keys.isEmpty { continue }
-            _ = try? await node.client.pipeline(keys.map { RedisCommand("EXISTS", $0) })
+            _ = try? await execute(keys.map { RedisCommand("EXISTS", $0) }, on: node)
         }
     }
 
@@ -375,9 +528,27 @@ public final class RedisSessionStore: SessionStore {
     /// Node facts; `countSessions: false` skips the keys-only scan that counts sessions
     /// (the TUI counts its listed rows instead).
     public func nodes(countSessions: Bool) async -> [NodeInfo] {
-        await withTaskGroup(of: (Int, NodeInfo).self) { group in
-            for (i, node) in nodes.enumerated() {
-                group.addTask { (i, await self.nodeInfo(node, countSessions: countSessions)) }
+        let current = await resolve(refresh: true)
+        var members: [(Node, String?, String?)] = current.map { ($0, nil, nil) }   // node, slots, replica of
+        if let router {
+            members = []
+            for s in router.shards {
+                members.append((Node(url: router.url(host: s.master.host, port: s.master.port), client: router.client(host: s.master.host, port: s.master.port),
+                                     fallbackPassword: fallbackPassword), s.slotText, nil))
+                for r in s.replicas {
+                    members.append((Node(url: router.url(host: r.host, port: r.port), client: router.client(host: r.host, port: r.port),
+                                         fallbackPassword: fallbackPassword), nil, s.master.address))
+                }
+            }
+        }
+        return await withTaskGroup(of: (Int, NodeInfo).self) { group in
+            for (i, (node, slots, replicaOf)) in members.enumerated() {
+                group.addTask {
+                    var info = await self.nodeInfo(node, countSessions: countSessions && replicaOf == nil)
+                    info.slots = slots
+                    if let replicaOf { info.role = "replica of \(replicaOf)" }
+                    return (i, info)
+                }
             }
             var out: [(Int, NodeInfo)] = []
             for await item in group { out.append(item) }
@@ -389,6 +560,7 @@ public final class RedisSessionStore: SessionStore {
         var info = NodeInfo(name: node.name, address: node.url.description, up: false)
         do {
             let text = try await node.client.send(RedisCommand("INFO")).orThrow().text ?? ""
+            if router != nil, RedisInfo.parse(text)["role"] == "slave" { info.role = "replica" }
             let fields = RedisInfo.parse(text)
             info.up = true
             info.role = fields["role"] ?? "master"
@@ -444,7 +616,8 @@ public final class RedisSessionStore: SessionStore {
         for node in nodes {
             guard let schemas = try? await schemas(on: node) else { continue }
             let cmds = schemas.flatMap { schema in ids.map { RedisCommand("EXISTS", schema.expiryKey(forID: $0)) } }
-            _ = try? await node.client.pipeline(cmds)
+            _ = try? await execute(cmds, on: node)
+            if router != nil { break }   // routed: one pass reaches every master
         }
     }
 }

@@ -154,6 +154,8 @@ public struct NodeInfo: Sendable, Equatable {
     public var version: String?
     /// The node's share of new sessions on its cluster's hash ring (in-house cluster).
     public var ringShare: Double?
+    /// The hash slots a Redis Cluster master serves (`0-5460`).
+    public var slots: String?
 
     public init(name: String, address: String, role: String = "master", up: Bool, error: String? = nil) {
         self.name = name; self.address = address; self.role = role; self.up = up; self.error = error

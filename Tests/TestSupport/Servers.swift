@@ -69,11 +69,12 @@ public final class RedisServer: @unchecked Sendable {
     }
 
     /// Starts a server; `config` are extra `--name value` pairs.
-    public init(password: String? = nil, config: [String] = []) throws {
+    /// `portBelow`: a cluster node's bus listens on port + 10000, so those stay below 55536.
+    public init(password: String? = nil, config: [String] = [], portBelow: Int = 60000) throws {
         guard let binary = findExecutable("redis-server") else {
             throw HarnessError("redis-server not found on PATH: install redis-server (the README's test command does)")
         }
-        port = freePort()
+        port = freePort(below: portBelow)
         self.password = password
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("sessionctl-redis-\(port)-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -91,7 +92,7 @@ public final class RedisServer: @unchecked Sendable {
             do { try waitUntilReady(); break } catch {
                 attempt += 1
                 guard attempt < 3, !process.isRunning else { throw error }
-                port = freePort()
+                port = freePort(below: portBelow)
                 arguments[1] = String(port)
                 process = try ChildProcess(path: binary, arguments: arguments, outputPath: directory.appendingPathComponent("server.log").path)
             }
@@ -330,4 +331,48 @@ public final class SessiondCluster: @unchecked Sendable {
         for n in nodes.values { n.stop() }
         if let first = dirs.first { try? FileManager.default.removeItem(atPath: (first as NSString).deletingLastPathComponent) }
     }
+}
+
+
+/// A real Redis Cluster on loopback: `masters` masters with `replicas` replicas each,
+/// created by `redis-cli --cluster create` (ports below 55536: the bus is port + 10000).
+public final class RedisClusterHarness: @unchecked Sendable {
+    public let servers: [RedisServer]
+
+    public init(masters: Int = 3, replicas: Int = 1) throws {
+        var servers: [RedisServer] = []
+        for _ in 0..<(masters * (1 + replicas)) {
+            servers.append(try RedisServer(config: ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+                                                    "--cluster-node-timeout", "1500", "--cluster-replica-validity-factor", "0"],
+                                           portBelow: 55000))
+        }
+        self.servers = servers
+        guard let cli = findExecutable("redis-cli") else { throw HarnessError("redis-cli not found (package redis-tools)") }
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("cluster-create-\(UUID().uuidString.prefix(6)).log").path
+        let create = try ChildProcess(path: cli, arguments: ["--cluster", "create"] + servers.map { "127.0.0.1:\($0.port)" }
+                                      + ["--cluster-replicas", String(replicas), "--cluster-yes"], outputPath: log)
+        guard create.wait(seconds: 60), create.exitCode == 0 else {
+            throw HarnessError("redis-cli --cluster create failed: \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
+        }
+        // Ready when every node says ok and sees every master with its replicas.
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline {
+            let ok = servers.allSatisfy { s in
+                guard let info = try? s.command("CLUSTER", "INFO").text, info.contains("cluster_state:ok") else { return false }
+                let shards = (try? s.command("CLUSTER", "SHARDS").array) ?? []
+                guard shards.count == masters && shards.allSatisfy({ ($0.array?.last?.array ?? []).count == 1 + replicas }) else { return false }
+                // A replica counts once its initial sync is done (else a failover loses data).
+                let repl = (try? s.command("INFO", "replication").text) ?? ""
+                return repl.contains("role:master") || repl.contains("master_link_status:up")
+            }
+            if ok { return }
+            usleep(200_000)
+        }
+        throw HarnessError("the cluster did not become ready in 30 s")
+    }
+
+    public var seedURLString: String { servers[0].urlString }
+
+    /// The server listening on `address` (`127.0.0.1:port`).
+    public func server(_ address: String) -> RedisServer? { servers.first { "127.0.0.1:\($0.port)" == address } }
 }

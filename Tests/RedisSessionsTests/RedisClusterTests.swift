@@ -1,0 +1,100 @@
+import Testing
+import Foundation
+import RedisClient
+@testable import RedisSessions
+import SessionKit
+import TestSupport
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A real Redis Cluster (3 masters, 1 replica each) on loopback.
+@Suite(.serialized) struct RedisClusterTests {
+    static func seed(_ cluster: RedisClusterHarness, sessions: Int, users: Int = 7) async throws -> ClusterRouter {
+        let router = ClusterRouter(seed: cluster.servers[0].url, timeouts: .init(), fallbackPassword: nil)
+        try await router.refresh()
+        var commands: [RedisCommand] = []
+        for i in 0..<sessions {
+            commands += try Seeder.springCommands(.init(id: "s-\(i)", user: "u\(i % users)", nowMs: Seeder.nowMs()))
+        }
+        let replies = try await router.pipeline(commands)
+        #expect(replies.allSatisfy { $0.errorMessage == nil }, "\(replies.first { $0.errorMessage != nil } ?? .null)")
+        return router
+    }
+
+    @Test func slotsAndHashTags() {
+        #expect(ClusterRouter.slot(of: Array("123456789".utf8)) == 12739, "CRC16/XMODEM check value")
+        #expect(ClusterRouter.slot(of: Array("{user1000}.following".utf8)) == ClusterRouter.slot(of: Array("{user1000}.followers".utf8)))
+        #expect(ClusterRouter.slot(of: Array("foo{}{bar}".utf8)) == ClusterRouter.slot(of: Array("foo{}{bar}".utf8)))
+        #expect(ClusterRouter.slot(of: Array("{}x".utf8)) == ClusterRouter.slot(of: Array("{}x".utf8)) && ClusterRouter.slot(of: Array("{}x".utf8)) != ClusterRouter.slot(of: Array("x".utf8)))
+    }
+
+    @Test func ownersNodesLogoutAndEventsAcrossMasters() async throws {
+        let cluster = try RedisClusterHarness()
+        let router = try await Self.seed(cluster, sessions: 300)
+        let store = RedisSessionStore(urls: [cluster.servers[3].url])   // any node, a replica even
+        let (sessions, outcome) = try await collect(store)
+        #expect(outcome.failedNodes.isEmpty && sessions.count == 300, "\(outcome)")
+        for s in sessions { #expect(s.node == router.master(forKey: Array(s.key.utf8))?.address, "\(s.id) on \(s.node)") }
+        #expect(Set(sessions.map(\.node)).count == 3, "spread over every master")
+        #expect(sessions.allSatisfy { $0.user != nil && $0.ttlMs > 0 }, "the expires: keys in other slots were read")
+        let nodes = await store.nodes()
+        #expect(nodes.count == 6 && nodes.filter { $0.slots != nil }.count == 3 && nodes.filter { $0.role.hasPrefix("replica") }.count == 3, "\(nodes)")
+        #expect(nodes.compactMap(\.sessions).reduce(0, +) == 300)
+        // Show reads across slots.
+        let one = try #require(try await store.get(id: "s-5"))
+        #expect(one.user == "u5" && one.node == router.master(forKey: Array("spring:session:sessions:s-5".utf8))?.address)
+        // Events from every master.
+        _ = try await store.enableNotifications()
+        let events = store.untrackedEvents(kinds: [.deleted])
+        let collector = Task { () -> [SessionEvent] in
+            var out: [SessionEvent] = []
+            for try await e in events where e.kind == .deleted {
+                out.append(e)
+                if Set(out.map(\.node)).count == 3 { break }
+            }
+            return out
+        }
+        try await Task.sleep(nanoseconds: 1_500_000_000)
+        // Logout: Spring's keys of one session live in different slots (hash, expires:, index set).
+        let r = try await store.logout(user: "u3")
+        #expect(r.affected.count == 43 && r.failedNodes.isEmpty, "\(r)")
+        let traces = try await router.pipeline(r.affected.flatMap { id in
+            [RedisCommand("EXISTS", "spring:session:sessions:\(id)"), RedisCommand("EXISTS", "spring:session:sessions:expires:\(id)")]
+        } + [RedisCommand("EXISTS", "spring:session:index:org.springframework.session.FindByIndexNameSessionRepository.PRINCIPAL_NAME_INDEX_NAME:u3")])
+        #expect(traces.allSatisfy { $0 == .integer(0) }, "every trace gone")
+        let seen = try await withThrowingTaskGroup(of: [SessionEvent].self) { g in
+            g.addTask { try await collector.value }
+            g.addTask { try await Task.sleep(nanoseconds: 15_000_000_000); return [] }
+            let first = try await g.next() ?? []
+            g.cancelAll()
+            return first
+        }
+        #expect(Set(seen.map(\.node)).count == 3, "deleted events from each master: \(Set(seen.map(\.node)))")
+    }
+
+    @Test func aFailoverDuringListingLosesNothing() async throws {
+        let cluster = try RedisClusterHarness()
+        let router = try await Self.seed(cluster, sessions: 1500)
+        try await Task.sleep(nanoseconds: 1_000_000_000)   // let the replicas catch up
+        let store = RedisSessionStore(urls: [cluster.servers[0].url], scanCount: 50)
+        let victim = try #require(router.shards.last?.master)
+        let pages = Collector()
+        let listing = Task { () -> ListOutcome in
+            try await store.list(ListQuery()) { page in
+                await pages.add(page)
+                try await Task.sleep(nanoseconds: 40_000_000)   // a slow consumer: the listing spans the failover
+            }
+        }
+        try await Task.sleep(nanoseconds: 400_000_000)
+        cluster.server(victim.address)?.kill()
+        let outcome = try await listing.value
+        let sessions = await pages.sessions
+        #expect(outcome.failedNodes.isEmpty, "\(outcome.failedNodes)")
+        var perNode: [String: Int] = [:]
+        for s in sessions { perNode[s.node, default: 0] += 1 }
+        #expect(sessions.count == 1500 && Set(sessions.map(\.id)).count == 1500, "all listed once: \(sessions.count) \(perNode) scanned \(outcome.scannedKeys) victim \(victim.address)")
+        let after = await store.nodes()
+        #expect(!after.contains { $0.name == victim.address && $0.slots != nil }, "a replica took over the failed master's slots")
+    }
+}
