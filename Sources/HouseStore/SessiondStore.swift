@@ -471,3 +471,46 @@ public final class SessiondStore: SessionStore, @unchecked Sendable {
         return SessionEvent(kind: k, sessionID: id, key: id, user: user, node: node, timeMs: time, detail: detail, target: target)
     }
 }
+
+extension SessiondStore: SessionWriter {
+    /// `SESSION.PUT` with the session's own times, sliding timeout, user and attributes (raw
+    /// bytes), routed to each session's home in a cluster.
+    public func write(_ sessions: [Session]) async -> (written: [String], failures: [NodeFailure]) {
+        let now = currentTimeMs()
+        var commands: [String: RedisCommand] = [:]
+        for s in sessions {
+            // The sliding timeout when the source knows it, else what is left of its TTL.
+            let timeout: Int64 = s.maxInactiveSeconds.map { $0 < 0 ? -1 : $0 } ?? (s.ttlMs < 0 ? -1 : max(1, (s.ttlMs + 999) / 1000))
+            var args: [[UInt8]] = [Array("SESSION.PUT".utf8), Array(s.id.utf8), Array(String(timeout).utf8)]
+            if let u = s.user { args += [Array("PRINCIPAL".utf8), Array(u.utf8)] }
+            if let c = s.createdAtMs, c <= now { args += [Array("CREATED".utf8), Array(String(c).utf8)] }
+            if s.maxInactiveSeconds != nil, let l = s.lastAccessedAtMs, l <= now { args += [Array("LASTACCESS".utf8), Array(String(l).utf8)] }
+            for a in s.attributes { args += [Array("ATTR".utf8), Array(a.name.utf8), a.raw] }
+            commands[s.id] = RedisCommand(args)
+        }
+        let t = await topology()
+        var written: [String] = []
+        var failures: [NodeFailure] = []
+        let ids = sessions.map(\.id)
+        if t.ring == nil {
+            guard let node = t.nodes.first else { return ([], [NodeFailure(node: displayName, message: "no node")]) }
+            do {
+                let replies = try await node.client.pipeline(ids.compactMap { commands[$0] })
+                for (id, r) in zip(ids, replies) {
+                    if let m = r.errorMessage { failures.append(NodeFailure(node: node.name, message: "\(id): \(m)")) } else { written.append(id) }
+                }
+            } catch { failures.append(NodeFailure(node: node.name, message: error.description)) }
+            return (written, failures)
+        }
+        let replies = await routed(ids, { commands[$0] ?? RedisCommand("PING") }, topology: t)
+        for id in ids {
+            switch replies[id] {
+            case .success(let (r, node))?:
+                if let m = r.errorMessage { failures.append(NodeFailure(node: node.name, message: "\(id): \(m)")) } else { written.append(id) }
+            case .failure(let e)?: failures.append(NodeFailure(node: t.home(of: id)?.name ?? "?", message: "\(id): \(e.description)"))
+            case nil: failures.append(NodeFailure(node: "?", message: "\(id): no reply"))
+            }
+        }
+        return (written, failures)
+    }
+}

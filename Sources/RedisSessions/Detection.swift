@@ -108,7 +108,12 @@ enum SchemaDetector {
                 if let range = key.firstRange(of: ":sessions:") {
                     let ns = String(key[..<range.lowerBound])
                     let rest = key[range.upperBound...]
-                    if rest.hasPrefix("expires:") { springNamespaces[ns] = true }
+                    if rest.hasPrefix("expires:") {
+                        springNamespaces[ns] = true
+                        // The hash of the same session is a candidate too (a sample can be
+                        // all `expires:` keys).
+                        if springCandidates[ns] == nil { springCandidates[ns] = ns + ":sessions:" + rest.dropFirst("expires:".count) }
+                    }
                     else if !rest.contains(":") && rest != "expirations" {
                         springCandidates[ns] = key
                         if springNamespaces[ns] == nil { springNamespaces[ns] = false }

@@ -669,3 +669,56 @@ public enum RedisInfo {
         return nil
     }
 }
+
+extension RedisSessionStore: SessionWriter {
+    /// Writes sessions as Spring Session keeps them (the schema found on the target, else
+    /// Spring's indexed layout in `spring:session`): hash, `expires:` key, expiration set,
+    /// principal index. Attribute values are written as given (a session that came from
+    /// Spring goes back byte for byte).
+    public func write(_ sessions: [Session]) async -> (written: [String], failures: [NodeFailure]) {
+        let all = await resolve()
+        guard let node = all.first else { return ([], [NodeFailure(node: displayName, message: "no node")]) }
+        let schemas = (try? await self.schemas(on: node)) ?? []
+        if let other = schemas.first, !(other is SpringSchema) {
+            return ([], [NodeFailure(node: node.name, message: "the target holds \(other.label) sessions: migration writes Spring Session's layout only (use --schema spring on the target)")])
+        }
+        let spring = schemas.first as? SpringSchema ?? SpringSchema(indexed: true)
+        if schemas.isEmpty {
+            // An empty target had nothing to detect: from now on it holds Spring sessions.
+            for n in all { await schemaCache.set(n.name, [spring]) }
+            await schemaCache.set("(cluster)", [spring])
+        }
+        let now = currentTimeMs()
+        var commands: [RedisCommand] = []
+        var perSession: [Int] = []
+        for s in sessions {
+            let maxInactive = s.maxInactiveSeconds.map { Int32(clamping: $0) } ?? Int32(clamping: s.ttlMs < 0 ? -1 : max(1, (s.ttlMs + 999) / 1000))
+            let last = s.maxInactiveSeconds != nil ? (s.lastAccessedAtMs ?? now) : now
+            var attributes = s.attributes.map { (name: $0.name, value: $0.raw) }
+            // Spring finds a session's user in this attribute (what FindByIndexNameSessionRepository stores).
+            if let user = s.user, !attributes.contains(where: { $0.name == SpringSchema.principalAttribute }) {
+                attributes.append((SpringSchema.principalAttribute, JavaStream.serializedString(user)))
+            }
+            let c = spring.saveCommands(id: s.id, user: s.user, createdMs: s.createdAtMs ?? now, lastAccessedMs: last, maxInactive: maxInactive,
+                                        attributes: attributes)
+            perSession.append(c.count)
+            commands += c
+        }
+        do {
+            let replies = try await execute(commands, on: node)
+            var written: [String] = [], failures: [NodeFailure] = []
+            var at = 0
+            for (s, n) in zip(sessions, perSession) {
+                if let m = replies[at..<at + n].first(where: { $0.errorMessage != nil })?.errorMessage {
+                    failures.append(NodeFailure(node: node.name, message: "\(s.id): \(m)"))
+                } else {
+                    written.append(s.id)
+                }
+                at += n
+            }
+            return (written, failures)
+        } catch {
+            return ([], [NodeFailure(node: node.name, message: error.description)])
+        }
+    }
+}

@@ -57,6 +57,14 @@ public protocol SessionStore: Sendable {
     func drain(node: String, to target: String?, progress: @escaping @Sendable (Int, Int) async -> Void) async throws -> MutationResult
 }
 
+/// A store that can take sessions read from another store (`migrate --from --to`):
+/// TTL, user, times and attributes (raw bytes) kept; a session with the same id is replaced,
+/// so writing twice (a resumed migration) never duplicates.
+public protocol SessionWriter: Sendable {
+    /// Writes the sessions; the ids the store confirmed, and what failed.
+    func write(_ sessions: [Session]) async -> (written: [String], failures: [NodeFailure])
+}
+
 /// A store that cannot do what was asked (e.g. migration on standalone Redis).
 public struct UnsupportedOperation: Error, CustomStringConvertible {
     public var description: String

@@ -71,10 +71,10 @@ extension NodeServer {
             return .error("ERR wrong number of arguments for 'session.migrate': SESSION.MIGRATE id node | SESSION.MIGRATE TO node id [id ...]")
 
         case "SESSION.PUT":
-            if let e = arity(2, "SESSION.PUT id ttl [PRINCIPAL p] [DEADLINE unix-ms] [ATTR name value ...]") { return e }
+            if let e = arity(2, "SESSION.PUT id ttl [PRINCIPAL p] [DEADLINE unix-ms] [CREATED unix-ms] [LASTACCESS unix-ms] [ATTR name value ...]") { return e }
             guard let ttl = Int64(text(1)) else { return .error("ERR ttl must be an integer number of seconds (-1: no sliding expiry)") }
             var principal: String? = nil
-            var deadline: Int64? = nil
+            var deadline: Int64? = nil, created: Int64? = nil, lastAccess: Int64? = nil
             var attrs: [HouseSession.Attribute] = []
             var i = 2
             while i < a.count {
@@ -83,12 +83,26 @@ extension NodeServer {
                 case "DEADLINE" where i + 1 < a.count:
                     guard let d = Int64(text(i + 1)) else { return .error("ERR DEADLINE takes unix milliseconds") }
                     deadline = d; i += 2
+                case "CREATED" where i + 1 < a.count, "LASTACCESS" where i + 1 < a.count:
+                    // Times of a session brought from another store (migration).
+                    guard let t = Int64(text(i + 1)), t <= now + 60_000 else { return .error("ERR \(text(i).uppercased()) takes unix milliseconds, not in the future") }
+                    if text(i).uppercased() == "CREATED" { created = t } else { lastAccess = t }
+                    i += 2
                 case "ATTR" where i + 2 < a.count: attrs.append(.init(text(i + 1), a[i + 2])); i += 3
                 default: return .error("ERR syntax error near '\(text(i))'")
                 }
             }
-            let events = engine.put(id: text(0), maxInactiveMs: ttl < 0 ? -1 : ttl * 1000, principal: principal, attributes: attrs,
+            var events = engine.put(id: text(0), maxInactiveMs: ttl < 0 ? -1 : ttl * 1000, principal: principal, attributes: attrs,
                                     absoluteDeadlineMs: deadline, now: now)
+            if created != nil || lastAccess != nil {
+                let id = text(0)
+                let (_, more) = engine.update(id, now: now) { s in
+                    if let created { s.createdMs = created }
+                    if let lastAccess { s.lastAccessMs = lastAccess }
+                }
+                events += more
+                persist(id)
+            }
             publish(events)
             return .ok
         case "SESSION.GET", "SESSION.PEEK":

@@ -64,6 +64,25 @@ final class Console: @unchecked Sendable {
     let audit: AuditLog
     let commandLine: String
 
+    let timeouts: RedisConnection.Timeouts
+    let password: String?
+
+    /// A store from URLs: all `redis://`/`unix://` (Redis, any schema) or all `sessiond://`.
+    static func makeStore(_ texts: [String], schema: String, timeouts: RedisConnection.Timeouts, password: String?) throws -> any SessionStore {
+        var urls: [RedisURL] = []
+        let sessiond = texts.allSatisfy { $0.hasPrefix("sessiond://") }
+        if !sessiond && texts.contains(where: { $0.hasPrefix("sessiond://") }) {
+            throw ConsoleError.usage("one store per invocation: give either redis:// or sessiond:// URLs, not both")
+        }
+        for t in texts {
+            do { urls.append(sessiond ? try SessiondStore.url(t) : try RedisURL(t)) } catch { throw ConsoleError.usage(RedisURL.redact(error.description)) }
+        }
+        if sessiond { return SessiondStore(urls: urls, timeouts: timeouts, fallbackPassword: password) }
+        let schemaOption: SchemaOption
+        do { schemaOption = try SchemaOption.parse(schema) } catch { throw ConsoleError.usage(error.description) }
+        return RedisSessionStore(urls: urls, schema: schemaOption, timeouts: timeouts, fallbackPassword: password)
+    }
+
     /// The context's theme, for the TUI.
     let contextTheme: String?
     /// The context's name, shown in the TUI header.
@@ -87,16 +106,6 @@ final class Console: @unchecked Sendable {
         if texts.isEmpty {
             texts = [ProcessInfo.processInfo.environment["SESSIONCTL_STORE"] ?? "redis://127.0.0.1:6379"]
         }
-        var urls: [RedisURL] = []
-        let sessiond = texts.allSatisfy { $0.hasPrefix("sessiond://") }
-        if !sessiond && texts.contains(where: { $0.hasPrefix("sessiond://") }) {
-            throw ConsoleError.usage("one store per invocation: give either redis:// or sessiond:// URLs, not both")
-        }
-        for t in texts {
-            do { urls.append(sessiond ? try SessiondStore.url(t) : try RedisURL(t)) } catch { throw ConsoleError.usage(RedisURL.redact(error.description)) }
-        }
-        let schemaOption: SchemaOption
-        do { schemaOption = try SchemaOption.parse(options.schema) } catch { throw ConsoleError.usage(error.description) }
         let connectMs: Int64, commandMs: Int64
         do {
             connectMs = try DurationText.milliseconds(options.connectTimeout, bareUnitMs: 1000)
@@ -110,11 +119,9 @@ final class Console: @unchecked Sendable {
             password = typed
         }
         let timeouts = RedisConnection.Timeouts(connectMs: Int(connectMs), commandMs: Int(commandMs))
-        if sessiond {
-            store = SessiondStore(urls: urls, timeouts: timeouts, fallbackPassword: password)
-        } else {
-            store = RedisSessionStore(urls: urls, schema: schemaOption, timeouts: timeouts, fallbackPassword: password)
-        }
+        self.timeouts = timeouts
+        self.password = password
+        store = try Console.makeStore(texts, schema: options.schema, timeouts: timeouts, password: password)
         audit = AuditLog(path: options.auditLog)
         output = Output()
         self.commandLine = commandLine.map { RedisURL.redact($0) }.joined(separator: " ")
@@ -131,6 +138,8 @@ final class Console: @unchecked Sendable {
         contextTheme = other.contextTheme
         contextName = other.contextName
         store = other.store
+        timeouts = other.timeouts
+        password = other.password
         audit = other.audit
         output = other.output
         self.commandLine = RedisURL.redact(commandLine)

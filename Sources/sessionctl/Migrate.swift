@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import RedisClient
 import SessionKit
+import RedisSessions
 
 struct Migrate: ConsoleCommand {
     static let configuration = CommandConfiguration(
@@ -10,6 +11,13 @@ struct Migrate: ConsoleCommand {
         sessionctl migrate ID... --to NODE          move these sessions (TTL, user, attributes kept)
         sessionctl migrate --from-node N [--to NODE] drain N: every session goes to NODE, or else
                                                      to its next node on the ring (spread over the rest)
+        sessionctl migrate --from URL --to URL [--filter EXPR]
+                                                     copy sessions between stores (Redis <-> sessiond),
+                                                     deleting each at the source once the target has it
+        Between stores: TTL, user, times and attributes are kept; each batch is deleted at the
+        source only after the target confirmed it, so an interruption loses nothing and running
+        the same command again resumes (a session written twice is replaced, never doubled).
+        The end checks the counts on both sides.
         Nobody is logged out: lookups follow the session to its new node. A drain makes
         several passes, so sessions created during the drain are moved too; stop the node
         when it reports 0 left. Needs --yes (or a confirmation on a terminal).
@@ -19,13 +27,23 @@ struct Migrate: ConsoleCommand {
     @Option(help: ArgumentHelp("Target node id (see `sessionctl nodes`).", valueName: "node")) var to: String?
     @Option(name: .customLong("from-node"), help: ArgumentHelp("Drain this node: move every session off it.", valueName: "node"))
     var fromNode: String?
+    @Option(help: ArgumentHelp("Copy sessions from this store (with --to URL) to another.", valueName: "url")) var from: String?
+    @Option(help: ArgumentHelp("Between stores: only the sessions matching this filter.", valueName: "expr")) var filter: String?
+    @Option(help: "Between stores: sessions per batch.") var batch = 1000
 
     func validate() throws {
-        if ids.isEmpty == (fromNode == nil) { throw ValidationError("give either session ids with --to NODE, or --from-node NODE") }
+        if from != nil {
+            guard to != nil, ids.isEmpty, fromNode == nil else { throw ValidationError("--from URL needs --to URL (and no ids, no --from-node)") }
+            guard batch > 0 else { throw ValidationError("--batch must be positive") }
+            return
+        }
+        if filter != nil { throw ValidationError("--filter goes with --from URL --to URL") }
+        if ids.isEmpty == (fromNode == nil) { throw ValidationError("give either session ids with --to NODE, --from-node NODE, or --from URL --to URL") }
         if !ids.isEmpty && to == nil { throw ValidationError("--to NODE is required when moving sessions by id") }
     }
 
     func execute(_ console: Console) async throws -> Int32 {
+        if let from, let to { return try await betweenStores(from: from, to: to, console) }
         if let fromNode { return try await drain(fromNode, console) }
         guard let to else { return Exit.usage }
         let targets = await console.store.migrationTargets()
@@ -94,4 +112,92 @@ struct Migrate: ConsoleCommand {
         if let after, after > 0 { Terminal.note("\(after) session(s) remain on \(node) (created during the drain, or failed); run the drain again") }
         return Mutations.exitCode(found: max(result.affected.count, count == 0 ? 1 : 0), notFound: 0, failures: result.failedNodes, console: console)
     }
+
+    /// Redis <-> sessiond (or any two stores): copy a batch, delete it at the source once
+    /// the target confirmed it, repeat; verify at the end.
+    private func betweenStores(from: String, to: String, _ console: Console) async throws -> Int32 {
+        let source = try Console.makeStore([from], schema: console.options.schema, timeouts: console.timeouts, password: console.password)
+        let target = try Console.makeStore([to], schema: "auto", timeouts: console.timeouts, password: console.password)
+        guard let writer = target as? any SessionWriter else { throw ConsoleError.usage("\(target.displayName) cannot take sessions") }
+        var f: Filter
+        do { f = try Filter(filter ?? "") } catch { throw ConsoleError.usage(error.description) }
+        let query = ListQuery(filter: f)
+        // Count first: the confirmation names it, and the end compares against it.
+        let counter = Collector()
+        let counted = try await source.list(query) { await counter.add($0.map { Session(id: $0.id, key: $0.key, node: $0.node, ttlMs: $0.ttlMs, schema: $0.schema) }) }
+        let total = await counter.sessions.count
+        for f in counted.failedNodes { Terminal.error("node \(f.node) failed: \(RedisURL.redact(f.message))") }
+        let what = "move sessions from \(source.displayName) to \(target.displayName)"
+        guard try console.authorize(what, count: total) else {
+            console.output.line("dry run: \(total) session(s) would move from \(source.displayName) to \(target.displayName)")
+            return Exit.ok
+        }
+        try console.audit.ensureWritable()
+        let state = MoveState()
+        let batchSize = batch
+        do {
+            let outcome = try await source.list(ListQuery(filter: f, withAttributes: true)) { page in
+                var start = 0
+                while start < page.count {
+                    let chunk = Array(page[start..<min(page.count, start + batchSize)])
+                    start += chunk.count
+                    let (written, failures) = await writer.write(chunk)
+                    if let first = failures.first {
+                        await state.fail(first)
+                        throw ConsoleError(code: Exit.partial, message: "the target refused or failed: \(first.node): \(RedisURL.redact(first.message))")
+                    }
+                    // Only what the target confirmed leaves the source.
+                    let confirmed = Set(written)
+                    let removed = try await source.delete(sessions: chunk.filter { confirmed.contains($0.id) })
+                    await state.moved(removed.affected)
+                    let n = await state.count
+                    Terminal.progress("moved \(n)/\(total)…")
+                }
+            }
+            // A node failure at the source, or the target failing (thrown from the page
+            // callback and reported by the listing as its node's failure), stops the move.
+            if let first = await state.failures.first ?? outcome.failedNodes.first {
+                throw ConsoleError(code: Exit.partial, message: "\(first.node): \(first.message)")
+            }
+        } catch {
+            Terminal.clearProgress()
+            let moved = await state.movedIDs
+            console.audit.record(action: "migrate-store", store: source.displayName, commandLine: console.commandLine, target: target.displayName,
+                                 sessions: moved, result: MutationResult(affected: moved, failedNodes: await state.failures))
+            Terminal.error("stopped after moving \(moved.count) of \(total) session(s): \(RedisURL.redact("\(error)")); nothing was lost: "
+                           + "the rest is still at the source, run the same command again to resume")
+            return moved.isEmpty ? Exit.connection : Exit.partial
+        }
+        Terminal.clearProgress()
+        let moved = await state.movedIDs
+        // Verify: nothing matching is left at the source, everything moved is at the target.
+        let left = Collector()
+        _ = try await source.list(query) { await left.add($0) }
+        let leftCount = await left.sessions.count
+        var missing = 0
+        var start = 0
+        while start < moved.count {
+            let slice = Array(moved[start..<min(moved.count, start + 1000)])
+            missing += await target.plan(ids: slice).notFound.count
+            start += slice.count
+        }
+        console.audit.record(action: "migrate-store", store: source.displayName, commandLine: console.commandLine, target: target.displayName,
+                             sessions: moved, result: MutationResult(affected: moved, keysTouched: moved.count))
+        console.output.line("moved \(moved.count) session(s) from \(source.displayName) to \(target.displayName); "
+                            + "verified: \(moved.count - missing) at the target, \(leftCount) matching left at the source")
+        if missing > 0 || leftCount > 0 {
+            Terminal.error("verification: \(missing) moved session(s) not found at the target, \(leftCount) left at the source (new ones, or expired meanwhile)")
+            return Exit.partial
+        }
+        return Exit.ok
+    }
+}
+
+/// Progress of a move between stores, shared with the listing's page callback.
+actor MoveState {
+    private(set) var movedIDs: [String] = []
+    private(set) var failures: [NodeFailure] = []
+    var count: Int { movedIDs.count }
+    func moved(_ ids: [String]) { movedIDs += ids }
+    func fail(_ f: NodeFailure) { failures.append(f) }
 }
