@@ -30,6 +30,9 @@ struct Migrate: ConsoleCommand {
     @Option(help: ArgumentHelp("Copy sessions from this store (with --to URL) to another.", valueName: "url")) var from: String?
     @Option(help: ArgumentHelp("Between stores: only the sessions matching this filter.", valueName: "expr")) var filter: String?
     @Option(help: "Between stores: sessions per batch.") var batch = 1000
+    @Flag(name: .customLong("move-slot"), help: "Redis Cluster: move the hash slots of these sessions (with everything else in them).")
+    var moveSlot = false
+    @Flag(help: "Redis MIGRATE: overwrite the session if the target node has it already.") var replace = false
 
     func validate() throws {
         if from != nil {
@@ -51,6 +54,9 @@ struct Migrate: ConsoleCommand {
             throw ConsoleError.usage("\(console.store.displayName) cannot migrate sessions: migration needs an in-house cluster (sessiond --cluster)")
         }
         guard targets.contains(to) else { throw ConsoleError.usage("unknown node '\(to)'; nodes: \(targets.joined(separator: ", "))") }
+        if let redis = console.store as? RedisSessionStore, redis.router != nil {
+            return try await moveSlots(redis, to: to, console)
+        }
         let plan = await console.store.plan(ids: ids)
         for id in plan.notFound { Terminal.error("session \(Sanitizer.display(id, limit: 200)) not found") }
         let moving = plan.sessions.filter { $0.node != to }
@@ -69,7 +75,11 @@ struct Migrate: ConsoleCommand {
         // Batches keep progress moving on long lists.
         for start in stride(from: 0, to: moving.count, by: 200) {
             let batch = moving[start..<min(moving.count, start + 200)].map(\.id)
-            result.merge(try await console.store.migrate(ids: batch, to: to))
+            if let redis = console.store as? RedisSessionStore {
+                result.merge(try await redis.migrate(ids: batch, to: to, replace: replace))
+            } else {
+                result.merge(try await console.store.migrate(ids: batch, to: to))
+            }
             done += batch.count
             Terminal.progress("migrated \(done)/\(moving.count)…")
         }
@@ -107,10 +117,40 @@ struct Migrate: ConsoleCommand {
         console.audit.record(action: "drain", store: console.store.displayName, commandLine: console.commandLine,
                              target: node, sessions: result.affected, result: result, extra: to.map { ["to": $0] } ?? [:])
         let secs = Double(max(1, currentTimeMs() - started)) / 1000
-        console.output.line("drained \(node): moved \(result.affected.count) session(s) in \(String(format: "%.1f", secs)) s; "
+        let what = result.affected.isEmpty && result.keysTouched > 0 ? "its slots with \(result.keysTouched) key(s)" : "\(result.affected.count) session(s)"
+        console.output.line("drained \(node): moved \(what) in \(String(format: "%.1f", secs)) s; "
                             + "\(after.map(String.init) ?? "?") left on \(node)")
         if let after, after > 0 { Terminal.note("\(after) session(s) remain on \(node) (created during the drain, or failed); run the drain again") }
         return Mutations.exitCode(found: max(result.affected.count, count == 0 ? 1 : 0), notFound: 0, failures: result.failedNodes, console: console)
+    }
+
+    /// Redis Cluster: a session moves with its hash slots; say what else is in them, and
+    /// move them only when asked (`--move-slot`) and confirmed.
+    private func moveSlots(_ redis: RedisSessionStore, to: String, _ console: Console) async throws -> Int32 {
+        let (slots, notFound) = await redis.slotPlan(ids: ids)
+        for id in notFound { Terminal.error("session \(Sanitizer.display(id, limit: 200)) not found") }
+        let moving = slots.filter { $0.owner != to }
+        let keys = moving.reduce(0) { $0 + $1.keys }
+        for s in slots {
+            console.output.line("slot \(s.slot) on \(s.owner): \(s.keys) key(s)" + (s.owner == to ? " (already there)" : " would move to \(to)"))
+        }
+        guard moveSlot else {
+            throw ConsoleError.usage("in a Redis Cluster a session moves with its hash slots: \(moving.count) slot(s) holding \(keys) key(s) "
+                                     + "(other sessions and data too) would move to \(to); add --move-slot to do it")
+        }
+        guard try console.authorize("move \(moving.count) hash slot(s) with \(keys) key(s) to \(to)", count: keys) else {
+            console.output.line("dry run: \(moving.count) slot(s), \(keys) key(s) would move to \(to)")
+            return Exit.ok
+        }
+        if moving.isEmpty { return notFound.isEmpty ? Exit.ok : Exit.notFound }
+        try console.audit.ensureWritable()
+        let moved = try await redis.moveSlots(moving.map(\.slot), to: to) { n, total in Terminal.progress("moved \(n)/\(total) slot(s)…") }
+        Terminal.clearProgress()
+        console.audit.record(action: "move-slots", store: redis.displayName, commandLine: console.commandLine, target: to, sessions: ids,
+                             result: MutationResult(affected: ids.filter { !notFound.contains($0) }, keysTouched: moved),
+                             extra: ["slots": moving.map { String($0.slot) }.joined(separator: ",")])
+        console.output.line("moved \(moving.count) slot(s) with \(moved) key(s) to \(to)")
+        return notFound.isEmpty ? Exit.ok : Exit.partial
     }
 
     /// Redis <-> sessiond (or any two stores): copy a batch, delete it at the source once

@@ -151,13 +151,16 @@ struct Nodes: ConsoleCommand {
                 w.raw(",\"evicted_total\":"); w.optionalInt(i.evictedTotal)
                 w.raw(",\"version\":"); w.optionalString(i.version)
                 if let share = i.ringShare { w.raw(",\"ring_share\":"); w.raw(String(format: "%.3f", share)) }
+                if let slots = i.slots { w.raw(",\"slots\":"); w.string(slots) }
                 w.raw("}")
             }
             w.raw(infos.isEmpty ? "]\n" : "\n]\n")
             out.write(w.bytes)
         } else {
             let ring = infos.contains { $0.ringShare != nil }
-            let header = ["NODE", "ROLE", "STATE", "SESSIONS", "KEYS", "MEMORY", "MAXMEMORY", "POLICY", "EXPIRED", "EVICTED"] + (ring ? ["RING"] : [])
+            let slots = infos.contains { $0.slots != nil }
+            let header = ["NODE", "ROLE", "STATE", "SESSIONS", "KEYS", "MEMORY", "MAXMEMORY", "POLICY", "EXPIRED", "EVICTED"]
+                + (ring ? ["RING"] : []) + (slots ? ["SLOTS"] : [])
             var rows = [header]
             for i in infos {
                 var row: [String] = [i.name, i.role, i.up ? "up" : "DOWN", i.sessions.map(String.init) ?? "-", i.keys.map(String.init) ?? "-"]
@@ -165,6 +168,7 @@ struct Nodes: ConsoleCommand {
                 row.append(i.maxMemory.map { $0 == 0 ? "none" : humanBytes($0) } ?? "-")
                 row += [i.evictionPolicy ?? "-", i.expiredTotal.map(String.init) ?? "-", i.evictedTotal.map(String.init) ?? "-"]
                 if ring { row.append(i.ringShare.map { String(format: "%.1f%%", $0 * 100) } ?? "-") }
+                if slots { row.append(i.slots ?? "-") }
                 rows.append(row)
             }
             let widths = header.indices.map { c in rows.map { $0[c].count }.max() ?? 0 }

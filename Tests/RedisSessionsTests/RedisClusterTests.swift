@@ -97,4 +97,27 @@ import Glibc
         let after = await store.nodes()
         #expect(!after.contains { $0.name == victim.address && $0.slots != nil }, "a replica took over the failed master's slots")
     }
+
+    /// A session moves with its slots: the CLI says what else is in them, refuses without
+    /// --move-slot, and moves them (SETSLOT/MIGRATE) when asked; nothing is lost.
+    @Test func aSlotMoveWithSessionsInIt() async throws {
+        let cluster = try RedisClusterHarness(replicas: 0)
+        let router = try await Self.seed(cluster, sessions: 300)
+        let key = "spring:session:sessions:s-5"
+        let from = try #require(router.master(forKey: Array(key.utf8)))
+        let to = try #require(router.shards.map(\.master).first { $0.address != from.address })
+        let store = ["--store", cluster.seedURLString]
+        let refused = try CLI.run(["migrate", "s-5", "--to", to.address, "--yes"] + store)
+        #expect(refused.code == 2 && refused.stderr.contains("--move-slot") && refused.stdout.contains("slot \(ClusterRouter.slot(of: Array(key.utf8)))"), "\(refused)")
+        let moved = try CLI.run(["migrate", "s-5", "--to", to.address, "--move-slot", "--yes"] + store)
+        #expect(moved.code == 0 && moved.stdout.contains("moved 2 slot(s)"), "the hash and the expires: key: \(moved)")
+        try await router.refresh()
+        #expect(router.master(forKey: Array(key.utf8))?.address == to.address)
+        #expect(router.master(forKey: Array("spring:session:sessions:expires:s-5".utf8))?.address == to.address)
+        let ls = try CLI.run(["ls", "-o", "jsonl"] + store)
+        #expect(ls.lines.count == 300, "nothing lost: \(ls.lines.count)")
+        #expect(ls.lines.contains { $0.contains("\"id\":\"s-5\"") && $0.contains("\"node\":\"\(to.address)\"") }, "ls shows the new owner")
+        let nodes = try CLI.run(["nodes"] + store)
+        #expect(nodes.code == 0 && nodes.stdout.contains("SLOTS"), "\(nodes)")
+    }
 }

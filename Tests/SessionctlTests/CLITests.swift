@@ -269,3 +269,32 @@ import TestSupport
         #expect(try server.command("EXISTS", "PHPREDIS_SESSION:phpsess2abcdef0123456789") == .integer(0))
     }
 }
+
+/// `MIGRATE` between independent Redis nodes: every key of a Spring session, its index and
+/// expiration-set memberships fixed on both sides, checked afterwards.
+@Suite struct RedisMigrateCLITests {
+    @Test func springSessionMovesBetweenNodesWithEveryTrace() throws {
+        let a = try RedisServer(), b = try RedisServer()
+        let now = Seeder.nowMs()
+        try Seeder.run(try Seeder.springCommands(.init(id: "mv-1", user: "alice", nowMs: now)) + Seeder.springCommands(.init(id: "stay", user: "alice", nowMs: now)), on: a)
+        let store = ["--store", a.urlString, "--store", b.urlString]
+        let target = "127.0.0.1:\(b.port)"
+        let dry = try CLI.run(["migrate", "mv-1", "--to", target, "--dry-run"] + store)
+        #expect(dry.code == 0 && dry.stdout.contains("would migrate: mv-1 from 127.0.0.1:\(a.port) to \(target)"), "\(dry)")
+        let run = try CLI.run(["migrate", "mv-1", "--to", target, "--yes"] + store)
+        #expect(run.code == 0 && run.stdout.contains("migrated 1 session(s)"), "\(run)")
+        let index = "spring:session:index:org.springframework.session.FindByIndexNameSessionRepository.PRINCIPAL_NAME_INDEX_NAME:alice"
+        #expect(try b.command("EXISTS", "spring:session:sessions:mv-1", "spring:session:sessions:expires:mv-1") == .integer(2))
+        #expect((try b.command("PTTL", "spring:session:sessions:expires:mv-1").int ?? 0) > 1_000_000, "TTL kept")
+        #expect(try b.command("SCARD", index) == .integer(1) && a.command("SCARD", index) == .integer(1), "index fixed on both sides")
+        #expect(try a.command("EXISTS", "spring:session:sessions:mv-1", "spring:session:sessions:expires:mv-1") == .integer(0))
+        let ls = try CLI.run(["ls", "--user", "alice", "-o", "jsonl"] + store)
+        #expect(ls.lines.contains { $0.contains("\"id\":\"mv-1\"") && $0.contains(target) }, "\(ls)")
+        // The same id at the source again: the target's copy is not overwritten without --replace.
+        try Seeder.run(try Seeder.springCommands(.init(id: "mv-1", user: "alice", nowMs: now)), on: a)
+        let busy = try CLI.run(["migrate", "mv-1", "--to", target, "--yes", "--store", a.urlString, "--store", b.urlString])
+        #expect(busy.code != 0 && busy.stderr.contains("--replace"), "\(busy)")
+        let forced = try CLI.run(["migrate", "mv-1", "--to", target, "--yes", "--replace"] + store)
+        #expect(forced.code == 0 && forced.stdout.contains("migrated 1 session(s)"), "\(forced)")
+    }
+}
