@@ -14,7 +14,7 @@ public struct ClusterShard: Sendable, Equatable {
     public var replicas: [Member]
     public var slots: [ClosedRange<Int>]
     public var slotCount: Int { slots.reduce(0) { $0 + $1.count } }
-    public var slotText: String { slots.map { $0.lowerBound == $0.upperBound ? "\($0.lowerBound)" : "\($0.lowerBound)-\($0.upperBound)" }.joined(separator: ",") }
+    public var slotText: String { slots.isEmpty ? "none" : slots.map { $0.lowerBound == $0.upperBound ? "\($0.lowerBound)" : "\($0.lowerBound)-\($0.upperBound)" }.joined(separator: ",") }
 }
 
 /// Redis Cluster routing: the slot of a key (CRC16 with hash tags), the topology from
@@ -267,7 +267,8 @@ public final class ClusterRouter: @unchecked Sendable {
                 }
             }
             // A shard whose master failed and has no promoted replica yet still has slots.
-            if let master, !ranges.isEmpty { out.append(ClusterShard(master: master, replicas: replicas, slots: ranges)) }
+            // A master without slots (drained) is still a member.
+            if let master { out.append(ClusterShard(master: master, replicas: replicas, slots: ranges)) }
             else if master == nil, let first = replicas.first, !ranges.isEmpty {
                 out.append(ClusterShard(master: first, replicas: Array(replicas.dropFirst()), slots: ranges))
             }

@@ -113,15 +113,19 @@ struct Migrate: ConsoleCommand {
             Terminal.progress("draining \(node): \(moved)/\(total) moved\(pct)…")
         }
         Terminal.clearProgress()
-        let after = await console.store.nodes(countSessions: true).first { $0.name == node }?.sessions
+        let afterInfo = await console.store.nodes(countSessions: true).first { $0.name == node }
+        // A Redis Cluster master left without slots becomes a replica: nothing of its own left.
+        let after = afterInfo?.sessions ?? (afterInfo?.role.hasPrefix("replica") == true ? 0 : nil)
         console.audit.record(action: "drain", store: console.store.displayName, commandLine: console.commandLine,
                              target: node, sessions: result.affected, result: result, extra: to.map { ["to": $0] } ?? [:])
         let secs = Double(max(1, currentTimeMs() - started)) / 1000
         let what = result.affected.isEmpty && result.keysTouched > 0 ? "its slots with \(result.keysTouched) key(s)" : "\(result.affected.count) session(s)"
         console.output.line("drained \(node): moved \(what) in \(String(format: "%.1f", secs)) s; "
-                            + "\(after.map(String.init) ?? "?") left on \(node)")
+                            + "\(after.map(String.init) ?? "?") left on \(node)"
+                            + (afterInfo?.role.hasPrefix("replica") == true ? " (now a \(afterInfo?.role ?? "replica"))" : ""))
         if let after, after > 0 { Terminal.note("\(after) session(s) remain on \(node) (created during the drain, or failed); run the drain again") }
-        return Mutations.exitCode(found: max(result.affected.count, count == 0 ? 1 : 0), notFound: 0, failures: result.failedNodes, console: console)
+        // Nothing to drain, or everything moved: success; failures are reported per node.
+        return result.failedNodes.isEmpty ? Exit.ok : console.report(failures: result.failedNodes)
     }
 
     /// Redis Cluster: a session moves with its hash slots; say what else is in them, and

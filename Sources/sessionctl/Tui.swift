@@ -127,6 +127,14 @@ struct StoreBackend: ConsoleBackend {
                 console.audit.record(action: "delete", store: store.displayName, commandLine: "tui", target: nil, sessions: r.affected, result: r)
                 return (summary("deleted", r), !r.failedNodes.isEmpty)
             case .migrate(let ids, let node):
+                if let redis = store as? RedisSessionStore, redis.router != nil {
+                    // In a cluster the sessions' slots would move, with everything in them:
+                    // more than the confirmation named, so the TUI says what and how.
+                    let plan = await redis.slotPlan(ids: ids)
+                    let moving = plan.slots.filter { $0.owner != node }
+                    return ("Redis Cluster: these sessions move with \(moving.count) hash slot(s) holding \(moving.reduce(0) { $0 + $1.keys }) key(s); "
+                            + "run: sessionctl migrate \(ids.prefix(3).joined(separator: " "))\(ids.count > 3 ? " ..." : "") --to \(node) --move-slot", true)
+                }
                 let r = try await store.migrate(ids: ids, to: node)
                 console.audit.record(action: "migrate", store: store.displayName, commandLine: "tui", target: node, sessions: r.affected,
                                      result: r, extra: ["to": node])

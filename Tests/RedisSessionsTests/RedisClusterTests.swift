@@ -95,7 +95,7 @@ import Glibc
         for s in sessions { perNode[s.node, default: 0] += 1 }
         #expect(sessions.count == 1500 && Set(sessions.map(\.id)).count == 1500, "all listed once: \(sessions.count) \(perNode) scanned \(outcome.scannedKeys) victim \(victim.address)")
         let after = await store.nodes()
-        #expect(!after.contains { $0.name == victim.address && $0.slots != nil }, "a replica took over the failed master's slots")
+        #expect(!after.contains { $0.name == victim.address && $0.slots != nil && $0.slots != "none" }, "a replica took over the failed master's slots")
     }
 
     /// A session moves with its slots: the CLI says what else is in them, refuses without
@@ -119,5 +119,20 @@ import Glibc
         #expect(ls.lines.contains { $0.contains("\"id\":\"s-5\"") && $0.contains("\"node\":\"\(to.address)\"") }, "ls shows the new owner")
         let nodes = try CLI.run(["nodes"] + store)
         #expect(nodes.code == 0 && nodes.stdout.contains("SLOTS"), "\(nodes)")
+    }
+
+    @Test func drainingAMasterMovesItsSlotsAndKeepsEverySession() async throws {
+        let cluster = try RedisClusterHarness(replicas: 0)
+        let router = try await Self.seed(cluster, sessions: 200)
+        let victim = try #require(router.shards.first?.master)
+        let store = ["--store", cluster.seedURLString]
+        let drain = try CLI.run(["migrate", "--from-node", victim.address, "--yes"] + store, timeout: 300)
+        let after = try CLI.run(["nodes"] + store)
+        #expect(drain.code == 0 && drain.stdout.contains("0 left on \(victim.address)"), "\(drain) \(after)")
+        try await router.refresh()
+        #expect(!router.shards.contains { $0.master.address == victim.address && $0.slotCount > 0 }, "no slot left on the drained master")
+        #expect(after.stdout.contains("replica of") || after.lines.contains { $0.hasPrefix(victim.address) && $0.hasSuffix("none") }, "\(after)")
+        let ls = try CLI.run(["ls", "-o", "jsonl"] + store)
+        #expect(ls.lines.count == 200 && !ls.stdout.contains(victim.address), "every session kept, none on the drained master")
     }
 }
