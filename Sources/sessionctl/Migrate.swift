@@ -6,7 +6,7 @@ import RedisSessions
 
 struct Migrate: ConsoleCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Move sessions to another node of an in-house cluster, or drain a node.",
+        abstract: "Move sessions between nodes (in-house cluster, Redis nodes, Redis Cluster slots) or between stores; drain a node.",
         discussion: """
         sessionctl migrate ID... --to NODE          move these sessions (TTL, user, attributes kept)
         sessionctl migrate --from-node N [--to NODE] drain N: every session goes to NODE, or else
