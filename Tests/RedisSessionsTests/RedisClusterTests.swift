@@ -135,4 +135,39 @@ import Glibc
         let ls = try CLI.run(["ls", "-o", "jsonl"] + store)
         #expect(ls.lines.count == 200 && !ls.stdout.contains(victim.address), "every session kept, none on the drained master")
     }
+
+    /// After a failover the watcher subscribes to the promoted replica: events of the failed
+    /// master's slots keep coming, from the new master.
+    @Test func eventsFollowAFailover() async throws {
+        let cluster = try RedisClusterHarness()
+        let router = try await Self.seed(cluster, sessions: 60)
+        try await Task.sleep(nanoseconds: 1_000_000_000)
+        let store = RedisSessionStore(urls: [cluster.servers[0].url])
+        _ = try await store.enableNotifications()   // masters and replicas
+        let victim = try #require(router.shards.last?.master)
+        let events = store.untrackedEvents(kinds: [.deleted])
+        let seen = Collector()
+        let reader = Task { for try await e in events where e.kind == .deleted { await seen.add([Session(id: e.sessionID ?? "", key: e.key ?? "", node: e.node, ttlMs: 0, schema: "")]) } }
+        defer { reader.cancel() }
+        try await Task.sleep(nanoseconds: 1_500_000_000)
+        cluster.server(victim.address)?.kill()
+        // Wait for the promotion, then delete a session that lived on the failed master.
+        var newMaster: String? = nil
+        for _ in 0..<100 where newMaster == nil {
+            try await Task.sleep(nanoseconds: 200_000_000)
+            _ = try? await router.refresh()
+            let m = router.shards.first { s in s.slots.contains { $0.contains(router.shards.last?.slots.first?.lowerBound ?? -1) } }?.master
+            if let m, m.address != victim.address, m.health == "online" { newMaster = m.address }
+        }
+        let promoted = try #require(newMaster, "a replica was promoted")
+        let id = try #require((0..<60).map { "s-\($0)" }.first { router.master(forKey: Array("spring:session:sessions:\($0)".utf8))?.address == promoted })
+        var got = false
+        for _ in 0..<40 where !got {
+            _ = try? await router.pipeline([RedisCommand("DEL", "spring:session:sessions:expires:\(id)")])
+            try await Task.sleep(nanoseconds: 500_000_000)
+            got = await seen.sessions.contains { $0.node == promoted && $0.id == id }
+            if !got { _ = try? await router.pipeline(try Seeder.springCommands(.init(id: id, user: "u", nowMs: Seeder.nowMs()))) }
+        }
+        #expect(got, "a deleted event from the promoted master \(promoted)")
+    }
 }
