@@ -40,8 +40,7 @@ extension RedisSessionStore: KeyspaceNotifications {
         let masters = await resolve()
         guard let router else { return masters }
         return masters + router.shards.flatMap { s in
-            s.replicas.map { Node(url: router.url(host: $0.host, port: $0.port), client: router.client(host: $0.host, port: $0.port),
-                                  fallbackPassword: fallbackPassword) }
+            s.replicas.map { node($0, router) }
         }
     }
 

@@ -62,9 +62,7 @@ extension RedisSessionStore {
             let plan = migrationPlan(item)
             var args: [RedisArgument] = [host, String(port), "", String(target.url.db), "5000"]
             if replace { args.append("REPLACE") }
-            if let pw = target.url.password ?? fallbackPassword {
-                if let user = target.url.user { args += ["AUTH2", user, pw] } else { args += ["AUTH", pw] }
-            }
+            args += migrateAuth(target.url)
             args.append("KEYS")
             args += plan.keys.map { $0 as RedisArgument }
             do {
@@ -90,6 +88,12 @@ extension RedisSessionStore {
             }
         }
         return result
+    }
+
+    /// `MIGRATE`'s credentials for the target: `AUTH2 user password` or `AUTH password`.
+    func migrateAuth(_ url: RedisURL) -> [RedisArgument] {
+        guard let pw = url.password ?? fallbackPassword else { return [] }
+        return url.user.map { ["AUTH2", $0, pw] } ?? ["AUTH", pw]
     }
 
     // MARK: Redis Cluster: slots
@@ -122,10 +126,7 @@ extension RedisSessionStore {
             throw UnsupportedOperation("unknown master '\(nodeName)'; masters: \(router.shards.map(\.master.address).joined(separator: ", "))")
         }
         let targetClient = router.client(host: target.host, port: target.port)
-        var auth: [RedisArgument] = []
-        if let pw = seedNodes.first?.url.password ?? fallbackPassword {
-            if let user = seedNodes.first?.url.user { auth = ["AUTH2", user, pw] } else { auth = ["AUTH", pw] }
-        }
+        let auth = seedNodes.first.map { migrateAuth($0.url) } ?? []
         var moved = 0
         for (n, slot) in slots.enumerated() {
             guard let source = router.master(forSlot: slot), source.address != target.address else { continue }

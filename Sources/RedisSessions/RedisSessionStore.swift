@@ -58,11 +58,13 @@ public final class RedisSessionStore: SessionStore, @unchecked Sendable {
         return seedNodes
     }
 
+    /// The node of a cluster member, on the router's shared client for its address.
+    func node(_ m: ClusterShard.Member, _ router: ClusterRouter) -> Node {
+        Node(url: router.url(host: m.host, port: m.port), client: router.client(host: m.host, port: m.port), fallbackPassword: fallbackPassword)
+    }
+
     private func install(_ shards: [ClusterShard], router: ClusterRouter) {
-        let masters = shards.map { s in
-            Node(url: router.url(host: s.master.host, port: s.master.port), client: router.client(host: s.master.host, port: s.master.port),
-                 fallbackPassword: fallbackPassword)
-        }
+        let masters = shards.map { node($0.master, router) }
         lock.withLock { clusterState = (router, masters) }
     }
 
@@ -250,7 +252,7 @@ public final class RedisSessionStore: SessionStore, @unchecked Sendable {
                     for (n, (key, id)) in keys.enumerated() {
                         let slice = replies[at..<at + perKey[n]]
                         at += perKey[n]
-                        guard listed.insert(RedisSessionStore.keyHash(key)).inserted else { continue }
+                        guard listed.insert(HashRing.fnv1a(Array(key.utf8))).inserted else { continue }
                         if let s = schema.parseListing(key: key, id: id, replies: slice, node: owner(ofKey: key, default: node), nowMs: now,
                                                        withAttributes: withAttributes),
                            query.includeExpired || s.ttlMs != 0, query.filter.matches(s, nowMs: now) {
@@ -267,20 +269,13 @@ public final class RedisSessionStore: SessionStore, @unchecked Sendable {
                     try await Task.sleep(nanoseconds: 1_000_000_000)
                     await resolve(refresh: true)
                     guard let slot = firstSlot, let m = router.master(forSlot: slot) else { throw e }
-                    node = Node(url: router.url(host: m.host, port: m.port), client: router.client(host: m.host, port: m.port),
-                                fallbackPassword: fallbackPassword)
+                    node = self.node(m, router)
                     cursor = "0"
                 }
             }
             if await progress.done { break }
         }
         return scanned
-    }
-
-    static func keyHash(_ key: String) -> UInt64 {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for b in key.utf8 { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
-        return h
     }
 
     /// Session keys of a SCAN reply and the next cursor.
@@ -533,11 +528,9 @@ public final class RedisSessionStore: SessionStore, @unchecked Sendable {
         if let router {
             members = []
             for s in router.shards {
-                members.append((Node(url: router.url(host: s.master.host, port: s.master.port), client: router.client(host: s.master.host, port: s.master.port),
-                                     fallbackPassword: fallbackPassword), s.slotText, nil))
+                members.append((node(s.master, router), s.slotText, nil))
                 for r in s.replicas {
-                    members.append((Node(url: router.url(host: r.host, port: r.port), client: router.client(host: r.host, port: r.port),
-                                         fallbackPassword: fallbackPassword), nil, s.master.address))
+                    members.append((node(r, router), nil, s.master.address))
                 }
             }
         }

@@ -77,7 +77,8 @@ public struct HashRing: Sendable {
         return out
     }
 
-    static func fnv1a(_ bytes: [UInt8]) -> UInt64 {
+    /// FNV-1a, 64 bits (also the console's cheap key fingerprint).
+    public static func fnv1a(_ bytes: [UInt8]) -> UInt64 {
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
         for b in bytes { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
         return h
