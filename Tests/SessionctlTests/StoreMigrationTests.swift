@@ -66,10 +66,19 @@ import Glibc
         let ids = try Self.sessiondIDs(target)
         #expect(ids.count == expected.count && ids == expected, "every session arrived, once: \(ids.count) of \(expected.count), \(ids.subtracting(expected).count) unexpected")
         #expect(try redis.command("DBSIZE").int == 0, "nothing left at the source (hashes, expires: keys, indexes, expiration sets)")
+        // Users kept: session-seed makes every tenth session anonymous.
+        var withUser: [String] = []
+        var cursor2 = "0"
+        repeat {
+            let r = try target.command("SESSION.SCAN", cursor2, "COUNT", "10000")
+            cursor2 = r.array?[0].text ?? "0"
+            for row in r.array?[1].array ?? [] where row.array?[1].text != nil { withUser.append(row.array?[0].text ?? "") }
+        } while cursor2 != "0"
+        #expect(withUser.count == n / 10 * 9, "\(withUser.count) sessions with a user")
         // One session checked in full: user, attributes (Java bytes kept), sliding timeout.
-        let any = try #require(ids.first)
-        let peek = try target.command("SESSION.PEEK", any).array ?? []
-        #expect(peek.count == 8 && peek[1].text?.hasPrefix("user") == true && (peek[4].int ?? 0) > 0, "\(peek)")
+        let one = try #require(withUser.first)
+        let peek = try target.command("SESSION.PEEK", one).array ?? []
+        #expect(peek.count == 8 && peek[1].text?.hasPrefix("user") == true && peek[4].int == 1_800_000, "\(peek.prefix(7))")
     }
 
     @Test func sessiondToRedisKeepsUserTimesAndAttributes() async throws {
