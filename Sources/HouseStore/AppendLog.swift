@@ -35,7 +35,7 @@ public final class AppendLog {
     public let path: String
     public let policy: FsyncPolicy
     private var fd: Int32
-    private var pending: [UInt8] = []
+    private var pending = RESPWriter()
     public private(set) var size: Int = 0
     /// Bytes written since the last fsync (for `everysec`).
     public private(set) var unsynced = 0
@@ -54,45 +54,34 @@ public final class AppendLog {
 
     // MARK: records
 
-    public func logPut(_ s: HouseSession) { sessionRecord("LOG.PUT", s) }
-    public func logPending(_ s: HouseSession) { sessionRecord("LOG.PEND", s) }
+    public func logPut(_ s: StoredSession) { sessionRecord("LOG.PUT", s) }
+    public func logPut(_ s: HouseSession) { sessionRecord("LOG.PUT", StoredSession(s)) }
+    public func logPending(_ s: HouseSession) { sessionRecord("LOG.PEND", StoredSession(s)) }
     public func logUnpend(_ id: String) { header(2); bulk("LOG.UNPEND"); bulk(id) }
     public func logForward(_ id: String, to node: String?) { header(3); bulk("LOG.FWD"); bulk(id); bulk(node ?? "") }
 
-    private func sessionRecord(_ tag: String, _ s: HouseSession) {
-        header(8 + 2 * s.attributes.count)
+    private func sessionRecord(_ tag: String, _ s: StoredSession) {
+        header(8 + 2 * Int(s.attributeCount))
         bulk(tag); bulk(s.id); number(s.createdMs); number(s.lastAccessMs); number(s.maxInactiveMs)
-        number(s.absoluteDeadlineMs ?? -1); bulk(s.principal ?? ""); number(Int64(s.attributes.count))
-        for a in s.attributes { bulk(a.name); bulk(a.value) }
+        number(s.absoluteDeadlineMs ?? -1); bulk(s.principal ?? ""); number(Int64(s.attributeCount))
+        s.forEachAttribute { name, value in bulk(name); bulk(value) }
     }
 
     public func logTouch(_ id: String, at ms: Int64) { header(3); bulk("LOG.TOUCH"); bulk(id); number(ms) }
     public func logDelete(_ id: String) { header(2); bulk("LOG.DEL"); bulk(id) }
 
     // Records are written straight into the pending buffer (no per-field arrays).
-    private func decimal(_ v: Int) {
-        if v < 10 { pending.append(0x30 + UInt8(v)); return }
-        var div = 1
-        while div <= v / 10 { div *= 10 }
-        var rest = v
-        while div > 0 { pending.append(0x30 + UInt8(rest / div)); rest %= div; div /= 10 }
-    }
-    private func header(_ count: Int) { pending.append(UInt8(ascii: "*")); decimal(count); pending.append(0x0D); pending.append(0x0A) }
-    private func bulk(_ s: String) {
-        pending.append(UInt8(ascii: "$")); decimal(s.utf8.count); pending.append(0x0D); pending.append(0x0A)
-        pending.append(contentsOf: s.utf8); pending.append(0x0D); pending.append(0x0A)
-    }
-    private func bulk(_ b: [UInt8]) {
-        pending.append(UInt8(ascii: "$")); decimal(b.count); pending.append(0x0D); pending.append(0x0A)
-        pending.append(contentsOf: b); pending.append(0x0D); pending.append(0x0A)
-    }
-    private func number(_ v: Int64) { bulk(String(v)) }
+    private func header(_ count: Int) { pending.arrayHeader(count) }
+    private func bulk(_ s: String) { pending.bulk(s) }
+    private func bulk(_ b: ArraySlice<UInt8>) { pending.bulk(b) }
+    /// Numbers are bulk strings in the log (as in a request).
+    private func number(_ v: Int64) { pending.bulk(decimal: v) }
 
     /// Writes the buffered records (and fsyncs under `always`). Call before replying.
     public func commit() throws {
-        guard !pending.isEmpty else { return }
+        guard !pending.bytes.isEmpty else { return }
         var off = 0
-        try pending.withUnsafeBytes { raw in
+        try pending.bytes.withUnsafeBytes { raw in
             guard let base = raw.baseAddress else { return }
             while off < raw.count {
                 let n = write(fd, base + off, raw.count - off)
@@ -100,9 +89,9 @@ public final class AppendLog {
                 off += n
             }
         }
-        size += pending.count
-        unsynced += pending.count
-        pending.removeAll(keepingCapacity: true)
+        size += pending.bytes.count
+        unsynced += pending.bytes.count
+        pending.bytes.removeAll(keepingCapacity: true)
         if policy == .always { try sync() }
     }
 

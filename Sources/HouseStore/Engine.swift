@@ -27,14 +27,6 @@ public struct HouseSession: Sendable, Equatable {
         default: return nil
         }
     }
-
-    /// Bytes the engine accounts for the session (data plus a fixed overhead per record and
-    /// per attribute, close to what the structures cost).
-    public var accountedBytes: Int {
-        var n = 160 + id.utf8.count + (principal?.utf8.count ?? 0)
-        for a in attributes { n += 48 + a.name.utf8.count + a.value.count }
-        return n
-    }
 }
 
 /// Something that happened to a session in the engine.
@@ -54,8 +46,18 @@ public struct EngineEvent: Sendable, Equatable {
 
 /// The store's data: sessions, their expiry schedule, the principal index and the LRU
 /// order. Single-threaded (one event loop owns it); every operation takes `now`, so tests
-/// drive the clock. Expiry is on time: a min-heap of deadlines, popped by `expireDue`
-/// (the server arms a timer for `nextDeadline`), never sampling.
+/// drive the clock.
+///
+/// Layout, chosen for memory per session and for the hot paths (create, read-and-touch):
+/// - sessions live in an array of slots (`StoredSession` plus links), addressed by number;
+/// - the id index and the principal index are `SlotTable`s of slot numbers (4 bytes an
+///   entry); a principal's sessions form a list through their slots, so the index has one
+///   entry per principal and adding or removing a session is O(1), no set per user;
+/// - the LRU order is a list through the slots too;
+/// - expiry is on time: a min-heap of deadlines, popped by `expireDue` (the server arms a
+///   timer for `nextDeadline`), never sampling. Each session has one current entry, which
+///   may be earlier than its deadline: a touch only moves the deadline later, so it costs
+///   no heap work, and an entry found early is pushed again at the real deadline.
 public final class SessionEngine {
     /// The node id events carry (settable: a server learns its port after binding).
     public var node: String
@@ -64,20 +66,24 @@ public final class SessionEngine {
     public private(set) var usedMemory = 0
 
     private struct Slot {
-        var session: HouseSession
-        var prev: Int32 = -1   // toward more recently used
-        var next: Int32 = -1   // toward less recently used
-        var generation: UInt32
-        /// `session.accountedBytes`, kept so removal does not walk the attributes again.
-        var bytes: Int
-        /// `session.deadlineMs` as last scheduled (checked against heap entries cheaply).
-        var deadline: Int64? = nil
+        var session: StoredSession
+        var generation: UInt32 = 0
+        var idHash: UInt32 = 0
+        var principalHash: UInt32 = 0
+        var lruPrev: Int32 = -1   // toward more recently used; `Slot.free` marks a free slot
+        var lruNext: Int32 = -1   // toward less recently used
+        var userPrev: Int32 = -1  // the principal's list: -1 at its head (the index's entry)
+        var userNext: Int32 = -1
+        /// The deadline of the slot's current heap entry (`Int64.max`: none).
+        var scheduled: Int64 = .max
+        static let free: Int32 = .min
+        var isLive: Bool { lruPrev != Slot.free }
     }
-    private var slots: [Slot?] = []
-    private var generations: [UInt32] = []
+    private static let emptySession = StoredSession(id: "", principal: nil, createdMs: 0, lastAccessMs: 0, maxInactiveMs: -1)
+    private var slots: [Slot] = []
     private var freeSlots: [Int32] = []
-    private var index: [String: Int32] = [:]
-    private var byPrincipal: [String: Set<String>] = [:]
+    private var ids = SlotTable()
+    private var principals = SlotTable()
     private var mostRecent: Int32 = -1
     private var leastRecent: Int32 = -1
     private struct HeapRef { var slot: Int32; var generation: UInt32 }
@@ -87,16 +93,24 @@ public final class SessionEngine {
         self.node = node; self.maxSessions = maxSessions; self.maxMemory = maxMemory
     }
 
-    public var count: Int { index.count }
+    public var count: Int { ids.count }
 
     /// Whether the node holds `id` (possibly past its deadline, not yet reaped).
-    public func contains(_ id: String) -> Bool { index[id] != nil }
-    /// The earliest live deadline (stale entries left by touches are dropped first, so a
-    /// timer armed for it never fires for nothing).
+    public func contains(_ id: String) -> Bool { find(id) != nil }
+
+    /// The earliest deadline. An entry left early by touches is moved to its session's real
+    /// deadline first, so a timer armed for it never fires for nothing.
     public var nextDeadline: Int64? {
         while let top = heap.first {
-            if isCurrent(top.deadline, top.element) { return top.deadline }
             heap.popFirst()
+            guard isCurrent(top.deadline, top.element) else { continue }
+            let slot = top.element.slot
+            if slots[Int(slot)].session.deadline == top.deadline {
+                heap.push(top.deadline, top.element)   // back on top: it was the earliest
+                return top.deadline
+            }
+            slots[Int(slot)].scheduled = .max   // touched since: due later
+            schedule(slot)
         }
         return nil
     }
@@ -107,59 +121,56 @@ public final class SessionEngine {
     @discardableResult
     public func put(id: String, maxInactiveMs: Int64, principal: String?, attributes: [HouseSession.Attribute],
                     absoluteDeadlineMs: Int64? = nil, now: Int64) -> [EngineEvent] {
-        let s = HouseSession(id: id, principal: principal, attributes: attributes, createdMs: now, lastAccessMs: now,
-                             maxInactiveMs: maxInactiveMs, absoluteDeadlineMs: absoluteDeadlineMs)
-        if let slot = index[id] {
-            replace(slot: slot, with: s)   // in place: the id index stays, the principal set only changes if needed
-        } else {
-            insert(s)
-        }
+        put(StoredSession(HouseSession(id: id, principal: principal, attributes: attributes, createdMs: now, lastAccessMs: now,
+                                       maxInactiveMs: maxInactiveMs, absoluteDeadlineMs: absoluteDeadlineMs)), now: now)
+    }
+
+    /// Creates or replaces a session, its times as given. Returns the events, evictions included.
+    @discardableResult
+    public func put(_ s: StoredSession, now: Int64) -> [EngineEvent] {
+        let hash = keyHash(s.id)
+        if let slot = find(s.id, hash) { replace(slot: slot, with: s) } else { insert(s, hash) }
         var events = [event(.created, s, now)]
-        events += evictIfNeeded(now: now, keep: id)
+        if maxSessions != nil || maxMemory != nil { events += evictIfNeeded(now: now, keep: s.id) }
         return events
     }
 
     /// Reads a session; `touch` slides its expiry and makes it most recently used
     /// (`SESSION.GET`); without, nothing changes (`SESSION.PEEK`). An expired session is
     /// reported and removed here too, so a read never returns one.
-    public func get(_ id: String, now: Int64, touch: Bool) -> (HouseSession?, [EngineEvent]) {
-        guard let slot = index[id], var s = slots[Int(slot)]?.session else { return (nil, []) }
-        if let d = s.deadlineMs, d <= now {
-            let e = event(.expired, s, now)
+    public func read(_ id: String, now: Int64, touch: Bool) -> (StoredSession?, [EngineEvent]) {
+        guard let slot = find(id) else { return (nil, []) }
+        if slots[Int(slot)].session.deadline <= now {
+            let e = event(.expired, slots[Int(slot)].session, now)
             remove(slot: slot)
             return (nil, [e])
         }
         if touch {
-            s.lastAccessMs = now
-            slots[Int(slot)]?.session.lastAccessMs = now   // in place: no whole-session write-back
+            slots[Int(slot)].session.lastAccessMs = now
             markUsed(slot)
-            schedule(slot)
+            schedule(slot)   // only a clock going backwards makes this push
         }
-        return (s, [])
+        return (slots[Int(slot)].session, [])
+    }
+
+    /// `read`, unpacked.
+    public func get(_ id: String, now: Int64, touch: Bool) -> (HouseSession?, [EngineEvent]) {
+        let (s, events) = read(id, now: now, touch: touch)
+        return (s?.session, events)
     }
 
     /// Applies `change` to a live session, touching it. False when it does not exist.
     public func update(_ id: String, now: Int64, _ change: (inout HouseSession) -> Void) -> (Bool, [EngineEvent]) {
-        let (found, events) = get(id, now: now, touch: true)
-        guard found != nil, let slot = index[id], var s = slots[Int(slot)]?.session else { return (false, events) }
-        let before = s.accountedBytes
-        let oldPrincipal = s.principal
+        let (found, events) = read(id, now: now, touch: true)
+        guard var s = found?.session, let slot = find(id) else { return (false, events) }
         change(&s)
-        let after = s.accountedBytes
-        usedMemory += after - before
-        slots[Int(slot)]?.bytes = after
-        if oldPrincipal != s.principal {
-            if let p = oldPrincipal { unindex(p, id) }
-            if let p = s.principal { byPrincipal[p, default: []].insert(id) }
-        }
-        slots[Int(slot)]?.session = s
-        schedule(slot)
+        replace(slot: slot, with: StoredSession(s), markUsed: false)
         return (true, events + evictIfNeeded(now: now, keep: id))
     }
 
     /// Remaining time in ms: -1 never expires, nil no such session. Does not touch.
     public func ttl(_ id: String, now: Int64) -> (Int64?, [EngineEvent]) {
-        let (s, events) = get(id, now: now, touch: false)
+        let (s, events) = read(id, now: now, touch: false)
         guard let s else { return (nil, events) }
         return (s.deadlineMs.map { max(0, $0 - now) } ?? -1, events)
     }
@@ -167,13 +178,10 @@ public final class SessionEngine {
     /// Ends a session now (`seconds <= 0`: deleted, reason expire-now) or sets a hard
     /// deadline `seconds` from now. False when it does not exist.
     public func expire(_ id: String, inMs ms: Int64, now: Int64) -> (Bool, [EngineEvent]) {
-        let (s, events) = get(id, now: now, touch: false)
-        guard s != nil, let slot = index[id] else { return (false, events) }
-        if ms <= 0 {
-            let e = events + [deleted(slot, now, reason: "expire-now")]
-            return (true, e)
-        }
-        slots[Int(slot)]?.session.absoluteDeadlineMs = now + ms
+        let (s, events) = read(id, now: now, touch: false)
+        guard s != nil, let slot = find(id) else { return (false, events) }
+        if ms <= 0 { return (true, events + [deleted(slot, now, reason: "expire-now")]) }
+        slots[Int(slot)].session.absoluteDeadline = now + ms
         schedule(slot)
         return (true, events)
     }
@@ -183,37 +191,35 @@ public final class SessionEngine {
         var events: [EngineEvent] = []
         var n = 0
         for id in ids {
-            let (s, ev) = get(id, now: now, touch: false)
+            let (s, ev) = read(id, now: now, touch: false)
             events += ev
-            if s != nil, let slot = index[id] { events.append(deleted(slot, now, reason: "del")); n += 1 }
+            if s != nil, let slot = find(id) { events.append(deleted(slot, now, reason: "del")); n += 1 }
         }
         return (n, events)
     }
 
-    /// Deletes every session of a principal (`SESSION.LOGOUT`), one index lookup.
+    /// Deletes every session of a principal (`SESSION.LOGOUT`): one index lookup, then the
+    /// principal's list.
     public func logout(principal: String, now: Int64) -> (Int, [EngineEvent]) {
-        var events: [EngineEvent] = []
-        for id in byPrincipal[principal] ?? [] {
-            if let slot = index[id] { events.append(deleted(slot, now, reason: "logout")) }
-        }
+        let events = slotsOf(principal).map { deleted($0, now, reason: "logout") }
         return (events.count, events)
     }
 
     /// Sessions of a principal (no touching).
-    public func sessions(of principal: String) -> [String] { Array(byPrincipal[principal] ?? []).sorted() }
+    public func sessions(of principal: String) -> [String] { slotsOf(principal).map { slots[Int($0)].session.id }.sorted() }
 
     /// Walks the sessions without touching them (`SESSION.SCAN`): from `cursor`, at most
     /// `count` matches; the next cursor is 0 at the end. Stable under concurrent changes
     /// like Redis's SCAN: a session present the whole time is returned at least once.
-    public func scan(cursor: Int, match: String?, principal: String?, count: Int, now: Int64) -> (Int, [HouseSession]) {
-        var out: [HouseSession] = []
+    public func scan(cursor: Int, match: String?, principal: String?, count: Int, now: Int64) -> (Int, [StoredSession]) {
+        var out: [StoredSession] = []
         var i = max(0, cursor)
         let budget = max(1, count)
+        let pattern = match.map { Array($0.utf8) }
         while i < slots.count && out.count < budget {
-            if let s = slots[i]?.session,
-               s.deadlineMs.map({ $0 > now }) ?? true,
-               principal.map({ s.principal == $0 }) ?? true,
-               match.map({ globMatch(Array(s.id.utf8), Array($0.utf8)) }) ?? true {
+            let s = slots[i].session
+            if slots[i].isLive, s.deadline > now, principal.map({ s.principal == $0 }) ?? true,
+               pattern.map({ globMatch(Array(s.id.utf8), $0) }) ?? true {
                 out.append(s)
             }
             i += 1
@@ -227,27 +233,33 @@ public final class SessionEngine {
         var events: [EngineEvent] = []
         while let top = heap.first, top.deadline <= now {
             heap.popFirst()
-            guard isCurrent(top.deadline, top.element), let s = slots[Int(top.element.slot)]?.session else { continue }
-            events.append(event(.expired, s, now))
-            remove(slot: top.element.slot)
+            guard isCurrent(top.deadline, top.element) else { continue }
+            let slot = top.element.slot
+            if slots[Int(slot)].session.deadline <= now {
+                events.append(event(.expired, slots[Int(slot)].session, now))
+                remove(slot: slot)
+            } else {
+                slots[Int(slot)].scheduled = .max   // touched since: due later
+                schedule(slot)
+            }
         }
-        if heap.count > 2 * index.count + 1024 { rebuildHeap() }
         return events
     }
 
     /// Takes a session out for migration to another node (the caller reports `migrated`).
     public func take(_ id: String, now: Int64) -> HouseSession? {
-        let (s, _) = get(id, now: now, touch: false)
-        guard let s, let slot = index[id] else { return nil }
+        let (s, _) = read(id, now: now, touch: false)
+        guard let s, let slot = find(id) else { return nil }
         remove(slot: slot)
-        return s
+        return s.session
     }
 
     /// Adds a session as it is (migration target, log replay): times kept.
     @discardableResult
     public func restore(_ s: HouseSession, now: Int64) -> [EngineEvent] {
-        if let old = index[s.id] { remove(slot: old) }
-        insert(s)
+        let stored = StoredSession(s)
+        if let old = find(s.id) { remove(slot: old) }
+        insert(stored, keyHash(s.id))
         return evictIfNeeded(now: now, keep: s.id)
     }
 
@@ -255,7 +267,7 @@ public final class SessionEngine {
     public func lruOrder(limit: Int = .max) -> [String] {
         var out: [String] = []
         var i = leastRecent
-        while i >= 0 && out.count < limit, let slot = slots[Int(i)] { out.append(slot.session.id); i = slot.prev }
+        while i >= 0 && out.count < limit { out.append(slots[Int(i)].session.id); i = slots[Int(i)].lruPrev }
         return out
     }
 
@@ -263,24 +275,38 @@ public final class SessionEngine {
     public func checkConsistency() -> [String] {
         var problems: [String] = []
         var live = 0, bytes = 0
-        for (i, slot) in slots.enumerated() {
-            guard let slot else { continue }
+        var scheduled: [Int32: Set<Int64>] = [:]
+        for e in heap.entries where slots[Int(e.element.slot)].generation == e.element.generation {
+            scheduled[e.element.slot, default: []].insert(e.deadline)
+        }
+        for (i, slot) in slots.enumerated() where slot.isLive {
+            let s = slot.session
             live += 1
-            bytes += slot.session.accountedBytes
-            if index[slot.session.id] != Int32(i) { problems.append("index misses \(slot.session.id)") }
-            if let p = slot.session.principal, !(byPrincipal[p]?.contains(slot.session.id) ?? false) {
-                problems.append("principal index misses \(slot.session.id)")
-            }
-            if let d = slot.session.deadlineMs,
-               !heap.entries.contains(where: { $0.element.slot == Int32(i) && $0.deadline == d && $0.element.generation == slot.generation }) {
-                problems.append("no heap entry for \(slot.session.id)")
+            bytes += s.accountedBytes
+            if slot.idHash != keyHash(s.id) || find(s.id) != Int32(i) { problems.append("id index misses \(s.id)") }
+            let d = s.deadline
+            if d != .max && !(slot.scheduled <= d && scheduled[Int32(i)]?.contains(slot.scheduled) == true) {
+                problems.append("no heap entry for \(s.id) at or before its deadline")
             }
         }
-        if live != index.count { problems.append("index has \(index.count) ids, \(live) sessions") }
-        for (p, ids) in byPrincipal {
-            if ids.isEmpty { problems.append("empty principal set \(p)") }
-            for id in ids where (index[id].flatMap { slots[Int($0)]?.session.principal }) != p { problems.append("stale principal entry \(p)/\(id)") }
+        if live != ids.count { problems.append("id index has \(ids.count) ids, \(live) sessions") }
+        // Each principal's list: one index entry at its head, every member with that principal.
+        var listed = 0
+        for head in principals.slots {
+            guard let p = slots[Int(head)].session.principal else { problems.append("index entry for a session without principal"); continue }
+            if slots[Int(head)].userPrev != -1 { problems.append("principal \(p) indexed at a slot that is not its head") }
+            var i = head, prev: Int32 = -1
+            while i >= 0 {
+                listed += 1
+                if slots[Int(i)].session.principal != p || slots[Int(i)].userPrev != prev || !slots[Int(i)].isLive {
+                    problems.append("principal list of \(p) broken at \(slots[Int(i)].session.id)")
+                    break
+                }
+                prev = i; i = slots[Int(i)].userNext
+            }
         }
+        let withPrincipal = slots.filter { $0.isLive && $0.session.principal != nil }.count
+        if listed != withPrincipal { problems.append("principal lists hold \(listed) sessions, \(withPrincipal) have a principal") }
         if bytes != usedMemory { problems.append("memory accounted \(usedMemory), actual \(bytes)") }
         if lruOrder().count != live { problems.append("LRU list has \(lruOrder().count) of \(live)") }
         return problems
@@ -288,76 +314,118 @@ public final class SessionEngine {
 
     // MARK: - Internals
 
-    private func event(_ kind: EngineEvent.Kind, _ s: HouseSession, _ now: Int64, reason: String? = nil) -> EngineEvent {
+    private func find(_ id: String, _ hash: UInt32? = nil) -> Int32? {
+        let h = hash ?? keyHash(id)
+        return ids.find(h) { slots[Int($0)].idHash == h && slots[Int($0)].session.id == id }
+    }
+
+    private func event(_ kind: EngineEvent.Kind, _ s: StoredSession, _ now: Int64, reason: String? = nil) -> EngineEvent {
         EngineEvent(kind: kind, id: s.id, principal: s.principal, node: node, timeMs: now, reason: reason)
     }
 
-    /// Removes a live slot and reports it deleted (callers pass slots found in `index`).
+    /// Removes a live slot and reports it deleted.
     private func deleted(_ slot: Int32, _ now: Int64, reason: String) -> EngineEvent {
-        let s = slots[Int(slot)]?.session ?? HouseSession(id: "?", principal: nil, attributes: [], createdMs: now,
-                                                           lastAccessMs: now, maxInactiveMs: -1)
+        let e = event(.deleted, slots[Int(slot)].session, now, reason: reason)
         remove(slot: slot)
-        return event(.deleted, s, now, reason: reason)
+        return e
     }
 
-    private func insert(_ s: HouseSession) {
+    private func insert(_ s: StoredSession, _ hash: UInt32) {
         let slot: Int32
         if let f = freeSlots.popLast() {
             slot = f
-            generations[Int(f)] &+= 1
+            slots[Int(f)].session = s
+            slots[Int(f)].generation &+= 1
+            slots[Int(f)].lruPrev = -1
         } else {
             slot = Int32(slots.count)
-            slots.append(nil)
-            generations.append(0)
+            slots.append(Slot(session: s))
         }
-        let bytes = s.accountedBytes
-        slots[Int(slot)] = Slot(session: s, generation: generations[Int(slot)], bytes: bytes)
-        index[s.id] = slot
-        if let p = s.principal { byPrincipal[p, default: []].insert(s.id) }
-        usedMemory += bytes
+        slots[Int(slot)].idHash = hash
+        ids.insert(slot, hash: hash) { slots[Int($0)].idHash }
+        linkUser(slot)
+        usedMemory += s.accountedBytes
         linkFront(slot)
         schedule(slot)
     }
 
-    /// Replaces a live slot's session (same id), keeping indexes consistent.
-    private func replace(slot: Int32, with s: HouseSession) {
-        guard let old = slots[Int(slot)] else { insert(s); return }
-        if old.session.principal != s.principal {
-            if let p = old.session.principal { unindex(p, s.id) }
-            if let p = s.principal { byPrincipal[p, default: []].insert(s.id) }
+    /// Replaces a live slot's session (same id), keeping the indexes consistent.
+    private func replace(slot: Int32, with s: StoredSession, markUsed used: Bool = true) {
+        let old = slots[Int(slot)].session
+        usedMemory += s.accountedBytes - old.accountedBytes
+        if old.principal != s.principal {
+            unlinkUser(slot)
+            slots[Int(slot)].session = s
+            linkUser(slot)
+        } else {
+            slots[Int(slot)].session = s
         }
-        let bytes = s.accountedBytes
-        usedMemory += bytes - old.bytes
-        slots[Int(slot)]?.session = s
-        slots[Int(slot)]?.bytes = bytes
-        markUsed(slot)
-        schedule(slot)   // the old heap entry no longer matches the deadline: it is skipped as stale
+        if used { markUsed(slot) }
+        schedule(slot)
     }
 
     private func remove(slot: Int32) {
-        // Only the fields needed: copying the whole session would retain every attribute.
-        guard let id = slots[Int(slot)]?.session.id, let bytes = slots[Int(slot)]?.bytes else { return }
-        let principal = slots[Int(slot)]?.session.principal
-        unlink(slot)
-        index[id] = nil
-        if let p = principal { unindex(p, id) }
-        usedMemory -= bytes
-        slots[Int(slot)] = nil
+        unlinkLRU(slot)
+        ids.remove(slot, hash: slots[Int(slot)].idHash) { slots[Int($0)].idHash }
+        unlinkUser(slot)
+        usedMemory -= slots[Int(slot)].session.accountedBytes
+        slots[Int(slot)].session = SessionEngine.emptySession   // frees the strings and attributes now
+        slots[Int(slot)].lruPrev = Slot.free
+        slots[Int(slot)].scheduled = .max
         freeSlots.append(slot)
     }
 
-    private func unindex(_ principal: String, _ id: String) {
-        byPrincipal[principal]?.remove(id)
-        if byPrincipal[principal]?.isEmpty == true { byPrincipal[principal] = nil }
+    /// The slots of a principal's sessions.
+    private func slotsOf(_ principal: String) -> [Int32] {
+        let h = keyHash(principal)
+        var out: [Int32] = []
+        var i = principals.find(h) { slots[Int($0)].principalHash == h && slots[Int($0)].session.principal == principal } ?? -1
+        while i >= 0 { out.append(i); i = slots[Int(i)].userNext }
+        return out
+    }
+
+    /// Adds a slot to its principal's list, after the head (the index entry stays).
+    private func linkUser(_ slot: Int32) {
+        slots[Int(slot)].userPrev = -1
+        slots[Int(slot)].userNext = -1
+        guard let p = slots[Int(slot)].session.principal else { return }
+        let h = keyHash(p)
+        slots[Int(slot)].principalHash = h
+        if let head = principals.find(h, { slots[Int($0)].principalHash == h && slots[Int($0)].session.principal == p }) {
+            let next = slots[Int(head)].userNext
+            slots[Int(slot)].userPrev = head
+            slots[Int(slot)].userNext = next
+            if next >= 0 { slots[Int(next)].userPrev = slot }
+            slots[Int(head)].userNext = slot
+        } else {
+            principals.insert(slot, hash: h) { slots[Int($0)].principalHash }
+        }
+    }
+
+    private func unlinkUser(_ slot: Int32) {
+        guard slots[Int(slot)].session.principal != nil else { return }
+        let prev = slots[Int(slot)].userPrev, next = slots[Int(slot)].userNext
+        if prev >= 0 {
+            slots[Int(prev)].userNext = next
+            if next >= 0 { slots[Int(next)].userPrev = prev }
+        } else if next >= 0 {
+            // The head leaves: its successor becomes the index entry.
+            slots[Int(next)].userPrev = -1
+            principals.replace(slot, with: next, hash: slots[Int(slot)].principalHash)
+        } else {
+            principals.remove(slot, hash: slots[Int(slot)].principalHash) { slots[Int($0)].principalHash }
+        }
+        slots[Int(slot)].userPrev = -1
+        slots[Int(slot)].userNext = -1
     }
 
     private func evictIfNeeded(now: Int64, keep: String) -> [EngineEvent] {
         var events: [EngineEvent] = []
-        while (maxSessions.map { index.count > $0 } ?? false) || (maxMemory.map { usedMemory > $0 } ?? false) {
+        while (maxSessions.map { ids.count > $0 } ?? false) || (maxMemory.map { usedMemory > $0 } ?? false) {
             var victim = leastRecent
-            if victim >= 0, slots[Int(victim)]?.session.id == keep { victim = slots[Int(victim)]?.prev ?? -1 }
-            guard victim >= 0, let s = slots[Int(victim)]?.session else { break }
-            events.append(event(.evicted, s, now))
+            if victim >= 0, slots[Int(victim)].session.id == keep { victim = slots[Int(victim)].lruPrev }
+            guard victim >= 0 else { break }
+            events.append(event(.evicted, slots[Int(victim)].session, now))
             remove(slot: victim)
         }
         return events
@@ -365,45 +433,48 @@ public final class SessionEngine {
 
     private func markUsed(_ slot: Int32) {
         guard mostRecent != slot else { return }
-        unlink(slot)
+        unlinkLRU(slot)
         linkFront(slot)
     }
 
     private func linkFront(_ slot: Int32) {
-        slots[Int(slot)]?.prev = -1
-        slots[Int(slot)]?.next = mostRecent
-        if mostRecent >= 0 { slots[Int(mostRecent)]?.prev = slot }
+        slots[Int(slot)].lruPrev = -1
+        slots[Int(slot)].lruNext = mostRecent
+        if mostRecent >= 0 { slots[Int(mostRecent)].lruPrev = slot }
         mostRecent = slot
         if leastRecent < 0 { leastRecent = slot }
     }
 
-    private func unlink(_ slot: Int32) {
-        guard let s = slots[Int(slot)] else { return }
-        if s.prev >= 0 { slots[Int(s.prev)]?.next = s.next } else { mostRecent = s.next }
-        if s.next >= 0 { slots[Int(s.next)]?.prev = s.prev } else { leastRecent = s.prev }
-        slots[Int(slot)]?.prev = -1
-        slots[Int(slot)]?.next = -1
+    private func unlinkLRU(_ slot: Int32) {
+        let prev = slots[Int(slot)].lruPrev, next = slots[Int(slot)].lruNext
+        if prev >= 0 { slots[Int(prev)].lruNext = next } else { mostRecent = next }
+        if next >= 0 { slots[Int(next)].lruPrev = prev } else { leastRecent = prev }
+        slots[Int(slot)].lruPrev = -1
+        slots[Int(slot)].lruNext = -1
     }
 
+    /// Keeps the slot's heap entry at or before its deadline: pushes one only when the
+    /// deadline moved earlier than the current entry (a touch moves it later: nothing to do).
     private func schedule(_ slot: Int32) {
-        let d = slots[Int(slot)]?.session.deadlineMs
-        slots[Int(slot)]?.deadline = d
-        guard let d, let generation = slots[Int(slot)]?.generation else { return }
-        heap.push(d, HeapRef(slot: slot, generation: generation))
+        let d = slots[Int(slot)].session.deadline
+        guard d < slots[Int(slot)].scheduled else { return }
+        slots[Int(slot)].scheduled = d
+        heap.push(d, HeapRef(slot: slot, generation: slots[Int(slot)].generation))
+        if heap.count > 2 * ids.count + 1024 { rebuildHeap() }
     }
 
-    /// Whether a heap entry still describes its session (touches leave stale ones behind).
-    /// Reads two fields of the slot, never the session (a copy would retain its strings).
+    /// Whether a heap entry is its slot's current one (earlier ones are left behind when a
+    /// deadline moves earlier).
     private func isCurrent(_ deadline: Int64, _ ref: HeapRef) -> Bool {
-        slots[Int(ref.slot)]?.generation == ref.generation && slots[Int(ref.slot)]?.deadline == deadline
+        let s = slots[Int(ref.slot)]
+        return s.isLive && s.generation == ref.generation && s.scheduled == deadline
     }
 
-    /// Drops stale entries (left by touches) when they outnumber the live ones.
+    /// Drops entries that are no longer current, when they outnumber the live ones.
     private func rebuildHeap() {
+        let current = heap.entries.filter { isCurrent($0.deadline, $0.element) }
         heap.removeAll()
-        for i in slots.indices {
-            if let s = slots[i], let d = s.session.deadlineMs { heap.push(d, HeapRef(slot: Int32(i), generation: s.generation)) }
-        }
+        for e in current { heap.push(e.deadline, e.element) }
     }
 }
 

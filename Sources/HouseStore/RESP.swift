@@ -39,17 +39,24 @@ public struct RESPRequestDecoder: Sendable {
 
     /// The next complete request, nil when more bytes are needed.
     public mutating func next() throws(RESPProtocolError) -> [[UInt8]]? {
+        try nextRequest().map { r in (0..<r.count).map { r.bytes($0) } }
+    }
+
+    /// The next complete request as a view of the received bytes (no copy per argument),
+    /// nil when more bytes are needed. Drop it before appending more bytes, or the buffer
+    /// is copied.
+    public mutating func nextRequest() throws(RESPProtocolError) -> RESPRequest? {
         while start < buffer.count {
             if buffer[start] == UInt8(ascii: "*") {
-                guard let (args, end) = try parseMultibulk(at: start) else { return nil }
+                guard let (ranges, end) = try parseMultibulk(at: start) else { return nil }
                 start = end
-                if args.isEmpty { continue }   // `*0\r\n` is ignored, as Redis does
-                return args
+                if ranges.isEmpty { continue }   // `*0\r\n` is ignored, as Redis does
+                return RESPRequest(buffer: buffer, ranges: ranges[...])
             }
             guard let (args, end) = try parseInline(at: start) else { return nil }
             start = end
             if args.isEmpty { continue }       // blank lines are ignored
-            return args
+            return RESPRequest(args)
         }
         return nil
     }
@@ -82,13 +89,13 @@ public struct RESPRequestDecoder: Sendable {
         return negative ? -v : v
     }
 
-    private func parseMultibulk(at s: Int) throws(RESPProtocolError) -> ([[UInt8]], Int)? {
+    private func parseMultibulk(at s: Int) throws(RESPProtocolError) -> ([Range<Int>], Int)? {
         guard let headerEnd = try lineEnd(from: s + 1, max: 32) else { return nil }
         let count = try integer(s + 1, headerEnd, what: "multibulk length")
         guard count <= limits.maxArrayLength else { throw RESPProtocolError(message: "too many arguments (\(count) > \(limits.maxArrayLength))") }
         if count <= 0 { return ([], headerEnd + 2) }
         var i = headerEnd + 2
-        var args: [[UInt8]] = []
+        var args: [Range<Int>] = []
         args.reserveCapacity(min(count, 1024))
         for _ in 0..<count {
             guard i < buffer.count else { return nil }
@@ -104,7 +111,7 @@ public struct RESPRequestDecoder: Sendable {
             guard buffer[dataStart + len] == 0x0D && buffer[dataStart + len + 1] == 0x0A else {
                 throw RESPProtocolError(message: "bulk string not terminated by CRLF")
             }
-            args.append(Array(buffer[dataStart..<dataStart + len]))
+            args.append(dataStart..<dataStart + len)
             i = dataStart + len + 2
         }
         return (args, i)
@@ -149,6 +156,67 @@ public struct RESPRequestDecoder: Sendable {
     }
 }
 
+/// A decoded request: its arguments as ranges of the received bytes.
+public struct RESPRequest: Sendable {
+    private let buffer: [UInt8]
+    private let ranges: ArraySlice<Range<Int>>
+
+    init(buffer: [UInt8], ranges: ArraySlice<Range<Int>>) { self.buffer = buffer; self.ranges = ranges }
+
+    /// A request from separate arguments (inline commands, tests).
+    public init(_ args: [[UInt8]]) {
+        var buffer: [UInt8] = []
+        var ranges: [Range<Int>] = []
+        for a in args { ranges.append(buffer.count..<buffer.count + a.count); buffer += a }
+        self.init(buffer: buffer, ranges: ranges[...])
+    }
+
+    public var count: Int { ranges.count }
+    public var isEmpty: Bool { ranges.isEmpty }
+    /// The arguments after the first (the command name).
+    public var arguments: RESPRequest { RESPRequest(buffer: buffer, ranges: ranges.dropFirst()) }
+
+    /// Argument `i` (from 0), without copying.
+    public subscript(i: Int) -> ArraySlice<UInt8> { buffer[ranges[ranges.startIndex + i]] }
+    public func bytes(_ i: Int) -> [UInt8] { Array(self[i]) }
+    public func text(_ i: Int) -> String { String(decoding: self[i], as: UTF8.self) }
+    /// Every argument, copied.
+    public var all: [[UInt8]] { (0..<count).map(bytes) }
+
+    /// Whether argument `i` is `word` (ASCII, any case): keywords without building strings.
+    public func `is`(_ i: Int, _ word: StaticString) -> Bool {
+        let arg = self[i]
+        guard arg.count == word.utf8CodeUnitCount else { return false }
+        return word.withUTF8Buffer { w in
+            var k = 0
+            for b in arg {
+                let upper = b >= 0x61 && b <= 0x7A ? b - 0x20 : b
+                if upper != w[k] { return false }
+                k += 1
+            }
+            return true
+        }
+    }
+
+    /// Argument `i` as a decimal integer (an optional sign, digits, nothing else).
+    public func integer(_ i: Int) -> Int64? {
+        let arg = self[i]
+        guard !arg.isEmpty, arg.count <= 20 else { return nil }
+        var v: Int64 = 0
+        var negative = false
+        var digits = 0
+        for (k, b) in arg.enumerated() {
+            if k == 0 && (b == UInt8(ascii: "-") || b == UInt8(ascii: "+")) { negative = b == UInt8(ascii: "-"); continue }
+            guard b >= 0x30 && b <= 0x39 else { return nil }
+            let (m, o1) = v.multipliedReportingOverflow(by: 10)
+            let (n, o2) = m.addingReportingOverflow(Int64(b - 0x30))
+            guard !o1 && !o2 else { return nil }
+            v = n; digits += 1
+        }
+        return digits == 0 ? nil : negative ? -v : v
+    }
+}
+
 /// A reply of the in-house store.
 public indirect enum RESPReply: Sendable, Equatable {
     case simple(String)
@@ -164,29 +232,89 @@ public indirect enum RESPReply: Sendable, Equatable {
 
     public static func bulk(_ s: String) -> RESPReply { .bulk(Array(s.utf8)) }
 
-    /// Appends the wire form. Simple strings and errors must not contain CR or LF: they
-    /// are replaced by spaces, so an error message can never break the framing.
-    public func encode(into out: inout [UInt8]) {
-        func line(_ prefix: UInt8, _ s: String) {
-            out.append(prefix)
-            for b in s.utf8 { out.append(b == 0x0D || b == 0x0A ? 0x20 : b) }
-            out.append(0x0D); out.append(0x0A)
-        }
+    /// Appends the wire form.
+    public func encode(into out: inout RESPWriter) {
         switch self {
-        case .simple(let s): line(UInt8(ascii: "+"), s)
-        case .error(let s): line(UInt8(ascii: "-"), s)
-        case .integer(let v): line(UInt8(ascii: ":"), String(v))
-        case .bulk(let b):
-            line(UInt8(ascii: "$"), String(b.count))
-            out.append(contentsOf: b); out.append(0x0D); out.append(0x0A)
-        case .null: line(UInt8(ascii: "$"), "-1")
+        case .simple(let s): out.simple(s)
+        case .error(let s): out.error(s)
+        case .integer(let v): out.integer(v)
+        case .bulk(let b): out.bulk(b[...])
+        case .null: out.null()
         case .array(let items):
-            line(UInt8(ascii: "*"), String(items.count))
+            out.arrayHeader(items.count)
             for item in items { item.encode(into: &out) }
         case .sequence(let replies):
             for r in replies { r.encode(into: &out) }
         }
     }
 
+    public func encode(into out: inout [UInt8]) {
+        var w = RESPWriter(bytes: out)
+        out = []
+        encode(into: &w)
+        out = w.bytes
+    }
+
     public var bytes: [UInt8] { var out: [UInt8] = []; encode(into: &out); return out }
+}
+
+/// Writes RESP2 straight into a byte buffer: replies, and the log's records. Numbers are
+/// written digit by digit (no intermediate strings), so a reply costs no allocation beyond
+/// the buffer's growth.
+public struct RESPWriter: Sendable {
+    public var bytes: [UInt8]
+
+    public init(bytes: [UInt8] = []) { self.bytes = bytes }
+
+    @inline(__always) private mutating func end() { bytes.append(0x0D); bytes.append(0x0A) }
+
+    /// `+text`: CR and LF become spaces, so a message can never break the framing.
+    public mutating func simple(_ s: String) { line(UInt8(ascii: "+"), s) }
+    /// `-text`, likewise.
+    public mutating func error(_ s: String) { line(UInt8(ascii: "-"), s) }
+
+    private mutating func line(_ prefix: UInt8, _ s: String) {
+        bytes.append(prefix)
+        for b in s.utf8 { bytes.append(b == 0x0D || b == 0x0A ? 0x20 : b) }
+        end()
+    }
+
+    public mutating func integer(_ v: Int64) { bytes.append(UInt8(ascii: ":")); decimal(v); end() }
+    public mutating func arrayHeader(_ count: Int) { bytes.append(UInt8(ascii: "*")); decimal(Int64(count)); end() }
+    public mutating func null() { bytes.append(UInt8(ascii: "$")); bytes.append(UInt8(ascii: "-")); bytes.append(UInt8(ascii: "1")); end() }
+
+    public mutating func bulk(_ b: ArraySlice<UInt8>) {
+        bytes.append(UInt8(ascii: "$")); decimal(Int64(b.count)); end()
+        bytes.append(contentsOf: b); end()
+    }
+
+    public mutating func bulk(_ s: String) {
+        bytes.append(UInt8(ascii: "$")); decimal(Int64(s.utf8.count)); end()
+        bytes.append(contentsOf: s.utf8); end()
+    }
+
+    public mutating func bulk(_ s: String?) { if let s { bulk(s) } else { null() } }
+
+    /// A number as a bulk string (the log's fields, like a request's).
+    public mutating func bulk(decimal v: Int64) {
+        bytes.append(UInt8(ascii: "$")); decimal(Int64(RESPWriter.decimalLength(v))); end()
+        decimal(v); end()
+    }
+
+    static func decimalLength(_ v: Int64) -> Int {
+        var n = v < 0 ? 2 : 1
+        var m = v.magnitude
+        while m >= 10 { m /= 10; n += 1 }
+        return n
+    }
+
+    private mutating func decimal(_ v: Int64) {
+        if v < 0 { bytes.append(UInt8(ascii: "-")) }
+        let m = v.magnitude
+        if m < 10 { bytes.append(0x30 + UInt8(m)); return }
+        var div: UInt64 = 1
+        while div <= m / 10 { div *= 10 }
+        var rest = m
+        while div > 0 { bytes.append(0x30 + UInt8(rest / div)); rest %= div; div /= 10 }
+    }
 }

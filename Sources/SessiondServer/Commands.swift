@@ -5,14 +5,28 @@ import SessionKit
 /// The command table of a node. Replies follow RESP2; the session commands are documented
 /// in the README ("sessiond commands").
 extension NodeServer {
-    func execute(_ args: [[UInt8]], from c: Connection) -> RESPReply {
+    /// Runs one request and writes its reply. Session reads are written straight from the
+    /// stored session (the hot path: no reply tree, no unpacking); the rest go through
+    /// `command` and a `RESPReply`.
+    func execute(_ request: RESPRequest, from c: Connection, into out: inout RESPWriter) {
         commandsTotal += 1
-        let name = String(decoding: args[0], as: UTF8.self).uppercased()
-        let a = Array(args.dropFirst())
-        func text(_ i: Int) -> String { String(decoding: a[i], as: UTF8.self) }
-        func arity(_ n: Int, _ usage: String) -> RESPReply? {
-            a.count < n ? .error("ERR wrong number of arguments for '\(name.lowercased())': \(usage)") : nil
-        }
+        let name = request.text(0).uppercased()
+        let a = request.arguments
+        let now = currentTimeMs()
+        if let refused = admit(name, a, from: c, now: now) { refused.encode(into: &out); return }
+        guard name == "SESSION.GET" || name == "SESSION.PEEK" else { command(name, a, from: c, now: now).encode(into: &out); return }
+        guard a.count >= 1 else { out.error("ERR wrong number of arguments for '\(name.lowercased())': \(name) id"); return }
+        let id = a.text(0)
+        let (s, events) = engine.read(id, now: now, touch: name == "SESSION.GET")
+        publish(events)
+        guard let s else { out.null(); return }
+        if name == "SESSION.GET" { log?.logTouch(id, at: now) }
+        write(s, now: now, into: &out)
+    }
+
+    /// Whether a command may run here now: authentication, subscriber mode, and in a
+    /// cluster the session's owner (`MOVED`) and migrations in flight. Nil: it may.
+    private func admit(_ name: String, _ a: RESPRequest, from c: Connection, now: Int64) -> RESPReply? {
         // Before AUTH only these work.
         if config.password != nil && !c.authenticated && !["AUTH", "HELLO", "QUIT", "PING"].contains(name) {
             return .error("NOAUTH Authentication required.")
@@ -20,17 +34,25 @@ extension NodeServer {
         if c.subscribed && !["SUBSCRIBE", "UNSUBSCRIBE", "PING", "QUIT"].contains(name) {
             return .error("ERR only (UN)SUBSCRIBE / PING / QUIT are allowed in this context")
         }
-        let now = currentTimeMs()
         if let c = cluster, !a.isEmpty, NodeServer.routed.contains(name) || (name == "SESSION.DEL" && a.count == 1) {
-            let id = text(0)
+            let id = a.text(0)
             if let redirect = route(id, now: now) { return redirect }
             if c.migrating.contains(id) && name != "SESSION.GET" && name != "SESSION.PEEK" && name != "SESSION.TTL" && name != "SESSION.TOUCH" {
                 return .error("TRYAGAIN the session is being migrated; retry in a moment")
             }
         }
+        return nil
+    }
+
+    /// Every command but the session reads.
+    private func command(_ name: String, _ a: RESPRequest, from c: Connection, now: Int64) -> RESPReply {
+        func text(_ i: Int) -> String { a.text(i) }
+        func arity(_ n: Int, _ usage: String) -> RESPReply? {
+            a.count < n ? .error("ERR wrong number of arguments for '\(name.lowercased())': \(usage)") : nil
+        }
         switch name {
-        case "PING": return a.isEmpty ? .simple("PONG") : .bulk(a[0])
-        case "ECHO": return arity(1, "ECHO message") ?? .bulk(a[0])
+        case "PING": return a.isEmpty ? .simple("PONG") : .bulk(a.bytes(0))
+        case "ECHO": return arity(1, "ECHO message") ?? .bulk(a.bytes(0))
         case "QUIT": c.closeAfterReply = true; return .ok
         case "AUTH":
             if let e = arity(1, "AUTH [user] password") { return e }
@@ -40,16 +62,16 @@ extension NodeServer {
             c.authenticated = true
             return .ok
         case "HELLO":
-            if let v = a.first.map({ String(decoding: $0, as: UTF8.self) }), v != "2" {
+            if !a.isEmpty, a.text(0) != "2" {
                 return .error("NOPROTO sessiond speaks RESP2 only; use HELLO 2 or no HELLO")
             }
             if config.password != nil && !c.authenticated { return .error("NOAUTH HELLO must be called with AUTH, or AUTH first") }
             return .array([.bulk("server"), .bulk("sessiond"), .bulk("version"), .bulk("0.1"), .bulk("proto"), .integer(2),
                            .bulk("mode"), .bulk(cluster == nil ? "standalone" : "cluster"), .bulk("role"), .bulk("master")])
-        case "SELECT": return a.first == Array("0".utf8) ? .ok : .error("ERR sessiond has one database (0)")
+        case "SELECT": return !a.isEmpty && a.text(0) == "0" ? .ok : .error("ERR sessiond has one database (0)")
         case "CLIENT", "COMMAND", "CONFIG":
             // Enough for redis-cli and redis-benchmark to start; sessiond has no server config to change.
-            if name == "CONFIG", a.count >= 2 { return .array([.bulk(a[1]), .bulk("")]) }
+            if name == "CONFIG", a.count >= 2 { return .array([.bulk(a.bytes(1)), .bulk("")]) }
             return name == "COMMAND" ? .array([]) : .ok
         case "INFO": return .bulk(infoText())
         case "NODE.INFO": return .bulk(infoText())
@@ -57,10 +79,10 @@ extension NodeServer {
         case "CLUSTER.NODES": return .bulk(clusterNodesText())
         case "CLUSTER.RESTORE":
             if let e = arity(7, "CLUSTER.RESTORE id created last max-inactive deadline principal n [name value ...]") { return e }
-            return restorePending(a[0...])
+            return restorePending(a.all[...])
         case "CLUSTER.COMMIT":
             if let e = arity(1, "CLUSTER.COMMIT id [last-access-ms]") { return e }
-            return commitPending(text(0), lastAccess: a.count > 1 ? Int64(text(1)) : nil, now: now)
+            return commitPending(text(0), lastAccess: a.count > 1 ? a.integer(1) : nil, now: now)
         case "CLUSTER.POINT":
             if let e = arity(2, "CLUSTER.POINT id node") { return e }
             return point(text(0), to: text(1))
@@ -72,48 +94,36 @@ extension NodeServer {
 
         case "SESSION.PUT":
             if let e = arity(2, "SESSION.PUT id ttl [PRINCIPAL p] [DEADLINE unix-ms] [CREATED unix-ms] [LASTACCESS unix-ms] [ATTR name value ...]") { return e }
-            guard let ttl = Int64(text(1)) else { return .error("ERR ttl must be an integer number of seconds (-1: no sliding expiry)") }
-            var principal: String? = nil
-            var deadline: Int64? = nil, created: Int64? = nil, lastAccess: Int64? = nil
-            var attrs: [HouseSession.Attribute] = []
+            guard let ttl = a.integer(1) else { return .error("ERR ttl must be an integer number of seconds (-1: no sliding expiry)") }
+            // The attributes go straight into the stored form; the times are fixed at the end.
+            let (ttlMs, overflow) = ttl.multipliedReportingOverflow(by: 1000)
+            guard !overflow else { return .error("ERR ttl is too large") }
+            var s = StoredSession(id: text(0), principal: nil, createdMs: now, lastAccessMs: now, maxInactiveMs: ttl < 0 ? -1 : ttlMs)
             var i = 2
             while i < a.count {
-                switch text(i).uppercased() {
-                case "PRINCIPAL" where i + 1 < a.count: principal = text(i + 1); i += 2
-                case "DEADLINE" where i + 1 < a.count:
-                    guard let d = Int64(text(i + 1)) else { return .error("ERR DEADLINE takes unix milliseconds") }
-                    deadline = d; i += 2
-                case "CREATED" where i + 1 < a.count, "LASTACCESS" where i + 1 < a.count:
+                if a.is(i, "ATTR"), i + 2 < a.count {
+                    s.appendAttribute(name: a[i + 1], value: a[i + 2]); i += 3
+                } else if a.is(i, "PRINCIPAL"), i + 1 < a.count {
+                    s.principal = text(i + 1); i += 2
+                } else if a.is(i, "DEADLINE"), i + 1 < a.count {
+                    guard let d = a.integer(i + 1) else { return .error("ERR DEADLINE takes unix milliseconds") }
+                    s.absoluteDeadlineMs = d; i += 2
+                } else if a.is(i, "CREATED") || a.is(i, "LASTACCESS"), i + 1 < a.count {
                     // Times of a session brought from another store (migration).
-                    guard let t = Int64(text(i + 1)), t <= now + 60_000 else { return .error("ERR \(text(i).uppercased()) takes unix milliseconds, not in the future") }
-                    if text(i).uppercased() == "CREATED" { created = t } else { lastAccess = t }
+                    guard let t = a.integer(i + 1), t <= now + 60_000 else { return .error("ERR \(text(i).uppercased()) takes unix milliseconds, not in the future") }
+                    if a.is(i, "CREATED") { s.createdMs = t } else { s.lastAccessMs = t }
                     i += 2
-                case "ATTR" where i + 2 < a.count: attrs.append(.init(text(i + 1), a[i + 2])); i += 3
-                default: return .error("ERR syntax error near '\(text(i))'")
+                } else {
+                    return .error("ERR syntax error near '\(text(i))'")
                 }
             }
-            var events = engine.put(id: text(0), maxInactiveMs: ttl < 0 ? -1 : ttl * 1000, principal: principal, attributes: attrs,
-                                    absoluteDeadlineMs: deadline, now: now)
-            if created != nil || lastAccess != nil {
-                let id = text(0)
-                let (_, more) = engine.update(id, now: now) { s in
-                    if let created { s.createdMs = created }
-                    if let lastAccess { s.lastAccessMs = lastAccess }
-                }
-                events += more
-                persist(id)
-            }
+            let events = engine.put(s, now: now)
+            log?.logPut(s)   // the record as stored (`publish` does not log creations)
             publish(events)
             return .ok
-        case "SESSION.GET", "SESSION.PEEK":
-            if let e = arity(1, "\(name) id") { return e }
-            let (s, events) = engine.get(text(0), now: now, touch: name == "SESSION.GET")
-            publish(events)
-            if s != nil && name == "SESSION.GET" { log?.logTouch(text(0), at: now) }
-            return s.map { sessionReply($0, now: now) } ?? .null
         case "SESSION.SETATTR":
             if let e = arity(3, "SESSION.SETATTR id name value") { return e }
-            let attrName = text(1), value = a[2]
+            let attrName = text(1), value = a.bytes(2)
             let (ok, events) = engine.update(text(0), now: now) { s in
                 if let i = s.attributes.firstIndex(where: { $0.name == attrName }) { s.attributes[i].value = value }
                 else { s.attributes.append(.init(attrName, value)) }
@@ -153,7 +163,7 @@ extension NodeServer {
             return .integer(ok ? 1 : 0)
         case "SESSION.DEL":
             if let e = arity(1, "SESSION.DEL id [id ...]") { return e }
-            let (n, events) = engine.delete(a.map { String(decoding: $0, as: UTF8.self) }, now: now)
+            let (n, events) = engine.delete((0..<a.count).map(a.text), now: now)
             publish(events)
             return .integer(Int64(n))
         case "SESSION.LOGOUT":
@@ -188,13 +198,13 @@ extension NodeServer {
             c.subscribed = true
             subscribers[ObjectIdentifier(c)] = c
             // One confirmation per channel; only the event channel ever carries messages.
-            return .sequence(a.enumerated().map { .array([.bulk("subscribe"), .bulk($0.element), .integer(Int64($0.offset + 1))]) })
+            return .sequence((0..<a.count).map { .array([.bulk("subscribe"), .bulk(a.bytes($0)), .integer(Int64($0 + 1))]) })
         case "UNSUBSCRIBE":
             c.subscribed = false
             subscribers[ObjectIdentifier(c)] = nil
-            return .array([.bulk("unsubscribe"), a.first.map { .bulk($0) } ?? .null, .integer(0)])
+            return .array([.bulk("unsubscribe"), a.isEmpty ? .null : .bulk(a.bytes(0)), .integer(0)])
         default:
-            return .error("ERR unknown command '\(String(decoding: args[0].prefix(64), as: UTF8.self))'")
+            return .error("ERR unknown command '\(String(name.prefix(64)))'")
         }
     }
 
@@ -206,12 +216,11 @@ extension NodeServer {
     /// Commands whose reply waits for another node (`SESSION.MIGRATE`); nil for the rest.
     /// `SESSION.MIGRATE id node` replies `+OK` or an error (`MOVED` when the session is
     /// elsewhere); `SESSION.MIGRATE TO node id [id ...]` (drains) replies one status per id.
-    func deferred(_ args: [[UInt8]], from c: Connection) -> EventLoopFuture<RESPReply>? {
-        guard args.count >= 3, args[0].count == 15, String(decoding: args[0], as: UTF8.self).uppercased() == "SESSION.MIGRATE",
-              c.authenticated, !c.subscribed else { return nil }
+    func deferred(_ request: RESPRequest, from c: Connection) -> EventLoopFuture<RESPReply>? {
+        guard request.count >= 3, request.is(0, "SESSION.MIGRATE"), c.authenticated, !c.subscribed else { return nil }
         commandsTotal += 1
         let now = currentTimeMs()
-        let a = args.dropFirst().map { String(decoding: $0, as: UTF8.self) }
+        let a = (1..<request.count).map(request.text)
         if a[0].uppercased() == "TO" {
             return migrate(Array(a[2...]), to: a[1], now: now).assumeIsolated().map { .array($0.map(\.reply)) }.nonisolated()
         }
@@ -221,10 +230,13 @@ extension NodeServer {
     }
 
     /// `[id, principal, created_ms, last_access_ms, max_inactive_ms, ttl_ms, size, [name, value, ...]]`
-    func sessionReply(_ s: HouseSession, now: Int64) -> RESPReply {
-        .array([.bulk(s.id), s.principal.map { .bulk($0) } ?? .null, .integer(s.createdMs), .integer(s.lastAccessMs),
-                .integer(s.maxInactiveMs), .integer(s.deadlineMs.map { max(0, $0 - now) } ?? -1), .integer(Int64(s.accountedBytes)),
-                .array(s.attributes.flatMap { [RESPReply.bulk($0.name), .bulk($0.value)] })])
+    func write(_ s: StoredSession, now: Int64, into out: inout RESPWriter) {
+        out.arrayHeader(8)
+        out.bulk(s.id); out.bulk(s.principal)
+        out.integer(s.createdMs); out.integer(s.lastAccessMs); out.integer(s.maxInactiveMs)
+        out.integer(s.deadlineMs.map { max(0, $0 - now) } ?? -1); out.integer(Int64(s.accountedBytes))
+        out.arrayHeader(2 * Int(s.attributeCount))
+        s.forEachAttribute { name, value in out.bulk(name); out.bulk(value) }
     }
 }
 

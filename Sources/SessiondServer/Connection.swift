@@ -15,6 +15,8 @@ final class Connection: ChannelInboundHandler {
     var subscribed = false
     var closeAfterReply = false
     var dropped = 0
+    /// The replies of the batch being run (its capacity is kept between batches).
+    private var replies = RESPWriter()
     /// A request waits for another node (migration): later requests wait behind it.
     private var waiting = false
     private var context: ChannelHandlerContext?
@@ -45,24 +47,23 @@ final class Connection: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        var buffer = unwrapInboundIn(data)
-        decoder.append(buffer.readBytes(length: buffer.readableBytes) ?? [])
+        let buffer = unwrapInboundIn(data)
+        decoder.append(buffer.readableBytesView)
         if !waiting { process(context: context) }
     }
 
     /// Runs the buffered requests in order and writes their replies in one flush. A request
     /// that waits for another node pauses the rest (and reading) until its reply is out.
     private func process(context: ChannelHandlerContext) {
-        var bytes: [UInt8] = []
         var later: EventLoopFuture<RESPReply>? = nil
         do {
-            while let request = try decoder.next() {
+            while let request = try decoder.nextRequest() {
                 if let future = node.deferred(request, from: self) { later = future; break }
-                node.execute(request, from: self).encode(into: &bytes)
+                node.execute(request, from: self, into: &replies)
                 if closeAfterReply { break }
             }
         } catch {
-            RESPReply.error("ERR \(error.description)").encode(into: &bytes)
+            replies.error("ERR \(error.description)")
             closeAfterReply = true
         }
         node.armExpiryTimer()   // once per batch: deadlines may have moved
@@ -73,9 +74,10 @@ final class Connection: ChannelInboundHandler {
             context.close(promise: nil)
             return
         }
-        if !bytes.isEmpty {
-            var out = context.channel.allocator.buffer(capacity: bytes.count)
-            out.writeBytes(bytes)
+        if !replies.bytes.isEmpty {
+            var out = context.channel.allocator.buffer(capacity: replies.bytes.count)
+            out.writeBytes(replies.bytes)
+            replies.bytes.removeAll(keepingCapacity: true)
             context.writeAndFlush(wrapOutboundOut(out), promise: nil)
         }
         if closeAfterReply { context.close(promise: nil); return }

@@ -58,7 +58,8 @@ final class NodeServer {
         for e in events {
             if e.kind == .expired { expiredTotal += 1 }
             if e.kind == .evicted { evictedTotal += 1 }
-            if e.kind == .created { persist(e.id) } else if e.kind != .migrated { log?.logDelete(e.id) }
+            // A creation is logged by its command, from the session it stored.
+            if e.kind != .created && e.kind != .migrated { log?.logDelete(e.id) }
         }
         noteEnded(events)
         guard !subscribers.isEmpty, !events.isEmpty else { return }
@@ -98,7 +99,7 @@ final class NodeServer {
     /// Logs a session's full state (or its removal when it is gone).
     func persist(_ id: String) {
         guard let log else { return }
-        let (s, _) = engine.get(id, now: Int64.min / 2, touch: false)
+        let (s, _) = engine.read(id, now: Int64.min / 2, touch: false)
         if let s { log.logPut(s) } else { log.logDelete(id) }
     }
 

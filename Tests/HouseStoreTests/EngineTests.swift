@@ -48,7 +48,7 @@ import Testing
         #expect(ev.map(\.kind) == [.created, .evicted] && ev[1].id == "b")
         #expect(e.lruOrder() == ["c", "a", "d"])
         // Memory cap: evicts until the accounted bytes fit, never the session just written.
-        // Three small sessions of 161 bytes; the new one takes 615: two must go.
+        // Three small sessions of 161 bytes; the new one takes 616: two must go.
         e.maxSessions = nil
         #expect(e.usedMemory == 3 * 161)
         e.maxMemory = e.usedMemory + 300
@@ -112,5 +112,43 @@ import Testing
         let events = e.expireDue(now: now + 10_000_000)
         #expect(Set(events.map(\.id)).count == events.count)
         #expect(e.count == 0 || e.scan(cursor: 0, match: nil, principal: nil, count: 100, now: now).1.allSatisfy { $0.deadlineMs == nil })
+    }
+
+    /// The id and principal indexes (open-addressing tables, lists through the slots) against
+    /// a plain model, through table growth, slot reuse and heads leaving their lists.
+    @Test func theIndexesMatchAModelThroughChurn() {
+        let e = SessionEngine(node: "n1")
+        var model: [String: String?] = [:]
+        var rng = SystemRandomNumberGenerator()
+        for step in 0..<20_000 {
+            let id = "id-\(Int.random(in: 0..<3_000, using: &rng))"
+            let principal: String? = Bool.random(using: &rng) ? "user-\(Int.random(in: 0..<40, using: &rng))" : nil
+            switch Int.random(in: 0..<4, using: &rng) {
+            case 0, 1:
+                e.put(id: id, maxInactiveMs: 60_000, principal: principal, attributes: attrs(("n", "\(step)")), now: 0)
+                model[id] = .some(principal)
+            case 2:
+                let (n, _) = e.delete([id], now: 0)
+                #expect(n == (model.removeValue(forKey: id) == nil ? 0 : 1))
+            default:
+                if let p = principal {
+                    let (n, _) = e.logout(principal: p, now: 0)
+                    let mine = model.filter { $0.value == p }.keys
+                    #expect(n == mine.count)
+                    for k in mine { model[k] = nil }
+                }
+            }
+            if step % 1_000 == 0 {
+                let problems = e.checkConsistency()
+                if !problems.isEmpty { Issue.record("step \(step): \(problems.prefix(3))"); return }
+            }
+        }
+        #expect(e.count == model.count)
+        #expect(model.keys.allSatisfy { e.contains($0) } && !e.contains("id-3000"))
+        for u in 0..<40 {
+            let p = "user-\(u)"
+            #expect(e.sessions(of: p) == model.filter { $0.value == p }.keys.sorted(), "sessions of \(p)")
+        }
+        #expect(e.checkConsistency().isEmpty)
     }
 }

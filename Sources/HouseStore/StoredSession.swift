@@ -1,0 +1,115 @@
+/// A session as the engine stores it: the attributes packed into one buffer (per
+/// attribute: name length, name, value length, value; lengths as LEB128 varints), so a
+/// session is one record and one allocation for all its attributes instead of two per
+/// attribute. Replies and log records are written from this form without unpacking it.
+public struct StoredSession: Sendable, Equatable {
+    public let id: String
+    public var principal: String?
+    /// The packed attributes (see the type's description).
+    public private(set) var packed: [UInt8] = []
+    public var createdMs: Int64
+    public var lastAccessMs: Int64
+    /// Sliding timeout; -1: none.
+    public var maxInactiveMs: Int64
+    /// Hard deadline; `Int64.max`: none (an optional would cost 8 bytes more per session).
+    var absoluteDeadline: Int64
+    public private(set) var attributeCount: UInt32 = 0
+
+    public init(id: String, principal: String?, createdMs: Int64, lastAccessMs: Int64, maxInactiveMs: Int64,
+                absoluteDeadlineMs: Int64? = nil) {
+        self.id = id; self.principal = principal; self.createdMs = createdMs; self.lastAccessMs = lastAccessMs
+        self.maxInactiveMs = maxInactiveMs; self.absoluteDeadline = absoluteDeadlineMs ?? .max
+    }
+
+    public init(_ s: HouseSession) {
+        self.init(id: s.id, principal: s.principal, createdMs: s.createdMs, lastAccessMs: s.lastAccessMs,
+                  maxInactiveMs: s.maxInactiveMs, absoluteDeadlineMs: s.absoluteDeadlineMs)
+        for a in s.attributes { appendAttribute(name: a.name.utf8, value: a.value) }
+    }
+
+    /// The unpacked form.
+    public var session: HouseSession {
+        var attributes: [HouseSession.Attribute] = []
+        attributes.reserveCapacity(Int(attributeCount))
+        forEachAttribute { name, value in attributes.append(.init(String(decoding: name, as: UTF8.self), Array(value))) }
+        return HouseSession(id: id, principal: principal, attributes: attributes, createdMs: createdMs, lastAccessMs: lastAccessMs,
+                            maxInactiveMs: maxInactiveMs, absoluteDeadlineMs: absoluteDeadlineMs)
+    }
+
+    public var absoluteDeadlineMs: Int64? {
+        get { absoluteDeadline == .max ? nil : absoluteDeadline }
+        set { absoluteDeadline = newValue ?? .max }
+    }
+
+    /// When the session ends; `Int64.max`: never.
+    var deadline: Int64 {
+        let sliding = maxInactiveMs >= 0 ? lastAccessMs &+ maxInactiveMs : .max
+        return min(sliding, absoluteDeadline)
+    }
+
+    /// When the session ends; nil: never.
+    public var deadlineMs: Int64? { let d = deadline; return d == .max ? nil : d }
+
+    /// Bytes the engine accounts for the session: the data plus a fixed overhead per record
+    /// and per attribute, close to what the structures cost (the same as
+    /// `HouseSession.accountedBytes`).
+    public var accountedBytes: Int {
+        160 + id.utf8.count + (principal?.utf8.count ?? 0) + 46 * Int(attributeCount) + packed.count
+    }
+
+    public mutating func appendAttribute(name: some Collection<UInt8>, value: some Collection<UInt8>) {
+        Varint.append(name.count, to: &packed); packed.append(contentsOf: name)
+        Varint.append(value.count, to: &packed); packed.append(contentsOf: value)
+        attributeCount += 1
+    }
+
+    /// Calls `body` with each attribute's name and value, in order.
+    public func forEachAttribute(_ body: (ArraySlice<UInt8>, ArraySlice<UInt8>) throws -> Void) rethrows {
+        var i = 0
+        while i < packed.count {
+            let nameLength = Varint.read(packed, &i)
+            let name = packed[i..<i + nameLength]; i += nameLength
+            let valueLength = Varint.read(packed, &i)
+            let value = packed[i..<i + valueLength]; i += valueLength
+            try body(name, value)
+        }
+    }
+}
+
+extension HouseSession {
+    /// See `StoredSession.accountedBytes`.
+    public var accountedBytes: Int {
+        var n = 160 + id.utf8.count + (principal?.utf8.count ?? 0)
+        for a in attributes {
+            let name = a.name.utf8.count
+            n += 46 + Varint.size(name) + name + Varint.size(a.value.count) + a.value.count
+        }
+        return n
+    }
+}
+
+/// LEB128 lengths for the packed attributes (the buffer is written only by
+/// `StoredSession`, so reading it needs no error path).
+enum Varint {
+    static func append(_ v: Int, to out: inout [UInt8]) {
+        var v = UInt(v)
+        while v >= 0x80 { out.append(UInt8(v & 0x7F) | 0x80); v >>= 7 }
+        out.append(UInt8(v))
+    }
+
+    static func read(_ bytes: [UInt8], _ i: inout Int) -> Int {
+        var v = 0, shift = 0
+        while true {
+            let b = bytes[i]; i += 1
+            v |= Int(b & 0x7F) << shift
+            if b < 0x80 { return v }
+            shift += 7
+        }
+    }
+
+    static func size(_ v: Int) -> Int {
+        var n = 1, v = UInt(v)
+        while v >= 0x80 { v >>= 7; n += 1 }
+        return n
+    }
+}
