@@ -290,6 +290,8 @@ public final class SessionEngine {
             }
         }
         if live != ids.count { problems.append("id index has \(ids.count) ids, \(live) sessions") }
+        if !ids.isConsistent(hashOf: { slots[Int($0)].idHash }) { problems.append("id index entries out of place") }
+        if !principals.isConsistent(hashOf: { slots[Int($0)].principalHash }) { problems.append("principal index entries out of place") }
         // Each principal's list: one index entry at its head, every member with that principal.
         var listed = 0
         for head in principals.slots {
@@ -384,7 +386,8 @@ public final class SessionEngine {
         return out
     }
 
-    /// Adds a slot to its principal's list, after the head (the index entry stays).
+    /// Adds a slot to its principal's list as the new head (it touches only the old head,
+    /// already read to find it, and the index entry).
     private func linkUser(_ slot: Int32) {
         slots[Int(slot)].userPrev = -1
         slots[Int(slot)].userNext = -1
@@ -392,11 +395,9 @@ public final class SessionEngine {
         let h = keyHash(p)
         slots[Int(slot)].principalHash = h
         if let head = principals.find(h, { slots[Int($0)].principalHash == h && slots[Int($0)].session.principal == p }) {
-            let next = slots[Int(head)].userNext
-            slots[Int(slot)].userPrev = head
-            slots[Int(slot)].userNext = next
-            if next >= 0 { slots[Int(next)].userPrev = slot }
-            slots[Int(head)].userNext = slot
+            slots[Int(slot)].userNext = head
+            slots[Int(head)].userPrev = slot
+            principals.replace(head, with: slot, hash: h)
         } else {
             principals.insert(slot, hash: h) { slots[Int($0)].principalHash }
         }

@@ -29,12 +29,23 @@ public struct RESPRequestDecoder: Sendable {
     public var pendingBytes: Int { buffer.count - start }
 
     public mutating func append(_ bytes: some Sequence<UInt8>) {
-        // Drop consumed bytes before growing, so a long connection does not grow the buffer.
+        compact()
+        buffer.append(contentsOf: bytes)
+    }
+
+    /// `append` for the server's reads (concrete: a generic called from another module is
+    /// not specialized).
+    public mutating func append(_ bytes: UnsafeRawBufferPointer) {
+        compact()
+        buffer.append(contentsOf: bytes)
+    }
+
+    /// Drops consumed bytes before growing, so a long connection does not grow the buffer.
+    private mutating func compact() {
         if start > 0 && (start > 64 << 10 || start == buffer.count) {
             buffer.removeSubrange(0..<start)
             start = 0
         }
-        buffer.append(contentsOf: bytes)
     }
 
     /// The next complete request, nil when more bytes are needed.
@@ -180,6 +191,11 @@ public struct RESPRequest: Sendable {
     public subscript(i: Int) -> ArraySlice<UInt8> { buffer[ranges[ranges.startIndex + i]] }
     public func bytes(_ i: Int) -> [UInt8] { Array(self[i]) }
     public func text(_ i: Int) -> String { String(decoding: self[i], as: UTF8.self) }
+    /// Argument `i` in upper case (command names; most clients send them so already).
+    public func upperText(_ i: Int) -> String {
+        let arg = self[i]
+        return arg.contains(where: { $0 >= 0x61 && $0 <= 0x7A }) ? String(decoding: arg, as: UTF8.self).uppercased() : String(decoding: arg, as: UTF8.self)
+    }
     /// Every argument, copied.
     public var all: [[UInt8]] { (0..<count).map(bytes) }
 
@@ -310,11 +326,13 @@ public struct RESPWriter: Sendable {
 
     private mutating func decimal(_ v: Int64) {
         if v < 0 { bytes.append(UInt8(ascii: "-")) }
-        let m = v.magnitude
+        var m = v.magnitude
         if m < 10 { bytes.append(0x30 + UInt8(m)); return }
-        var div: UInt64 = 1
-        while div <= m / 10 { div *= 10 }
-        var rest = m
-        while div > 0 { bytes.append(0x30 + UInt8(rest / div)); rest %= div; div /= 10 }
+        // Digits from the right into a stack buffer, then one append.
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
+            var i = 20
+            while m > 0 { i -= 1; digits[i] = 0x30 + UInt8(m % 10); m /= 10 }
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: digits[i...]))
+        }
     }
 }

@@ -24,7 +24,7 @@ public struct StoredSession: Sendable, Equatable {
     public init(_ s: HouseSession) {
         self.init(id: s.id, principal: s.principal, createdMs: s.createdMs, lastAccessMs: s.lastAccessMs,
                   maxInactiveMs: s.maxInactiveMs, absoluteDeadlineMs: s.absoluteDeadlineMs)
-        for a in s.attributes { appendAttribute(name: a.name.utf8, value: a.value) }
+        for a in s.attributes { appendAttribute(name: Array(a.name.utf8)[...], value: a.value[...]) }
     }
 
     /// The unpacked form.
@@ -57,7 +57,9 @@ public struct StoredSession: Sendable, Equatable {
         160 + id.utf8.count + (principal?.utf8.count ?? 0) + 46 * Int(attributeCount) + packed.count
     }
 
-    public mutating func appendAttribute(name: some Collection<UInt8>, value: some Collection<UInt8>) {
+    /// Adds an attribute (concrete slices: this is the hot path of `SESSION.PUT`, called
+    /// from another module, where a generic would not be specialized).
+    public mutating func appendAttribute(name: ArraySlice<UInt8>, value: ArraySlice<UInt8>) {
         Varint.append(name.count, to: &packed); packed.append(contentsOf: name)
         Varint.append(value.count, to: &packed); packed.append(contentsOf: value)
         attributeCount += 1

@@ -8,11 +8,12 @@ extension NodeServer {
     /// Runs one request and writes its reply. Session reads are written straight from the
     /// stored session (the hot path: no reply tree, no unpacking); the rest go through
     /// `command` and a `RESPReply`.
-    func execute(_ request: RESPRequest, from c: Connection, into out: inout RESPWriter) {
+    /// `now` is the batch's time: the requests of one read run at one instant, as Redis
+    /// does per event-loop turn (one clock read per batch, not per request).
+    func execute(_ request: RESPRequest, from c: Connection, now: Int64, into out: inout RESPWriter) {
         commandsTotal += 1
-        let name = request.text(0).uppercased()
+        let name = request.upperText(0)
         let a = request.arguments
-        let now = currentTimeMs()
         if let refused = admit(name, a, from: c, now: now) { refused.encode(into: &out); return }
         guard name == "SESSION.GET" || name == "SESSION.PEEK" else { command(name, a, from: c, now: now).encode(into: &out); return }
         guard a.count >= 1 else { out.error("ERR wrong number of arguments for '\(name.lowercased())': \(name) id"); return }

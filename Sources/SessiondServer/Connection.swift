@@ -1,5 +1,6 @@
 import HouseStore
 import NIOCore
+import SessionKit
 
 /// One client connection: decodes requests, runs them on the node, writes the replies of a
 /// read batch in one flush (pipelining). A protocol error gets an error reply and the
@@ -48,7 +49,7 @@ final class Connection: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let buffer = unwrapInboundIn(data)
-        decoder.append(buffer.readableBytesView)
+        buffer.withUnsafeReadableBytes { decoder.append($0) }
         if !waiting { process(context: context) }
     }
 
@@ -56,10 +57,11 @@ final class Connection: ChannelInboundHandler {
     /// that waits for another node pauses the rest (and reading) until its reply is out.
     private func process(context: ChannelHandlerContext) {
         var later: EventLoopFuture<RESPReply>? = nil
+        let now = currentTimeMs()
         do {
             while let request = try decoder.nextRequest() {
                 if let future = node.deferred(request, from: self) { later = future; break }
-                node.execute(request, from: self, into: &replies)
+                node.execute(request, from: self, now: now, into: &replies)
                 if closeAfterReply { break }
             }
         } catch {
