@@ -60,11 +60,15 @@ public final class AppendLog {
     public func logUnpend(_ id: String) { header(2); bulk("LOG.UNPEND"); bulk(id) }
     public func logForward(_ id: String, to node: String?) { header(3); bulk("LOG.FWD"); bulk(id); bulk(node ?? "") }
 
-    private func sessionRecord(_ tag: String, _ s: StoredSession) {
-        header(8 + 2 * Int(s.attributeCount))
-        bulk(tag); bulk(s.id); number(s.createdMs); number(s.lastAccessMs); number(s.maxInactiveMs)
-        number(s.absoluteDeadlineMs ?? -1); bulk(s.principal ?? ""); number(Int64(s.attributeCount))
-        s.forEachAttribute { name, value in bulk(name); bulk(value) }
+    private func sessionRecord(_ tag: String, _ s: StoredSession) { AppendLog.encode(tag, s, into: &pending) }
+
+    /// One access to `pending` for the whole record (each access to a class's property is
+    /// checked at run time; a record has a dozen fields).
+    private static func encode(_ tag: String, _ s: StoredSession, into w: inout RESPWriter) {
+        w.arrayHeader(8 + 2 * Int(s.attributeCount))
+        w.bulk(tag); w.bulk(s.id); w.bulk(decimal: s.createdMs); w.bulk(decimal: s.lastAccessMs); w.bulk(decimal: s.maxInactiveMs)
+        w.bulk(decimal: s.absoluteDeadlineMs ?? -1); w.bulk(s.principal ?? ""); w.bulk(decimal: Int64(s.attributeCount))
+        s.forEachAttribute { name, value in w.bulk(name); w.bulk(value) }
     }
 
     public func logTouch(_ id: String, at ms: Int64) { header(3); bulk("LOG.TOUCH"); bulk(id); number(ms) }
@@ -112,13 +116,13 @@ public final class AppendLog {
     }
 
     /// Rebuilds `engine` from the log at `path`, truncating a torn tail.
-    public static func replay(path: String, into engine: SessionEngine, now: Int64) throws -> ReplayReport {
+    public static func replay(path: String, into engine: inout SessionEngine, now: Int64) throws -> ReplayReport {
         var ignored = ClusterRecords()
-        return try replay(path: path, into: engine, cluster: &ignored, now: now)
+        return try replay(path: path, into: &engine, cluster: &ignored, now: now)
     }
 
     /// Rebuilds `engine` and the cluster records from the log at `path`, truncating a torn tail.
-    public static func replay(path: String, into engine: SessionEngine, cluster: inout ClusterRecords, now: Int64) throws -> ReplayReport {
+    public static func replay(path: String, into engine: inout SessionEngine, cluster: inout ClusterRecords, now: Int64) throws -> ReplayReport {
         var report = ReplayReport()
         guard let f = fopen(path, "rb") else { return report }   // no log yet
         var bytes: [UInt8] = []
@@ -138,7 +142,7 @@ public final class AppendLog {
         while true {
             let record: [[UInt8]]?
             do { record = try decoder.next() } catch { break }
-            guard let r = record, apply(r, to: engine, cluster: &cluster) else { break }
+            guard let r = record, apply(r, to: &engine, cluster: &cluster) else { break }
             report.records += 1
             good = bytes.count - decoder.pendingBytes
         }
@@ -155,7 +159,7 @@ public final class AppendLog {
     }
 
     /// Applies one record; false for a record that does not parse (treated as the tail).
-    static func apply(_ r: [[UInt8]], to engine: SessionEngine, cluster: inout ClusterRecords) -> Bool {
+    static func apply(_ r: [[UInt8]], to engine: inout SessionEngine, cluster: inout ClusterRecords) -> Bool {
         func s(_ i: Int) -> String { String(decoding: r[i], as: UTF8.self) }
         switch r.first.map({ String(decoding: $0, as: UTF8.self) }) {
         case "LOG.PUT":

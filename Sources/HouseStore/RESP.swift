@@ -22,6 +22,8 @@ public struct RESPRequestDecoder: Sendable {
     public let limits: RESPLimits
     private var buffer: [UInt8] = []
     private var start = 0
+    /// The arguments of the request being parsed.
+    private var ranges: [Range<Int>] = []
 
     public init(limits: RESPLimits = RESPLimits()) { self.limits = limits }
 
@@ -59,7 +61,7 @@ public struct RESPRequestDecoder: Sendable {
     public mutating func nextRequest() throws(RESPProtocolError) -> RESPRequest? {
         while start < buffer.count {
             if buffer[start] == UInt8(ascii: "*") {
-                guard let (ranges, end) = try parseMultibulk(at: start) else { return nil }
+                guard let end = try parseMultibulk(at: start) else { return nil }
                 start = end
                 if ranges.isEmpty { continue }   // `*0\r\n` is ignored, as Redis does
                 return RESPRequest(buffer: buffer, ranges: ranges[...])
@@ -100,14 +102,17 @@ public struct RESPRequestDecoder: Sendable {
         return negative ? -v : v
     }
 
-    private func parseMultibulk(at s: Int) throws(RESPProtocolError) -> ([Range<Int>], Int)? {
+    /// Parses a request into `ranges`; returns where it ends.
+    private mutating func parseMultibulk(at s: Int) throws(RESPProtocolError) -> Int? {
         guard let headerEnd = try lineEnd(from: s + 1, max: 32) else { return nil }
         let count = try integer(s + 1, headerEnd, what: "multibulk length")
         guard count <= limits.maxArrayLength else { throw RESPProtocolError(message: "too many arguments (\(count) > \(limits.maxArrayLength))") }
-        if count <= 0 { return ([], headerEnd + 2) }
+        // Reused between requests: the previous request has been dropped by now, so this
+        // does not allocate.
+        ranges.removeAll(keepingCapacity: true)
+        if count <= 0 { return headerEnd + 2 }
         var i = headerEnd + 2
-        var args: [Range<Int>] = []
-        args.reserveCapacity(min(count, 1024))
+        ranges.reserveCapacity(min(count, 1024))
         for _ in 0..<count {
             guard i < buffer.count else { return nil }
             guard buffer[i] == UInt8(ascii: "$") else {
@@ -122,10 +127,10 @@ public struct RESPRequestDecoder: Sendable {
             guard buffer[dataStart + len] == 0x0D && buffer[dataStart + len + 1] == 0x0A else {
                 throw RESPProtocolError(message: "bulk string not terminated by CRLF")
             }
-            args.append(dataStart..<dataStart + len)
+            ranges.append(dataStart..<dataStart + len)
             i = dataStart + len + 2
         }
-        return (args, i)
+        return i
     }
 
     /// An inline command: words separated by spaces; "double" and 'single' quotes group.

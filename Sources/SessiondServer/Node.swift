@@ -26,7 +26,7 @@ struct NodeConfig: Sendable {
 final class NodeServer {
     static let eventChannel = "sessiond:events"
     var config: NodeConfig
-    let engine: SessionEngine
+    var engine: SessionEngine
     let loop: any EventLoop
     var clients = 0
     var subscribers: [ObjectIdentifier: Connection] = [:]

@@ -58,7 +58,7 @@ public final class SessiondNode: Sendable {
             let policy = o.fsync
             report = try loop.submit { () throws -> AppendLog.ReplayReport in
                 var records = AppendLog.ClusterRecords()
-                let r = try AppendLog.replay(path: path, into: node.value.engine, cluster: &records, now: currentTimeMs())
+                let r = try AppendLog.replay(path: path, into: &node.value.engine, cluster: &records, now: currentTimeMs())
                 node.value.replayedCluster = records
                 node.value.log = try AppendLog(path: path, policy: policy)
                 node.value.armExpiryTimer()

@@ -12,7 +12,7 @@ import Foundation
     @Test func replayRebuildsTheSessions() throws {
         let path = try tempLog()
         let log = try AppendLog(path: path, policy: .always)
-        let e = SessionEngine(node: "n1")
+        var e = SessionEngine(node: "n1")
         e.put(id: "a", maxInactiveMs: 60_000, principal: "alice", attributes: [.init("cart", [0, 0xFF, 0x0D, 0x0A])], now: 1_000)
         e.put(id: "b", maxInactiveMs: -1, principal: nil, attributes: [], absoluteDeadlineMs: 500_000, now: 1_000)
         e.put(id: "c", maxInactiveMs: 60_000, principal: "carol", attributes: [], now: 1_000)
@@ -20,8 +20,8 @@ import Foundation
         _ = e.get("a", now: 5_000, touch: true); log.logTouch("a", at: 5_000)
         _ = e.delete(["c"], now: 6_000); log.logDelete("c")
         try log.commit()
-        let r = SessionEngine(node: "n1")
-        let report = try AppendLog.replay(path: path, into: r, now: 7_000)
+        var r = SessionEngine(node: "n1")
+        let report = try AppendLog.replay(path: path, into: &r, now: 7_000)
         #expect(report.records == 5 && report.sessions == 2 && report.truncatedBytes == 0)
         #expect(r.get("a", now: 7_000, touch: false).0 == e.get("a", now: 7_000, touch: false).0)
         #expect(r.get("b", now: 7_000, touch: false).0?.absoluteDeadlineMs == 500_000)
@@ -40,14 +40,15 @@ import Foundation
         h.seekToEndOfFile()
         h.write(Data("*8\r\n$7\r\nLOG.PUT\r\n$4\r\nhalf".utf8))
         try h.close()
-        let r = SessionEngine(node: "n1")
-        let report = try AppendLog.replay(path: path, into: r, now: 1)
+        var r = SessionEngine(node: "n1")
+        let report = try AppendLog.replay(path: path, into: &r, now: 1)
         #expect(report.sessions == 1 && report.truncatedBytes > 0)
         let size = (try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? -1
         #expect(size == goodSize, "the file ends at the last complete record")
         // Garbage instead of a record: also a tail, not a refusal to start.
         try Data("not resp at all\r\n".utf8).append(to: path)
-        let again = try AppendLog.replay(path: path, into: SessionEngine(node: "n1"), now: 1)
+        var fresh = SessionEngine(node: "n1")
+        let again = try AppendLog.replay(path: path, into: &fresh, now: 1)
         #expect(again.sessions == 1 && again.truncatedBytes > 0)
     }
 
@@ -57,15 +58,15 @@ import Foundation
         log.logPut(HouseSession(id: "old", principal: nil, attributes: [], createdMs: 0, lastAccessMs: 0, maxInactiveMs: 1_000))
         log.logPut(HouseSession(id: "new", principal: nil, attributes: [], createdMs: 0, lastAccessMs: 0, maxInactiveMs: 100_000))
         try log.commit()
-        let r = SessionEngine(node: "n1")
-        let report = try AppendLog.replay(path: path, into: r, now: 50_000)
+        var r = SessionEngine(node: "n1")
+        let report = try AppendLog.replay(path: path, into: &r, now: 50_000)
         #expect(report.expiredWhileDown == 1 && report.sessions == 1 && r.count == 1)
     }
 
     @Test func rewriteCompactsAndKeepsEverything() throws {
         let path = try tempLog()
         let log = try AppendLog(path: path, policy: .no)
-        let e = SessionEngine(node: "n1")
+        var e = SessionEngine(node: "n1")
         for round in 0..<50 {
             for i in 0..<20 {
                 e.put(id: "s\(i)", maxInactiveMs: -1, principal: "p\(i % 3)", attributes: [.init("round", Array(String(round).utf8))], now: 0)
@@ -76,13 +77,14 @@ import Foundation
         let before = log.size
         try log.rewrite(from: e, now: 0)
         #expect(log.size < before / 10)
-        let r = SessionEngine(node: "n1")
-        #expect(try AppendLog.replay(path: path, into: r, now: 0).sessions == 20)
+        var r = SessionEngine(node: "n1")
+        #expect(try AppendLog.replay(path: path, into: &r, now: 0).sessions == 20)
         #expect(r.get("s7", now: 0, touch: false).0?.attributes.first?.value == Array("49".utf8))
         // The log keeps working after the rewrite.
         log.logDelete("s7")
         try log.commit()
-        #expect(try AppendLog.replay(path: path, into: SessionEngine(node: "n1"), now: 0).sessions == 19)
+        var fresh = SessionEngine(node: "n1")
+        #expect(try AppendLog.replay(path: path, into: &fresh, now: 0).sessions == 19)
     }
 
     @Test func clusterRecordsReplayAndSurviveARewrite() throws {
@@ -97,15 +99,16 @@ import Foundation
         log.logForward("a", to: "n2"); log.logForward("b", to: "n3"); log.logForward("b", to: nil)
         try log.commit()
         var records = AppendLog.ClusterRecords()
-        let e = SessionEngine(node: "n1")
-        let report = try AppendLog.replay(path: path, into: e, cluster: &records, now: 5_000)
+        var e = SessionEngine(node: "n1")
+        let report = try AppendLog.replay(path: path, into: &e, cluster: &records, now: 5_000)
         #expect(report.records == 7 && report.truncatedBytes == 0 && e.count == 0, "pending copies are not live sessions")
         #expect(records.forward == ["a": "n2"])
         #expect(Array(records.pending.keys) == ["p1"], "a pending copy past its deadline is dropped, an unpended one is gone")
         #expect(records.pending["p1"] == pending)
         try log.rewrite(from: e, cluster: records, now: 5_000)
         var again = AppendLog.ClusterRecords()
-        _ = try AppendLog.replay(path: path, into: SessionEngine(node: "n1"), cluster: &again, now: 5_000)
+        var fresh = SessionEngine(node: "n1")
+        _ = try AppendLog.replay(path: path, into: &fresh, cluster: &again, now: 5_000)
         #expect(again == records)
     }
 

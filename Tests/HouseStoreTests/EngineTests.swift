@@ -5,7 +5,7 @@ import Testing
     func attrs(_ pairs: (String, String)...) -> [HouseSession.Attribute] { pairs.map { .init($0.0, Array($0.1.utf8)) } }
 
     @Test func slidingExpiryAndDeadlines() {
-        let e = SessionEngine(node: "n1")
+        var e = SessionEngine(node: "n1")
         e.put(id: "a", maxInactiveMs: 10_000, principal: "alice", attributes: attrs(("role", "admin")), now: 0)
         e.put(id: "b", maxInactiveMs: 10_000, principal: nil, attributes: [], absoluteDeadlineMs: 15_000, now: 0)
         e.put(id: "forever", maxInactiveMs: -1, principal: nil, attributes: [], now: 0)
@@ -30,7 +30,7 @@ import Testing
     }
 
     @Test func aReadNeverReturnsAnExpiredSession() {
-        let e = SessionEngine(node: "n1")
+        var e = SessionEngine(node: "n1")
         e.put(id: "a", maxInactiveMs: 1_000, principal: "p", attributes: [], now: 0)
         let (s, events) = e.get("a", now: 1_000, touch: true)
         #expect(s == nil && events.map(\.kind) == [.expired])
@@ -39,7 +39,7 @@ import Testing
     }
 
     @Test func evictionIsLeastRecentlyUsedFirst() {
-        let e = SessionEngine(node: "n1", maxSessions: 3)
+        var e = SessionEngine(node: "n1", maxSessions: 3)
         for (i, id) in ["a", "b", "c"].enumerated() { e.put(id: id, maxInactiveMs: 60_000, principal: nil, attributes: [], now: Int64(i)) }
         _ = e.get("a", now: 10, touch: true)            // a is now the most recent
         _ = e.get("b", now: 11, touch: false)           // a peek does not count as use
@@ -59,7 +59,7 @@ import Testing
     }
 
     @Test func logoutUsesThePrincipalIndex() {
-        let e = SessionEngine(node: "n1")
+        var e = SessionEngine(node: "n1")
         for i in 0..<5 { e.put(id: "s\(i)", maxInactiveMs: 60_000, principal: i < 3 ? "alice" : "bob", attributes: [], now: 0) }
         let (n, events) = e.logout(principal: "alice", now: 5)
         #expect(n == 3 && events.allSatisfy { $0.kind == .deleted && $0.reason == "logout" && $0.principal == "alice" })
@@ -75,7 +75,7 @@ import Testing
     }
 
     @Test func scanWalksEverythingWithoutTouching() {
-        let e = SessionEngine(node: "n1")
+        var e = SessionEngine(node: "n1")
         for i in 0..<250 { e.put(id: "sess:\(i)", maxInactiveMs: 60_000, principal: i % 2 == 0 ? "even" : "odd", attributes: [], now: 0) }
         var cursor = 0, seen: [String] = []
         repeat {
@@ -88,7 +88,7 @@ import Testing
     }
 
     @Test func randomOperationsKeepEveryInvariant() {
-        let e = SessionEngine(node: "n1", maxSessions: 40, maxMemory: 20_000)
+        var e = SessionEngine(node: "n1", maxSessions: 40, maxMemory: 20_000)
         var rng = SystemRandomNumberGenerator()
         var now: Int64 = 0
         for step in 0..<3000 {
@@ -117,7 +117,7 @@ import Testing
     /// The id and principal indexes (open-addressing tables, lists through the slots) against
     /// a plain model, through table growth, slot reuse and heads leaving their lists.
     @Test func theIndexesMatchAModelThroughChurn() {
-        let e = SessionEngine(node: "n1")
+        var e = SessionEngine(node: "n1")
         var model: [String: String?] = [:]
         var rng = SystemRandomNumberGenerator()
         for step in 0..<20_000 {
