@@ -91,3 +91,58 @@ import Testing
         #expect(String(decoding: r.bytes, as: UTF8.self) == "*3\r\n$9\r\nsubscribe\r\n$1\r\na\r\n:1\r\n*3\r\n$9\r\nsubscribe\r\n$1\r\nb\r\n:2\r\n")
     }
 }
+
+@Suite struct RESPViewTests {
+    func request(_ args: String...) throws -> RESPRequest {
+        var wire = Array("*\(args.count)\r\n".utf8)
+        for a in args { wire += Array("$\(a.utf8.count)\r\n\(a)\r\n".utf8) }
+        var d = RESPRequestDecoder()
+        d.append(wire)
+        return try #require(try d.nextRequest())
+    }
+
+    @Test func integersParseStrictly() throws {
+        let r = try request("+5", "-0", "", "-", "12a", "9223372036854775807", "9223372036854775808", "-9223372036854775807", " 1", "007")
+        #expect(r.integer(0) == 5 && r.integer(1) == 0)
+        #expect(r.integer(2) == nil && r.integer(3) == nil && r.integer(4) == nil, "empty, a lone sign, trailing garbage")
+        #expect(r.integer(5) == Int64.max && r.integer(6) == nil, "overflow is refused, not wrapped")
+        #expect(r.integer(7) == -Int64.max && r.integer(8) == nil && r.integer(9) == 7)
+    }
+
+    @Test func keywordsMatchInAnyCaseAndArgumentsAreViews() throws {
+        let r = try request("session.put", "ID", "attr", "AttR", "ATTRS", "Ättr")
+        #expect(r.upperText(0) == "SESSION.PUT" && r.text(1) == "ID")
+        #expect(r.is(2, "ATTR") && r.is(3, "ATTR") && !r.is(4, "ATTR") && !r.is(5, "ATTR"))
+        let a = r.arguments
+        #expect(a.count == 5 && a.text(0) == "ID" && Array(a[1]) == Array("attr".utf8))
+    }
+
+    @Test func theWriterEncodesEveryNumberExactly() throws {
+        var w = RESPWriter()
+        for v: Int64 in [0, 9, 10, -1, -10, 1_234_567_890, Int64.max, Int64.min] { w.integer(v); w.bulk(decimal: v) }
+        var expected = ""
+        for v: Int64 in [0, 9, 10, -1, -10, 1_234_567_890, Int64.max, Int64.min] { expected += ":\(v)\r\n$\(String(v).utf8.count)\r\n\(v)\r\n" }
+        #expect(String(decoding: w.bytes, as: UTF8.self) == expected)
+    }
+}
+
+@Suite struct StoredSessionTests {
+    @Test func packingKeepsEveryAttributeAndItsSize() {
+        // Lengths around the varint steps (1, 2 and 3 bytes), empty names and values, binary.
+        var attributes: [HouseSession.Attribute] = []
+        for (i, n) in [0, 1, 127, 128, 300, 16_383, 16_384, 70_000].enumerated() {
+            attributes.append(.init(String(repeating: "n", count: i == 0 ? 0 : n % 200), (0..<n).map { UInt8(truncatingIfNeeded: $0 &* 31) }))
+        }
+        attributes.append(.init("é", [0x00, 0x0D, 0x0A, 0x1B]))
+        let s = HouseSession(id: "sess-1", principal: "alice", attributes: attributes, createdMs: 1, lastAccessMs: 2,
+                             maxInactiveMs: 1_800_000, absoluteDeadlineMs: 9_000_000)
+        let stored = StoredSession(s)
+        #expect(stored.session == s)
+        #expect(stored.attributeCount == UInt32(attributes.count))
+        #expect(stored.accountedBytes == s.accountedBytes)
+        #expect(stored.deadlineMs == 1_800_002 && s.deadlineMs == 1_800_002)
+        var none = s
+        none.absoluteDeadlineMs = nil; none.maxInactiveMs = -1
+        #expect(StoredSession(none).deadlineMs == nil && StoredSession(none).session == none)
+    }
+}
