@@ -70,36 +70,44 @@ done
 # Memory per session: 100,000 fresh sessions (1,000 users, three small attributes, TTL)
 # in a fresh process each, measured alike as growth of the process's RSS; for Redis also
 # its own used_memory (which leaves the allocator's overhead out), without and with a
-# per-user index set (what sessiond's principal index gives).
+# per-user index set (what sessiond's principal index gives). Twice: short ids and user
+# names (Swift keeps strings up to 15 bytes inline), then 41-byte ids and e-mail addresses.
 rss() { awk '/VmRSS/ {print $2 * 1024}' "/proc/$1/status"; }
-redis_memory() { # index(0|1) -> "rss-bytes used_memory-bytes" per session
-  local port=$((rp + 2)) idx=$1
+redis_memory() { # index(0|1) long(0|1) -> "rss-bytes used_memory-bytes" per session
+  local port=$((rp + 2)) idx=$1 long=$2
   redis-server --port $port --bind 127.0.0.1 --save "" --appendonly no --daemonize yes --pidfile "$dir/rm.pid" \
     --dir "$dir" --loglevel warning >/dev/null
   for _ in $(seq 50); do redis-cli -p $port ping >/dev/null 2>&1 && break; sleep 0.1; done
   local pid; pid=$(cat "$dir/rm.pid")
   local u0 r0; u0=$(redis-cli -p $port info memory | awk -F: '/^used_memory:/ {print $2}' | tr -d '\r'); r0=$(rss "$pid")
-  local extra=""; [ "$idx" = 1 ] && extra="redis.call('SADD','idx:user'..u,k);"
-  redis-benchmark -p $port -c 1 -n 1000 -P 1 --csv EVAL "for i=1,100 do local n=redis.call('INCR','seq'); local k='m:'..n; local u=n % 1000; redis.call('HSET',k,'principal','user'..u,'a','1','b','2','c','3'); redis.call('EXPIRE',k,1800); $extra end" 0 >/dev/null 2>&1 || true
+  local extra="" key="'m:'..n" user="'user'..u"
+  [ "$idx" = 1 ] && extra="redis.call('SADD','idx:'..p,k);"
+  [ "$long" = 1 ] && key="'sess-'..string.format('%036d',n)" && user="'user'..u..'@example.com'"
+  redis-benchmark -p $port -c 1 -n 1000 -P 1 --csv EVAL "for i=1,100 do local n=redis.call('INCR','seq')-1; local k=$key; local u=n % 1000; local p=$user; redis.call('HSET',k,'principal',p,'a','1','b','2','c','3'); redis.call('EXPIRE',k,1800); $extra end" 0 >/dev/null 2>&1 || true
   local u1 r1; u1=$(redis-cli -p $port info memory | awk -F: '/^used_memory:/ {print $2}' | tr -d '\r'); r1=$(rss "$pid")
   redis-cli -p $port shutdown nosave >/dev/null 2>&1 || true
   echo "$(( (r1 - r0) / 100000 )) $(( (u1 - u0) / 100000 ))"
 }
-"$bin/sessiond" --port $((sp + 1)) > "$dir/sd2.log" 2>&1 &
-mpid=$!
-for _ in $(seq 50); do redis-cli -p $((sp + 1)) ping >/dev/null 2>&1 && break; sleep 0.1; done
-s0=$(rss $mpid)
-python3 Benchmarks/sessiond_load.py memory "$((sp + 1))"
-s1=$(rss $mpid)
-kill $mpid
-read -r plain_rss plain_used < <(redis_memory 0)
-read -r index_rss index_used < <(redis_memory 1)
+sessiond_memory() { # long(0|1) -> RSS bytes per session
+  local port=$((sp + 1))
+  "$bin/sessiond" --port $port > "$dir/sd2.log" 2>&1 &
+  local pid=$!
+  for _ in $(seq 50); do redis-cli -p $port ping >/dev/null 2>&1 && break; sleep 0.1; done
+  local s0 s1; s0=$(rss $pid)
+  python3 Benchmarks/sessiond_load.py memory $port "$([ "$1" = 1 ] && echo long)"
+  s1=$(rss $pid)
+  kill $pid; wait $pid 2>/dev/null || true
+  echo $(( (s1 - s0) / 100000 ))
+}
 echo
-echo "| memory per session (100,000) | RSS growth | server's own count |"
-echo "|---|---|---|"
-echo "| sessiond (principal index included) | $(( (s1 - s0) / 100000 )) B | - |"
-echo "| redis, hash + TTL | $plain_rss B | $plain_used B (used_memory) |"
-echo "| redis, hash + TTL + per-user index set | $index_rss B | $index_used B (used_memory) |"
+echo "| memory per session (100,000; 1,000 users) | ids, users | RSS growth | server's own count |"
+echo "|---|---|---|---|"
+for long in 0 1; do
+  names=$([ $long = 1 ] && echo "41 B, e-mail" || echo "short (≤ 15 B)")
+  echo "| sessiond (principal index included) | $names | $(sessiond_memory $long) B | - |"
+  read -r r u < <(redis_memory 0 $long); echo "| redis, hash + TTL | $names | $r B | $u B (used_memory) |"
+  read -r r u < <(redis_memory 1 $long); echo "| redis, hash + TTL + per-user index set | $names | $r B | $u B (used_memory) |"
+done
 
 # Expiry lateness: 1,000,000 live sessions, 10,000 with the same deadline 20 s ahead.
 python3 Benchmarks/sessiond_load.py lateness "$sp"

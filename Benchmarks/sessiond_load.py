@@ -1,6 +1,7 @@
 """Load generators for Benchmarks/run-sessiond.sh (plain sockets, no client library).
 
-  sessiond_load.py memory PORT     writes 100,000 sessions (a user, three small attributes)
+  sessiond_load.py memory PORT [long]  writes 100,000 sessions (a user, three small attributes;
+                                   `long`: 41-byte ids and e-mail addresses as users)
   sessiond_load.py lateness PORT   1,000,000 live sessions, then 10,000 sharing a deadline
                                    20 s ahead; times every expired event at a subscriber
 """
@@ -27,8 +28,14 @@ def load(port, commands, batch=2000):
     s.close()
 
 
-def memory(port):
-    load(port, [cmd("SESSION.PUT", "m:%d" % i, "1800", "PRINCIPAL", "user%d" % (i % 1000),
+def memory(port, long_keys=False):
+    """Short ids and user names (fit in 15 bytes), or long ones like real deployments':
+    41-byte ids (a UUID's length) and e-mail addresses (same shapes as the Redis load)."""
+    def names(i):
+        if long_keys:
+            return "sess-%036d" % i, "user%d@example.com" % (i % 1000)
+        return "m:%d" % i, "user%d" % (i % 1000)
+    load(port, [cmd("SESSION.PUT", names(i)[0], "1800", "PRINCIPAL", names(i)[1],
                     "ATTR", "a", "1", "ATTR", "b", "2", "ATTR", "c", "3") for i in range(100_000)])
 
 
@@ -77,4 +84,7 @@ def lateness(port):
 
 
 if __name__ == "__main__":
-    {"memory": memory, "lateness": lateness}[sys.argv[1]](int(sys.argv[2]))
+    if sys.argv[1] == "memory":
+        memory(int(sys.argv[2]), len(sys.argv) > 3 and sys.argv[3] == "long")
+    else:
+        lateness(int(sys.argv[2]))

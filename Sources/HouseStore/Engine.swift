@@ -396,6 +396,9 @@ public struct SessionEngine: Sendable {
         let h = keyHash(p)
         slots[Int(slot)].principalHash = h
         if let head = principals.find(h, { slots[Int($0)].principalHash == h && slots[Int($0)].session.principal == p }) {
+            // One copy of a user's name for all their sessions: share the head's string
+            // (a name over 15 bytes is a heap allocation per copy).
+            slots[Int(slot)].session.principal = slots[Int(head)].session.principal
             slots[Int(slot)].userNext = head
             slots[Int(head)].userPrev = slot
             principals.replace(head, with: slot, hash: h)
