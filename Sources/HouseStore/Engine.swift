@@ -272,6 +272,9 @@ public struct SessionEngine: Sendable {
         return out
     }
 
+    /// Entries in the expiry heap (tests: touches must not grow it).
+    var heapEntries: Int { heap.count }
+
     /// Checks every internal invariant (tests call it after each operation).
     public func checkConsistency() -> [String] {
         var problems: [String] = []

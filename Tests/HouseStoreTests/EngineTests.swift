@@ -151,4 +151,25 @@ import Testing
         }
         #expect(e.checkConsistency().isEmpty)
     }
+
+    /// A touch moves a deadline later and pushes nothing; the early entry is pushed again
+    /// at the real deadline when it comes up, so expiry stays on time.
+    @Test func touchesDoNotGrowTheExpiryHeapAndExpiryStaysOnTime() {
+        var e = SessionEngine(node: "n1")
+        for i in 0..<10 { e.put(id: "s\(i)", maxInactiveMs: 1_000, principal: nil, attributes: [], now: 0) }
+        var now: Int64 = 0
+        for _ in 0..<5_000 {
+            now += 1
+            for i in 0..<10 { _ = e.get("s\(i)", now: now, touch: true) }
+        }
+        #expect(e.heapEntries <= 10, "one entry per session, not one per touch: \(e.heapEntries)")
+        #expect(e.nextDeadline == now + 1_000, "the early entries were moved to the real deadline")
+        #expect(e.expireDue(now: now + 999).isEmpty)
+        #expect(e.expireDue(now: now + 1_000).count == 10)
+        // A deadline moved earlier (EXPIRE) is honoured even though a later entry exists.
+        e.put(id: "x", maxInactiveMs: 60_000, principal: nil, attributes: [], now: now)
+        _ = e.expire("x", inMs: 10, now: now)
+        #expect(e.nextDeadline == now + 10 && e.expireDue(now: now + 10).map(\.id) == ["x"])
+        #expect(e.checkConsistency().isEmpty)
+    }
 }
