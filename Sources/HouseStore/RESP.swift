@@ -27,6 +27,9 @@ public struct RESPRequestDecoder: Sendable {
 
     public init(limits: RESPLimits = RESPLimits()) { self.limits = limits }
 
+    /// The buffer's reserved space (tests: a large request's space is given back).
+    var bufferCapacity: Int { buffer.capacity }
+
     /// Bytes received but not yet part of a complete request.
     public var pendingBytes: Int { buffer.count - start }
 
@@ -42,9 +45,13 @@ public struct RESPRequestDecoder: Sendable {
         buffer.append(contentsOf: bytes)
     }
 
-    /// Drops consumed bytes before growing, so a long connection does not grow the buffer.
+    /// Drops consumed bytes before growing, so a long connection does not grow the buffer;
+    /// after a large request the space is given back rather than kept for the connection's life.
     private mutating func compact() {
-        if start > 0 && (start > 64 << 10 || start == buffer.count) {
+        if start > 0 && start == buffer.count && buffer.capacity > 1 << 20 {
+            buffer = []
+            start = 0
+        } else if start > 0 && (start > 64 << 10 || start == buffer.count) {
             buffer.removeSubrange(0..<start)
             start = 0
         }

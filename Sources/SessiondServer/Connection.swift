@@ -79,7 +79,9 @@ final class Connection: ChannelInboundHandler {
         if !replies.bytes.isEmpty {
             var out = context.channel.allocator.buffer(capacity: replies.bytes.count)
             out.writeBytes(replies.bytes)
-            replies.bytes.removeAll(keepingCapacity: true)
+            // The space is kept for the next batch, unless a large reply (a big session, a
+            // long scan page) grew it: then it is given back.
+            replies.bytes.removeAll(keepingCapacity: replies.bytes.capacity <= 1 << 20)
             context.writeAndFlush(wrapOutboundOut(out), promise: nil)
         }
         if closeAfterReply { context.close(promise: nil); return }

@@ -101,6 +101,17 @@ import Testing
         return try #require(try d.nextRequest())
     }
 
+    @Test func aLargeRequestsSpaceIsGivenBack() throws {
+        var d = RESPRequestDecoder()
+        let big = [UInt8](repeating: 0x61, count: 3 << 20)
+        d.append(Array("*2\r\n$3\r\nSET\r\n$\(big.count)\r\n".utf8) + big + Array("\r\n".utf8))
+        #expect(try d.nextRequest()?[1].count == big.count)
+        #expect(d.bufferCapacity >= big.count)
+        d.append(Array("*1\r\n$4\r\nPING\r\n".utf8))
+        #expect(try d.nextRequest()?.text(0) == "PING")
+        #expect(d.bufferCapacity < 1 << 20, "kept \(d.bufferCapacity) bytes after the large request")
+    }
+
     @Test func integersParseStrictly() throws {
         let r = try request("+5", "-0", "", "-", "12a", "9223372036854775807", "9223372036854775808", "-9223372036854775807", " 1", "007")
         #expect(r.integer(0) == 5 && r.integer(1) == 0)
