@@ -50,11 +50,21 @@ public struct StoredSession: Sendable, Equatable {
     /// When the session ends; nil: never.
     public var deadlineMs: Int64? { let d = deadline; return d == .max ? nil : d }
 
-    /// Bytes the engine accounts for the session: the data plus a fixed overhead per record
-    /// and per attribute, close to what the structures cost (the same as
-    /// `HouseSession.accountedBytes`).
+    /// Bytes the engine accounts for the session (`--maxmemory`, `used_memory`, `size`); the
+    /// same as `HouseSession.accountedBytes`.
     public var accountedBytes: Int {
-        160 + id.utf8.count + (principal?.utf8.count ?? 0) + 46 * Int(attributeCount) + packed.count
+        StoredSession.accountedBytes(id: id.utf8.count, principal: principal?.utf8.count ?? 0, packed: packed.count)
+    }
+
+    /// What a session costs, close to the measured growth of the process (BENCHMARKS.md:
+    /// 212 bytes a session with three small attributes): 150 for its slot, its index entries
+    /// and its expiry entry; the packed attributes with their buffer's header and the
+    /// allocator's rounding; an id or user name over 15 bytes is a string of its own
+    /// (shorter ones are stored inline). A user's name is counted in each of their sessions,
+    /// though they share it: the count errs on the high side.
+    static func accountedBytes(id: Int, principal: Int, packed: Int) -> Int {
+        func string(_ n: Int) -> Int { n > 15 ? 40 + n : 0 }
+        return 150 + (packed > 0 ? 44 + packed : 0) + string(id) + string(principal)
     }
 
     /// Adds an attribute (concrete slices: this is the hot path of `SESSION.PUT`, called
@@ -81,12 +91,12 @@ public struct StoredSession: Sendable, Equatable {
 extension HouseSession {
     /// See `StoredSession.accountedBytes`.
     public var accountedBytes: Int {
-        var n = 160 + id.utf8.count + (principal?.utf8.count ?? 0)
+        var packed = 0
         for a in attributes {
             let name = a.name.utf8.count
-            n += 46 + Varint.size(name) + name + Varint.size(a.value.count) + a.value.count
+            packed += Varint.size(name) + name + Varint.size(a.value.count) + a.value.count
         }
-        return n
+        return StoredSession.accountedBytes(id: id.utf8.count, principal: principal?.utf8.count ?? 0, packed: packed)
     }
 }
 

@@ -48,10 +48,10 @@ import Testing
         #expect(ev.map(\.kind) == [.created, .evicted] && ev[1].id == "b")
         #expect(e.lruOrder() == ["c", "a", "d"])
         // Memory cap: evicts until the accounted bytes fit, never the session just written.
-        // Three small sessions of 161 bytes; the new one takes 616: two must go.
+        // Three small sessions of 150 bytes; the new one takes 601: two must go.
         e.maxSessions = nil
-        #expect(e.usedMemory == 3 * 161)
-        e.maxMemory = e.usedMemory + 300
+        #expect(e.usedMemory == 3 * 150)
+        e.maxMemory = e.usedMemory + 310
         let big = e.put(id: "big", maxInactiveMs: 60_000, principal: nil, attributes: attrs(("blob", String(repeating: "x", count: 400))), now: 13)
         #expect(big.filter { $0.kind == .evicted }.map(\.id) == ["c", "a"])
         #expect(e.count == 2 && e.usedMemory <= e.maxMemory!)

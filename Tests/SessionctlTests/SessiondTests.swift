@@ -79,26 +79,11 @@ import Glibc
     }
 
     /// Sends raw bytes, reads until the server closes; returns what it said.
-    func rawExchange(port: Int, send: String) throws -> String {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    func rawExchange(port: Int, send text: String) throws -> String {
+        let fd = try connectLoopback(port: port)
         defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = in_port_t(UInt16(port).bigEndian)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let ok = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        guard ok == 0 else { throw HarnessError("connect failed") }
-        var tv = timeval(tv_sec: 5, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        _ = send.withCString { write(fd, $0, strlen($0)) }
-        var out: [UInt8] = []
-        var buf = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let n = read(fd, &buf, buf.count)
-            if n <= 0 { break }
-            out += buf[0..<n]
-        }
-        return String(decoding: out, as: UTF8.self)
+        send(fd, text)
+        return readUntilClosed(fd)
     }
 
     @Test func eventsArriveOnTimeWithPrincipalAndNode() async throws {
@@ -189,20 +174,13 @@ import Glibc
 
     @Test func gracefulStopTellsTheClients() throws {
         let server = try SessiondServer()
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let fd = try connectLoopback(port: server.port)
         defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = in_port_t(UInt16(server.port).bigEndian)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        _ = "PING\r\n".withCString { write(fd, $0, 6) }
+        send(fd, "PING\r\n")
         usleep(200_000)
         server.stop()
         #expect(!server.isRunning)
-        var buf = [UInt8](repeating: 0, count: 256)
-        var text = ""
-        while true { let n = read(fd, &buf, buf.count); if n <= 0 { break }; text += String(decoding: buf[0..<n], as: UTF8.self) }
+        let text = readUntilClosed(fd)
         #expect(text.contains("+PONG") && text.contains("-SHUTDOWN sessiond is stopping"), "\(text)")
     }
 }
@@ -285,17 +263,9 @@ final class AckedLog: @unchecked Sendable {
         // A 64 KiB subscriber buffer (socket and server side): a few thousand events overflow it.
         let server = try SessiondServer(arguments: ["--subscriber-buffer", "65536"])
         // A subscriber that does not read: its socket and the server's buffer fill up.
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let fd = try connectLoopback(port: server.port, receiveTimeoutSeconds: 2, receiveBuffer: 4096)
         defer { close(fd) }
-        var small: Int32 = 4096
-        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, socklen_t(MemoryLayout<Int32>.size))
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = in_port_t(UInt16(server.port).bigEndian)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        let sub = "*2\r\n$9\r\nSUBSCRIBE\r\n$15\r\nsessiond:events\r\n"
-        _ = sub.withCString { write(fd, $0, strlen($0)) }
+        send(fd, "*2\r\n$9\r\nSUBSCRIBE\r\n$15\r\nsessiond:events\r\n")
         usleep(200_000)
         // Many events (each PUT and DEL publishes one), far more than the buffers hold.
         let c = try RedisConnection(url: server.url)
@@ -303,8 +273,6 @@ final class AckedLog: @unchecked Sendable {
             _ = try c.send((0..<1000).map { RedisCommand("SESSION.PUT", "k\(batch)-\($0)", "600", "ATTR", "pad", String(repeating: "x", count: 200)) })
         }
         // Now read everything: somewhere there must be a gap notice with the count missed.
-        var tv = timeval(tv_sec: 2, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         var tail = ""          // the end of what was read, so a marker split across reads is found
         var total = 0
         var found: String? = nil
@@ -325,14 +293,18 @@ final class AckedLog: @unchecked Sendable {
     @Test func idleClientsAndTooManyClientsAreRefused() throws {
         let server = try SessiondServer(arguments: ["--timeout", "1", "--max-clients", "2"])
         let a = try RedisConnection(url: server.url)
-        let b = try RedisConnection(url: server.url)
+        // The second client never sends: it only listens for what the server tells it.
+        let idle = try connectLoopback(port: server.port, receiveTimeoutSeconds: 15)
+        defer { close(idle) }
         #expect(try a.send([RedisCommand("PING")])[0] == .status("PONG"))
         let third = try RedisConnection(url: server.url, timeouts: .init(connectMs: 1000, commandMs: 2000))
         let r = try? third.send([RedisCommand("PING")])
         #expect(r?.first?.errorMessage?.contains("max number of clients") == true || r == nil)
-        // Idle three times the timeout (a probe would reset the timer, so one probe only).
-        usleep(3_000_000)
-        let afterIdle = try? b.send([RedisCommand("PING")])
-        #expect(afterIdle == nil || afterIdle?.first?.errorMessage?.contains("idle") == true)
+        // Waits for the server to act (a second after the last read, at most 15 s here),
+        // instead of guessing a sleep: a probe would reset the idle timer.
+        let started = Date()
+        let said = readUntilClosed(idle)
+        #expect(said == "-ERR idle timeout\r\n", "told, then closed: \(said.debugDescription)")
+        #expect(Date().timeIntervalSince(started) < 14, "closed by the server, not by the read timeout")
     }
 }

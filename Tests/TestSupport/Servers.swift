@@ -21,6 +21,46 @@ public func findExecutable(_ name: String) -> String? {
     return nil
 }
 
+/// A raw TCP connection to a loopback port, for tests that speak bytes or must not send.
+/// `receiveBuffer` is set before connecting (a small one makes a slow reader).
+public func connectLoopback(port: Int, receiveTimeoutSeconds: Int = 5, receiveBuffer: Int32? = nil) throws -> Int32 {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { throw HarnessError("socket failed") }
+    if var size = receiveBuffer { setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size)) }
+    var tv = timeval(tv_sec: receiveTimeoutSeconds, tv_usec: 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_port = in_port_t(UInt16(port).bigEndian)
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    let ok = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+    guard ok == 0 else { close(fd); throw HarnessError("connect to 127.0.0.1:\(port) failed") }
+    return fd
+}
+
+/// Writes all of `text` to a raw connection.
+public func send(_ fd: Int32, _ text: String) {
+    let bytes = Array(text.utf8)
+    var off = 0
+    while off < bytes.count {
+        let n = bytes[off...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        if n <= 0 { return }
+        off += n
+    }
+}
+
+/// Reads until the peer closes (or a read times out); what it said.
+public func readUntilClosed(_ fd: Int32) -> String {
+    var out: [UInt8] = []
+    var buf = [UInt8](repeating: 0, count: 4096)
+    while true {
+        let n = read(fd, &buf, buf.count)
+        if n <= 0 { break }
+        out += buf[0..<n]
+    }
+    return String(decoding: out, as: UTF8.self)
+}
+
 /// A TCP socket bound to an ephemeral loopback port (not listening): the fd and the port.
 func bindLoopbackEphemeral() -> (fd: Int32, port: Int)? {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
