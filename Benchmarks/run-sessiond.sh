@@ -3,6 +3,7 @@
 # without pipelining (-P 16), both logging at fsync everysec:
 #   create:         SESSION.PUT (principal + 3 attributes, sliding TTL) vs HSET + EXPIRE
 #   read-and-touch: SESSION.GET vs HGETALL + EXPIRE
+#   update one attribute: SESSION.SETATTR (which also touches) vs HSET + EXPIRE
 #   PING
 # Two-command Redis pairs are combined as 1/(1/a + 1/b) requests per second.
 # Then memory per session (100,000 sessions with a user and three small attributes), and
@@ -47,6 +48,10 @@ for round in $(seq "${ROUNDS:-3}"); do
     a=$(rps "$N" $rp $P HGETALL sess:__rand_int__)
     b=$(rps "$N" $rp $P EXPIRE sess:__rand_int__ 1800)
     R[read,$P]+="$(pair "$a" "$b") "
+    S[update,$P]+="$(rps "$N" $sp $P SESSION.SETATTR sess:__rand_int__ cart __rand_int__) "
+    a=$(rps "$N" $rp $P HSET sess:__rand_int__ cart __rand_int__)
+    b=$(rps "$N" $rp $P EXPIRE sess:__rand_int__ 1800)
+    R[update,$P]+="$(pair "$a" "$b") "
     S[ping,$P]+="$(rps $((N * 5)) $sp $P PING) "
     R[ping,$P]+="$(rps $((N * 5)) $rp $P PING) "
   done
@@ -54,10 +59,11 @@ done
 echo "| work | pipeline | sessiond req/s | redis req/s | sessiond / redis |"
 echo "|---|---|---|---|---|"
 for P in 1 16; do
-  for w in create read ping; do
+  for w in create read update ping; do
     case $w in
       create) label="create (PUT vs HSET+EXPIRE)" ;;
       read) label="read-and-touch (GET vs HGETALL+EXPIRE)" ;;
+      update) label="update one attribute (SETATTR vs HSET+EXPIRE)" ;;
       ping) label="PING" ;;
     esac
     s=$(echo "${S[$w,$P]}" | median); r=$(echo "${R[$w,$P]}" | median)

@@ -140,6 +140,29 @@ public struct SessionEngine: Sendable {
     /// (`SESSION.GET`); without, nothing changes (`SESSION.PEEK`). An expired session is
     /// reported and removed here too, so a read never returns one.
     public mutating func read(_ id: String, now: Int64, touch: Bool) -> (StoredSession?, [EngineEvent]) {
+        let (slot, events) = liveSlot(id, now: now, touch: touch)
+        return (slot.map { slots[Int($0)].session }, events)
+    }
+
+    /// Changes a live session's stored form in place, touching it (`SESSION.SETATTR`,
+    /// `SESSION.DELATTR`): no unpacking, and the attribute buffer is not copied. Returns the
+    /// session as changed, nil when it does not exist. The id cannot change (`let`).
+    public mutating func modify(_ id: String, now: Int64, _ change: (inout StoredSession) -> Void) -> (StoredSession?, [EngineEvent]) {
+        let (found, events) = liveSlot(id, now: now, touch: true)
+        guard let slot = found else { return (nil, events) }
+        // Taken out of its slot, so `change` edits the only reference to its buffer; the
+        // stub left behind keeps the principal, which `replace` compares for the index.
+        var s = slots[Int(slot)].session
+        let stub = StoredSession(id: s.id, principal: s.principal, createdMs: 0, lastAccessMs: 0, maxInactiveMs: -1)
+        usedMemory += stub.accountedBytes - s.accountedBytes
+        slots[Int(slot)].session = stub
+        change(&s)
+        replace(slot: slot, with: s, markUsed: false)
+        return (s, events + evictIfNeeded(now: now, keep: id))
+    }
+
+    /// The slot of a live session (one past its deadline is reported expired and removed).
+    private mutating func liveSlot(_ id: String, now: Int64, touch: Bool) -> (Int32?, [EngineEvent]) {
         guard let slot = find(id) else { return (nil, []) }
         if slots[Int(slot)].session.deadline <= now {
             let e = event(.expired, slots[Int(slot)].session, now)
@@ -151,7 +174,7 @@ public struct SessionEngine: Sendable {
             markUsed(slot)
             schedule(slot)   // only a clock going backwards makes this push
         }
-        return (slots[Int(slot)].session, [])
+        return (slot, [])
     }
 
     /// `read`, unpacked.

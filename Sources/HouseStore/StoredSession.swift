@@ -75,6 +75,43 @@ public struct StoredSession: Sendable, Equatable {
         attributeCount += 1
     }
 
+    /// Sets an attribute in place: the first one of that name gets the value, else it is
+    /// added at the end (`SESSION.SETATTR`).
+    public mutating func setAttribute(name: ArraySlice<UInt8>, value: ArraySlice<UInt8>) {
+        guard let found = locate(name) else { appendAttribute(name: name, value: value); return }
+        var encoded: [UInt8] = []
+        encoded.reserveCapacity(Varint.size(value.count) + value.count)
+        Varint.append(value.count, to: &encoded)
+        encoded.append(contentsOf: value)
+        packed.replaceSubrange(found.value, with: encoded)
+    }
+
+    /// Removes every attribute of that name (`SESSION.DELATTR`); whether there was one.
+    public mutating func removeAttribute(name: ArraySlice<UInt8>) -> Bool {
+        var removed = false
+        while let found = locate(name) {
+            packed.removeSubrange(found.attribute)
+            attributeCount -= 1
+            removed = true
+        }
+        return removed
+    }
+
+    /// Where the first attribute of that name is: all of it, and its value with its length.
+    private func locate(_ name: ArraySlice<UInt8>) -> (attribute: Range<Int>, value: Range<Int>)? {
+        var i = 0
+        while i < packed.count {
+            let start = i
+            let nameLength = Varint.read(packed, &i)
+            let nameRange = i..<i + nameLength
+            i += nameLength
+            let valueStart = i
+            i += Varint.read(packed, &i)
+            if packed[nameRange].elementsEqual(name) { return (start..<i, valueStart..<i) }
+        }
+        return nil
+    }
+
     /// Calls `body` with each attribute's name and value, in order.
     public func forEachAttribute(_ body: (ArraySlice<UInt8>, ArraySlice<UInt8>) throws -> Void) rethrows {
         var i = 0

@@ -124,26 +124,17 @@ extension NodeServer {
             return .ok
         case "SESSION.SETATTR":
             if let e = arity(3, "SESSION.SETATTR id name value") { return e }
-            let attrName = text(1), value = a.bytes(2)
-            let (ok, events) = engine.update(text(0), now: now) { s in
-                if let i = s.attributes.firstIndex(where: { $0.name == attrName }) { s.attributes[i].value = value }
-                else { s.attributes.append(.init(attrName, value)) }
-            }
+            let (s, events) = engine.modify(text(0), now: now) { $0.setAttribute(name: a[1], value: a[2]) }
             publish(events)
-            if ok { persist(text(0)) }
-            return .integer(ok ? 1 : 0)
+            if let s { log?.logPut(s) }
+            return .integer(s == nil ? 0 : 1)
         case "SESSION.DELATTR":
             if let e = arity(2, "SESSION.DELATTR id name") { return e }
-            let attrName = text(1)
             var removed = false
-            let (ok, events) = engine.update(text(0), now: now) { s in
-                let before = s.attributes.count
-                s.attributes.removeAll { $0.name == attrName }
-                removed = s.attributes.count < before
-            }
+            let (s, events) = engine.modify(text(0), now: now) { removed = $0.removeAttribute(name: a[1]) }
             publish(events)
-            if ok && removed { persist(text(0)) }
-            return .integer(ok && removed ? 1 : 0)
+            if let s { if removed { log?.logPut(s) } else { log?.logTouch(s.id, at: now) } }
+            return .integer(s != nil && removed ? 1 : 0)
         case "SESSION.TOUCH":
             if let e = arity(1, "SESSION.TOUCH id") { return e }
             let (s, events) = engine.get(text(0), now: now, touch: true)

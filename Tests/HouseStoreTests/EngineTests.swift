@@ -98,7 +98,17 @@ import Testing
             case 0, 1: e.put(id: id, maxInactiveMs: Int64.random(in: 500...5_000, using: &rng), principal: ["a", "b", nil].randomElement(using: &rng)!,
                              attributes: attrs(("x", String(repeating: "y", count: Int.random(in: 0...300, using: &rng)))), now: now)
             case 2: _ = e.get(id, now: now, touch: true)
-            case 3: _ = e.update(id, now: now) { $0.attributes.append(.init("k\(step)", [1, 2, 3])) }
+            case 3:
+                if Bool.random(using: &rng) {
+                    _ = e.update(id, now: now) { $0.attributes.append(.init("k\(step)", [1, 2, 3])) }
+                } else {
+                    // In place on the packed form: set (growing or shrinking the value) or remove.
+                    let value = [UInt8](repeating: 7, count: Int.random(in: 0...200, using: &rng))
+                    let set = Bool.random(using: &rng)
+                    _ = e.modify(id, now: now) { s in
+                        if set { s.setAttribute(name: Array("x".utf8)[...], value: value[...]) } else { _ = s.removeAttribute(name: Array("x".utf8)[...]) }
+                    }
+                }
             case 4: _ = e.expire(id, inMs: Int64.random(in: -1...2_000, using: &rng), now: now)
             case 5: _ = e.delete([id], now: now)
             case 6: _ = e.logout(principal: ["a", "b"].randomElement(using: &rng)!, now: now)

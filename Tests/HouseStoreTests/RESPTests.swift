@@ -156,4 +156,22 @@ import Testing
         none.absoluteDeadlineMs = nil; none.maxInactiveMs = -1
         #expect(StoredSession(none).deadlineMs == nil && StoredSession(none).session == none)
     }
+
+    @Test func attributesChangeInPlaceLikeTheUnpackedForm() {
+        var stored = StoredSession(id: "s", principal: nil, createdMs: 0, lastAccessMs: 0, maxInactiveMs: -1)
+        var model: [HouseSession.Attribute] = []
+        func name(_ s: String) -> ArraySlice<UInt8> { Array(s.utf8)[...] }
+        // Values crossing the one- and two-byte length steps, a name set twice, removals.
+        for (n, size) in [("a", 10), ("b", 127), ("a", 128), ("c", 0), ("b", 20_000), ("a", 5)] {
+            let value = [UInt8](repeating: UInt8(size % 251), count: size)
+            stored.setAttribute(name: name(n), value: value[...])
+            if let i = model.firstIndex(where: { $0.name == n }) { model[i].value = value } else { model.append(.init(n, value)) }
+            #expect(stored.session.attributes == model, "after setting \(n) to \(size) bytes")
+        }
+        stored.appendAttribute(name: name("a"), value: name("dup"))   // a duplicate name (a migrated session may have one)
+        #expect(stored.removeAttribute(name: name("a")) && !stored.removeAttribute(name: name("a")), "every 'a' goes, once")
+        model.removeAll { $0.name == "a" }
+        #expect(stored.session.attributes == model && stored.attributeCount == UInt32(model.count))
+        #expect(stored.accountedBytes == stored.session.accountedBytes)
+    }
 }
