@@ -17,7 +17,7 @@ swift build -c release --product sessiond >&2
 swift build -c release --product sessionctl >&2
 bin=$(swift build -c release --show-bin-path)
 dir=$(mktemp -d)
-base=$(( 31000 + RANDOM % 9000 ))
+base=$(( 21000 + RANDOM % 9000 ))   # below the ephemeral range (32768+)
 p1=$base; p2=$((base + 1)); p3=$((base + 2)); ra=$((base + 3)); rb=$((base + 4))
 pids=()
 cleanup() {

@@ -15,7 +15,7 @@ swift build -c release --product session-seed >&2
 bin=$(swift build -c release --show-bin-path)
 out=Benchmarks/out; mkdir -p "$out"
 cc -O2 -o "$out/spring_ref" Benchmarks/reference/spring_ref.c -lhiredis
-port=$(( 30000 + RANDOM % 20000 ))
+port=$(( 20000 + RANDOM % 10000 ))   # below the ephemeral range (32768+)
 dir=$(mktemp -d)
 redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no --dir "$dir" --daemonize no --loglevel warning &
 rpid=$!

@@ -17,7 +17,7 @@ start_redis() { # port
     --pidfile "$dir/redis-$1.pid" --loglevel warning --notify-keyspace-events Egxe >/dev/null
   for _ in $(seq 50); do redis-cli -p "$1" ping >/dev/null 2>&1 && break; sleep 0.1; done
 }
-p_full=$(( 30000 + RANDOM % 10000 )); p_empty=$(( p_full + 1 ))
+p_full=$(( 20000 + RANDOM % 10000 )); p_empty=$(( p_full + 1 ))   # below the ephemeral range (32768+)
 start_redis $p_full; start_redis $p_empty
 sock="sctl-bench-$$"
 cleanup() { tmux -L "$sock-$p_full" kill-server 2>/dev/null || true; tmux -L "$sock-$p_empty" kill-server 2>/dev/null || true; redis-cli -p $p_full shutdown nosave >/dev/null 2>&1 || true; redis-cli -p $p_empty shutdown nosave >/dev/null 2>&1 || true; rm -rf "$dir"; }
