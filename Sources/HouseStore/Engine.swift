@@ -19,7 +19,7 @@ public struct HouseSession: Sendable, Equatable {
 
     /// When the session ends; nil: never.
     public var deadlineMs: Int64? {
-        let sliding = maxInactiveMs >= 0 ? lastAccessMs + maxInactiveMs : nil
+        let sliding = maxInactiveMs >= 0 ? saturatingSum(lastAccessMs, maxInactiveMs) : nil
         switch (sliding, absoluteDeadlineMs) {
         case (let a?, let b?): return min(a, b)
         case (let a?, nil): return a
@@ -205,7 +205,7 @@ public struct SessionEngine: Sendable {
         let (s, events) = read(id, now: now, touch: false)
         guard s != nil, let slot = find(id) else { return (false, events) }
         if ms <= 0 { return (true, events + [deleted(slot, now, reason: "expire-now")]) }
-        slots[Int(slot)].session.absoluteDeadline = now + ms
+        slots[Int(slot)].session.absoluteDeadline = saturatingSum(now, ms)   // past Int64: never
         schedule(slot)
         return (true, events)
     }

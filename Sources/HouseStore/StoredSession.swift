@@ -43,7 +43,7 @@ public struct StoredSession: Sendable, Equatable {
 
     /// When the session ends; `Int64.max`: never.
     var deadline: Int64 {
-        let sliding = maxInactiveMs >= 0 ? lastAccessMs &+ maxInactiveMs : .max
+        let sliding = maxInactiveMs >= 0 ? saturatingSum(lastAccessMs, maxInactiveMs) : .max
         return min(sliding, absoluteDeadline)
     }
 
@@ -135,6 +135,13 @@ extension HouseSession {
         }
         return StoredSession.accountedBytes(id: id.utf8.count, principal: principal?.utf8.count ?? 0, packed: packed)
     }
+}
+
+/// `a + b`, or `Int64.max` (never) when it would overflow: times come from clients
+/// (`SESSION.PUT id 9223372036854775`), and an overflow must not wrap into the past or trap.
+func saturatingSum(_ a: Int64, _ b: Int64) -> Int64 {
+    let (sum, overflow) = a.addingReportingOverflow(b)
+    return overflow ? (b > 0 ? .max : .min) : sum
 }
 
 /// LEB128 lengths for the packed attributes (the buffer is written only by

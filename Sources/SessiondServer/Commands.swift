@@ -96,7 +96,7 @@ extension NodeServer {
         case "SESSION.PUT":
             if let e = arity(2, "SESSION.PUT id ttl [PRINCIPAL p] [DEADLINE unix-ms] [CREATED unix-ms] [LASTACCESS unix-ms] [ATTR name value ...]") { return e }
             guard let ttl = a.integer(1) else { return .error("ERR ttl must be an integer number of seconds (-1: no sliding expiry)") }
-            // The attributes go straight into the stored form; the times are fixed at the end.
+            // The attributes go straight into the stored form.
             let (ttlMs, overflow) = ttl.multipliedReportingOverflow(by: 1000)
             guard !overflow else { return .error("ERR ttl is too large") }
             var s = StoredSession(id: text(0), principal: nil, createdMs: now, lastAccessMs: now, maxInactiveMs: ttl < 0 ? -1 : ttlMs)
@@ -107,11 +107,11 @@ extension NodeServer {
                 } else if a.is(i, "PRINCIPAL"), i + 1 < a.count {
                     s.principal = text(i + 1); i += 2
                 } else if a.is(i, "DEADLINE"), i + 1 < a.count {
-                    guard let d = a.integer(i + 1) else { return .error("ERR DEADLINE takes unix milliseconds") }
+                    guard let d = a.integer(i + 1), d >= 0 else { return .error("ERR DEADLINE takes unix milliseconds") }
                     s.absoluteDeadlineMs = d; i += 2
                 } else if a.is(i, "CREATED") || a.is(i, "LASTACCESS"), i + 1 < a.count {
                     // Times of a session brought from another store (migration).
-                    guard let t = a.integer(i + 1), t <= now + 60_000 else { return .error("ERR \(text(i).uppercased()) takes unix milliseconds, not in the future") }
+                    guard let t = a.integer(i + 1), t >= 0, t <= now + 60_000 else { return .error("ERR \(text(i).uppercased()) takes unix milliseconds, not in the future") }
                     if a.is(i, "CREATED") { s.createdMs = t } else { s.lastAccessMs = t }
                     i += 2
                 } else {
@@ -149,7 +149,8 @@ extension NodeServer {
         case "SESSION.EXPIRE", "SESSION.PEXPIRE":
             if let e = arity(2, "\(name) id \(name == "SESSION.EXPIRE" ? "seconds" : "milliseconds")") { return e }
             guard let v = Int64(text(1)) else { return .error("ERR value is not an integer") }
-            let (ok, events) = engine.expire(text(0), inMs: name == "SESSION.EXPIRE" ? v * 1000 : v, now: now)
+            let ms = name == "SESSION.EXPIRE" ? v.multipliedReportingOverflow(by: 1000) : (partialValue: v, overflow: false)
+            let (ok, events) = engine.expire(text(0), inMs: ms.overflow ? (v > 0 ? .max : .min) : ms.partialValue, now: now)
             publish(events)
             if ok && v > 0 { persist(text(0)) }
             return .integer(ok ? 1 : 0)

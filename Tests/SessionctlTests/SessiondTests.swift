@@ -78,6 +78,32 @@ import Glibc
         #expect(try server.command("PING") == .status("PONG"))
     }
 
+    /// Times and durations come from clients: extreme ones are refused or mean "never",
+    /// and never crash the server (an overflow used to trap) or wrap into the past.
+    @Test func extremeTimesNeitherCrashNorWrap() throws {
+        let server = try SessiondServer()
+        let c = try RedisConnection(url: server.url)
+        let max = String(Int64.max), min = String(Int64.min)
+        let replies = try c.send([
+            RedisCommand("SESSION.PUT", "a", "9223372036854775"),                 // ttl * 1000 fits; now + it does not
+            RedisCommand("SESSION.PUT", "b", "9223372036854776"),                 // ttl * 1000 overflows
+            RedisCommand("SESSION.PUT", "c", "-1", "LASTACCESS", min),
+            RedisCommand("SESSION.PUT", "d", "-1", "DEADLINE", "-5"),
+            RedisCommand("SESSION.PUT", "e", "-1"),
+            RedisCommand("SESSION.EXPIRE", "e", max),
+            RedisCommand("SESSION.PEXPIRE", "e", max),
+            RedisCommand("SESSION.TTL", "a"), RedisCommand("SESSION.TTL", "e"),
+            RedisCommand("SESSION.SCAN", "0", "COUNT", "100"),
+            RedisCommand("PING"),
+        ])
+        #expect(replies[0] == .status("OK") && replies[4] == .status("OK"))
+        #expect(replies[1].errorMessage?.contains("too large") == true, "\(replies[1])")
+        #expect(replies[2].errorMessage?.contains("LASTACCESS") == true && replies[3].errorMessage?.contains("DEADLINE") == true)
+        #expect(replies[5] == .integer(1) && replies[6] == .integer(1))
+        #expect(replies[7] == .integer(-1) && replies[8] == .integer(-1), "a deadline past Int64 is never, not the past: \(replies[7]) \(replies[8])")
+        #expect(replies.last == .status("PONG"))
+    }
+
     /// Sends raw bytes, reads until the server closes; returns what it said.
     func rawExchange(port: Int, send text: String) throws -> String {
         let fd = try connectLoopback(port: port)
