@@ -197,7 +197,10 @@ public final class AppendLog {
         let b = f.startIndex
         func s(_ i: Int) -> String { String(decoding: f[b + i], as: UTF8.self) }
         func n(_ i: Int) -> Int64? { Int64(s(i)) }
+        // Times are unix ms (deadline -1: none): a peer's CLUSTER.RESTORE is client input too,
+        // and a negative time would overflow the node's arithmetic later.
         guard f.count >= 7, let created = n(1), let last = n(2), let maxInactive = n(3), let deadline = n(4), let count = n(6),
+              created >= 0, last >= 0, maxInactive >= -1, deadline >= -1,
               count >= 0, count <= (f.count - 7) / 2, f.count == 7 + 2 * Int(count) else { return nil }
         var attrs: [HouseSession.Attribute] = []
         for k in 0..<Int(count) { attrs.append(.init(s(7 + 2 * k), f[b + 8 + 2 * k])) }

@@ -123,6 +123,11 @@ import Foundation
         lying[6] = Array("-1".utf8)
         #expect(AppendLog.session(fields: lying[...]) == nil)
         #expect(AppendLog.session(fields: f.prefix(5)) == nil)
+        for (field, value) in [(2, Int64.min), (1, -1), (3, -2), (4, -7)] {   // times no node writes
+            var bad = f
+            bad[field] = Array(String(value).utf8)
+            #expect(AppendLog.session(fields: bad[...]) == nil, "field \(field) = \(value)")
+        }
     }
 }
 
