@@ -104,6 +104,75 @@ import Glibc
         #expect(replies.last == .status("PONG"))
     }
 
+    /// Every byte a client sends is untrusted: 2,000 random requests (the command names,
+    /// their keywords, extreme numbers, random bytes) get replies, errors included, and the
+    /// node stays up with its indexes intact. The seed is in any failure message.
+    @Test func randomRequestsNeverBringTheNodeDown() throws {
+        let server = try SessiondServer(arguments: ["--max-sessions", "50"])
+        let c = try RedisConnection(url: server.url)
+        let seed = UInt64.random(in: 1...UInt64.max)
+        var state = seed
+        func next(_ n: Int) -> Int {   // xorshift: the same seed replays the same requests
+            state ^= state << 13; state ^= state >> 7; state ^= state << 17
+            return Int(state % UInt64(n))
+        }
+        let names = ["SESSION.PUT", "SESSION.GET", "SESSION.PEEK", "SESSION.SETATTR", "SESSION.DELATTR", "SESSION.TOUCH",
+                     "SESSION.TTL", "SESSION.EXPIRE", "SESSION.PEXPIRE", "SESSION.DEL", "SESSION.LOGOUT", "SESSION.SCAN",
+                     "SESSION.COUNT", "SESSION.MIGRATE", "NODE.INFO", "INFO", "ECHO", "SELECT", "HELLO", "CLUSTER.NODES",
+                     "CLUSTER.RESTORE", "CLUSTER.COMMIT", "CLUSTER.POINT", "CLUSTER.FORGET", "CONFIG", "CLIENT", "COMMAND",
+                     "session.put", "NOSUCH"]
+        let words = ["PRINCIPAL", "ATTR", "DEADLINE", "CREATED", "LASTACCESS", "MATCH", "COUNT", "TO", "principal", "0", "1",
+                     "-1", "60", String(Int64.max), String(Int64.min), "9223372036854775", "99999999999999999999", "", "*",
+                     "[", "\\", "s1", "s2", "s3", "u1", "u2", "n1"]
+        let numbers = ["0", "1", "-1", "60", "1800", String(Int64.max), String(Int64.min), "9223372036854775", "-9223372036854775"]
+        func pick(_ list: [String]) -> String { list[next(list.count)] }
+        func id() -> String { "s\(next(12))" }
+        // Half the requests are well formed with extreme values (they reach the engine), half
+        // are random words and bytes (they reach the parsers and the error paths).
+        func wellFormed() -> [String] {
+            switch next(8) {
+            case 0:
+                var a = ["SESSION.PUT", id(), pick(numbers)]
+                for _ in 0..<next(5) {
+                    switch next(5) {
+                    case 0: a += ["PRINCIPAL", "u\(next(4))"]
+                    case 1: a += ["DEADLINE", pick(numbers)]
+                    case 2: a += [pick(["CREATED", "LASTACCESS"]), pick(numbers)]
+                    default: a += ["ATTR", "n\(next(3))", String(repeating: "v", count: next(300))]
+                    }
+                }
+                return a
+            case 1: return ["SESSION.SETATTR", id(), "n\(next(3))", String(repeating: "w", count: next(200))]
+            case 2: return ["SESSION.DELATTR", id(), "n\(next(3))"]
+            case 3: return [pick(["SESSION.EXPIRE", "SESSION.PEXPIRE"]), id(), pick(numbers)]
+            case 4: return [pick(["SESSION.GET", "SESSION.PEEK", "SESSION.TOUCH", "SESSION.TTL"]), id()]
+            case 5: return ["SESSION.DEL", id(), id()]
+            case 6: return ["SESSION.LOGOUT", "u\(next(4))"]
+            default: return ["SESSION.SCAN", pick(["0", "3", "-1", "999999"]), "MATCH", pick(["*", "s1*", "[", "\\"]), "COUNT", pick(numbers)]
+            }
+        }
+        for _ in 0..<40 {
+            var batch: [RedisCommand] = []
+            for _ in 0..<50 {
+                if next(2) == 0 { batch.append(RedisCommand(wellFormed().map { Array($0.utf8) })); continue }
+                var args: [[UInt8]] = [Array(names[next(names.count)].utf8)]
+                for _ in 0..<next(9) {
+                    args.append(next(5) == 0 ? (0..<next(40)).map { _ in UInt8(next(256)) } : Array(words[next(words.count)].utf8))
+                }
+                batch.append(RedisCommand(args))
+            }
+            let replies = try c.send(batch)
+            #expect(replies.count == batch.count, "seed \(seed)")
+        }
+        #expect(try c.send([RedisCommand("PING")]) == [.status("PONG")], "seed \(seed)")
+        // Whatever was stored can still be listed and read whole.
+        let scan = try c.send([RedisCommand("SESSION.SCAN", "0", "COUNT", "1000"), RedisCommand("SESSION.COUNT")])
+        guard case .array(let page) = scan[0], page.count == 2, case .array(let rows) = page[1], case .integer(let n) = scan[1] else {
+            Issue.record("seed \(seed): \(scan)"); return
+        }
+        #expect(rows.count == Int(n) && n <= 50, "seed \(seed): \(rows.count) rows, \(n) sessions")
+    }
+
     /// Sends raw bytes, reads until the server closes; returns what it said.
     func rawExchange(port: Int, send text: String) throws -> String {
         let fd = try connectLoopback(port: port)
