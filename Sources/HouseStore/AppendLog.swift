@@ -1,3 +1,4 @@
+import Dispatch
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -82,10 +83,24 @@ public final class AppendLog {
     private func number(_ v: Int64) { pending.bulk(decimal: v) }
 
     /// Writes the buffered records (and fsyncs under `always`). Call before replying.
+    /// During a compaction they also go to the new file (see `beginCompaction`).
     public func commit() throws {
         guard !pending.bytes.isEmpty else { return }
+        try AppendLog.writeAll(pending.bytes, to: fd, path: path)
+        size += pending.bytes.count
+        unsynced += pending.bytes.count
+        if let c = compaction {
+            try AppendLog.writeAll(pending.bytes, to: c.out.fd, path: c.out.path)
+            c.out.size += pending.bytes.count
+            c.out.unsynced += pending.bytes.count
+        }
+        pending.bytes.removeAll(keepingCapacity: true)
+        if policy == .always { try sync() }
+    }
+
+    private static func writeAll(_ bytes: [UInt8], to fd: Int32, path: String) throws {
         var off = 0
-        try pending.bytes.withUnsafeBytes { raw in
+        try bytes.withUnsafeBytes { raw in
             guard let base = raw.baseAddress else { return }
             while off < raw.count {
                 let n = write(fd, base + off, raw.count - off)
@@ -93,13 +108,40 @@ public final class AppendLog {
                 off += n
             }
         }
-        size += pending.bytes.count
-        unsynced += pending.bytes.count
-        pending.bytes.removeAll(keepingCapacity: true)
-        if policy == .always { try sync() }
     }
 
-    /// fsync now (the `everysec` timer calls this; `always` after every commit).
+    /// Where fsyncs run when they must not stop the event loop (a second's writes, or a
+    /// compacted file, can take from tens of milliseconds to seconds), and where replaced
+    /// files are closed (freeing a large file's blocks takes time too). Serial, so work on
+    /// one file happens in order.
+    static let background = DispatchQueue(label: "sessiond.log")
+
+    /// `everysec`: fsyncs what was written so far, off the calling thread, on a duplicate of
+    /// the descriptor (the log may be replaced by a compaction meanwhile). A failure is
+    /// reported on stderr; the next second tries again.
+    public func syncInBackground() {
+        guard unsynced > 0 else { return }
+        unsynced = 0
+        AppendLog.fsyncInBackground(fd, path: path) { _ in }
+    }
+
+    private static func fsyncInBackground(_ fd: Int32, path: String, then: @escaping @Sendable (Bool) -> Void) {
+        let copy = dup(fd)
+        background.async {
+            guard copy >= 0 else { then(false); return }
+            let ok = fsync(copy) == 0
+            if !ok { report("sessiond: fsync of \(path) failed: \(String(cString: strerror(errno)))\n") }
+            close(copy)
+            then(ok)
+        }
+    }
+
+    private static func report(_ message: String) {
+        let bytes = Array(message.utf8)
+        _ = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+    }
+
+    /// fsync now (graceful stop; `always` after every commit).
     public func sync() throws {
         guard unsynced > 0 else { return }
         guard fsync(fd) == 0 else { throw LogError(description: "fsync of \(path) failed: \(String(cString: strerror(errno)))") }
@@ -220,33 +262,99 @@ public final class AppendLog {
 
     /// Whether the log has grown several times past the live data.
     public func needsRewrite(liveBytes: Int) -> Bool {
-        size > 1 << 20 && size > 4 * max(liveBytes, 1)
+        compaction == nil && size > 1 << 20 && size > 4 * max(liveBytes, 1)
     }
 
-    /// Writes one `LOG.PUT` per live session to a new file, fsyncs it, and renames it over
-    /// the log: a crash at any point leaves either the old or the new log whole.
-    public func rewrite(from engine: SessionEngine, cluster: ClusterRecords = ClusterRecords(), now: Int64) throws {
-        try commit()
-        let tmp = path + ".rewrite"
-        let out = try AppendLog(path: tmp, policy: .no)
-        _ = ftruncate(out.fd, 0)
-        out.size = 0
+    // MARK: compaction
+
+    /// A compaction in progress: the new file and how far the walk over the sessions got.
+    public final class Compaction {
+        let out: AppendLog
         var cursor = 0
-        repeat {
-            let (next, page) = engine.scan(cursor: cursor, match: nil, principal: nil, count: 1000, now: now)
-            for s in page { out.logPut(s) }
-            try out.commit()
-            cursor = next
-        } while cursor != 0
+        /// Where the new file was last handed to a background fsync.
+        var syncedUpTo = 0
+        init(out: AppendLog) { self.out = out }
+    }
+
+    /// The new file is fsynced in the background every this many bytes (Redis's
+    /// `aof-rewrite-incremental-fsync`): one fsync of the whole file at the end made ext4
+    /// commit it all at once, and the node's own writes waited a second for that commit.
+    static let compactionSyncStep = 8 << 20
+    public private(set) var compaction: Compaction?
+
+    /// Starts compacting the log into a new file (`PATH.rewrite`): the cluster records now,
+    /// then the sessions a chunk at a time (`continueCompaction`), while the node goes on.
+    /// Every record committed meanwhile goes to both files, so the new file needs no point in
+    /// time snapshot: each record sets state (a session's whole state, its last access, its
+    /// removal), and any session's last record in the new file, whether from the walk or
+    /// committed after it, is its state at the end. Until `finishCompaction` renames the new
+    /// file over the log, the old log is whole; a crash leaves it as it was.
+    public func beginCompaction(cluster: ClusterRecords) throws {
+        guard compaction == nil else { return }
+        try commit()
+        let out = try AppendLog(path: path + ".rewrite", policy: .no)
+        guard ftruncate(out.fd, 0) == 0 else { throw LogError(description: "cannot truncate \(out.path)") }
+        out.size = 0
         for (id, node) in cluster.forward { out.logForward(id, to: node) }
         for s in cluster.pending.values { out.logPending(s) }
         try out.commit()
-        try out.sync()
-        guard rename(tmp, path) == 0 else { throw LogError(description: "cannot replace \(path): \(String(cString: strerror(errno)))") }
-        close(fd)
+        compaction = Compaction(out: out)
+    }
+
+    /// Writes the next `count` live sessions to the new file; true when every session has
+    /// been visited (then call `finishCompaction`).
+    public func continueCompaction(from engine: SessionEngine, now: Int64, count: Int = 2_000) throws -> Bool {
+        guard let c = compaction else { return true }
+        let (next, page) = engine.scan(cursor: c.cursor, match: nil, principal: nil, count: count, now: now)
+        for s in page { c.out.logPut(s) }
+        try c.out.commit()
+        c.cursor = next
+        if c.out.size - c.syncedUpTo >= AppendLog.compactionSyncStep {
+            c.syncedUpTo = c.out.size
+            AppendLog.fsyncInBackground(c.out.fd, path: c.out.path) { _ in }
+        }
+        return next == 0
+    }
+
+    /// When the walk is done: fsyncs the new file off the calling thread, then calls `then`
+    /// (on the background queue) with whether it worked; then call `finishCompaction`.
+    public func syncCompactionFile(then: @escaping @Sendable (Bool) -> Void) {
+        guard let c = compaction else { then(false); return }
+        AppendLog.fsyncInBackground(c.out.fd, path: c.out.path, then: then)
+    }
+
+    /// Renames the new file over the log, which goes on in it. `newFileSynced`: it was
+    /// fsynced by `syncCompactionFile` (under `always`, what came since is fsynced here).
+    public func finishCompaction(newFileSynced: Bool = false) throws {
+        guard let c = compaction else { return }
+        try commit()
+        if !newFileSynced || policy == .always { try c.out.sync() }
+        guard rename(c.out.path, path) == 0 else { throw LogError(description: "cannot replace \(path): \(String(cString: strerror(errno)))") }
+        compaction = nil
+        let replaced = fd
         fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC)
+        AppendLog.background.async { close(replaced) }
         guard fd >= 0 else { throw LogError(description: "cannot reopen \(path)") }
-        size = out.size
-        unsynced = 0
+        size = c.out.size
+        unsynced = max(c.out.unsynced, 1)   // the next everysec tick syncs what came since
+    }
+
+    /// Drops a compaction that failed; the log goes on as it was.
+    public func abandonCompaction() {
+        guard let c = compaction else { return }
+        compaction = nil
+        unlink(c.out.path)
+    }
+
+    /// A whole compaction at once (tests, tools; the node compacts a chunk per loop turn).
+    public func rewrite(from engine: SessionEngine, cluster: ClusterRecords = ClusterRecords(), now: Int64) throws {
+        try beginCompaction(cluster: cluster)
+        do {
+            while try !continueCompaction(from: engine, now: now) {}
+            try finishCompaction()
+        } catch {
+            abandonCompaction()
+            throw error
+        }
     }
 }

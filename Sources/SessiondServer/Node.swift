@@ -43,6 +43,9 @@ final class NodeServer {
     /// Cluster records read from the log before the node joined its cluster.
     var replayedCluster = AppendLog.ClusterRecords()
     private var timer: Scheduled<Void>?
+    /// Log compactions completed (INFO `aof_rewrites`); no new one before `compactionRetryAt`.
+    var compactionsDone = 0
+    private var compactionRetryAt: Int64 = 0
     private var timerAt: Int64?
     let startedMs = currentTimeMs()
 
@@ -103,13 +106,60 @@ final class NodeServer {
         if let s { log.logPut(s) } else { log.logDelete(id) }
     }
 
-    /// Writes the batch's log records; compacts the log when it has grown too far.
+    /// Writes the batch's log records; starts compacting the log when it has grown too far.
     func commitLog() throws {
         guard let log else { return }
         try log.commit()
-        if log.needsRewrite(liveBytes: engine.usedMemory) {
-            try log.rewrite(from: engine, cluster: cluster?.records ?? AppendLog.ClusterRecords(), now: currentTimeMs())
+        if log.needsRewrite(liveBytes: engine.usedMemory), currentTimeMs() >= compactionRetryAt {
+            do {
+                try log.beginCompaction(cluster: cluster?.records ?? AppendLog.ClusterRecords())
+                scheduleCompactionStep()
+            } catch {
+                compactionFailed(error)
+            }
         }
+    }
+
+    /// The next chunk after a millisecond: a task queued with `execute` from a task runs
+    /// in the same turn of the loop, so chained chunks would never let a request in.
+    private func scheduleCompactionStep() {
+        loop.assumeIsolated().scheduleTask(in: .milliseconds(1)) { [self] in compactionStep() }
+    }
+
+    /// One chunk of the compaction per event-loop turn, so requests and expiries go on
+    /// between chunks (compacting 1,000,000 sessions at once stopped the node for over a
+    /// second).
+    private func compactionStep() {
+        guard let log, log.compaction != nil else { return }
+        do {
+            if try log.continueCompaction(from: engine, now: currentTimeMs()) {
+                // The walk is done: the new file is fsynced off the loop, then replaces the log.
+                let bound = NIOLoopBound(self, eventLoop: loop)
+                log.syncCompactionFile { ok in bound.eventLoop.execute { bound.value.compactionSynced(ok) } }
+            } else {
+                scheduleCompactionStep()
+            }
+        } catch {
+            compactionFailed(error)
+        }
+    }
+
+    private func compactionSynced(_ ok: Bool) {
+        guard let log, log.compaction != nil else { return }
+        do {
+            guard ok else { compactionFailed(SessiondError("fsync of the compacted log failed")); return }
+            try log.finishCompaction(newFileSynced: true)
+            compactionsDone += 1
+        } catch {
+            compactionFailed(error)
+        }
+    }
+
+    /// The log goes on uncompacted; another try in a minute.
+    private func compactionFailed(_ error: any Error) {
+        log?.abandonCompaction()
+        compactionRetryAt = currentTimeMs() + 60_000
+        logError("log compaction failed, the log goes on as it was: \(error)")
     }
 
     /// Tells every client the node is stopping and closes them (after the log is written).
@@ -126,6 +176,8 @@ final class NodeServer {
                      "# Clients", "connected_clients:\(clients)", "pubsub_subscribers:\(subscribers.count)",
                      "# Memory", "used_memory:\(engine.usedMemory)", "maxmemory:\(config.maxMemory ?? 0)",
                      "maxmemory_policy:\(config.maxMemory != nil || config.maxSessions != nil ? "allkeys-lru" : "noeviction")",
+                     "# Persistence", "aof_enabled:\(log == nil ? 0 : 1)", "aof_current_size:\(log?.size ?? 0)",
+                     "aof_rewrite_in_progress:\(log?.compaction == nil ? 0 : 1)", "aof_rewrites:\(compactionsDone)",
                      "# Stats", "total_commands_processed:\(commandsTotal)", "expired_keys:\(expiredTotal)", "evicted_keys:\(evictedTotal)",
                      "# Sessions", "sessions:\(engine.count)", "max_sessions:\(config.maxSessions ?? 0)",
                      "# Cluster", "cluster_enabled:\(cluster == nil ? 0 : 1)", "cluster_nodes:\(cluster?.ring.members.count ?? 1)",
@@ -137,9 +189,10 @@ final class NodeServer {
     }
 }
 
+/// One line to stderr, written at once (a `FILE` opened per call was buffered and never
+/// flushed: messages could be lost).
 func logError(_ message: String) {
-    fputs("sessiond: " + message + "\n", stderr_stream())
+    let line = Array(("sessiond: " + message + "\n").utf8)
+    _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
 }
 
-/// stderr without touching the `stderr` global (Swift 6 rejects shared mutable C globals).
-func stderr_stream() -> UnsafeMutablePointer<FILE> { fdopen(2, "w") }

@@ -65,9 +65,9 @@ public final class SessiondNode: Sendable {
                 return r
             }.wait()
             if policy == .everysec {
-                // fsync once a second, on the loop (the write itself happens before each reply).
+                // fsync once a second (the write itself happens before each reply).
                 loop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in
-                    do { try node.value.log?.sync() } catch { logError("\(error)") }
+                    node.value.log?.syncInBackground()   // off the loop: an fsync can take tens of ms
                 }
             }
         }
@@ -141,6 +141,7 @@ public final class SessiondNode: Sendable {
         let node = self.node
         try? node.eventLoop.submit {
             do { try node.value.commitLog(); try node.value.log?.sync() } catch { logError("\(error)") }
+            node.value.log?.abandonCompaction()   // the log as it is is whole; the new file goes
             node.value.shutdownClients()
         }.wait()
         try? group.syncShutdownGracefully()

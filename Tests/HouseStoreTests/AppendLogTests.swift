@@ -87,6 +87,60 @@ import Foundation
         #expect(try AppendLog.replay(path: path, into: &fresh, now: 0).sessions == 19)
     }
 
+    /// The node compacts a chunk at a time while it keeps changing sessions and logging
+    /// them: the compacted log replays to exactly the live state, whatever happened to a
+    /// session before, during or after the walk reached it.
+    @Test func compactionInChunksWhileTheLogGoesOn() throws {
+        let path = try tempLog()
+        let log = try AppendLog(path: path, policy: .no)
+        var e = SessionEngine(node: "n1")
+        var rng = SystemRandomNumberGenerator()
+        var now: Int64 = 1_000
+        func change() {
+            now += 1
+            let id = "s\(Int.random(in: 0..<400, using: &rng))"
+            switch Int.random(in: 0..<5, using: &rng) {
+            case 0, 1:
+                let events = e.put(id: id, maxInactiveMs: 600_000, principal: Bool.random(using: &rng) ? "u\(Int.random(in: 0..<5, using: &rng))" : nil,
+                                   attributes: [.init("v", Array(String(now).utf8))], now: now)
+                if let s = e.read(id, now: now, touch: false).0 { log.logPut(s) }
+                for ev in events where ev.kind != .created { log.logDelete(ev.id) }
+            case 2:
+                if e.read(id, now: now, touch: true).0 != nil { log.logTouch(id, at: now) }
+            case 3:
+                if let s = e.modify(id, now: now, { $0.setAttribute(name: Array("w".utf8)[...], value: Array(String(now).utf8)[...]) }).0 {
+                    log.logPut(s)
+                }
+            default:
+                if e.delete([id], now: now).0 > 0 { log.logDelete(id) }
+            }
+        }
+        for _ in 0..<6_000 { change() }
+        try log.commit()
+        let before = log.size
+        try log.beginCompaction(cluster: AppendLog.ClusterRecords())
+        #expect(log.needsRewrite(liveBytes: 1) == false, "no second compaction while one runs")
+        var done = false
+        while !done {
+            done = try log.continueCompaction(from: e, now: now, count: 25)
+            for _ in 0..<Int.random(in: 0..<40, using: &rng) { change() }
+            try log.commit()
+        }
+        try log.finishCompaction()
+        for _ in 0..<500 { change() }   // and after it, in the new file
+        try log.commit()
+        #expect(log.size < before, "compacted: \(log.size) of \(before) bytes")
+        var r = SessionEngine(node: "n1")
+        _ = try AppendLog.replay(path: path, into: &r, now: now)
+        #expect(r.count == e.count)
+        let live = e.scan(cursor: 0, match: nil, principal: nil, count: 10_000, now: now).1
+        let replayed = Dictionary(uniqueKeysWithValues: r.scan(cursor: 0, match: nil, principal: nil, count: 10_000, now: now).1.map { ($0.id, $0) })
+        for s in live {
+            #expect(replayed[s.id] == s, "\(s.id) differs after replay")
+        }
+        #expect(!FileManager.default.fileExists(atPath: path + ".rewrite"))
+    }
+
     @Test func clusterRecordsReplayAndSurviveARewrite() throws {
         let path = try tempLog()
         let log = try AppendLog(path: path, policy: .always)

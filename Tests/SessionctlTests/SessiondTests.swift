@@ -329,6 +329,44 @@ import Glibc
     }
 }
 
+extension SessiondDurabilityTests {
+    /// The log compacts itself while the node serves (a chunk per loop turn), and a restart
+    /// replays the compacted log with everything written before, during and after.
+    @Test func theLogCompactsWhileTheNodeServes() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sd-cp-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let server = try SessiondServer(arguments: ["--dir", dir])
+        let c = try RedisConnection(url: server.url)
+        func info(_ field: String) throws -> Int? {
+            guard let text = try c.send([RedisCommand("INFO")]).first?.text else { return nil }
+            let line = text.split(separator: "\r\n").first { $0.hasPrefix(field + ":") }
+            return line.flatMap { Int($0.dropFirst(field.count + 1)) }
+        }
+        // 2,000 sessions, then 40 of them rewritten with 2 KiB values until the log is over
+        // 1 MiB and four times the live data: the node starts compacting by itself.
+        _ = try c.send((0..<2_000).map { RedisCommand("SESSION.PUT", "c\($0)", "600", "PRINCIPAL", "u\($0 % 7)") })
+        let big = String(repeating: "x", count: 2_048)
+        var round = 0
+        while try info("aof_rewrites") == 0 && round < 200 {
+            _ = try c.send((0..<40).map { RedisCommand("SESSION.PUT", "c\($0)", "600", "ATTR", "round", "\(round)", "ATTR", "pad", big) })
+            round += 1
+        }
+        #expect(try info("aof_rewrites") ?? 0 >= 1, "compacted after \(round) rounds")
+        #expect(try info("aof_current_size") ?? .max < 1 << 20)
+        _ = try c.send([RedisCommand("SESSION.DEL", "c1999"), RedisCommand("SESSION.SETATTR", "c0", "after", "yes")])
+        server.stop()
+        try server.restart()
+        let r = try RedisConnection(url: server.url)
+        let replies = try r.send([RedisCommand("SESSION.COUNT"), RedisCommand("SESSION.PEEK", "c0"), RedisCommand("SESSION.PEEK", "c39")])
+        #expect(replies[0] == .integer(1_999))
+        func attributes(_ reply: RedisReply) -> [String] { reply.array?.last?.array?.compactMap(\.text) ?? [] }
+        let c0 = attributes(replies[1]), c39 = attributes(replies[2])
+        #expect(c0.contains("after") && c0.contains("\(round - 1)") && c39.contains("\(round - 1)"), "the last round and the change after it: \(c0.prefix(6))")
+        #expect(!FileManager.default.fileExists(atPath: dir + "/sessiond.aof.rewrite"))
+    }
+}
+
 final class AckedLog: @unchecked Sendable {
     private let lock = NSLock()
     private var list: [String] = []
