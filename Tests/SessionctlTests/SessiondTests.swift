@@ -282,8 +282,7 @@ import Glibc
 
 @Suite struct SessiondDurabilityTests {
     @Test func noAcknowledgedWriteIsLostToKill9WithFsyncAlways() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sd-dur-\(UUID().uuidString.prefix(8))").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let dir = try makeTemporaryDirectory("sd-dur")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let server = try SessiondServer(arguments: ["--dir", dir, "--fsync", "always"])
         // A writer keeps creating and changing sessions; each reply is an acknowledgement.
@@ -317,8 +316,7 @@ import Glibc
     }
 
     @Test func everysecAndAGracefulStopKeepEverything() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sd-es-\(UUID().uuidString.prefix(8))").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let dir = try makeTemporaryDirectory("sd-es")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let server = try SessiondServer(arguments: ["--dir", dir])
         let c = try RedisConnection(url: server.url)
@@ -333,8 +331,7 @@ extension SessiondDurabilityTests {
     /// The log compacts itself while the node serves (a chunk per loop turn), and a restart
     /// replays the compacted log with everything written before, during and after.
     @Test func theLogCompactsWhileTheNodeServes() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sd-cp-\(UUID().uuidString.prefix(8))").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let dir = try makeTemporaryDirectory("sd-cp")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let server = try SessiondServer(arguments: ["--dir", dir])
         let c = try RedisConnection(url: server.url)

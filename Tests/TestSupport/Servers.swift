@@ -21,6 +21,14 @@ public func findExecutable(_ name: String) -> String? {
     return nil
 }
 
+/// A fresh directory under the system's temporary one, named `PREFIX-random` (the caller
+/// removes it).
+public func makeTemporaryDirectory(_ prefix: String) throws -> String {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString.prefix(8))").path
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    return dir
+}
+
 /// A raw TCP connection to a loopback port, for tests that speak bytes or must not send.
 /// `receiveBuffer` is set before connecting (a small one makes a slow reader).
 public func connectLoopback(port: Int, receiveTimeoutSeconds: Int = 5, receiveBuffer: Int32? = nil) throws -> Int32 {
