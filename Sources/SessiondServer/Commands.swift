@@ -137,7 +137,7 @@ extension NodeServer {
             return .integer(s != nil && removed ? 1 : 0)
         case "SESSION.TOUCH":
             if let e = arity(1, "SESSION.TOUCH id") { return e }
-            let (s, events) = engine.get(text(0), now: now, touch: true)
+            let (s, events) = engine.read(text(0), now: now, touch: true)   // no unpacking: only whether it exists
             publish(events)
             if s != nil { log?.logTouch(text(0), at: now) }
             return .integer(s == nil ? 0 : 1)
