@@ -331,12 +331,22 @@ public final class AppendLog {
         if !newFileSynced || policy == .always { try c.out.sync() }
         guard rename(c.out.path, path) == 0 else { throw LogError(description: "cannot replace \(path): \(String(cString: strerror(errno)))") }
         compaction = nil
+        if policy == .always { try syncDirectory() }   // the rename itself must survive a power loss
         let replaced = fd
         fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC)
         AppendLog.background.async { close(replaced) }
         guard fd >= 0 else { throw LogError(description: "cannot reopen \(path)") }
         size = c.out.size
         unsynced = max(c.out.unsynced, 1)   // the next everysec tick syncs what came since
+    }
+
+    /// fsyncs the directory holding the log (what makes a rename durable).
+    private func syncDirectory() throws {
+        let dir = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
+        let dfd = open(dir.isEmpty ? "/" : dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard dfd >= 0 else { throw LogError(description: "cannot open \(dir) to sync it") }
+        defer { close(dfd) }
+        guard fsync(dfd) == 0 else { throw LogError(description: "fsync of \(dir) failed: \(String(cString: strerror(errno)))") }
     }
 
     /// Drops a compaction that failed; the log goes on as it was.
