@@ -22,11 +22,13 @@ let package = Package(
         .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
         .systemLibrary(name: "CNCurses", pkgConfig: "ncursesw", providers: [.apt(["libncurses-dev"])]),
         .target(name: "SessionKit"),
+        // Every session decoder and the framework value formats (no store, no I/O).
+        .target(name: "SessionFormats", dependencies: ["SessionKit"]),
         .target(name: "RedisClient", dependencies: ["CHiredis", "SessionKit"]),
-        .target(name: "RedisSessions", dependencies: ["SessionKit", "RedisClient"]),
+        .target(name: "RedisSessions", dependencies: ["SessionKit", "SessionFormats", "RedisClient"]),
         // The in-house store: RESP codec, the session engine, its log, and its clients
         // (the console's SessionStore and the application API, both cluster-aware).
-        .target(name: "HouseStore", dependencies: ["SessionKit", "RedisClient", "RedisSessions"]),
+        .target(name: "HouseStore", dependencies: ["SessionKit", "SessionFormats", "RedisClient"]),
         // A sessiond node as a library (SwiftNIO): the `sessiond` executable and the embedded
         // demo of `sessionctl demo` both run it.
         .target(
@@ -54,17 +56,18 @@ let package = Package(
         // Writes realistic sessions into Redis for the demo and the benchmarks.
         .executableTarget(
             name: "session-seed",
-            dependencies: ["RedisClient", "RedisSessions", "SessionKit",
+            dependencies: ["RedisClient", "RedisSessions", "SessionKit", "SessionFormats",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         // Test helpers shared by the test targets: starting real servers on free ports.
-        .target(name: "TestSupport", dependencies: ["RedisClient", "RedisSessions", "SessionKit"], path: "Tests/TestSupport"),
-        .testTarget(name: "SessionKitTests", dependencies: ["SessionKit", "TestSupport"]),
+        .target(name: "TestSupport", dependencies: ["RedisClient", "RedisSessions", "SessionKit", "SessionFormats"], path: "Tests/TestSupport"),
+        .testTarget(name: "SessionKitTests", dependencies: ["SessionKit", "SessionFormats", "TestSupport"]),
+        .testTarget(name: "SessionFormatsTests", dependencies: ["SessionFormats", "SessionKit", "TestSupport"]),
         .testTarget(name: "ConsoleUITests", dependencies: ["ConsoleUI", "SessionKit", "TestSupport"], exclude: ["Golden"]),
         .testTarget(name: "HouseStoreTests", dependencies: ["HouseStore", "SessionKit"]),
         .testTarget(name: "RedisClientTests", dependencies: ["RedisClient", "TestSupport"]),
-        .testTarget(name: "RedisSessionsTests", dependencies: ["RedisSessions", "SessionKit", "TestSupport"]),
-        .testTarget(name: "SessionctlTests", dependencies: ["TestSupport", "RedisClient", "SessionKit", "HouseStore", "sessionctl", "sessiond"]),
+        .testTarget(name: "RedisSessionsTests", dependencies: ["RedisSessions", "SessionKit", "SessionFormats", "TestSupport"]),
+        .testTarget(name: "SessionctlTests", dependencies: ["TestSupport", "RedisClient", "SessionKit", "SessionFormats", "HouseStore", "sessionctl", "sessiond"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,6 +1,7 @@
 import Foundation
 import RedisClient
-import RedisSessions
+
+import SessionFormats
 import SessionKit
 
 /// Sessions in the in-house store: one or more `sessiond` nodes, spoken to over RESP with
@@ -300,7 +301,7 @@ public final class SessiondStore: SessionStore, @unchecked Sendable {
                 info.expiredTotal = fields["expired_keys"].flatMap { Int64($0) }
                 info.evictedTotal = fields["evicted_keys"].flatMap { Int64($0) }
             } catch {
-                info.error = error.description
+                info.error = "\(error)"
             }
             out.append(info)
         }

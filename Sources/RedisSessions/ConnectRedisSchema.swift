@@ -1,4 +1,5 @@
 import RedisClient
+import SessionFormats
 import SessionKit
 
 /// express-session with connect-redis: `sess:<sid>` holding the session as JSON, SET with

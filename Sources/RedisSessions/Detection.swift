@@ -1,4 +1,5 @@
 import RedisClient
+import SessionFormats
 import SessionKit
 
 /// Which schemas to use: given by the operator or detected from a sample of keys.

@@ -1,4 +1,5 @@
 import RedisClient
+import SessionFormats
 import SessionKit
 
 /// Keyspace notification settings of the nodes.

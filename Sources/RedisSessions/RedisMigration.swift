@@ -1,5 +1,6 @@
 import Foundation
 import RedisClient
+import SessionFormats
 import SessionKit
 
 /// Moving sessions inside Redis: between independent nodes with `MIGRATE` (all keys of a

@@ -1,5 +1,6 @@
 import Foundation
 import RedisClient
+import SessionFormats
 import SessionKit
 
 /// Sessions kept in one or several independent Redis nodes, in any known schema.
@@ -615,52 +616,10 @@ public final class RedisSessionStore: SessionStore, @unchecked Sendable {
     }
 }
 
-/// Shared across the node scans of one listing: counts matches and enforces the limit.
-/// Counts matches across pages and nodes so a listing stops at its limit.
-public actor ListProgress {
-    let limit: Int?
-    public private(set) var matched = 0
-    public init(limit: Int?) { self.limit = limit }
-    public var done: Bool { limit.map { matched >= $0 } ?? false }
-    public func accept(_ sessions: [Session]) -> (sessions: [Session], done: Bool) {
-        guard let limit else { matched += sessions.count; return (sessions, false) }
-        let room = max(0, limit - matched)
-        let taken = Array(sessions.prefix(room))
-        matched += taken.count
-        return (taken, matched >= limit)
-    }
-}
-
 actor SchemaCache {
     private var byNode: [String: [any RedisSchema]] = [:]
     func get(_ node: String) -> [any RedisSchema]? { byNode[node] }
     func set(_ node: String, _ s: [any RedisSchema]) { byNode[node] = s }
-}
-
-/// Collects pages (for commands that need the whole result, like sorting or logout).
-public actor Collector {
-    public private(set) var sessions: [Session] = []
-    public init() {}
-    public func add(_ page: [Session]) { sessions += page }
-}
-
-/// `INFO` text as a dictionary.
-public enum RedisInfo {
-    public static func parse(_ text: String) -> [String: String] {
-        var out: [String: String] = [:]
-        for line in text.split(whereSeparator: \.isNewline) {
-            guard !line.hasPrefix("#"), let colon = line.firstIndex(of: ":") else { continue }
-            out[String(line[..<colon])] = String(line[line.index(after: colon)...])
-        }
-        return out
-    }
-
-    /// Keys in `db` from the keyspace section (`db0:keys=12,expires=3,...`).
-    public static func keys(_ fields: [String: String], db: Int) -> Int? {
-        guard let v = fields["db\(db)"] else { return 0 }
-        for part in v.split(separator: ",") where part.hasPrefix("keys=") { return Int(part.dropFirst(5)) }
-        return nil
-    }
 }
 
 extension RedisSessionStore: SessionWriter {

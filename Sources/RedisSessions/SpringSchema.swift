@@ -1,4 +1,5 @@
 import RedisClient
+import SessionFormats
 import SessionKit
 
 /// Spring Session Data Redis, indexed (`RedisIndexedSessionRepository`, with `expires:`

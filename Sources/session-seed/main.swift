@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import RedisClient
 import RedisSessions
+import SessionFormats
 import SessionKit
 
 /// Writes realistic sessions into a Redis, the way the frameworks do: for the demo, the

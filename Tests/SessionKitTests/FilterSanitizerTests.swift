@@ -1,4 +1,6 @@
+import TestSupport
 import Testing
+import SessionFormats
 import SessionKit
 
 @Suite struct FilterTests {

@@ -1,5 +1,6 @@
 import Foundation
 import RedisClient
+import SessionFormats
 import SessionKit
 import RedisSessions
 

@@ -1,3 +1,5 @@
+import SessionKit
+
 /// PHP's `serialize()` format and the three session encodings built on it (`php`,
 /// `php_binary`, `php_serialize`), read as data: objects become descriptions with their
 /// class name, `__wakeup`/`__unserialize` never run because nothing runs at all.

@@ -1,3 +1,5 @@
+import SessionKit
+
 /// MessagePack (msgpack.org spec), as Flask-Session ≥ 0.7 writes sessions (through
 /// msgspec). Extension types are shown with their type code; the timestamp extension (-1)
 /// as an ISO time.

@@ -1,3 +1,5 @@
+import SessionKit
+
 /// A reader for the Java Object Serialization stream format (JOSS, chapter 6 of the
 /// specification), as written by `ObjectOutputStream` and so by Spring's
 /// `JdkSerializationRedisSerializer`.

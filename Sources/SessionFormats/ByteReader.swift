@@ -1,3 +1,5 @@
+import SessionKit
+
 /// Limits every decoder honours: nesting depth, values decoded, and the longest string or
 /// collection a length field may announce. Untrusted input can claim anything.
 public struct DecodeLimits: Sendable {

@@ -1,3 +1,5 @@
+import SessionKit
+
 /// Ruby's Marshal format 4.8 (`Marshal.dump`), as Rails session stores write it. Objects
 /// are described by class name and instance variables; `_load`, `marshal_load` and
 /// `_dump` payloads are never run, user-defined payloads are shown as bytes or text.

@@ -1,4 +1,5 @@
 import Testing
+import SessionFormats
 import SessionKit
 import TestSupport
 
@@ -104,18 +105,5 @@ import TestSupport
         b += desc
         for _ in 0..<10_000 { b += [0x75, 0x71, 0x00, 0x7E, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01] }
         #expect(throws: JavaStreamError.self) { try JavaStream.decode(b) }
-    }
-}
-
-/// A small deterministic PRNG so fuzz runs are repeatable.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

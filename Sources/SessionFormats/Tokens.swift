@@ -1,3 +1,5 @@
+import SessionKit
+
 /// JSON Web Tokens: header and claims shown, `exp`/`iat`/`nbf` as times, `sub` understood.
 /// The signature is **not verified** (the console has no key) and the result says so.
 public enum JWT {

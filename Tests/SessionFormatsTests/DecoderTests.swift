@@ -1,5 +1,7 @@
+import TestSupport
 import Testing
-@testable import SessionKit
+@testable import SessionFormats
+import SessionKit
 
 /// The framework decoders: known values, every malformed shape we could think of, and
 /// thousands of random mutations (no crash, no hang, errors carry an offset).

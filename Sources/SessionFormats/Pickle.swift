@@ -1,3 +1,5 @@
+import SessionKit
+
 /// Python's pickle, protocols 2 to 5, read as data. The stream is a program for a stack
 /// machine; this runs only the opcodes that build plain data (dict, list, tuple, set, str,
 /// bytes, int, float, bool, None). Anything that would import or call (`GLOBAL`,
