@@ -44,12 +44,15 @@ let package = Package(
             dependencies: ["SessiondServer", "HouseStore", "SessionKit",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
+        // What the console does, once: store factory, safety policy, audit, expire/logout/
+        // migrate/drain, store-to-store migration, output formats, config contexts.
+        .target(name: "SessionOps", dependencies: ["SessionKit"]),
         // The TUI: the only importer of CNCurses.
         .target(name: "ConsoleUI", dependencies: ["SessionKit", "CNCurses"]),
         .executableTarget(
             name: "sessionctl",
             dependencies: [
-                "SessionKit", "RedisClient", "RedisSessions", "HouseStore", "SessiondServer", "ConsoleUI",
+                "SessionKit", "SessionOps", "RedisSessions", "HouseStore", "SessiondServer", "ConsoleUI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -63,6 +66,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["RedisClient", "RedisSessions", "SessionKit", "SessionFormats"], path: "Tests/TestSupport"),
         .testTarget(name: "SessionKitTests", dependencies: ["SessionKit", "SessionFormats", "TestSupport"]),
         .testTarget(name: "SessionFormatsTests", dependencies: ["SessionFormats", "SessionKit", "TestSupport"]),
+        .testTarget(name: "SessionOpsTests", dependencies: ["SessionOps", "SessionKit"]),
         .testTarget(name: "ConsoleUITests", dependencies: ["ConsoleUI", "SessionKit", "TestSupport"], exclude: ["Golden"]),
         .testTarget(name: "HouseStoreTests", dependencies: ["HouseStore", "SessionKit"]),
         .testTarget(name: "RedisClientTests", dependencies: ["RedisClient", "TestSupport"]),

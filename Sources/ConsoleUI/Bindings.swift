@@ -66,7 +66,7 @@ public enum Bindings {
         Binding(keys: [.char("2")], label: "2", help: "events view (expired, evicted, deleted, migrated)", command: .viewEvents, views: [], footer: true, mutates: false),
         Binding(keys: [.char("3")], label: "3", help: "nodes view", command: .viewNodes, views: [], footer: true, mutates: false),
         Binding(keys: [.char("f")], label: "f", help: "events: cycle the kinds shown", command: .eventKinds, views: [.events], footer: true, mutates: false),
-        Binding(keys: [.char("E")], label: "E", help: "events: turn on keyspace notifications (asks first)", command: .enableNotifications, views: [.events], footer: true, mutates: true),
+        Binding(keys: [.char("E")], label: "E", help: "events: turn on the store's event setting (asks first)", command: .enableNotifications, views: [.events], footer: true, mutates: true),
         Binding(keys: [.char("?")], label: "?", help: "this help", command: .help, views: [], footer: true, mutates: false),
         Binding(keys: [.char("q"), .ctrlC], label: "q", help: "quit (esc first in sub-views)", command: .quit, views: [], footer: true, mutates: false),
     ]
@@ -167,7 +167,8 @@ extension AppState {
             let i = cycle.firstIndex(of: eventKinds) ?? 0
             eventKinds = cycle[(i + 1) % cycle.count]
         case .enableNotifications:
-            guard !notificationsOff.isEmpty else { showFlash("keyspace notifications are already on", error: false, now: now); return [] }
+            let name = eventSetting?.name ?? "session events"
+            guard !notificationsOff.isEmpty else { showFlash("\(name) are already on", error: false, now: now); return [] }
             confirm(.enableNotifications, now: now)
         }
         return []
@@ -210,8 +211,8 @@ extension AppState {
             dialog = Dialog(title: "Migrate \(ids.count) session\(ids.count == 1 ? "" : "s") to \(node)?",
                             lines: ["TTL, user and attributes are kept."], action: action)
         case .enableNotifications:
-            dialog = Dialog(title: "Turn on keyspace notifications?",
-                            lines: ["Adds the flags E g x e to notify-keyspace-events on",
+            dialog = Dialog(title: "Turn on \(eventSetting?.name ?? "session events")?",
+                            lines: [eventSetting?.change ?? "Changes a server setting on",
                                     notificationsOff.joined(separator: ", ") + " (a server setting; audited)."], action: action)
         }
     }

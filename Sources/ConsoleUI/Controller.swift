@@ -12,7 +12,9 @@ public protocol ConsoleBackend: Sendable {
     var migrateTargets: [String] { get }
     /// Node facts without an expensive session count (the table's rows give it).
     func nodeFacts() async -> [NodeInfo]
-    /// Nodes whose keyspace notifications are off.
+    /// The server setting the store's events need, in its words (nil: none).
+    var eventSetting: EventSettingWords? { get }
+    /// Nodes where that setting is off.
     func notificationsOff() async -> [String]
     /// Live events (the TUI tracks deadlines itself, from its rows).
     func events() -> AsyncThrowingStream<SessionEvent, Error>
@@ -118,6 +120,7 @@ public final class TUIController: @unchecked Sendable {
         state = AppState(storeName: backend.storeName, readOnly: readOnly, themeName: theme.name)
         state.themeNames = themes.available()
         state.migrateTargets = backend.migrateTargets
+        state.eventSetting = backend.eventSetting
     }
 
     /// A message shown when the screen opens (a theme fallback, say).

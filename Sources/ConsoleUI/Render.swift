@@ -197,7 +197,7 @@ public enum Renderer {
         y += 1
         if !s.notificationsOff.isEmpty {
             c.fill(y, from: 0, .eventGap)
-            c.put(y, 1, "keyspace notifications are off on \(s.notificationsOff.joined(separator: ", ")): no events from there. Press E to turn them on.", .eventGap)
+            c.put(y, 1, "\(s.eventSetting?.name ?? "session events") are off on \(s.notificationsOff.joined(separator: ", ")): no events from there. Press E to turn them on.", .eventGap)
             y += 1
         }
         c.fill(y, from: 0, .tableHeader)
@@ -235,9 +235,11 @@ public enum Renderer {
     static func nodes(_ s: AppState, _ c: Canvas, _ body: Range<Int>, _ now: Int64) {
         var y = body.lowerBound
         c.fill(y, from: 0, .tableHeader)
-        let ring = s.nodes.contains { $0.ringShare != nil }
+        // Backend facts (a ring share, keys, slots) as further columns, titled by the store.
+        let factColumns = NodeFactColumns(s.nodes)
         c.put(y, 1, fit("NODE", 18) + fit("STATE", 7) + fit("ROLE", 8) + fit("SESSIONS", 10, alignRight: true) + "  "
-              + fit("MEMORY", 24) + fit("EXPIRED/s", 22) + (ring ? fit("EVICTED/s", 22) + "RING" : "EVICTED/s"), .tableHeader)
+              + fit("MEMORY", 24) + fit("EXPIRED/s", 22)
+              + (factColumns.isEmpty ? "EVICTED/s" : fit("EVICTED/s", 22) + factColumns.header), .tableHeader)
         y += 1
         if s.nodes.isEmpty { c.put(y + 1, 2, "loading nodes…", .dim); return }
         for n in s.nodes {
@@ -258,9 +260,9 @@ public enum Renderer {
             let rates = s.nodeRates[n.name] ?? []
             x = c.put(y, x, fit(sparkline(rates.map(\.expired), width: 12) + " " + format1(rates.last?.expired ?? 0), 22), .sparkline)
             let evicted = sparkline(rates.map(\.evicted), width: 12) + " " + format1(rates.last?.evicted ?? 0)
-            if ring {
+            if !factColumns.isEmpty {
                 x = c.put(y, x, fit(evicted, 22), .sparkline)
-                c.put(y, x, n.ringShare.map { format1($0 * 100) + "%" } ?? "-", .row)
+                c.put(y, x, factColumns.row(n), .row)
             } else {
                 c.put(y, x, evicted, .sparkline)
             }
@@ -268,6 +270,23 @@ public enum Renderer {
         }
         if y + 1 < body.upperBound, let p = s.nodes.first?.evictionPolicy {
             c.put(y + 1, 1, "eviction policy: \(p)", .dim)
+        }
+    }
+
+    /// Columns for the backend facts present on any node, each as wide as its widest cell.
+    struct NodeFactColumns {
+        let keys: [(key: String, title: String, width: Int)]
+        init(_ nodes: [NodeInfo]) {
+            var order: [(String, String)] = []
+            for n in nodes { for f in n.facts where !order.contains(where: { $0.0 == f.key }) { order.append((f.key, f.title)) } }
+            keys = order.map { key, title in
+                (key, title, max(title.count, nodes.map { $0[fact: key]?.text.count ?? 1 }.max() ?? 1) + 2)
+            }
+        }
+        var isEmpty: Bool { keys.isEmpty }
+        var header: String { keys.map { fit($0.title, $0.width) }.joined() }
+        func row(_ n: NodeInfo) -> String {
+            keys.map { fit(n[fact: $0.key].map { Sanitizer.display($0.text, limit: 40) } ?? "-", $0.width) }.joined()
         }
     }
 
@@ -323,7 +342,11 @@ public enum Renderer {
             let scope = b.views.isEmpty ? "" : "  [" + b.views.map(\.rawValue).sorted().joined(separator: ", ") + "]"
             let ro = b.mutates && s.readOnly ? "  (disabled: read-only)" : ""
             c.put(y, 2, fit(b.label, 8), .footerKey)
-            c.put(y, 10, b.help + scope + ro, b.mutates && s.readOnly ? .dim : .help)
+            // The event-setting key speaks the store's own words.
+            let text = b.command == .enableNotifications
+                ? "events: turn on \(s.eventSetting?.name ?? "the store's event setting") (asks first)"
+                : b.help
+            c.put(y, 10, text + scope + ro, b.mutates && s.readOnly ? .dim : .help)
             y += 1
         }
         if y + 1 < body.upperBound {

@@ -138,6 +138,8 @@ public struct AppState: Sendable {
     public var eventKinds: Set<SessionEvent.Kind> = Set(SessionEvent.Kind.allCases)
     public var eventTop = 0
     public var notificationsOff: [String] = []
+    /// The store's server setting for events, in its own words (nil: the store has none).
+    public var eventSetting: EventSettingWords?
     public var inspect: Session? = nil
     public var inspectLines: [(String, Role)] = []
     public var inspectScroll = 0
@@ -331,5 +333,17 @@ public struct AppState: Sendable {
 
     public mutating func showFlash(_ text: String, error: Bool, now: Int64) {
         flash = (text, error, now + (error ? 8000 : 4000))
+    }
+}
+
+/// How a store names the server setting its events need, for banners and confirmations.
+public struct EventSettingWords: Sendable, Equatable {
+    /// "keyspace notifications".
+    public var name: String
+    /// "Adds the flags E g x e to notify-keyspace-events on" (the nodes follow).
+    public var change: String
+    public init(name: String, change: String) {
+        self.name = name
+        self.change = change
     }
 }

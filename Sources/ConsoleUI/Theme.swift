@@ -1,4 +1,5 @@
 #if canImport(Glibc)
+import SessionKit
 import Glibc
 #endif
 

@@ -8,7 +8,7 @@ import SessionKit
 /// the same hiredis client. Sessions are native there, so listing is `SESSION.SCAN` (rows
 /// carry TTL, idle, creation and size: no per-session round trips), `show` is
 /// `SESSION.PEEK` (never touches), logout is one `SESSION.LOGOUT` per node.
-public final class SessiondStore: SessionStore, @unchecked Sendable {
+public final class SessiondStore: SessionStore, SessionEventSource, SessionMigrator, @unchecked Sendable {
     public struct Node: Sendable {
         public let url: RedisURL
         public let client: RedisClient
@@ -259,15 +259,42 @@ public final class SessiondStore: SessionStore, @unchecked Sendable {
         return result
     }
 
-    public func expire(ids: [String], after milliseconds: Int64?) async throws -> MutationResult {
-        await perIDCommand(ids) { RedisCommand("SESSION.PEXPIRE", $0, milliseconds ?? 0) }
+    public func locate(ids: [String]) async -> SessionPlan { await SessionPlan.byReading(ids, from: self) }
+
+    public func expire(_ target: SessionTarget, after milliseconds: Int64?) async throws -> MutationResult {
+        let ids: [String]
+        switch target {
+        case .ids(let given): ids = given
+        case .sessions(let rows): ids = rows.map(\.id)
+        case .user(let user): ids = try await sessionIDs(of: user)
+        }
+        return await perIDCommand(ids) { RedisCommand("SESSION.PEXPIRE", $0, milliseconds ?? 0) }
     }
 
-    public func delete(ids: [String]) async throws -> MutationResult {
-        await perIDCommand(ids) { RedisCommand("SESSION.DEL", $0) }
+    public func delete(_ target: SessionTarget) async throws -> MutationResult {
+        switch target {
+        case .ids(let ids): return await perIDCommand(ids) { RedisCommand("SESSION.DEL", $0) }
+        case .sessions(let rows): return await perIDCommand(rows.map(\.id)) { RedisCommand("SESSION.DEL", $0) }
+        case .user(let user): return await logoutUser(user)
+        }
     }
 
-    public func logout(user: String) async throws -> MutationResult {
+    /// The ids of a user's sessions, through the principal index of every node.
+    private func sessionIDs(of user: String) async throws -> [String] {
+        var filter = Filter()
+        filter.add(.user, .eq, user)
+        let collector = Collector()
+        _ = try await list(ListQuery(filter: filter)) { await collector.add($0) }
+        return await collector.sessions.map(\.id)
+    }
+
+    public func capabilities() async -> StoreCapabilities {
+        let t = await topology()
+        return StoreCapabilities(events: self, migration: t.ring == nil ? nil : self, writer: self)
+    }
+
+    /// SESSION.LOGOUT on every node: the native principal index, one command per node.
+    private func logoutUser(_ user: String) async -> MutationResult {
         var result = MutationResult()
         for node in await topology().nodes {
             do {
@@ -282,19 +309,22 @@ public final class SessiondStore: SessionStore, @unchecked Sendable {
         return result
     }
 
-    public func nodes() async -> [NodeInfo] {
+    public func nodes(_ detail: NodeDetail) async -> [NodeInfo] {
         var out: [NodeInfo] = []
         let t = await topology(refresh: true)
         for node in t.nodes {
             var info = NodeInfo(name: node.name, address: "sessiond://" + node.url.nodeName, up: false)
-            info.ringShare = t.ring == nil ? nil : t.shares[node.name]
+            if t.ring != nil, let share = t.shares[node.name] {
+                let text = String(format: "%.1f%%", share * 100)
+                info.set(NodeFact(key: "ring_share", title: "RING", value: .number(share, text: text)))
+            }
             do {
                 let fields = RedisInfo.parse(try await node.client.send(RedisCommand("NODE.INFO")).orThrow().text ?? "")
                 info.up = true
                 info.role = fields["role"] ?? "master"
                 info.version = fields["redis_version"]
                 info.sessions = fields["sessions"].flatMap { Int($0) }
-                info.keys = info.sessions
+                if let n = info.sessions { info.set(NodeFact(key: "keys", title: "KEYS", value: .int(Int64(n)))) }
                 info.usedMemory = fields["used_memory"].flatMap { Int64($0) }
                 info.maxMemory = fields["maxmemory"].flatMap { Int64($0) }
                 info.evictionPolicy = fields["maxmemory_policy"]
@@ -315,7 +345,7 @@ public final class SessiondStore: SessionStore, @unchecked Sendable {
         return t.ring == nil ? [] : t.nodes.map(\.name)
     }
 
-    public func migrate(ids: [String], to node: String) async throws -> MutationResult {
+    public func migrate(ids: [String], to node: String, options: MigrationOptions = MigrationOptions()) async throws -> MutationResult {
         let t = try await clusterTopology(target: node)
         let replies = await routed(ids, { RedisCommand("SESSION.MIGRATE", $0, node) }, topology: t)
         var result = MutationResult()
@@ -407,7 +437,11 @@ public final class SessiondStore: SessionStore, @unchecked Sendable {
     }
 
     /// Events from every node's event channel; a lost subscription is a gap, then retried.
-    public func events(kinds: Set<SessionEvent.Kind>) -> AsyncThrowingStream<SessionEvent, Error> {
+    /// sessiond expires on time and publishes every expiry itself: nobody tracks deadlines.
+    public var expiresLazily: Bool { false }
+    public func promptExpiry(ids: [String]) async {}
+
+    public func events(kinds: Set<SessionEvent.Kind>, deadlines: DeadlineTracking) -> AsyncThrowingStream<SessionEvent, Error> {
         let (stream, continuation) = AsyncThrowingStream.makeStream(of: SessionEvent.self, bufferingPolicy: .bufferingNewest(100_000))
         let wanted = kinds.isEmpty ? Set(SessionEvent.Kind.allCases) : kinds
         let password = self.password

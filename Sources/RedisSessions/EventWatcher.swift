@@ -2,32 +2,25 @@ import RedisClient
 import SessionFormats
 import SessionKit
 
-/// Keyspace notification settings of the nodes.
-public struct NotificationStatus: Sendable, Equatable {
-    public var node: String
-    public var flags: String
-    public var missing: String
-    public var isSufficient: Bool { missing.isEmpty }
-}
+extension RedisSessionStore: EventSettings {
+    public var settingName: String { "keyspace notifications" }
+    public var parameter: String { "notify-keyspace-events" }
+    public var changeDescription: String { "Adds the flags E g x e to notify-keyspace-events on" }
 
-/// Stores whose events depend on a server setting the operator may have to turn on.
-public protocol KeyspaceNotifications: Sendable {
-    func notificationStatus() async -> [Result<NotificationStatus, NodeFailure>]
-    func enableNotifications() async throws -> [(node: String, before: String, after: String)]
-}
+    public func eventSettingStatus() async -> [Result<EventSettingStatus, NodeFailure>] { await notificationStatus() }
+    public func enableEventSettings() async throws -> [SettingChange] { try await enableNotifications() }
 
-extension RedisSessionStore: KeyspaceNotifications {
     /// The event classes `watch` needs: keyevent channel (E), generic commands for `del`
     /// and `expire` (g), expired (x) and evicted (e).
     static let neededFlags: [Character] = ["E", "g", "x", "e"]
 
-    public func notificationStatus() async -> [Result<NotificationStatus, NodeFailure>] {
-        var out: [Result<NotificationStatus, NodeFailure>] = []
+    public func notificationStatus() async -> [Result<EventSettingStatus, NodeFailure>] {
+        var out: [Result<EventSettingStatus, NodeFailure>] = []
         for node in await notificationNodes() {
             do {
                 let r = try await node.client.send(RedisCommand("CONFIG", "GET", "notify-keyspace-events")).orThrow()
                 let flags = r.array?.last?.text ?? ""
-                out.append(.success(NotificationStatus(node: node.name, flags: flags, missing: Self.missingFlags(flags))))
+                out.append(.success(EventSettingStatus(node: node.name, current: flags, missing: Self.missingFlags(flags))))
             } catch {
                 out.append(.failure(NodeFailure(node: node.name, message: error.description)))
             }
@@ -56,13 +49,13 @@ extension RedisSessionStore: KeyspaceNotifications {
     }
 
     /// Adds the missing flags (keeping the existing ones) and returns `(node, before, after)`.
-    public func enableNotifications() async throws -> [(node: String, before: String, after: String)] {
-        var changes: [(String, String, String)] = []
+    public func enableNotifications() async throws -> [SettingChange] {
+        var changes: [SettingChange] = []
         for case .success(let status) in await notificationStatus() where !status.isSufficient {
             guard let node = await notificationNodes().first(where: { $0.name == status.node }) else { continue }
-            let after = status.flags + status.missing
+            let after = status.current + status.missing
             _ = try await node.client.send(RedisCommand("CONFIG", "SET", "notify-keyspace-events", after)).orThrow()
-            changes.append((status.node, status.flags, after))
+            changes.append(SettingChange(node: status.node, before: status.current, after: after))
         }
         return changes
     }

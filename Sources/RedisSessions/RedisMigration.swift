@@ -7,14 +7,14 @@ import SessionKit
 /// session in one atomic `MIGRATE ... KEYS`, TTLs kept, index memberships fixed on both
 /// sides, checked afterwards), and in a Redis Cluster by moving hash slots with the
 /// documented `CLUSTER SETSLOT` / `MIGRATE` procedure.
-extension RedisSessionStore {
+extension RedisSessionStore: SessionMigrator, SlotMover {
     public func migrationTargets() async -> [String] {
         let all = await resolve()
         return router != nil || all.count > 1 ? all.map(\.name) : []
     }
 
-    public func migrate(ids: [String], to node: String) async throws -> MutationResult {
-        try await migrate(ids: ids, to: node, replace: false)
+    public func migrate(ids: [String], to node: String, options: MigrationOptions) async throws -> MutationResult {
+        try await migrate(ids: ids, to: node, replace: options.replace)
     }
 
     /// The keys `MIGRATE` moves for a session: the schema's keys that exist.
@@ -54,7 +54,7 @@ extension RedisSessionStore {
             throw UnsupportedOperation("unknown node '\(nodeName)'; nodes: \(all.map(\.name).joined(separator: ", "))")
         }
         guard case .tcp(let host, let port) = target.url.endpoint else { throw UnsupportedOperation("MIGRATE needs a TCP target") }
-        let (found, failures) = await locate(ids: ids)
+        let (found, failures) = await find(ids: ids)
         var result = MutationResult(failedNodes: failures)
         let hit = Set(found.map(\.session.id))
         result.notFound = ids.filter { !hit.contains($0) && failures.isEmpty }
@@ -101,17 +101,17 @@ extension RedisSessionStore {
 
     /// What moving these sessions means in a cluster: each slot their keys live in, its
     /// owner, and how many keys the slot holds (all of them move).
-    public func slotPlan(ids: [String]) async -> (slots: [(slot: Int, owner: String, keys: Int)], notFound: [String]) {
+    public func slotPlan(ids: [String]) async -> (slots: [SlotMove], notFound: [String]) {
         await resolve()
         guard let router else { return ([], ids) }
-        let (found, _) = await locate(ids: ids)
+        let (found, _) = await find(ids: ids)
         var slots = Set<Int>()
         for item in found { for k in migrationPlan(item).keys { slots.insert(ClusterRouter.slot(of: Array(k.utf8))) } }
-        var out: [(Int, String, Int)] = []
+        var out: [SlotMove] = []
         for slot in slots.sorted() {
             guard let owner = router.master(forSlot: slot) else { continue }
             let n = (try? await router.client(host: owner.host, port: owner.port).send(RedisCommand("CLUSTER", "COUNTKEYSINSLOT", String(slot))).int) ?? nil
-            out.append((slot, owner.address, Int(n ?? 0)))
+            out.append(SlotMove(slot: slot, owner: owner.address, keys: Int(n ?? 0)))
         }
         let hit = Set(found.map(\.session.id))
         return (out, ids.filter { !hit.contains($0) })

@@ -5,7 +5,7 @@ import SessionKit
 
 /// Sessions kept in one or several independent Redis nodes, in any known schema.
 /// (`@unchecked Sendable`: the cluster state is behind `lock`; everything else is immutable.)
-public final class RedisSessionStore: SessionStore, @unchecked Sendable {
+public final class RedisSessionStore: SessionStore, SessionEventSource, @unchecked Sendable {
     public struct Node: Sendable {
         public let url: RedisURL
         /// The node's shared connection for request/response commands.
@@ -407,7 +407,7 @@ public final class RedisSessionStore: SessionStore, @unchecked Sendable {
         var session: Session
     }
 
-    func locate(ids: [String]) async -> (found: [Located], failures: [NodeFailure]) {
+    func find(ids: [String]) async -> (found: [Located], failures: [NodeFailure]) {
         var found: [Located] = []
         var failures: [NodeFailure] = []
         var remaining = Set(ids)
@@ -429,58 +429,69 @@ public final class RedisSessionStore: SessionStore, @unchecked Sendable {
     }
 
     /// What a mutation would do, for `--dry-run`: the sessions it would touch.
-    public func plan(ids: [String]) async -> (sessions: [Session], notFound: [String], failures: [NodeFailure]) {
-        let (found, failures) = await locate(ids: ids)
+    public func locate(ids: [String]) async -> SessionPlan {
+        let (found, failures) = await find(ids: ids)
         let foundIDs = Set(found.map(\.session.id))
-        return (found.map(\.session), ids.filter { !foundIDs.contains($0) }, failures)
+        return SessionPlan(sessions: found.map(\.session), notFound: ids.filter { !foundIDs.contains($0) }, failures: failures)
     }
 
-    public func expire(ids: [String], after milliseconds: Int64?) async throws -> MutationResult {
-        let (found, failures) = await locate(ids: ids)
-        var result = await apply(found) { $0.schema.expireCommands(for: $0.session, afterMs: milliseconds) }
-        if milliseconds == nil { await promptExpiry(found) }
-        result.failedNodes += failures
-        let hit = Set(found.map(\.session.id))
-        result.notFound = ids.filter { !hit.contains($0) && failures.isEmpty }
-        return result
-    }
-
-    public func delete(ids: [String]) async throws -> MutationResult {
-        let (found, failures) = await locate(ids: ids)
-        var result = await apply(found) { $0.schema.deleteCommands(for: $0.session) }
-        result.failedNodes += failures
-        let hit = Set(found.map(\.session.id))
-        result.notFound = ids.filter { !hit.contains($0) && failures.isEmpty }
-        return result
-    }
-
-    /// The listed rows carry the node, the key and the fields the clean-up needs: each is
-    /// matched to its node and schema without another read.
-    public func delete(sessions: [Session]) async throws -> MutationResult {
-        var found: [Located] = []
-        var unmatched: [String] = []
-        for s in sessions {
-            guard let node = nodes.first(where: { $0.name == s.node }),
-                  let schema = try? await schemas(on: node).first(where: { $0.sessionID(forKey: s.key) == s.id }) else {
-                unmatched.append(s.id)
-                continue
-            }
-            found.append(Located(node: node, schema: schema, session: s))
+    public func expire(_ target: SessionTarget, after milliseconds: Int64?) async throws -> MutationResult {
+        try await mutate(target) { $0.schema.expireCommands(for: $0.session, afterMs: milliseconds) } after: { found in
+            if milliseconds == nil { await self.promptExpiry(found) }
         }
-        var result = await apply(found) { $0.schema.deleteCommands(for: $0.session) }
-        if !unmatched.isEmpty { result.merge(try await delete(ids: unmatched)) }
-        return result
     }
 
-    public func logout(user: String) async throws -> MutationResult {
-        var filter = Filter()
-        filter.add(.user, .eq, user)
-        let collector = Collector()
-        // Expired leftovers too: a logout leaves no trace of the user.
-        let outcome = try await list(ListQuery(filter: filter, includeExpired: true)) { page in await collector.add(page) }
-        var result = try await delete(sessions: await collector.sessions)
-        result.failedNodes += outcome.failedNodes
-        return result
+    public func delete(_ target: SessionTarget) async throws -> MutationResult {
+        try await mutate(target) { $0.schema.deleteCommands(for: $0.session) } after: { _ in }
+    }
+
+    /// Finds the target's sessions (by id, from rows already read, or by user) and runs
+    /// each one's commands.
+    private func mutate(
+        _ target: SessionTarget, commands: @escaping (Located) -> [RedisCommand],
+        after: ([Located]) async -> Void
+    ) async throws -> MutationResult {
+        switch target {
+        case .ids(let ids):
+            let (found, failures) = await find(ids: ids)
+            var result = await apply(found, commands: commands)
+            await after(found)
+            result.failedNodes += failures
+            let hit = Set(found.map(\.session.id))
+            result.notFound = ids.filter { !hit.contains($0) && failures.isEmpty }
+            return result
+        case .sessions(let sessions):
+            // The rows carry the node, the key and the fields the clean-up needs: each is
+            // matched to its node and schema without another read.
+            var found: [Located] = []
+            var unmatched: [String] = []
+            for s in sessions {
+                guard let node = nodes.first(where: { $0.name == s.node }),
+                    let schema = try? await schemas(on: node).first(where: { $0.sessionID(forKey: s.key) == s.id })
+                else {
+                    unmatched.append(s.id)
+                    continue
+                }
+                found.append(Located(node: node, schema: schema, session: s))
+            }
+            var result = await apply(found, commands: commands)
+            await after(found)
+            if !unmatched.isEmpty {
+                result.merge(try await mutate(.ids(unmatched), commands: commands, after: after))
+            }
+            return result
+        case .user(let user):
+            var filter = Filter()
+            filter.add(.user, .eq, user)
+            let collector = Collector()
+            // Expired leftovers too: a logout leaves no trace of the user.
+            let outcome = try await list(ListQuery(filter: filter, includeExpired: true)) { page in
+                await collector.add(page)
+            }
+            var result = try await mutate(.sessions(await collector.sessions), commands: commands, after: after)
+            result.failedNodes += outcome.failedNodes
+            return result
+        }
     }
 
     /// Runs each located session's commands, pipelined per node.
@@ -519,11 +530,10 @@ public final class RedisSessionStore: SessionStore, @unchecked Sendable {
 
     // MARK: - Nodes
 
-    public func nodes() async -> [NodeInfo] { await nodes(countSessions: true) }
-
-    /// Node facts; `countSessions: false` skips the keys-only scan that counts sessions
-    /// (the TUI counts its listed rows instead).
-    public func nodes(countSessions: Bool) async -> [NodeInfo] {
+    /// Node facts; `.cheap` skips the keys-only scan that counts sessions (the TUI counts
+    /// its listed rows instead).
+    public func nodes(_ detail: NodeDetail) async -> [NodeInfo] {
+        let countSessions = detail == .full
         let current = await resolve(refresh: true)
         var members: [(Node, String?, String?)] = current.map { ($0, nil, nil) }   // node, slots, replica of
         if let router {
@@ -539,7 +549,7 @@ public final class RedisSessionStore: SessionStore, @unchecked Sendable {
             for (i, (node, slots, replicaOf)) in members.enumerated() {
                 group.addTask {
                     var info = await self.nodeInfo(node, countSessions: countSessions && replicaOf == nil)
-                    info.slots = slots
+                    if let slots { info.set(NodeFact(key: "slots", title: "SLOTS", value: .string(slots))) }
                     if let replicaOf { info.role = "replica of \(replicaOf)" }
                     return (i, info)
                 }
@@ -564,7 +574,9 @@ public final class RedisSessionStore: SessionStore, @unchecked Sendable {
             info.evictionPolicy = fields["maxmemory_policy"]
             info.expiredTotal = fields["expired_keys"].flatMap { Int64($0) }
             info.evictedTotal = fields["evicted_keys"].flatMap { Int64($0) }
-            info.keys = RedisInfo.keys(fields, db: node.url.db)
+            if let keys = RedisInfo.keys(fields, db: node.url.db) {
+                info.set(NodeFact(key: "keys", title: "KEYS", value: .int(Int64(keys))))
+            }
             if countSessions {
                 var count = 0
                 for schema in try await schemas(on: node) {
@@ -593,14 +605,21 @@ public final class RedisSessionStore: SessionStore, @unchecked Sendable {
 
     // MARK: - Events
 
-    public func events(kinds: Set<SessionEvent.Kind>) -> AsyncThrowingStream<SessionEvent, Error> {
-        EventWatcher(store: self, kinds: kinds, trackDeadlines: true).start()
+    /// Events from every node. `.byStore`: the watcher learns the sessions' deadlines (a
+    /// listing alongside) and prompts late expiries; `.byCaller`: no listing, no memory per
+    /// session, for callers that know the deadlines and call `promptExpiry`.
+    public func events(kinds: Set<SessionEvent.Kind>, deadlines: DeadlineTracking) -> AsyncThrowingStream<SessionEvent, Error> {
+        EventWatcher(store: self, kinds: kinds, trackDeadlines: deadlines == .byStore).start()
     }
 
-    /// Events without the watcher's own deadline tracking (no listing at start, no memory per
-    /// session): for callers that know the deadlines already and call `promptExpiry`.
-    public func untrackedEvents(kinds: Set<SessionEvent.Kind>) -> AsyncThrowingStream<SessionEvent, Error> {
-        EventWatcher(store: self, kinds: kinds, trackDeadlines: false).start()
+    public var expiresLazily: Bool { true }
+
+    public func capabilities() async -> StoreCapabilities {
+        let all = await resolve()
+        let clustered = router != nil
+        return StoreCapabilities(
+            events: self, migration: clustered || all.count > 1 ? self : nil, slotMoves: clustered ? self : nil,
+            writer: self, eventSettings: self)
     }
 
     /// Makes Redis notice now that these sessions' deadlines passed (EXISTS reclaims an

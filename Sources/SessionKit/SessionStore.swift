@@ -1,60 +1,167 @@
-/// What a session store offers the console. Redis (any schema) and the in-house store
-/// both implement it; the batch commands and the TUI only speak this protocol.
+/// The core every session store answers: list, read without touching, locate, expire or
+/// delete a target, node facts. Everything else is a capability (`StoreCapabilities`) that
+/// callers discover from `capabilities()`, never by casting to a concrete store, so that a
+/// wrapper (read-only, audited) keeps them by forwarding one call.
 public protocol SessionStore: Sendable {
     /// Human name of the store for headers and messages, with passwords redacted.
     var displayName: String { get }
+
+    /// The node names (for "all nodes failed" decisions).
+    var nodeNames: [String] { get }
 
     /// Lists sessions page by page. `onPage` is awaited before the next page is read, so a
     /// slow consumer slows the scan instead of growing a buffer. Nodes that fail are
     /// reported in the outcome; the others are still listed.
     func list(_ query: ListQuery, onPage: @escaping @Sendable ([Session]) async throws -> Void) async throws -> ListOutcome
 
-    /// One session with every attribute, read without touching it where the store allows.
+    /// One session with every attribute, read without touching it (its TTL and idle time
+    /// stay what they were).
     func get(id: String) async throws -> Session?
 
-    /// Ends sessions now (`after == nil`) or sets their remaining time.
-    func expire(ids: [String], after milliseconds: Int64?) async throws -> MutationResult
+    /// Finds sessions by id: what a mutation of them would touch (`--dry-run`, confirmations).
+    /// The plan can be handed back to `expire`/`delete` without locating them again.
+    func locate(ids: [String]) async -> SessionPlan
 
-    /// Removes sessions and every trace the framework keeps of them.
-    func delete(ids: [String]) async throws -> MutationResult
+    /// Ends the target's sessions now (`after == nil`) or sets their remaining time.
+    func expire(_ target: SessionTarget, after milliseconds: Int64?) async throws -> MutationResult
 
-    /// Removes sessions already read (a listing's rows), with every trace, without reading
-    /// them again to find them.
-    func delete(sessions: [Session]) async throws -> MutationResult
+    /// Removes the target's sessions and every trace the framework keeps of them
+    /// (`.user`: a forced logout, through the store's fastest honest path).
+    func delete(_ target: SessionTarget) async throws -> MutationResult
 
-    /// Removes every session of `user` (force logout).
-    func logout(user: String) async throws -> MutationResult
+    /// Per-node facts at the chosen detail.
+    func nodes(_ detail: NodeDetail) async -> [NodeInfo]
 
-    /// Per-node facts: address, role, up/down, sessions, memory, expiry and eviction totals.
-    func nodes() async -> [NodeInfo]
+    /// What this store can do beyond the core (may look at the store's topology first).
+    func capabilities() async -> StoreCapabilities
+}
 
-    /// Live session events until the task is cancelled.
-    func events(kinds: Set<SessionEvent.Kind>) -> AsyncThrowingStream<SessionEvent, Error>
+/// What a mutation applies to.
+public enum SessionTarget: Sendable, Equatable {
+    /// Sessions by id (located by the store).
+    case ids([String])
+    /// Sessions already located (a plan's or a listing's rows): not read again.
+    case sessions([Session])
+    /// Every session of a user (force logout).
+    case user(String)
+}
 
-    /// The node names (for "all nodes failed" decisions).
-    var nodeNames: [String] { get }
+/// Sessions found by id, the ids not found, and the nodes that failed while looking.
+public struct SessionPlan: Sendable, Equatable {
+    public var sessions: [Session]
+    public var notFound: [String]
+    public var failures: [NodeFailure]
+    public init(sessions: [Session] = [], notFound: [String] = [], failures: [NodeFailure] = []) {
+        self.sessions = sessions
+        self.notFound = notFound
+        self.failures = failures
+    }
 
-    /// What a mutation of `ids` would touch (`--dry-run`, confirmations).
-    func plan(ids: [String]) async -> (sessions: [Session], notFound: [String], failures: [NodeFailure])
+    /// A plan made by reading each id with `get` (stores with no cheaper batch lookup).
+    public static func byReading(_ ids: [String], from store: some SessionStore) async -> SessionPlan {
+        var plan = SessionPlan()
+        for id in ids {
+            do {
+                if let s = try await store.get(id: id) { plan.sessions.append(s) } else { plan.notFound.append(id) }
+            } catch {
+                plan.failures.append(NodeFailure(node: store.displayName, message: "\(error)"))
+            }
+        }
+        return plan
+    }
+}
 
-    /// Node facts; `countSessions: false` may skip an expensive count.
-    func nodes(countSessions: Bool) async -> [NodeInfo]
+/// How much a node listing should find out.
+public enum NodeDetail: Sendable, Equatable {
+    /// Everything, including session counts that may cost a scan.
+    case full
+    /// What is cheap (the TUI's refresh): counts only where the store keeps them.
+    case cheap
+}
 
-    /// Events for a caller that tracks deadlines itself (see `promptExpiry`).
-    func untrackedEvents(kinds: Set<SessionEvent.Kind>) -> AsyncThrowingStream<SessionEvent, Error>
+/// Optional abilities of a store. A nil member means the store cannot do it.
+public struct StoreCapabilities: Sendable {
+    /// Live session events.
+    public var events: (any SessionEventSource)?
+    /// Moving sessions between nodes, draining a node.
+    public var migration: (any SessionMigrator)?
+    /// Moving hash slots (a Redis Cluster: sessions move only with their slots).
+    public var slotMoves: (any SlotMover)?
+    /// Taking sessions read from another store (migration target, import).
+    public var writer: (any SessionWriter)?
+    /// A server setting that must be on for events (Redis keyspace notifications).
+    public var eventSettings: (any EventSettings)?
 
-    /// Asks the store to report expiries whose deadline passed (stores that expire lazily).
+    public init(
+        events: (any SessionEventSource)? = nil, migration: (any SessionMigrator)? = nil,
+        slotMoves: (any SlotMover)? = nil, writer: (any SessionWriter)? = nil,
+        eventSettings: (any EventSettings)? = nil
+    ) {
+        self.events = events
+        self.migration = migration
+        self.slotMoves = slotMoves
+        self.writer = writer
+        self.eventSettings = eventSettings
+    }
+}
+
+/// Who watches deadlines so that late expiries are reported near their time.
+public enum DeadlineTracking: Sendable, Equatable {
+    /// The store's event stream does it (a batch `watch`).
+    case byStore
+    /// The caller does (the TUI knows every listed session's deadline) and calls
+    /// `promptExpiry` when one passes.
+    case byCaller
+}
+
+/// Live events of a store.
+public protocol SessionEventSource: Sendable {
+    /// True when the store reports expiries lazily (Redis), so deadlines must be watched.
+    var expiresLazily: Bool { get }
+    /// Events of `kinds` until the task is cancelled; gaps are reported as `.gap` events.
+    func events(kinds: Set<SessionEvent.Kind>, deadlines: DeadlineTracking) -> AsyncThrowingStream<SessionEvent, Error>
+    /// Makes the store notice expiries whose deadline passed (a no-op where expiry is on time).
     func promptExpiry(ids: [String]) async
+}
 
-    /// Nodes sessions can be moved to (empty: this store cannot migrate).
+/// Options of a migration between nodes.
+public struct MigrationOptions: Sendable, Equatable {
+    /// Overwrite a session the target already has (Redis MIGRATE REPLACE).
+    public var replace: Bool
+    public init(replace: Bool = false) { self.replace = replace }
+}
+
+/// Moving sessions between the nodes of one store.
+public protocol SessionMigrator: Sendable {
+    /// Nodes sessions can be moved to.
     func migrationTargets() async -> [String]
-
     /// Moves sessions to `node` (TTL, user and attributes kept); `affected` are the moved ones.
-    func migrate(ids: [String], to node: String) async throws -> MutationResult
+    func migrate(ids: [String], to node: String, options: MigrationOptions) async throws -> MutationResult
+    /// Moves every session off `node`, to `target` or else to each session's next node;
+    /// `progress(moved, total)` after each batch.
+    func drain(
+        node: String, to target: String?, progress: @escaping @Sendable (Int, Int) async -> Void
+    ) async throws -> MutationResult
+}
 
-    /// Moves every session off `node`, to `target` or else to each session's next node on
-    /// the ring; `progress(moved, total)` after each batch.
-    func drain(node: String, to target: String?, progress: @escaping @Sendable (Int, Int) async -> Void) async throws -> MutationResult
+/// One hash slot a set of sessions lives in.
+public struct SlotMove: Sendable, Equatable {
+    public var slot: Int
+    public var owner: String
+    public var keys: Int
+    public init(slot: Int, owner: String, keys: Int) {
+        self.slot = slot
+        self.owner = owner
+        self.keys = keys
+    }
+}
+
+/// A store whose sessions move only with their hash slots (Redis Cluster).
+public protocol SlotMover: Sendable {
+    /// The slots of these sessions, their owners and key counts; the ids not found.
+    func slotPlan(ids: [String]) async -> (slots: [SlotMove], notFound: [String])
+    /// Moves the slots (everything in them) to `node`; the keys moved.
+    func moveSlots(_ slots: [Int], to node: String, progress: @escaping @Sendable (Int, Int) async -> Void) async throws -> Int
 }
 
 /// A store that can take sessions read from another store (`migrate --from --to`):
@@ -65,35 +172,63 @@ public protocol SessionWriter: Sendable {
     func write(_ sessions: [Session]) async -> (written: [String], failures: [NodeFailure])
 }
 
-/// A store that cannot do what was asked (e.g. migration on standalone Redis).
+/// A node's state of a server setting that events need.
+public struct EventSettingStatus: Sendable, Equatable {
+    public var node: String
+    /// The setting's current value.
+    public var current: String
+    /// What is missing for the events sessionctl shows (empty: sufficient).
+    public var missing: String
+    public var isSufficient: Bool { missing.isEmpty }
+    public init(node: String, current: String, missing: String) {
+        self.node = node
+        self.current = current
+        self.missing = missing
+    }
+}
+
+/// A setting changed on a node (audited).
+public struct SettingChange: Sendable, Equatable {
+    public var node: String
+    public var before: String
+    public var after: String
+    public init(node: String, before: String, after: String) {
+        self.node = node
+        self.before = before
+        self.after = after
+    }
+}
+
+/// A server-side setting that must be on for the store to publish session events.
+public protocol EventSettings: Sendable {
+    /// The setting in the store's own words ("keyspace notifications").
+    var settingName: String { get }
+    /// The server parameter (`notify-keyspace-events`), for the audit log.
+    var parameter: String { get }
+    /// What turning it on changes, as a confirmation says it ("Adds the flags E g x e to
+    /// notify-keyspace-events on"; the nodes follow).
+    var changeDescription: String { get }
+    /// Each node's state; a node that could not be asked is a failure.
+    func eventSettingStatus() async -> [Result<EventSettingStatus, NodeFailure>]
+    /// Turns the setting on where it is insufficient; what changed.
+    func enableEventSettings() async throws -> [SettingChange]
+}
+
+/// A store that cannot do what was asked.
 public struct UnsupportedOperation: Error, CustomStringConvertible {
     public var description: String
     public init(_ d: String) { description = d }
 }
 
+/// Convenience forms of the core, for callers and tests.
 extension SessionStore {
-    public func plan(ids: [String]) async -> (sessions: [Session], notFound: [String], failures: [NodeFailure]) {
-        var found: [Session] = [], missing: [String] = [], failures: [NodeFailure] = []
-        for id in ids {
-            do {
-                if let s = try await get(id: id) { found.append(s) } else { missing.append(id) }
-            } catch {
-                failures.append(NodeFailure(node: displayName, message: "\(error)"))
-            }
-        }
-        return (found, missing, failures)
+    public func expire(ids: [String], after milliseconds: Int64?) async throws -> MutationResult {
+        try await expire(.ids(ids), after: milliseconds)
     }
-    public func nodes(countSessions: Bool) async -> [NodeInfo] { await nodes() }
-    public func delete(sessions: [Session]) async throws -> MutationResult { try await delete(ids: sessions.map(\.id)) }
-    public func untrackedEvents(kinds: Set<SessionEvent.Kind>) -> AsyncThrowingStream<SessionEvent, Error> { events(kinds: kinds) }
-    public func promptExpiry(ids: [String]) async {}
-    public func migrationTargets() async -> [String] { [] }
-    public func migrate(ids: [String], to node: String) async throws -> MutationResult {
-        throw UnsupportedOperation("\(displayName) cannot migrate sessions (migration needs an in-house cluster; Redis Cluster is issue 7)")
-    }
-    public func drain(node: String, to target: String?, progress: @escaping @Sendable (Int, Int) async -> Void) async throws -> MutationResult {
-        throw UnsupportedOperation("\(displayName) cannot drain nodes (draining needs an in-house cluster; Redis Cluster is issue 7)")
-    }
+    public func delete(ids: [String]) async throws -> MutationResult { try await delete(.ids(ids)) }
+    public func delete(sessions: [Session]) async throws -> MutationResult { try await delete(.sessions(sessions)) }
+    public func logout(user: String) async throws -> MutationResult { try await delete(.user(user)) }
+    public func nodes() async -> [NodeInfo] { await nodes(.full) }
 }
 
 /// What to list.
@@ -145,7 +280,8 @@ public struct MutationResult: Sendable, Equatable {
     }
 }
 
-/// A node of a store.
+/// A node of a store: a common core every store fills, and backend facts (`facts`) that
+/// views render generically.
 public struct NodeInfo: Sendable, Equatable {
     public var name: String
     public var address: String
@@ -153,20 +289,58 @@ public struct NodeInfo: Sendable, Equatable {
     public var up: Bool
     public var error: String?
     public var sessions: Int?
-    public var keys: Int?
     public var usedMemory: Int64?
     public var maxMemory: Int64?
     public var evictionPolicy: String?
     public var expiredTotal: Int64?
     public var evictedTotal: Int64?
     public var version: String?
-    /// The node's share of new sessions on its cluster's hash ring (in-house cluster).
-    public var ringShare: Double?
-    /// The hash slots a Redis Cluster master serves (`0-5460`).
-    public var slots: String?
+    /// What only some stores know (Redis keys, a ring share, Redis Cluster slots), in order.
+    public var facts: [NodeFact] = []
 
     public init(name: String, address: String, role: String = "master", up: Bool, error: String? = nil) {
-        self.name = name; self.address = address; self.role = role; self.up = up; self.error = error
+        self.name = name
+        self.address = address
+        self.role = role
+        self.up = up
+        self.error = error
+    }
+
+    /// The fact with this key.
+    public subscript(fact key: String) -> NodeFact? { facts.first { $0.key == key } }
+
+    /// Sets (or replaces) a fact.
+    public mutating func set(_ fact: NodeFact) {
+        if let i = facts.firstIndex(where: { $0.key == fact.key }) { facts[i] = fact } else { facts.append(fact) }
+    }
+}
+
+/// One backend fact of a node: a JSON key, a column title, and the value as text and JSON.
+public struct NodeFact: Sendable, Equatable {
+    public enum Value: Sendable, Equatable {
+        case int(Int64)
+        case number(Double, text: String)
+        case string(String)
+    }
+    /// The JSON key (`keys`, `ring_share`, `slots`).
+    public var key: String
+    /// The column title (`KEYS`, `RING`, `SLOTS`).
+    public var title: String
+    public var value: Value
+
+    public init(key: String, title: String, value: Value) {
+        self.key = key
+        self.title = title
+        self.value = value
+    }
+
+    /// The value as a table shows it.
+    public var text: String {
+        switch value {
+        case .int(let n): return String(n)
+        case .number(_, let t): return t
+        case .string(let s): return s
+        }
     }
 }
 
@@ -195,5 +369,55 @@ public struct SessionEvent: Sendable, Equatable {
                 timeMs: Int64, prompted: Bool = false, detail: String? = nil, target: String? = nil) {
         self.kind = kind; self.sessionID = sessionID; self.key = key; self.user = user
         self.node = node; self.timeMs = timeMs; self.prompted = prompted; self.detail = detail; self.target = target
+    }
+}
+
+/// How a store's error should end a command: the console maps it to an exit code without
+/// knowing the store's own error types.
+public enum StoreErrorClass: Sendable, Equatable {
+    /// Cannot connect or authenticate.
+    case connection
+    /// The request itself was wrong (an unknown schema, a bad URL).
+    case usage
+    /// Anything else: a server error, a timeout mid-way.
+    case failure
+}
+
+/// An error that says how it should end a command.
+public protocol ClassifiedStoreError: Error, CustomStringConvertible {
+    var errorClass: StoreErrorClass { get }
+}
+
+/// What opening a store needs besides its URLs; each store takes what applies to it.
+public struct StoreOptions: Sendable {
+    /// The `--schema` text (`auto`, `spring:NS`, ...).
+    public var schema: String
+    public var connectTimeoutMs: Int
+    public var commandTimeoutMs: Int
+    /// A password for URLs that carry none (`REDISCLI_AUTH`, a prompt).
+    public var password: String?
+
+    public init(schema: String = "auto", connectTimeoutMs: Int = 2000, commandTimeoutMs: Int = 10_000, password: String? = nil) {
+        self.schema = schema
+        self.connectTimeoutMs = connectTimeoutMs
+        self.commandTimeoutMs = commandTimeoutMs
+        self.password = password
+    }
+}
+
+/// A kind of store as the store factory knows it: its URL schemes and how to open it.
+/// Each store module exports one; the executables hand them to the factory.
+public struct StoreKind: Sendable {
+    /// `redis`, `sessiond`.
+    public var name: String
+    /// URL schemes without `://` (`redis`, `unix`).
+    public var schemes: [String]
+    /// Opens a store over these URLs (all of this kind); errors are usage errors.
+    public var open: @Sendable ([String], StoreOptions) throws -> any SessionStore
+
+    public init(name: String, schemes: [String], open: @escaping @Sendable ([String], StoreOptions) throws -> any SessionStore) {
+        self.name = name
+        self.schemes = schemes
+        self.open = open
     }
 }

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
-import RedisClient
 import SessionKit
+import SessionOps
 
 struct Batch: ConsoleCommand {
     static let configuration = CommandConfiguration(
@@ -53,7 +53,7 @@ struct Batch: ConsoleCommand {
                 errors.append("line \(i + 1): \(e.message)")
             } catch {
                 let msg = SessionCtl.fullMessage(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
-                errors.append("line \(i + 1): \(RedisURL.redact(msg))")
+                errors.append("line \(i + 1): \(Redaction.redact(msg))")
             }
         }
         if !errors.isEmpty {
@@ -95,45 +95,14 @@ struct Batch: ConsoleCommand {
     private func report(line: Line, code: Int32, message: String?, console: Console) {
         if output == .jsonl {
             var w = JSONWriter()
-            w.raw("{\"line\":\(line.number),\"command\":"); w.string(RedisURL.redact(line.text))
+            w.raw("{\"line\":\(line.number),\"command\":"); w.string(Redaction.redact(line.text))
             w.raw(",\"exit\":\(code),\"status\":"); w.string(code == Exit.ok ? "ok" : "failed")
             w.raw(",\"error\":"); w.optionalString(message)
             w.raw("}\n")
             console.output.write(w.bytes)
         } else {
-            console.output.line("[line \(line.number)] \(code == Exit.ok ? "ok" : "failed (exit \(code))"): \(RedisURL.redact(line.text))")
+            console.output.line("[line \(line.number)] \(code == Exit.ok ? "ok" : "failed (exit \(code))"): \(Redaction.redact(line.text))")
         }
     }
 }
 
-/// Splits a line into words like a POSIX shell does for quoting: '...' literal, "..."
-/// with backslash escapes, backslash outside quotes. No expansion of any kind.
-enum ShellWords {
-    static func split(_ line: String) throws -> [String] {
-        var words: [String] = []
-        var cur = ""
-        var inWord = false
-        var quote: Character? = nil
-        var escape = false
-        for c in line {
-            if escape { cur.append(c); escape = false; inWord = true; continue }
-            if let q = quote {
-                if c == q { quote = nil }
-                else if c == "\\" && q == "\"" { escape = true }
-                else { cur.append(c) }
-                continue
-            }
-            switch c {
-            case "\\": escape = true
-            case "'", "\"": quote = c; inWord = true
-            case " ", "\t":
-                if inWord { words.append(cur); cur = ""; inWord = false }
-            default:
-                cur.append(c); inWord = true
-            }
-        }
-        if quote != nil || escape { throw ConsoleError.usage("unterminated quote or escape") }
-        if inWord { words.append(cur) }
-        return words
-    }
-}

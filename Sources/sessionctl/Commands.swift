@@ -1,9 +1,9 @@
 import ArgumentParser
 import Foundation
-import RedisClient
-import RedisSessions
-import HouseStore
 import SessionKit
+import SessionOps
+
+extension OutputFormat: ExpressibleByArgument {}
 
 enum SortKey: String, ExpressibleByArgument, CaseIterable {
     case ttl, idle, age, user, node, id, size
@@ -54,7 +54,7 @@ struct List: ConsoleCommand {
         }
         await printer.finish()
         Terminal.clearProgress()
-        return console.report(failures: outcome.failedNodes)
+        return console.ops.report(failures: outcome.failedNodes)
     }
 
     static func less(_ a: Session, _ b: Session, by key: SortKey, now: Int64) -> Bool {
@@ -169,26 +169,9 @@ struct Expire: ConsoleCommand {
         if let after {
             do { ms = try DurationText.milliseconds(after) } catch { throw ConsoleError.usage(error.description) }
         }
-        let action = ms == nil ? "expire" : "set the remaining time to \(after ?? "")"
-        let plan = await console.store.plan(ids: ids)
-        for id in plan.notFound { Terminal.error("session \(Sanitizer.display(id, limit: 200)) not found") }
-        guard try console.authorize(action, count: plan.sessions.count) else {
-            for s in plan.sessions { console.output.line("would \(action): \(Sanitizer.display(s.id)) on \(s.node) (\(s.schema))") }
-            console.output.line("dry run: \(plan.sessions.count) session(s) would be affected")
-            return Mutations.exitCode(found: plan.sessions.count, notFound: plan.notFound.count, failures: plan.failures, console: console)
-        }
-        if plan.sessions.isEmpty {
-            return Mutations.exitCode(found: 0, notFound: plan.notFound.count, failures: plan.failures, console: console)
-        }
-        try console.audit.ensureWritable()
-        var result = try await console.store.expire(ids: plan.sessions.map(\.id), after: ms)
-        result.notFound += plan.notFound
-        console.audit.record(action: ms == nil ? "expire" : "expire-in", store: console.store.displayName,
-                             commandLine: console.commandLine, target: nil, sessions: result.affected, result: result,
-                             extra: ms.map { ["in_ms": String($0)] } ?? [:])
-        console.output.line(ms == nil ? "expired \(result.affected.count) session(s)" : "set \(result.affected.count) session(s) to expire in \(after ?? "")")
-        return Mutations.exitCode(found: result.affected.count, notFound: plan.notFound.count,
-                                  failures: plan.failures + result.failedNodes, console: console)
+        var timing: (ms: Int64, text: String)? = nil
+        if let ms, let after { timing = (ms, after) }
+        return try await console.ops.expire(ids: ids, after: timing).exitCode
     }
 }
 
@@ -213,67 +196,11 @@ struct Logout: ConsoleCommand {
     }
 
     func execute(_ console: Console) async throws -> Int32 {
-        var sessions: [Session]
-        var notFound: [String] = []
-        var failures: [NodeFailure] = []
-        if let user {
-            var f = Filter(); f.add(.user, .eq, user)
-            let collector = Collector()
-            let outcome = try await console.store.list(ListQuery(filter: f, includeExpired: true)) { page in
-                await collector.add(page)
-                Terminal.progress("finding the sessions of \(Sanitizer.display(user, limit: 60)): \(await collector.sessions.count) so far…")
-            }
-            Terminal.clearProgress()
-            sessions = await collector.sessions
-            failures = outcome.failedNodes
-        } else {
-            let plan = await console.store.plan(ids: ids)
-            sessions = plan.sessions; notFound = plan.notFound; failures = plan.failures
-            for id in notFound { Terminal.error("session \(Sanitizer.display(id, limit: 200)) not found") }
-        }
-        let target = user.map { "user \(Sanitizer.display($0, limit: 200))" } ?? "\(sessions.count) session(s)"
-        guard try console.authorize("log out \(target)", count: sessions.count) else {
-            for s in sessions { console.output.line("would log out: \(Sanitizer.display(s.id)) of \(s.user.map { Sanitizer.display($0) } ?? "-") on \(s.node) (\(s.schema))") }
-            console.output.line("dry run: \(sessions.count) session(s) would be logged out")
-            return Mutations.exitCode(found: sessions.count, notFound: notFound.count, failures: failures, console: console)
-        }
-        if sessions.isEmpty {
-            if user != nil { Terminal.error("no sessions of \(target)") }
-            return Mutations.exitCode(found: 0, notFound: notFound.count, failures: failures, console: console)
-        }
-        try console.audit.ensureWritable()
-        var result = try await console.store.delete(sessions: sessions)   // already read: no second read
-        result.notFound += notFound
+        var repeatMs: Int64? = nil
         if let repeatAfter {
-            let ms: Int64
-            do { ms = try DurationText.milliseconds(repeatAfter) } catch { throw ConsoleError.usage(error.description) }
-            try await Task.sleep(nanoseconds: UInt64(ms) * 1_000_000)
-            let again = try await console.store.delete(ids: sessions.map(\.id))
-            if !again.affected.isEmpty {
-                Terminal.note("\(again.affected.count) session(s) had been written back and were deleted again")
-            }
-            result.keysTouched += again.keysTouched
-            result.failedNodes += again.failedNodes
+            do { repeatMs = try DurationText.milliseconds(repeatAfter) } catch { throw ConsoleError.usage(error.description) }
         }
-        console.audit.record(action: "logout", store: console.store.displayName, commandLine: console.commandLine,
-                             target: user, sessions: result.affected, result: result)
-        console.output.line("logged out \(target): \(result.affected.count) session(s) removed, \(result.keysTouched) key(s)/member(s) deleted")
-        // Stores that write the whole session at the end of a request can bring it back.
-        let rewritable = Set(sessions.map(\.schema)).subtracting(["spring", "sessiond"])
-        if !rewritable.isEmpty && repeatAfter == nil {
-            Terminal.note("note: \(rewritable.sorted().joined(separator: ", ")) sessions can be written back by a request in flight; use --repeat-after 2s to delete again")
-        }
-        return Mutations.exitCode(found: result.affected.count, notFound: notFound.count,
-                                  failures: failures + result.failedNodes, console: console)
-    }
-}
-
-enum Mutations {
-    static func exitCode(found: Int, notFound: Int, failures: [NodeFailure], console: Console) -> Int32 {
-        let nodeCode = console.report(failures: failures)
-        if nodeCode == Exit.connection && found == 0 { return Exit.connection }
-        if found == 0 && failures.isEmpty { return Exit.notFound }
-        if notFound > 0 || !failures.isEmpty { return found == 0 && failures.isEmpty ? Exit.notFound : Exit.partial }
-        return Exit.ok
+        let target: Operations.LogoutTarget = user.map { .user($0) } ?? .ids(ids)
+        return try await console.ops.logout(target, repeatAfterMs: repeatMs).exitCode
     }
 }

@@ -4,6 +4,7 @@ import HouseStore
 import RedisClient
 import SessiondServer
 import SessionKit
+import SessionOps
 
 /// `sessionctl demo`: an in-house cluster of three sessiond nodes inside this process, on
 /// ephemeral loopback ports, with simulated traffic, and the TUI on it.

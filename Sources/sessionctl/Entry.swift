@@ -1,23 +1,7 @@
 import ArgumentParser
 import Foundation
 import SessionKit
-
-/// Exit codes (documented in the README and in `--help`).
-enum Exit {
-    static let ok: Int32 = 0
-    static let partial: Int32 = 1
-    static let usage: Int32 = 2
-    static let connection: Int32 = 3
-    static let notFound: Int32 = 4
-}
-
-/// An error that ends the program with a given code and message.
-struct ConsoleError: Error, CustomStringConvertible {
-    var code: Int32
-    var message: String
-    var description: String { message }
-    static func usage(_ m: String) -> ConsoleError { ConsoleError(code: Exit.usage, message: m) }
-}
+import SessionOps
 
 @main
 enum Main {

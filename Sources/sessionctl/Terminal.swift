@@ -1,5 +1,5 @@
 import Foundation
-import RedisClient
+import SessionOps
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -56,40 +56,17 @@ enum Terminal {
     }
 }
 
-/// Standard output through one buffer, written in large chunks (a million JSON lines
-/// must not be a million write calls).
-final class Output: @unchecked Sendable {
-    private var buffer: [UInt8] = []
-    private let lock = NSLock()
-    private let threshold = 64 * 1024
 
-    init() { buffer.reserveCapacity(threshold * 2) }
+extension Terminal {
+    /// Operations report through the terminal: errors and notes on stderr, progress only
+    /// when stderr is a terminal, questions only when stdin is one.
+    static let reporter = TerminalReporter()
+}
 
-    func write(_ bytes: [UInt8]) {
-        lock.lock(); defer { lock.unlock() }
-        buffer += bytes
-        if buffer.count >= threshold { flushLocked() }
-    }
-
-    func line(_ s: String) {
-        write(Array((s + "\n").utf8))
-    }
-
-    func flush() {
-        lock.lock(); defer { lock.unlock() }
-        flushLocked()
-    }
-
-    private func flushLocked() {
-        var off = 0
-        buffer.withUnsafeBytes { raw in
-            guard let base = raw.baseAddress else { return }
-            while off < raw.count {
-                let n = Glibc.write(1, base + off, raw.count - off)
-                if n <= 0 { if errno == EINTR { continue }; break }
-                off += n
-            }
-        }
-        buffer.removeAll(keepingCapacity: true)
-    }
+struct TerminalReporter: Reporter {
+    func progress(_ message: String) { Terminal.progress(message) }
+    func clearProgress() { Terminal.clearProgress() }
+    func note(_ message: String) { Terminal.note(message) }
+    func error(_ message: String) { Terminal.error(message) }
+    func confirm(_ question: String) -> Bool { Terminal.confirm(question) }
 }

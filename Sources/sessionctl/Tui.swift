@@ -1,10 +1,8 @@
 import ArgumentParser
 import ConsoleUI
 import Foundation
-import RedisClient
-import RedisSessions
-import HouseStore
 import SessionKit
+import SessionOps
 
 struct Tui: ConsoleCommand {
     static let configuration = CommandConfiguration(
@@ -45,7 +43,7 @@ struct Tui: ConsoleCommand {
         if let refresh {
             do { refreshMs = max(1000, try DurationText.milliseconds(refresh)) } catch { throw ConsoleError.usage(error.description) }
         }
-        let backend = StoreBackend(console: console, migrateTargets: await console.store.migrationTargets())
+        let backend = await StoreBackend(console: console)
         let controller = TUIController(backend: backend, theme: chosen, themes: library, noColor: noColor,
                                        readOnly: console.options.readOnly, refreshMs: refreshMs, log: { log.write($0) })
         if let warning { controller.flash(warning, error: true) }
@@ -76,31 +74,53 @@ final class TUILog: @unchecked Sendable {
         if !FileManager.default.fileExists(atPath: path) { _ = FileManager.default.createFile(atPath: path, contents: nil) }
         guard let h = FileHandle(forWritingAtPath: path) else { return }
         h.seekToEndOfFile()
-        h.write(Data((ISOTime.format(ms: currentTimeMs()) + " " + RedisURL.redact(line) + "\n").utf8))
+        h.write(Data((ISOTime.format(ms: currentTimeMs()) + " " + Redaction.redact(line) + "\n").utf8))
         try? h.close()
     }
 }
 
-/// The TUI's view of a store (Redis or sessiond); every mutation is audited like the batch
-/// commands'.
+/// The TUI's view of a store: the core, the capabilities it found, and every mutation
+/// through the same operations (and audit records) as the batch commands.
 struct StoreBackend: ConsoleBackend {
     let console: Console
-    var store: any SessionStore { console.store }
-    var storeName: String { console.contextName.map { "\($0) (\(console.store.displayName))" } ?? console.store.displayName }
-    /// The cluster's nodes (empty: the store cannot migrate; Redis Cluster is issue 7).
+    let capabilities: StoreCapabilities
+    /// The cluster's nodes (empty: the store cannot migrate).
     let migrateTargets: [String]
 
-    func nodeFacts() async -> [NodeInfo] { await console.store.nodes(countSessions: false) }
-
-    func events() -> AsyncThrowingStream<SessionEvent, Error> {
-        console.store.untrackedEvents(kinds: Set(SessionEvent.Kind.allCases))
+    init(console: Console) async {
+        self.console = console
+        capabilities = await console.store.capabilities()
+        migrateTargets = await capabilities.migration?.migrationTargets() ?? []
     }
 
-    func promptExpiry(ids: [String]) async { await console.store.promptExpiry(ids: ids) }
+    var store: any SessionStore { console.store }
+    var storeName: String { console.contextName.map { "\($0) (\(console.store.displayName))" } ?? console.store.displayName }
+    var eventSetting: EventSettingWords? {
+        capabilities.eventSettings.map { EventSettingWords(name: $0.settingName, change: $0.changeDescription) }
+    }
+
+    /// The TUI's own dialogs name the count and confirm: the operations run confirmed, with
+    /// read-only still refusing, and report nothing on the terminal the screen owns.
+    private var ops: Operations {
+        Operations(
+            store: console.store, policy: SafetyPolicy(readOnly: console.options.readOnly, confirmed: true),
+            audit: console.audit, output: nil, reporter: SilentReporter(), commandLine: "tui")
+    }
+
+    func nodeFacts() async -> [NodeInfo] { await console.store.nodes(.cheap) }
+
+    func events() -> AsyncThrowingStream<SessionEvent, Error> {
+        guard let source = capabilities.events else {
+            return AsyncThrowingStream { $0.finish() }
+        }
+        return source.events(kinds: Set(SessionEvent.Kind.allCases), deadlines: .byCaller)
+    }
+
+    func promptExpiry(ids: [String]) async { await capabilities.events?.promptExpiry(ids: ids) }
 
     func notificationsOff() async -> [String] {
-        guard let n = console.store as? any KeyspaceNotifications else { return [] }
-        return await n.notificationStatus().compactMap { r in
+        guard let settings = capabilities.eventSettings else { return [] }
+        return await settings.eventSettingStatus().compactMap { r in
             if case .success(let s) = r, !s.isSufficient { return s.node }
             return nil
         }
@@ -108,49 +128,38 @@ struct StoreBackend: ConsoleBackend {
 
     func perform(_ action: PendingAction) async -> (message: String, error: Bool) {
         if console.options.readOnly { return ("read-only: refused", true) }
+        let ops = self.ops
         do {
-            try console.audit.ensureWritable()
-            let store = console.store
             switch action {
             case .expire(let ids, let after):
-                var r = try await store.expire(ids: ids, after: after)
-                r.notFound = r.notFound.filter { !r.affected.contains($0) }
-                console.audit.record(action: after == nil ? "expire" : "expire-in", store: store.displayName, commandLine: "tui",
-                                     target: nil, sessions: r.affected, result: r, extra: after.map { ["in_ms": String($0)] } ?? [:])
-                return (summary("expired", r), !r.failedNodes.isEmpty)
+                let o = try await ops.expire(ids: ids, after: after.map { ($0, DurationText.compact(ms: $0)) })
+                return (summary("expired", o.result), !o.result.failedNodes.isEmpty)
             case .logout(let user, _):
-                let r = try await store.logout(user: user)
-                console.audit.record(action: "logout", store: store.displayName, commandLine: "tui", target: user, sessions: r.affected, result: r)
-                return (summary("logged out \(Sanitizer.display(user, limit: 60)):", r), !r.failedNodes.isEmpty)
+                let o = try await ops.logout(.user(user))
+                return (summary("logged out \(Sanitizer.display(user, limit: 60)):", o.result), !o.result.failedNodes.isEmpty)
             case .delete(let ids):
-                let r = try await store.delete(ids: ids)
-                console.audit.record(action: "delete", store: store.displayName, commandLine: "tui", target: nil, sessions: r.affected, result: r)
-                return (summary("deleted", r), !r.failedNodes.isEmpty)
+                let o = try await ops.delete(ids: ids)
+                return (summary("deleted", o.result), !o.result.failedNodes.isEmpty)
             case .migrate(let ids, let node):
-                if let redis = store as? RedisSessionStore, redis.router != nil {
+                if let mover = capabilities.slotMoves {
                     // In a cluster the sessions' slots would move, with everything in them:
                     // more than the confirmation named, so the TUI says what and how.
-                    let plan = await redis.slotPlan(ids: ids)
-                    let moving = plan.slots.filter { $0.owner != node }
-                    return ("Redis Cluster: these sessions move with \(moving.count) hash slot(s) holding \(moving.reduce(0) { $0 + $1.keys }) key(s); "
-                            + "run: sessionctl migrate \(ids.prefix(3).joined(separator: " "))\(ids.count > 3 ? " ..." : "") --to \(node) --move-slot", true)
+                    return (await ops.slotMoveExplanation(ids: ids, to: node, mover: mover), true)
                 }
-                let r = try await store.migrate(ids: ids, to: node)
-                console.audit.record(action: "migrate", store: store.displayName, commandLine: "tui", target: node, sessions: r.affected,
-                                     result: r, extra: ["to": node])
-                return (summary("migrated to \(node):", r), !r.failedNodes.isEmpty)
+                let o = try await ops.migrate(ids: ids, to: node)
+                return (summary("migrated to \(node):", o.result), !o.result.failedNodes.isEmpty)
             case .enableNotifications:
-                let changes = try await (store as? any KeyspaceNotifications)?.enableNotifications() ?? []
-                for c in changes {
-                    console.audit.record(action: "config-set", store: store.displayName, commandLine: "tui", target: "notify-keyspace-events",
-                                         sessions: [], result: MutationResult(), extra: ["node": c.node, "before": c.before, "after": c.after])
-                }
-                return ("notifications on: " + changes.map { "\($0.node) '\($0.before)' -> '\($0.after)'" }.joined(separator: ", "), false)
+                guard let settings = capabilities.eventSettings else { return ("this store has no event setting", true) }
+                let changes = try await ops.enableEventSettings(settings)
+                return (
+                    "\(settings.settingName) on: "
+                        + changes.map { "\($0.node) '\($0.before)' -> '\($0.after)'" }.joined(separator: ", "), false
+                )
             }
         } catch let e as ConsoleError {
             return (e.message, true)
         } catch {
-            return (RedisURL.redact("\(error)"), true)
+            return (Redaction.redact("\(error)"), true)
         }
     }
 

@@ -1,9 +1,7 @@
 import ArgumentParser
 import Foundation
-import RedisClient
-import RedisSessions
-import HouseStore
 import SessionKit
+import SessionOps
 
 struct Watch: ConsoleCommand {
     static let configuration = CommandConfiguration(
@@ -36,42 +34,45 @@ struct Watch: ConsoleCommand {
         var stopAfterMs: Int64? = nil
         if let duration { do { stopAfterMs = try DurationText.milliseconds(duration) } catch { throw ConsoleError.usage(error.description) } }
 
-        // Notifications (Redis): check, and enable only when asked. sessiond always publishes.
+        // A server setting events need (Redis keyspace notifications): check it, and change
+        // it only when asked. Stores that always publish have none.
         var failures: [NodeFailure] = []
-        var off: [NotificationStatus] = []
-        let notifications = console.store as? any KeyspaceNotifications
-        for r in await notifications?.notificationStatus() ?? [] {
-            switch r {
-            case .success(let s) where !s.isSufficient: off.append(s)
-            case .failure(let f): failures.append(f)
-            default: break
-            }
-        }
-        if failures.count == console.store.nodeNames.count { return console.report(failures: failures) }
-        if !off.isEmpty {
-            if !enableNotifications {
-                for s in off {
-                    Terminal.error("keyspace notifications are off on \(s.node) (notify-keyspace-events='\(s.flags)', missing '\(s.missing)'); run with --enable-notifications to add them")
+        var off: [EventSettingStatus] = []
+        let caps = await console.store.capabilities()
+        guard let source = caps.events else { throw ConsoleError.usage("\(console.store.displayName) has no session events") }
+        if let settings = caps.eventSettings {
+            for r in await settings.eventSettingStatus() {
+                switch r {
+                case .success(let s) where !s.isSufficient: off.append(s)
+                case .failure(let f): failures.append(f)
+                default: break
                 }
-                return Exit.partial
             }
-            guard try console.authorize("change notify-keyspace-events", count: 0) else {
-                for s in off { console.output.line("would set notify-keyspace-events on \(s.node): '\(s.flags)' -> '\(s.flags + s.missing)'") }
-                return Exit.ok
-            }
-            try console.audit.ensureWritable()
-            for change in try await notifications?.enableNotifications() ?? [] {
-                Terminal.note("\(change.node): notify-keyspace-events '\(change.before)' -> '\(change.after)'")
-                console.audit.record(action: "config-set", store: console.store.displayName, commandLine: console.commandLine,
-                                     target: "notify-keyspace-events", sessions: [], result: MutationResult(),
-                                     extra: ["node": change.node, "before": change.before, "after": change.after])
+            if failures.count == console.store.nodeNames.count { return console.ops.report(failures: failures) }
+            if !off.isEmpty {
+                let name = settings.parameter
+                if !enableNotifications {
+                    for s in off {
+                        Terminal.error(
+                            "\(settings.settingName) are off on \(s.node) (\(name)='\(s.current)', missing '\(s.missing)'); "
+                                + "run with --enable-notifications to add them")
+                    }
+                    return Exit.partial
+                }
+                guard try console.ops.policy.authorize("change \(name)", count: 0, reporter: Terminal.reporter) else {
+                    for s in off { console.output.line("would set \(name) on \(s.node): '\(s.current)' -> '\(s.current + s.missing)'") }
+                    return Exit.ok
+                }
+                for change in try await console.ops.enableEventSettings(settings) {
+                    Terminal.note("\(change.node): \(name) '\(change.before)' -> '\(change.after)'")
+                }
             }
         }
         for f in failures { Terminal.error("node \(f.node) failed: \(f.message)") }
         if output == .table { console.output.line("TIME                      EVENT    NODE                  SESSION                               USER") }
         console.output.flush()
 
-        let stream = console.store.events(kinds: kinds)
+        let stream = source.events(kinds: kinds, deadlines: .byStore)
         let start = currentTimeMs()
         let limit = count
         let format = output
@@ -130,50 +131,13 @@ struct Nodes: ConsoleCommand {
     @Option(name: .shortAndLong, help: "Output: table or json.") var output: OutputFormat = .table
 
     func execute(_ console: Console) async throws -> Int32 {
-        let infos = await console.store.nodes()
+        let infos = await console.store.nodes(.full)
         let out = console.output
         if output == .json || output == .jsonl {
-            var w = JSONWriter()
-            w.raw("[")
-            for (n, i) in infos.enumerated() {
-                w.raw(n == 0 ? "\n" : ",\n")
-                w.raw("{\"name\":"); w.string(i.name)
-                w.raw(",\"address\":"); w.string(i.address)
-                w.raw(",\"role\":"); w.string(i.role)
-                w.raw(",\"up\":"); w.raw(i.up ? "true" : "false")
-                w.raw(",\"error\":"); w.optionalString(i.error.map { RedisURL.redact($0) })
-                w.raw(",\"sessions\":"); w.optionalInt(i.sessions.map(Int64.init))
-                w.raw(",\"keys\":"); w.optionalInt(i.keys.map(Int64.init))
-                w.raw(",\"used_memory\":"); w.optionalInt(i.usedMemory)
-                w.raw(",\"max_memory\":"); w.optionalInt(i.maxMemory)
-                w.raw(",\"eviction_policy\":"); w.optionalString(i.evictionPolicy)
-                w.raw(",\"expired_total\":"); w.optionalInt(i.expiredTotal)
-                w.raw(",\"evicted_total\":"); w.optionalInt(i.evictedTotal)
-                w.raw(",\"version\":"); w.optionalString(i.version)
-                if let share = i.ringShare { w.raw(",\"ring_share\":"); w.raw(String(format: "%.3f", share)) }
-                if let slots = i.slots { w.raw(",\"slots\":"); w.string(slots) }
-                w.raw("}")
-            }
-            w.raw(infos.isEmpty ? "]\n" : "\n]\n")
-            out.write(w.bytes)
+            out.write(NodeFormatter.json(infos))
         } else {
-            let ring = infos.contains { $0.ringShare != nil }
-            let slots = infos.contains { $0.slots != nil }
-            let header = ["NODE", "ROLE", "STATE", "SESSIONS", "KEYS", "MEMORY", "MAXMEMORY", "POLICY", "EXPIRED", "EVICTED"]
-                + (ring ? ["RING"] : []) + (slots ? ["SLOTS"] : [])
-            var rows = [header]
-            for i in infos {
-                var row: [String] = [i.name, i.role, i.up ? "up" : "DOWN", i.sessions.map(String.init) ?? "-", i.keys.map(String.init) ?? "-"]
-                row.append(i.usedMemory.map(humanBytes) ?? "-")
-                row.append(i.maxMemory.map { $0 == 0 ? "none" : humanBytes($0) } ?? "-")
-                row += [i.evictionPolicy ?? "-", i.expiredTotal.map(String.init) ?? "-", i.evictedTotal.map(String.init) ?? "-"]
-                if ring { row.append(i.ringShare.map { String(format: "%.1f%%", $0 * 100) } ?? "-") }
-                if slots { row.append(i.slots ?? "-") }
-                rows.append(row)
-            }
-            let widths = header.indices.map { c in rows.map { $0[c].count }.max() ?? 0 }
-            for r in rows { out.line(SessionFormatter.pad(r, widths)) }
-            for i in infos where !i.up { Terminal.error("node \(i.name) is down: \(RedisURL.redact(i.error ?? "unknown error"))") }
+            for line in NodeFormatter.table(infos) { out.line(line) }
+            for i in infos where !i.up { Terminal.error("node \(i.name) is down: \(Redaction.redact(i.error ?? "unknown error"))") }
         }
         let down = infos.filter { !$0.up }.count
         if down == 0 { return Exit.ok }

@@ -7,6 +7,8 @@ enum Scene {
 
     static func state(readOnly: Bool = false) -> AppState {
         var s = AppState(storeName: "redis://10.0.0.5:6379, redis://10.0.0.6:6379", readOnly: readOnly, themeName: "default")
+        s.eventSetting = EventSettingWords(
+            name: "keyspace notifications", change: "Adds the flags E g x e to notify-keyspace-events on")
         var names = RowNames()
         let specs: [(String, String?, String, Int64, Int64, Int64, Int32, String)] = [
             ("6f1c2a90-0d4e-4b7a-9e21-5c3b7d8e9f01", "alice", "10.0.0.5:6379", 45_000, 30_000, 600_000, 1136, "spring"),

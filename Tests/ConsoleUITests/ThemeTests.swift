@@ -1,3 +1,4 @@
+import SessionKit
 import Testing
 import Foundation
 import ConsoleUI

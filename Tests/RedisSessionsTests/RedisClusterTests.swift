@@ -39,14 +39,14 @@ import Glibc
         #expect(Set(sessions.map(\.node)).count == 3, "spread over every master")
         #expect(sessions.allSatisfy { $0.user != nil && $0.ttlMs > 0 }, "the expires: keys in other slots were read")
         let nodes = await store.nodes()
-        #expect(nodes.count == 6 && nodes.filter { $0.slots != nil }.count == 3 && nodes.filter { $0.role.hasPrefix("replica") }.count == 3, "\(nodes)")
+        #expect(nodes.count == 6 && nodes.filter { $0[fact: "slots"] != nil }.count == 3 && nodes.filter { $0.role.hasPrefix("replica") }.count == 3, "\(nodes)")
         #expect(nodes.compactMap(\.sessions).reduce(0, +) == 300)
         // Show reads across slots.
         let one = try #require(try await store.get(id: "s-5"))
         #expect(one.user == "u5" && one.node == router.master(forKey: Array("spring:session:sessions:s-5".utf8))?.address)
         // Events from every master.
         _ = try await store.enableNotifications()
-        let events = store.untrackedEvents(kinds: [.deleted])
+        let events = store.events(kinds: [.deleted], deadlines: .byCaller)
         let collector = Task { () -> [SessionEvent] in
             var out: [SessionEvent] = []
             for try await e in events where e.kind == .deleted {
@@ -95,7 +95,7 @@ import Glibc
         for s in sessions { perNode[s.node, default: 0] += 1 }
         #expect(sessions.count == 1500 && Set(sessions.map(\.id)).count == 1500, "all listed once: \(sessions.count) \(perNode) scanned \(outcome.scannedKeys) victim \(victim.address)")
         let after = await store.nodes()
-        #expect(!after.contains { $0.name == victim.address && $0.slots != nil && $0.slots != "none" }, "a replica took over the failed master's slots")
+        #expect(!after.contains { $0.name == victim.address && $0[fact: "slots"] != nil && $0[fact: "slots"]?.text != "none" }, "a replica took over the failed master's slots")
     }
 
     /// A session moves with its slots: the CLI says what else is in them, refuses without
@@ -145,7 +145,7 @@ import Glibc
         let store = RedisSessionStore(urls: [cluster.servers[0].url])
         _ = try await store.enableNotifications()   // masters and replicas
         let victim = try #require(router.shards.last?.master)
-        let events = store.untrackedEvents(kinds: [.deleted])
+        let events = store.events(kinds: [.deleted], deadlines: .byCaller)
         let seen = Collector()
         let reader = Task { for try await e in events where e.kind == .deleted { await seen.add([Session(id: e.sessionID ?? "", key: e.key ?? "", node: e.node, ttlMs: 0, schema: "")]) } }
         defer { reader.cancel() }

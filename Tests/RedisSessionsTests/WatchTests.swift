@@ -10,7 +10,7 @@ import TestSupport
     func events(_ server: RedisServer, _ store: RedisSessionStore, kinds: Set<SessionEvent.Kind>, seconds: Double,
                 during action: @escaping @Sendable () async throws -> Void,
                 until done: @escaping @Sendable ([SessionEvent]) -> Bool) async throws -> [SessionEvent] {
-        let stream = store.events(kinds: kinds)
+        let stream = store.events(kinds: kinds, deadlines: .byStore)
         let box = EventBox()
         let reader = Task {
             for try await e in stream {
@@ -40,7 +40,7 @@ import TestSupport
         let store = RedisSessionStore(urls: [server.url])
         let status = await store.notificationStatus()
         guard case .success(let s)? = status.first else { Issue.record("no status"); return }
-        #expect(!s.isSufficient && s.flags == "")
+        #expect(!s.isSufficient && s.current == "")
         let changes = try await store.enableNotifications()
         #expect(changes.count == 1 && changes[0].before == "")
         let flags = try server.command("CONFIG", "GET", "notify-keyspace-events").array?.last?.text ?? ""

@@ -162,7 +162,8 @@ public enum TOMLSubset {
 }
 
 extension String {
-    func trimmingCharacters() -> String {
+    /// Without leading and trailing spaces and tabs (no Foundation needed).
+    public func trimmingCharacters() -> String {
         var s = Substring(self)
         while let f = s.first, f == " " || f == "\t" { s = s.dropFirst() }
         while let l = s.last, l == " " || l == "\t" { s = s.dropLast() }

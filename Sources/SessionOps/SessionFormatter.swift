@@ -1,25 +1,24 @@
-import ArgumentParser
-import RedisSessions
-import HouseStore
+import Foundation
 import SessionKit
 
-enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+/// How batch commands print.
+public enum OutputFormat: String, CaseIterable, Sendable {
     case table, json, jsonl, csv
 }
 
 /// Session rows in every output format. Table and CSV text goes through `Sanitizer`;
 /// JSON keeps exact values with every control character escaped.
-struct SessionFormatter {
+public struct SessionFormatter {
     let format: OutputFormat
     let output: Output
     private var wroteHeader = false
     private var count = 0
     private var widths: [Int] = []
-    static let columns = ["ID", "USER", "NODE", "TTL", "IDLE", "AGE", "SIZE", "SCHEMA"]
+    public static let columns = ["ID", "USER", "NODE", "TTL", "IDLE", "AGE", "SIZE", "SCHEMA"]
 
-    init(format: OutputFormat, output: Output) { self.format = format; self.output = output }
+    public init(format: OutputFormat, output: Output) { self.format = format; self.output = output }
 
-    mutating func write(_ sessions: [Session], nowMs: Int64) {
+    public mutating func write(_ sessions: [Session], nowMs: Int64) {
         switch format {
         case .json:
             for s in sessions {
@@ -64,7 +63,7 @@ struct SessionFormatter {
         }
     }
 
-    mutating func finish() {
+    public mutating func finish() {
         switch format {
         case .json: output.line(count == 0 ? "[]" : "\n]")
         case .table where !wroteHeader: output.line(SessionFormatter.pad(SessionFormatter.columns, SessionFormatter.columns.map(\.count)))
@@ -72,7 +71,7 @@ struct SessionFormatter {
         }
     }
 
-    static func json(_ s: Session, into w: inout JSONWriter, nowMs: Int64) {
+    public static func json(_ s: Session, into w: inout JSONWriter, nowMs: Int64) {
         w.raw("{\"id\":"); w.string(s.id)
         w.raw(",\"user\":"); w.optionalString(s.user)
         w.raw(",\"node\":"); w.string(s.node)
@@ -87,7 +86,7 @@ struct SessionFormatter {
         w.raw("}")
     }
 
-    static func tableRow(_ s: Session, nowMs: Int64) -> [String] {
+    public static func tableRow(_ s: Session, nowMs: Int64) -> [String] {
         [Sanitizer.display(s.id, limit: 256), s.user.map { Sanitizer.display($0, limit: 256) } ?? "-",
          Sanitizer.display(s.node), DurationText.compact(ms: s.ttlMs),
          s.idleMs(now: nowMs).map { DurationText.compact(ms: $0) } ?? "-",
@@ -95,7 +94,7 @@ struct SessionFormatter {
          s.sizeBytes.map(humanBytes) ?? "-", s.schema]
     }
 
-    static func pad(_ values: [String], _ widths: [Int]) -> String {
+    public static func pad(_ values: [String], _ widths: [Int]) -> String {
         var line = ""
         for (i, v) in values.enumerated() {
             let w = widths[i]
@@ -108,7 +107,7 @@ struct SessionFormatter {
     }
 
     /// RFC 4180 quoting, terminal-safe text, and a guard against spreadsheet formulas.
-    static func csvField(_ raw: String) -> String {
+    public static func csvField(_ raw: String) -> String {
         var v = Sanitizer.display(raw, limit: 65536)
         if let f = v.first, "=+-@".contains(f), Int64(v) == nil { v = "'" + v }
         if v.contains(",") || v.contains("\"") || v.contains(" ") {
@@ -118,7 +117,7 @@ struct SessionFormatter {
     }
 }
 
-func humanBytes(_ n: Int64) -> String {
+public func humanBytes(_ n: Int64) -> String {
     if n < 1024 { return "\(n)B" }
     if n < 1024 * 1024 { return String(format: "%.1fK", Double(n) / 1024) }
     if n < 1024 * 1024 * 1024 { return String(format: "%.1fM", Double(n) / 1048576) }

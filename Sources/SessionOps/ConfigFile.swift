@@ -1,5 +1,5 @@
-import ConsoleUI
 import Foundation
+import SessionKit
 
 /// Named contexts, like kubectl's: `$XDG_CONFIG_HOME/sessionctl/config.toml` (or
 /// `$SESSIONCTL_CONFIG`).
@@ -13,19 +13,31 @@ import Foundation
 ///
 /// A context fills what the command line leaves out: `--store` given on the command line
 /// wins over the context's stores. Passwords belong in `REDISCLI_AUTH` or a prompt, not here.
-struct ConfigFile {
-    struct Context: Equatable {
-        var stores: [String] = []
-        var schema: String?
-        var readOnly = false
-        var theme: String?
+public struct ConfigFile: Sendable {
+    public struct Context: Equatable, Sendable {
+        public var stores: [String] = []
+        public var schema: String?
+        public var readOnly = false
+        public var theme: String?
+        public init(stores: [String] = [], schema: String? = nil, readOnly: Bool = false, theme: String? = nil) {
+            self.stores = stores
+            self.schema = schema
+            self.readOnly = readOnly
+            self.theme = theme
+        }
     }
 
-    var currentContext: String?
-    var contexts: [String: Context] = [:]
-    var path: String
+    public init(path: String, currentContext: String? = nil, contexts: [String: Context] = [:]) {
+        self.path = path
+        self.currentContext = currentContext
+        self.contexts = contexts
+    }
 
-    static var defaultPath: String {
+    public var currentContext: String?
+    public var contexts: [String: Context] = [:]
+    public var path: String
+
+    public static var defaultPath: String {
         let env = ProcessInfo.processInfo.environment
         if let p = env["SESSIONCTL_CONFIG"] { return p }
         let base = env["XDG_CONFIG_HOME"] ?? ((env["HOME"] ?? "/tmp") + "/.config")
@@ -33,7 +45,7 @@ struct ConfigFile {
     }
 
     /// Loads the file; a missing file is an empty configuration, a broken one an error.
-    static func load(path: String = defaultPath) throws -> ConfigFile {
+    public static func load(path: String = defaultPath) throws -> ConfigFile {
         var config = ConfigFile(path: path)
         guard let data = FileManager.default.contents(atPath: path) else { return config }
         let doc: [String: TOMLValue]
@@ -66,7 +78,7 @@ struct ConfigFile {
     }
 
     /// The context to use: `--context`, else `$SESSIONCTL_CONTEXT`, else `current-context`.
-    func context(named requested: String?) throws -> (String, Context)? {
+    public func context(named requested: String?) throws -> (String, Context)? {
         let name = requested ?? ProcessInfo.processInfo.environment["SESSIONCTL_CONTEXT"] ?? currentContext
         guard let name else { return nil }
         guard let c = contexts[name] else {

@@ -1,0 +1,21 @@
+import RedisClient
+import SessionKit
+
+extension SessiondStore {
+    /// The in-house store as the store factory knows it: `sessiond://` URLs, one node or a
+    /// cluster (found from any member).
+    public static let kind = StoreKind(name: "sessiond", schemes: ["sessiond"]) { texts, options in
+        var urls: [RedisURL] = []
+        for t in texts {
+            do { urls.append(try SessiondStore.url(t)) } catch { throw SessiondURLError(description: Redaction.redact("\(error)")) }
+        }
+        return SessiondStore(
+            urls: urls,
+            timeouts: RedisConnection.Timeouts(connectMs: options.connectTimeoutMs, commandMs: options.commandTimeoutMs),
+            fallbackPassword: options.password)
+    }
+}
+
+struct SessiondURLError: Error, CustomStringConvertible {
+    var description: String
+}

@@ -1,0 +1,38 @@
+import RedisClient
+import SessionKit
+
+extension RedisSessionStore {
+    /// Redis as the store factory knows it: `redis://` and `unix://` URLs, one node, several
+    /// independent nodes or a Redis Cluster (detected), any schema.
+    public static let kind = StoreKind(name: "redis", schemes: ["redis", "unix"]) { texts, options in
+        var urls: [RedisURL] = []
+        for t in texts {
+            do { urls.append(try RedisURL(t)) } catch { throw StoreURLError(Redaction.redact("\(error)")) }
+        }
+        let schema: SchemaOption
+        do { schema = try SchemaOption.parse(options.schema) } catch { throw StoreURLError("\(error)") }
+        return RedisSessionStore(
+            urls: urls, schema: schema,
+            timeouts: RedisConnection.Timeouts(connectMs: options.connectTimeoutMs, commandMs: options.commandTimeoutMs),
+            fallbackPassword: options.password)
+    }
+}
+
+/// A store URL or option that cannot be used (a usage error).
+struct StoreURLError: Error, CustomStringConvertible {
+    var description: String
+    init(_ d: String) { description = d }
+}
+
+extension RedisError: ClassifiedStoreError {
+    public var errorClass: StoreErrorClass {
+        switch self {
+        case .connection, .authentication: return .connection
+        default: return .failure
+        }
+    }
+}
+
+extension SchemaError: ClassifiedStoreError {
+    public var errorClass: StoreErrorClass { .usage }
+}
