@@ -66,7 +66,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["RedisClient", "RedisSessions", "SessionKit", "SessionFormats"], path: "Tests/TestSupport"),
         .testTarget(name: "SessionKitTests", dependencies: ["SessionKit", "SessionFormats", "TestSupport"]),
         .testTarget(name: "SessionFormatsTests", dependencies: ["SessionFormats", "SessionKit", "TestSupport"]),
-        .testTarget(name: "SessionOpsTests", dependencies: ["SessionOps", "SessionKit"]),
+        .testTarget(name: "SessionOpsTests", dependencies: ["SessionOps", "SessionKit", "TestSupport"]),
         .testTarget(name: "ConsoleUITests", dependencies: ["ConsoleUI", "SessionKit", "TestSupport"], exclude: ["Golden"]),
         .testTarget(name: "HouseStoreTests", dependencies: ["HouseStore", "SessionKit"]),
         .testTarget(name: "RedisClientTests", dependencies: ["RedisClient", "TestSupport"]),
