@@ -66,6 +66,8 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["RedisClient", "RedisSessions", "SessionKit", "SessionFormats"], path: "Tests/TestSupport"),
         .testTarget(name: "SessionKitTests", dependencies: ["SessionKit", "SessionFormats", "TestSupport"]),
         .testTarget(name: "SessionFormatsTests", dependencies: ["SessionFormats", "SessionKit", "TestSupport"]),
+        // The store contract: the same tests over every store with its real server.
+        .testTarget(name: "ContractTests", dependencies: ["TestSupport", "SessionKit", "RedisClient", "RedisSessions", "HouseStore", "sessiond"]),
         .testTarget(name: "SessionOpsTests", dependencies: ["SessionOps", "SessionKit", "TestSupport"]),
         .testTarget(name: "ConsoleUITests", dependencies: ["ConsoleUI", "SessionKit", "TestSupport"], exclude: ["Golden"]),
         .testTarget(name: "HouseStoreTests", dependencies: ["HouseStore", "SessionKit"]),

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Builds and runs the whole test suite. Tests start their own redis-servers, Redis Clusters
 # and sessiond nodes on free loopback ports; a missing redis-server is a failure, never a skip.
-# The heavy suites (100,000 sessions moved between stores, six-node Redis Clusters) run after
+# The heavy suites (100,000 sessions moved between stores, six-node Redis Clusters, the store
+# contract over every store) run after
 # the others, so they never starve the timing checks (expiry lateness) of a 2-core machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
 swift build --build-tests
-heavy='StoreMigrationTests|RedisClusterTests'
+heavy='StoreMigrationTests|RedisClusterTests|ContractTests'
 if [ $# -gt 0 ]; then
   swift test --skip-build "$@"
 else
