@@ -158,7 +158,8 @@ extension AppState {
         case .sortReverse:
             sortAscending.toggle(); rebuildVisible(now: now)
         case .refresh:
-            return [.refresh]
+            // A refresh re-reads the attributes an `attr.` filter is decided on, too.
+            return filter.needsAttributes ? [.refresh, .fetchFilterMatches(filter)] : [.refresh]
         case .viewSessions: view = .sessions
         case .viewEvents: view = .events
         case .viewNodes: view = .nodes
@@ -257,9 +258,7 @@ extension AppState {
             input = nil
             if isCommand { return runColon(text, now: now) }
             do {
-                filter = try Filter(text)
-                rebuildVisible(now: now)
-                showFlash(filter.isEmpty ? "filter cleared" : "\(visible.count) session\(visible.count == 1 ? "" : "s") match", error: false, now: now)
+                return setFilter(try Filter(text), now: now)
             } catch {
                 showFlash("filter: \(error.description)", error: true, now: now)
             }
@@ -331,7 +330,7 @@ extension AppState {
         case "events": view = .events
         case "nodes": view = .nodes
         case "filter":
-            do { filter = try Filter(arg); rebuildVisible(now: now) } catch { showFlash("filter: \(error.description)", error: true, now: now) }
+            do { return setFilter(try Filter(arg), now: now) } catch { showFlash("filter: \(error.description)", error: true, now: now) }
         case "sort":
             guard let c = Column(rawValue: arg.lowercased()) else {
                 showFlash("sort by: \(Column.allCases.map(\.rawValue).joined(separator: ", "))", error: true, now: now); return []

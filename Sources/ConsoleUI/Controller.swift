@@ -33,6 +33,7 @@ enum Message: Sendable {
     case event(SessionEvent)
     case detail(Session?, id: String)
     case detailFailed(String)
+    case filterMatches(String, [String])
     case done(String, error: Bool)
 }
 
@@ -215,6 +216,17 @@ public final class TUIController: @unchecked Sendable {
                     do { inbox.post(.detail(try await backend.store.get(id: id), id: id)) }
                     catch { inbox.post(.detailFailed("cannot read the session: \(error)")) }
                 }
+            case .fetchFilterMatches(let f):
+                let backend = self.backend, inbox = self.inbox
+                Task {
+                    let ids = IDCollector()
+                    do {
+                        _ = try await backend.store.list(ListQuery(filter: f, withAttributes: true)) { await ids.add($0) }
+                        inbox.post(.filterMatches(f.source, await ids.ids))
+                    } catch {
+                        inbox.post(.done("filter: cannot read attributes: \(error)", error: true))
+                    }
+                }
             case .perform(let action):
                 let backend = self.backend, inbox = self.inbox, k = kicker
                 Task {
@@ -263,6 +275,7 @@ public final class TUIController: @unchecked Sendable {
                 state.inspectError = "session \(Sanitizer.display(id, limit: 80)) is gone"
             }
         case .detailFailed(let msg): state.inspectError = msg
+        case .filterMatches(let source, let ids): state.filterMatches(source, ids: ids, now: t)
         case .done(let msg, let error): state.showFlash(msg, error: error, now: t)
         }
     }
@@ -359,4 +372,10 @@ actor RowCollector {
         for s in page { rows.append(Row.from(s, now: t, names: &names)) }
     }
     func result() -> ([Row], RowNames) { (rows, names) }
+}
+
+/// Ids of listed sessions (the matches of a filter's `attr.` terms).
+actor IDCollector {
+    private(set) var ids: [String] = []
+    func add(_ page: [Session]) { ids += page.map(\.id) }
 }

@@ -12,11 +12,14 @@ public struct Row: Sendable, Equatable {
     public var lastAccessMs: Int64   // .min: unknown
     public var createdMs: Int64      // .min: unknown
     public var sizeBytes: Int32      // -1: unknown
+    /// The store key's prefix (an index into `RowNames.keyPrefixes`; the key is prefix + id),
+    /// or `.max` for a key of another shape (kept in `RowNames.otherKeys`).
+    public var keyPrefix: UInt16
 
     public init(id: String, user: String?, node: UInt16, schema: UInt8, deadlineMs: Int64,
-                lastAccessMs: Int64, createdMs: Int64, sizeBytes: Int32) {
+                lastAccessMs: Int64, createdMs: Int64, sizeBytes: Int32, keyPrefix: UInt16 = .max) {
         self.id = SessionID(id); self.user = user; self.node = node; self.schema = schema; self.deadlineMs = deadlineMs
-        self.lastAccessMs = lastAccessMs; self.createdMs = createdMs; self.sizeBytes = sizeBytes
+        self.lastAccessMs = lastAccessMs; self.createdMs = createdMs; self.sizeBytes = sizeBytes; self.keyPrefix = keyPrefix
     }
 
     public func ttlMs(now: Int64) -> Int64 { deadlineMs < 0 ? -1 : max(0, deadlineMs - now) }
@@ -29,7 +32,32 @@ public struct Row: Sendable, Equatable {
 public struct RowNames: Sendable, Equatable {
     public var nodes: [String] = []
     public var schemas: [String] = []
+    /// Key prefixes: most stores key a session as prefix + id, so a row keeps 2 bytes.
+    public var keyPrefixes: [String] = []
+    /// Keys not of the prefix + id shape, by id.
+    public var otherKeys: [String: String] = [:]
     public init() {}
+
+    /// The index to keep in a row for `key` (see `Row.keyPrefix`).
+    public mutating func keyIndex(key: String, id: String) -> UInt16 {
+        if key.hasSuffix(id) {
+            let prefix = String(key.dropLast(id.count))
+            if let i = keyPrefixes.firstIndex(of: prefix) { return UInt16(i) }
+            if keyPrefixes.count < Int(UInt16.max) {
+                keyPrefixes.append(prefix)
+                return UInt16(keyPrefixes.count - 1)
+            }
+        }
+        if key != id { otherKeys[id] = key }
+        return .max
+    }
+
+    /// The store key of a row.
+    public func key(of row: Row) -> String {
+        let id = row.id.description
+        if row.keyPrefix != .max, Int(row.keyPrefix) < keyPrefixes.count { return keyPrefixes[Int(row.keyPrefix)] + id }
+        return otherKeys[id] ?? id
+    }
     public mutating func node(_ name: String) -> UInt16 {
         if let i = nodes.firstIndex(of: name) { return UInt16(i) }
         nodes.append(name); return UInt16(nodes.count - 1)
@@ -46,12 +74,13 @@ extension Row {
         Row(id: s.id, user: s.user, node: names.node(s.node), schema: names.schema(s.schema),
             deadlineMs: s.ttlMs < 0 ? -1 : now + s.ttlMs,
             lastAccessMs: s.lastAccessedAtMs ?? s.storeIdleMs.map { now - $0 } ?? .min,
-            createdMs: s.createdAtMs ?? .min, sizeBytes: s.sizeBytes.map { Int32(clamping: $0) } ?? -1)
+            createdMs: s.createdAtMs ?? .min, sizeBytes: s.sizeBytes.map { Int32(clamping: $0) } ?? -1,
+            keyPrefix: names.keyIndex(key: s.key, id: s.id))
     }
 
     /// The row as a `Session` for the filter language.
     func session(_ names: RowNames, now: Int64) -> Session {
-        Session(id: id.description, key: id.description, user: user, node: names.nodes[Int(node)], ttlMs: ttlMs(now: now),
+        Session(id: id.description, key: names.key(of: self), user: user, node: names.nodes[Int(node)], ttlMs: ttlMs(now: now),
                 createdAtMs: createdMs == .min ? nil : createdMs, lastAccessedAtMs: lastAccessMs == .min ? nil : lastAccessMs,
                 sizeBytes: sizeBytes < 0 ? nil : Int64(sizeBytes), schema: names.schemas[Int(schema)])
     }
@@ -95,6 +124,8 @@ public struct Dialog: Equatable, Sendable {
 public enum Effect: Equatable, Sendable {
     case refresh
     case loadDetail(String)
+    /// Read the attributes the filter's `attr.` terms need (a listing with attributes).
+    case fetchFilterMatches(Filter)
     case perform(PendingAction)
     case setTheme(String)
     case quit
@@ -137,6 +168,8 @@ public struct AppState: Sendable {
     public var events: [SessionEvent] = []
     public var eventKinds: Set<SessionEvent.Kind> = Set(SessionEvent.Kind.allCases)
     public var eventTop = 0
+    /// Ids matching the filter's `attr.` terms, fetched with attributes (nil: fetching).
+    public var attributeMatches: Set<String>?
     public var notificationsOff: [String] = []
     /// The store's server setting for events, in its own words (nil: the store has none).
     public var eventSetting: EventSettingWords?
@@ -179,6 +212,7 @@ public struct AppState: Sendable {
                 var kept = r
                 kept.node = names.node(old.nodes[Int(r.node)])
                 kept.schema = names.schema(old.schemas[Int(r.schema)])
+                kept.keyPrefix = names.keyIndex(key: old.key(of: r), id: r.id.description)
                 merged.append(kept)
             }
         }
@@ -226,6 +260,13 @@ public struct AppState: Sendable {
         idx.reserveCapacity(rows.count)
         if f.isEmpty {
             for i in rows.indices where !rows[i].isGone { idx.append(i) }
+        } else if f.needsAttributes {
+            // `attr.` terms are decided on attributes fetched for them (`ls --filter` alike);
+            // until they arrive nothing is shown as matching.
+            let base = f.withoutAttributeTerms
+            let matches = attributeMatches ?? []
+            for i in rows.indices where !rows[i].isGone && matches.contains(rows[i].id.description)
+                && base.matches(rows[i].session(names, now: now), nowMs: now) { idx.append(i) }
         } else {
             for i in rows.indices where !rows[i].isGone && f.matches(rows[i].session(names, now: now), nowMs: now) { idx.append(i) }
         }
@@ -345,5 +386,28 @@ public struct EventSettingWords: Sendable, Equatable {
     public init(name: String, change: String) {
         self.name = name
         self.change = change
+    }
+}
+
+extension AppState {
+    /// Sets the filter; one with `attr.` terms asks for the attributes it needs.
+    mutating func setFilter(_ f: Filter, now: Int64) -> [Effect] {
+        filter = f
+        attributeMatches = nil
+        rebuildVisible(now: now)
+        if f.needsAttributes {
+            showFlash("reading attributes for the attr. terms…", error: false, now: now)
+            return [.fetchFilterMatches(f)]
+        }
+        showFlash(f.isEmpty ? "filter cleared" : "\(visible.count) session\(visible.count == 1 ? "" : "s") match", error: false, now: now)
+        return []
+    }
+
+    /// The ids matching a filter's `attr.` terms arrived (ignored if the filter changed since).
+    public mutating func filterMatches(_ source: String, ids: [String], now: Int64) {
+        guard filter.source == source else { return }
+        attributeMatches = Set(ids)
+        rebuildVisible(now: now)
+        showFlash("\(visible.count) session\(visible.count == 1 ? "" : "s") match", error: false, now: now)
     }
 }

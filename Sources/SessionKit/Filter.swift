@@ -49,6 +49,13 @@ public struct Filter: Sendable, Equatable, CustomStringConvertible {
         terms.contains { if case .attribute = $0.field { return true } else { return false } }
     }
 
+    /// The same filter without its `attr.` terms (what can be decided without attributes).
+    public var withoutAttributeTerms: Filter {
+        var f = Filter()
+        f.terms = terms.filter { if case .attribute = $0.field { return false } else { return true } }
+        return f
+    }
+
     /// The exact user a filter pins down (`user=alice`, no wildcard), which lets stores use
     /// a principal index instead of scanning.
     public var exactUser: String? {

@@ -39,6 +39,40 @@ import SessionKit
         #expect(s.filter.isEmpty && s.visible.count == 5, "esc clears the filter")
     }
 
+    @Test func keyTermsMeanTheRealStoreKey() {
+        var s = Scene.state()
+        var names = RowNames()
+        let listed = [
+            Session(id: "abc", key: "spring:session:sessions:abc", node: "n1", ttlMs: 60_000, schema: "spring"),
+            Session(id: "def", key: "sess:def", node: "n1", ttlMs: 60_000, schema: "connect-redis"),
+            Session(id: "ghi", key: "ghi-v2", node: "n1", ttlMs: 60_000, schema: "prefix"),
+        ]
+        let rows = listed.map { Row.from($0, now: now, names: &names) }
+        s.load(rows: rows, names: names, failedNodes: [], now: now)
+        #expect(s.names.key(of: s.rows[0]) == "spring:session:sessions:abc" && s.names.key(of: s.rows[2]) == "ghi-v2")
+        _ = s.handle(key: .char(":"), now: now)
+        for c in "filter key~sessions:" { _ = s.handle(key: .char(c), now: now) }
+        _ = s.handle(key: .enter, now: now)
+        #expect(s.visible.map { s.rows[$0].id.description } == ["abc"], "key= is the store key, not the id")
+        _ = s.setFilterForTest("key=ghi-v2", now: now)
+        #expect(s.visible.map { s.rows[$0].id.description } == ["ghi"])
+    }
+
+    @Test func attributeTermsAreDecidedOnFetchedAttributes() throws {
+        var s = Scene.state()
+        _ = s.handle(key: .char("/"), now: now)
+        for c in "attr.role~admin user!=carol" { _ = s.handle(key: .char(c), now: now) }
+        let effects = s.handle(key: .enter, now: now)
+        #expect(effects == [.fetchFilterMatches(try Filter("attr.role~admin user!=carol"))], "the TUI asks for the attributes")
+        #expect(s.visible.isEmpty && s.flash?.text.contains("attributes") == true, "nothing matches until they arrive")
+        let alice = "6f1c2a90-0d4e-4b7a-9e21-5c3b7d8e9f01", carol = "d00dfeed-aaaa-4bbb-8ccc-dddddddddddd"
+        s.filterMatches("a stale filter", ids: [alice], now: now)
+        #expect(s.visible.isEmpty, "matches for another filter are ignored")
+        s.filterMatches("attr.role~admin user!=carol", ids: [alice, carol], now: now)
+        #expect(s.visible.map { s.rows[$0].id.description } == [alice], "the other terms still apply")
+        #expect(s.handle(key: .char("r"), now: now).contains(.fetchFilterMatches(try Filter("attr.role~admin user!=carol"))))
+    }
+
     @Test func destructiveActionsConfirmWithTheCount() {
         var s = Scene.state()
         _ = s.handle(key: .char(" "), now: now)
@@ -167,5 +201,14 @@ import SessionKit
         _ = s.handle(key: .char("q"), now: now)
         #expect(s.view == .sessions, "q leaves help before it quits")
         #expect(s.handle(key: .char("q"), now: now) == [.quit])
+    }
+}
+
+extension AppState {
+    /// Sets a filter as the `:filter` command does.
+    mutating func setFilterForTest(_ text: String, now: Int64) -> [Effect] {
+        _ = handle(key: .char(":"), now: now)
+        for c in "filter " + text { _ = handle(key: .char(c), now: now) }
+        return handle(key: .enter, now: now)
     }
 }
