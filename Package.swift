@@ -1,10 +1,11 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// Dependencies flow one way (DESIGN.md §2):
-//   sessionctl → RedisSessions → RedisClient → CHiredis
-//   sessionctl → SessionKit ← RedisSessions
-// SessionKit is the domain and imports nothing of ours and no C.
+// Dependencies flow one way (ARCHITECTURE.md has the picture):
+//   executables → SessionOps / ConsoleUI → stores (RedisSessions, SessiondSessions) → clients
+//   stores → SessionFormats → SessionKit
+// SessionKit is the domain and imports nothing of ours and no C; no store imports another;
+// no client imports the domain.
 let package = Package(
     name: "sessionctl",
     platforms: [.macOS(.v14)],
@@ -24,17 +25,20 @@ let package = Package(
         .target(name: "SessionKit"),
         // Every session decoder and the framework value formats (no store, no I/O).
         .target(name: "SessionFormats", dependencies: ["SessionKit"]),
-        .target(name: "RedisClient", dependencies: ["CHiredis", "SessionKit"]),
+        .target(name: "RedisClient", dependencies: ["CHiredis"]),
         .target(name: "RedisSessions", dependencies: ["SessionKit", "SessionFormats", "RedisClient"]),
         // The in-house store: RESP codec, the session engine, its log, and its clients
         // (the console's SessionStore and the application API, both cluster-aware).
-        .target(name: "HouseStore", dependencies: ["SessionKit", "SessionFormats", "RedisClient"]),
+        .target(name: "HouseStore", dependencies: ["SessionKit"]),
+        // The in-house store as the console and applications reach it (over RedisClient):
+        // the console's SessionStore and the application API, both cluster-aware.
+        .target(name: "SessiondSessions", dependencies: ["HouseStore", "SessionKit", "SessionFormats", "RedisClient"]),
         // A sessiond node as a library (SwiftNIO): the `sessiond` executable and the embedded
         // demo of `sessionctl demo` both run it.
         .target(
             name: "SessiondServer",
             dependencies: [
-                "HouseStore", "SessionKit", "RedisClient",
+                "HouseStore", "SessionKit",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
@@ -52,7 +56,7 @@ let package = Package(
         .executableTarget(
             name: "sessionctl",
             dependencies: [
-                "SessionKit", "SessionOps", "RedisSessions", "HouseStore", "SessiondServer", "ConsoleUI",
+                "SessionKit", "SessionOps", "RedisSessions", "SessiondSessions", "SessiondServer", "ConsoleUI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -67,13 +71,13 @@ let package = Package(
         .testTarget(name: "SessionKitTests", dependencies: ["SessionKit", "SessionFormats", "TestSupport"]),
         .testTarget(name: "SessionFormatsTests", dependencies: ["SessionFormats", "SessionKit", "TestSupport"]),
         // The store contract: the same tests over every store with its real server.
-        .testTarget(name: "ContractTests", dependencies: ["TestSupport", "SessionKit", "RedisClient", "RedisSessions", "HouseStore", "sessiond"]),
+        .testTarget(name: "ContractTests", dependencies: ["TestSupport", "SessionKit", "RedisClient", "RedisSessions", "SessiondSessions", "sessiond"]),
         .testTarget(name: "SessionOpsTests", dependencies: ["SessionOps", "SessionKit", "TestSupport"]),
         .testTarget(name: "ConsoleUITests", dependencies: ["ConsoleUI", "SessionKit", "TestSupport"], exclude: ["Golden"]),
         .testTarget(name: "HouseStoreTests", dependencies: ["HouseStore", "SessionKit"]),
-        .testTarget(name: "RedisClientTests", dependencies: ["RedisClient", "TestSupport"]),
+        .testTarget(name: "RedisClientTests", dependencies: ["RedisClient", "SessionKit", "TestSupport"]),
         .testTarget(name: "RedisSessionsTests", dependencies: ["RedisSessions", "SessionKit", "SessionFormats", "TestSupport"]),
-        .testTarget(name: "SessionctlTests", dependencies: ["TestSupport", "RedisClient", "SessionKit", "SessionFormats", "HouseStore", "sessionctl", "sessiond"]),
+        .testTarget(name: "SessionctlTests", dependencies: ["TestSupport", "RedisClient", "SessionKit", "SessionFormats", "HouseStore", "SessiondSessions", "sessionctl", "sessiond"]),
     ],
     swiftLanguageModes: [.v6]
 )

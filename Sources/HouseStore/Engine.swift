@@ -17,6 +17,19 @@ public struct HouseSession: Sendable, Equatable {
     /// Hard deadline whatever the activity (`SESSION.EXPIRE`, or given at creation).
     public var absoluteDeadlineMs: Int64?
 
+    public init(
+        id: String, principal: String?, attributes: [Attribute], createdMs: Int64, lastAccessMs: Int64, maxInactiveMs: Int64,
+        absoluteDeadlineMs: Int64? = nil
+    ) {
+        self.id = id
+        self.principal = principal
+        self.attributes = attributes
+        self.createdMs = createdMs
+        self.lastAccessMs = lastAccessMs
+        self.maxInactiveMs = maxInactiveMs
+        self.absoluteDeadlineMs = absoluteDeadlineMs
+    }
+
     /// When the session ends; nil: never.
     public var deadlineMs: Int64? {
         let sliding = maxInactiveMs >= 0 ? saturatingSum(lastAccessMs, maxInactiveMs) : nil

@@ -1,4 +1,3 @@
-import SessionKit
 
 /// Where a Redis node is and how to log in: `redis://[user[:password]@]host[:port][/db]`
 /// or `unix:///path/to/redis.sock[?db=N]`. `description` never contains the password.
@@ -24,7 +23,7 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
     }
 
     public init(_ text: String) throws(ParseError) {
-        let redactedInput = RedisURL.redact(text)
+        let redactedInput = RedisURL.masked(text)
         if text.hasPrefix("unix://") {
             var rest = String(text.dropFirst("unix://".count))
             var db = 0
@@ -120,10 +119,22 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
             return "unix://\(path)" + (q.isEmpty ? "" : "?" + q.joined(separator: "&"))
         }
     }
-
-    /// Redacts the passwords of any URL-looking text (see `Redaction`). Used on every
-    /// message that might echo user input.
-    public static func redact(_ text: String) -> String { Redaction.redact(text) }
+    /// The URL text as messages may echo it: credentials and a `password=` value hidden.
+    /// (The console redacts every text with SessionKit's `Redaction`; the client knows
+    /// nothing of the domain and only hides the secrets of the URL it was given.)
+    static func masked(_ text: String) -> String {
+        var out = text
+        if let scheme = out.range(of: "://"), let at = out[scheme.upperBound...].firstIndex(of: "@") {
+            let cred = out[scheme.upperBound..<at]
+            let secret = cred.firstIndex(of: ":").map { out.index(after: $0)..<at } ?? (scheme.upperBound..<at)
+            if !secret.isEmpty { out.replaceSubrange(secret, with: "***") }
+        }
+        if let p = out.range(of: "password=") {
+            let end = out[p.upperBound...].firstIndex(of: "&") ?? out.endIndex
+            out.replaceSubrange(p.upperBound..<end, with: "***")
+        }
+        return out
+    }
 
     static func percentDecode(_ s: String) -> String {
         guard s.contains("%") else { return s }

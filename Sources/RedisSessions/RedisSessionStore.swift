@@ -81,7 +81,7 @@ public final class RedisSessionStore: SessionStore, SessionEventSource, @uncheck
         guard let router, let m = router.master(forKey: Array(key.utf8)) else { return node.name }
         return m.address
     }
-    /// Keys per SCAN page; about 1000 is the measured sweet spot (DESIGN.md §5).
+    /// Keys per SCAN page; about 1000 is the measured sweet spot (BENCHMARKS.md, listing).
     public let scanCount: Int
     private let schemaCache = SchemaCache()
 

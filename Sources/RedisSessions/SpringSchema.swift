@@ -4,7 +4,7 @@ import SessionKit
 
 /// Spring Session Data Redis, indexed (`RedisIndexedSessionRepository`, with `expires:`
 /// shadow keys, minute expiration sets and principal index sets) and non-indexed
-/// (`RedisSessionRepository`: only the hash). See FORMATS.md.
+/// (`RedisSessionRepository`: only the hash). See README.md, "Schemas".
 public struct SpringSchema: RedisSchema {
     public static let principalAttribute = "org.springframework.session.FindByIndexNameSessionRepository.PRINCIPAL_NAME_INDEX_NAME"
     public static let securityContextAttribute = "SPRING_SECURITY_CONTEXT"

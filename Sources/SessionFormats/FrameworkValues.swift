@@ -1,7 +1,7 @@
 import SessionKit
 
-/// What one framework's session value looks like, whatever store holds it (FORMATS.md in
-/// spirit): how the bytes are encoded, where the user is, which times the value carries.
+/// What one framework's session value looks like, whatever store holds it: how the bytes
+/// are encoded, where the user is, which times the value carries.
 /// A store module pairs a value format with its own key layout (prefix, key type, locks).
 public struct SessionValueFormat: Sendable {
     /// The encoding's short name, shown in listings (`php-session`, `pickle`, `marshal`...).

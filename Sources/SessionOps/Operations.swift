@@ -13,11 +13,15 @@ public struct Operations: Sendable {
     public let reporter: any Reporter
     /// The command line (redacted), for the audit log; `tui` for the TUI.
     public let commandLine: String
+    /// Record confirmed actions that found nothing to change too (the TUI: an operator's
+    /// decision on the screen always leaves a trace). The batch commands record changes only.
+    public let auditAttempts: Bool
 
     public init(
         store: any SessionStore, policy: SafetyPolicy, audit: AuditLog, output: Output?, reporter: any Reporter,
-        commandLine: String
+        commandLine: String, auditAttempts: Bool = false
     ) {
+        self.auditAttempts = auditAttempts
         self.store = store
         self.policy = policy
         self.audit = audit
@@ -28,7 +32,9 @@ public struct Operations: Sendable {
 
     /// The same operations under another policy or command line (a line of a batch).
     public func with(policy: SafetyPolicy, commandLine: String) -> Operations {
-        Operations(store: store, policy: policy, audit: audit, output: output, reporter: reporter, commandLine: commandLine)
+        Operations(
+            store: store, policy: policy, audit: audit, output: output, reporter: reporter, commandLine: commandLine,
+            auditAttempts: auditAttempts)
     }
 
     /// What an operation did.
@@ -66,6 +72,14 @@ public struct Operations: Sendable {
 
     private func line(_ s: String) { output?.line(s) }
 
+    /// Records a confirmed action that found nothing to change, when `auditAttempts`.
+    private func recordAttempt(_ action: String, target: String?, notFound: [String], extra: [String: String] = [:]) {
+        guard auditAttempts, (try? audit.ensureWritable()) != nil else { return }
+        audit.record(
+            action: action, store: store.displayName, commandLine: commandLine, target: target, sessions: [],
+            result: MutationResult(notFound: notFound), extra: extra)
+    }
+
     private func reportNotFound(_ ids: [String]) {
         for id in ids { reporter.error("session \(Sanitizer.display(id, limit: 200)) not found") }
     }
@@ -87,6 +101,7 @@ public struct Operations: Sendable {
             return outcome
         }
         if plan.sessions.isEmpty {
+            recordAttempt(after == nil ? "expire" : "expire-in", target: nil, notFound: plan.notFound)
             outcome.exitCode = exitCode(found: 0, notFound: plan.notFound.count, failures: plan.failures)
             return outcome
         }
@@ -159,6 +174,7 @@ public struct Operations: Sendable {
             return outcome
         }
         if sessions.isEmpty {
+            recordAttempt("logout", target: user, notFound: notFound)
             if user != nil { reporter.error("no sessions of \(what)") }
             outcome.summary = "no sessions of \(what)"
             outcome.exitCode = exitCode(found: 0, notFound: notFound.count, failures: failures)
@@ -241,6 +257,7 @@ public struct Operations: Sendable {
             return outcome
         }
         if moving.isEmpty {
+            recordAttempt("migrate", target: node, notFound: plan.notFound, extra: ["to": node])
             outcome.exitCode = exitCode(found: plan.sessions.count, notFound: plan.notFound.count, failures: plan.failures)
             return outcome
         }

@@ -1,6 +1,5 @@
 import HouseStore
 import NIOCore
-import RedisClient
 import SessionKit
 #if canImport(Glibc)
 import Glibc
@@ -9,21 +8,33 @@ import Glibc
 /// Another member of the cluster, as this node sees it.
 final class Peer {
     let member: ClusterMember
-    /// hiredis on its own thread: a peer call never blocks the event loop.
-    let client: RedisClient
+    /// SwiftNIO on this node's loop: a peer call never blocks it.
+    let link: PeerLink
     var up: Bool?
     var sessions: Int?
     var lastError: String?
     var probing = false
 
-    init(member: ClusterMember, password: String?) {
+    init(member: ClusterMember, password: String?, loop: EventLoop) {
         self.member = member
-        client = RedisClient(url: RedisURL(endpoint: .tcp(host: member.host, port: member.port), password: password),
-                             timeouts: .init(connectMs: 1000, commandMs: 5000), reconnectAttempts: 1)
+        link = PeerLink(name: member.id, host: member.host, port: member.port, password: password, loop: loop)
     }
 }
 
-/// The node's part of the cluster (DESIGN.md §6, README "Cluster and migration").
+/// A command to a peer: its words as bytes.
+struct PeerCommand {
+    var args: [[UInt8]]
+    init(_ words: any PeerWord...) { args = words.map(\.peerBytes) }
+    init(_ args: [[UInt8]]) { self.args = args }
+}
+
+/// What can be a word of a peer command.
+protocol PeerWord { var peerBytes: [UInt8] { get } }
+extension String: PeerWord { var peerBytes: [UInt8] { Array(utf8) } }
+extension Int64: PeerWord { var peerBytes: [UInt8] { Array(String(self).utf8) } }
+extension Int: PeerWord { var peerBytes: [UInt8] { Array(String(self).utf8) } }
+
+/// The node's part of the cluster (ARCHITECTURE.md, README "Cluster and migration").
 ///
 /// Ownership: a session lives on the node that holds it. A new session is created on its
 /// **home**, the member `HashRing` picks for its id. When a session moves, the nodes it
@@ -56,10 +67,10 @@ final class ClusterState {
     var migratedOut: Int64 = 0
     var migratedIn: Int64 = 0
 
-    init(selfID: String, members: [ClusterMember], password: String?) {
+    init(selfID: String, members: [ClusterMember], password: String?, loop: EventLoop) {
         self.selfID = selfID
         ring = HashRing(members)
-        for m in members where m.id != selfID { peers[m.id] = Peer(member: m, password: password) }
+        for m in members where m.id != selfID { peers[m.id] = Peer(member: m, password: password, loop: loop) }
     }
 
     func home(of id: String) -> ClusterMember? { ring.owner(of: id) }
@@ -183,7 +194,7 @@ extension NodeServer {
         c.forgets = [:]
         for (home, ids) in batches {
             guard let peer = c.peers[home] else { continue }
-            _ = call(peer, ids.map { RedisCommand("CLUSTER.FORGET", $0, c.selfID) })   // best effort: a stale pointer costs one hop
+            _ = call(peer, ids.map { PeerCommand("CLUSTER.FORGET", $0, c.selfID) })   // best effort: a stale pointer costs one hop
         }
     }
 
@@ -220,8 +231,8 @@ extension NodeServer {
         guard !moving.isEmpty else { return loop.makeSucceededFuture(outcomes.map { $0 ?? .failed("internal") }) }
 
         // Step 1: the target keeps pending copies.
-        let restores = moving.map { RedisCommand([Array("CLUSTER.RESTORE".utf8)] + AppendLog.fields(of: $0.session)) }
-        return call(peer, restores).assumeIsolated().flatMap { [self] (result: Result<[RedisReply], RedisError>) -> EventLoopFuture<[MigrateOutcome]> in
+        let restores = moving.map { PeerCommand([Array("CLUSTER.RESTORE".utf8)] + AppendLog.fields(of: $0.session)) }
+        return call(peer, restores).assumeIsolated().flatMap { [self] (result: Result<[RESPReply], PeerError>) -> EventLoopFuture<[MigrateOutcome]> in
             var committed: [(index: Int, id: String, lastAccess: Int64)] = []
             let now = currentTimeMs()
             switch result {
@@ -267,12 +278,12 @@ extension NodeServer {
     func confirm(_ items: [(id: String, lastAccess: Int64?)], at peer: Peer) -> EventLoopFuture<Set<String>> {
         guard let c = cluster else { return loop.makeSucceededFuture([]) }
         let commands = items.map { item in
-            item.lastAccess.map { RedisCommand("CLUSTER.COMMIT", item.id, $0) } ?? RedisCommand("CLUSTER.COMMIT", item.id)
+            item.lastAccess.map { PeerCommand("CLUSTER.COMMIT", item.id, $0) } ?? PeerCommand("CLUSTER.COMMIT", item.id)
         }
         return call(peer, commands).assumeIsolated().map { [self] result in
             var confirmed = Set<String>()
             guard case .success(let replies) = result else { return confirmed }
-            var points: [String: [RedisCommand]] = [:]
+            var points: [String: [PeerCommand]] = [:]
             for (item, r) in zip(items, replies) {
                 let id = item.id
                 guard c.records.forward[id] == peer.member.id else { c.owed.remove(id); continue }
@@ -286,7 +297,7 @@ extension NodeServer {
                     } else if home == holder {
                         c.records.forward[id] = nil; log?.logForward(id, to: nil)
                     } else if let home {
-                        points[home, default: []].append(RedisCommand("CLUSTER.POINT", id, holder))
+                        points[home, default: []].append(PeerCommand("CLUSTER.POINT", id, holder))
                     }
                 } else if r.int == 0 {
                     // The target holds nothing: the session ended there. Drop the pointer.
@@ -335,7 +346,7 @@ extension NodeServer {
         for id in gone { c.records.pending[id] = nil; log?.logUnpend(id) }
         for peer in c.peers.values where !peer.probing {
             peer.probing = true
-            call(peer, [RedisCommand("SESSION.COUNT")]).assumeIsolated().whenComplete { [self] result in
+            call(peer, [PeerCommand("SESSION.COUNT")]).assumeIsolated().whenComplete { [self] result in
                 peer.probing = false
                 let wasUp = peer.up
                 switch result {
@@ -355,17 +366,9 @@ extension NodeServer {
         do { try commitLog() } catch { logError("\(error)") }
     }
 
-    /// A pipeline to a peer on the peer's own thread; the result comes back on the loop.
-    func call(_ peer: Peer, _ commands: [RedisCommand]) -> EventLoopFuture<Result<[RedisReply], RedisError>> {
-        let promise = loop.makePromise(of: Result<[RedisReply], RedisError>.self)
-        let client = peer.client
-        let name = peer.member.id
-        Task {
-            do { promise.succeed(.success(try await client.pipeline(commands))) }
-            catch let e as RedisError { promise.succeed(.failure(e)) }
-            catch { promise.succeed(.failure(.connection(node: name, message: "\(error)"))) }
-        }
-        return promise.futureResult
+    /// A pipeline to a peer over its link; the result comes back on the loop.
+    func call(_ peer: Peer, _ commands: [PeerCommand]) -> EventLoopFuture<Result<[RESPReply], PeerError>> {
+        peer.link.call(commands.map(\.args))
     }
 
     /// `CLUSTER.NODES`: one line per member: `id host:port flags sessions share`.

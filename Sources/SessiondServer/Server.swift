@@ -118,7 +118,7 @@ public final class SessiondNode: Sendable {
         guard members.contains(where: { $0.id == id }) else { throw SessiondError("this node (\(id)) is not among the cluster's members") }
         try node.eventLoop.submit {
             let n = node.value
-            let state = ClusterState(selfID: id, members: members, password: n.config.password)
+            let state = ClusterState(selfID: id, members: members, password: n.config.password, loop: n.loop)
             state.records = n.replayedCluster
             state.owed = Set(state.records.forward.keys)   // confirm every pointer once after a start
             n.replayedCluster = AppendLog.ClusterRecords()

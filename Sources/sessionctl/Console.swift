@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import HouseStore
+import SessiondSessions
 import RedisSessions
 import SessionKit
 import SessionOps

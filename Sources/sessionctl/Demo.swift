@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import HouseStore
+import SessiondSessions
 import RedisClient
 import SessiondServer
 import SessionKit

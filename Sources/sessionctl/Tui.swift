@@ -104,7 +104,7 @@ struct StoreBackend: ConsoleBackend {
     private var ops: Operations {
         Operations(
             store: console.store, policy: SafetyPolicy(readOnly: console.options.readOnly, confirmed: true),
-            audit: console.audit, output: nil, reporter: SilentReporter(), commandLine: "tui")
+            audit: console.audit, output: nil, reporter: SilentReporter(), commandLine: "tui", auditAttempts: true)
     }
 
     func nodeFacts() async -> [NodeInfo] { await console.store.nodes(.cheap) }

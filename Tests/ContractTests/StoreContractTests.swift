@@ -1,5 +1,5 @@
 import Foundation
-import HouseStore
+import SessiondSessions
 import RedisClient
 import RedisSessions
 import SessionKit

@@ -247,3 +247,21 @@ func ops(
         #expect(target.count == 2 && source.count == 4)
     }
 }
+
+@Suite struct AttemptAuditTests {
+    @Test func theTUIsConfirmedActionsLeaveATraceEvenWhenNothingChanged() async throws {
+        let store = MemoryStore(nodes: ["m1", "m2"])
+        store.put(id: "here", node: "m2")
+        let audit = Audit()
+        let tui = Operations(
+            store: store, policy: SafetyPolicy(confirmed: true), audit: audit.log, output: nil, reporter: RecordingReporter(),
+            commandLine: "tui", auditAttempts: true)
+        _ = try await tui.migrate(ids: ["here"], to: "m2")
+        _ = try await tui.expire(ids: ["gone"], after: nil)
+        let r = audit.records
+        #expect(r.map { $0["action"] as? String } == ["migrate", "expire"] && r[1]["not_found"] as? Int == 1)
+        let batch = Audit()
+        _ = try await ops(store, SafetyPolicy(confirmed: true), audit: batch).expire(ids: ["gone"], after: nil)
+        #expect(batch.records.isEmpty, "the batch commands record changes only")
+    }
+}

@@ -4,6 +4,7 @@ import RedisClient
 import SessionKit
 import TestSupport
 import HouseStore
+import SessiondSessions
 #if canImport(Glibc)
 import Glibc
 #endif

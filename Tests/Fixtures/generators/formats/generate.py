@@ -1,5 +1,5 @@
 """Sessions of the frameworks that cannot run on this machine, built from each framework's
-source-documented layout (../../../shared/FORMATS.md; repositories named per entry) into
+source-documented layout (each framework's public source; repositories named per entry) into
 Tests/Fixtures/frameworks/formats.json, in the format of dump_redis.py:
 
 - Laravel: the cache stores serialize(serialize($attributes)) under

@@ -1,4 +1,5 @@
 import Foundation
+import HouseStore
 import RedisClient
 
 import SessionFormats

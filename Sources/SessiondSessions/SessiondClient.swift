@@ -1,3 +1,4 @@
+import HouseStore
 import RedisClient
 import SessionKit
 
