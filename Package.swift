@@ -45,8 +45,10 @@ let package = Package(
         ),
         .executableTarget(
             name: "sessiond",
-            dependencies: ["SessiondServer", "HouseStore", "SessionKit",
-                           .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: [
+                "SessiondServer", "HouseStore", "SessionKit",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
         ),
         // What the console does, once: store factory, safety policy, audit, expire/logout/
         // migrate/drain, store-to-store migration, output formats, config contexts.
@@ -63,21 +65,34 @@ let package = Package(
         // Writes realistic sessions into Redis for the demo and the benchmarks.
         .executableTarget(
             name: "session-seed",
-            dependencies: ["RedisClient", "RedisSessions", "SessionKit", "SessionFormats",
-                           .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: [
+                "RedisClient", "RedisSessions", "SessionKit", "SessionFormats",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
         ),
         // Test helpers shared by the test targets: starting real servers on free ports.
-        .target(name: "TestSupport", dependencies: ["RedisClient", "RedisSessions", "SessionKit", "SessionFormats"], path: "Tests/TestSupport"),
+        .target(
+            name: "TestSupport", dependencies: ["RedisClient", "RedisSessions", "SessionKit", "SessionFormats"],
+            path: "Tests/TestSupport"),
         .testTarget(name: "SessionKitTests", dependencies: ["SessionKit", "SessionFormats", "TestSupport"]),
         .testTarget(name: "SessionFormatsTests", dependencies: ["SessionFormats", "SessionKit", "TestSupport"]),
         // The store contract: the same tests over every store with its real server.
-        .testTarget(name: "ContractTests", dependencies: ["TestSupport", "SessionKit", "RedisClient", "RedisSessions", "SessiondSessions", "sessiond"]),
+        .testTarget(
+            name: "ContractTests",
+            dependencies: ["TestSupport", "SessionKit", "RedisClient", "RedisSessions", "SessiondSessions", "sessiond"]),
         .testTarget(name: "SessionOpsTests", dependencies: ["SessionOps", "SessionKit", "TestSupport"]),
-        .testTarget(name: "ConsoleUITests", dependencies: ["ConsoleUI", "SessionKit", "TestSupport"], exclude: ["Golden"]),
+        .testTarget(
+            name: "ConsoleUITests", dependencies: ["ConsoleUI", "SessionKit", "TestSupport"], exclude: ["Golden"]),
         .testTarget(name: "HouseStoreTests", dependencies: ["HouseStore", "SessionKit"]),
         .testTarget(name: "RedisClientTests", dependencies: ["RedisClient", "SessionKit", "TestSupport"]),
-        .testTarget(name: "RedisSessionsTests", dependencies: ["RedisSessions", "SessionKit", "SessionFormats", "TestSupport"]),
-        .testTarget(name: "SessionctlTests", dependencies: ["TestSupport", "RedisClient", "SessionKit", "SessionFormats", "HouseStore", "SessiondSessions", "sessionctl", "sessiond"]),
+        .testTarget(
+            name: "RedisSessionsTests", dependencies: ["RedisSessions", "SessionKit", "SessionFormats", "TestSupport"]),
+        .testTarget(
+            name: "SessionctlTests",
+            dependencies: [
+                "TestSupport", "RedisClient", "SessionKit", "SessionFormats", "HouseStore", "SessiondSessions",
+                "sessionctl", "sessiond",
+            ]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -7,6 +7,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
+# Formatting is part of the build: drift from .swift-format fails here, before any test.
+swift format lint --strict --recursive --parallel Sources Tests Package.swift
 swift build --build-tests
 heavy='StoreMigrationTests|RedisClusterTests|ContractTests'
 if [ $# -gt 0 ]; then

@@ -36,7 +36,8 @@ public func fit(_ s: String, _ width: Int, alignRight: Bool = false) -> String {
     for c in s {
         let cw = cellWidth(c)
         if used + cw > width - 1 { break }
-        out.append(c); used += cw
+        out.append(c)
+        used += cw
     }
     return out + "…" + String(repeating: " ", count: max(0, width - used - 1))
 }
@@ -49,13 +50,15 @@ public final class MemoryCanvas: Canvas {
     private var roles: [[Role]]
 
     public init(rows: Int, cols: Int) {
-        self.rows = rows; self.cols = cols
+        self.rows = rows
+        self.cols = cols
         cells = Array(repeating: Array(repeating: " ", count: cols), count: rows)
         roles = Array(repeating: Array(repeating: .base, count: cols), count: rows)
     }
 
     public func resize(rows: Int, cols: Int) {
-        self.rows = rows; self.cols = cols
+        self.rows = rows
+        self.cols = cols
         clear()
     }
 
@@ -74,7 +77,10 @@ public final class MemoryCanvas: Canvas {
             if col >= 0 {
                 cells[y][col] = c
                 roles[y][col] = role
-                if w == 2, col + 1 < cols { cells[y][col + 1] = "\u{0}"; roles[y][col + 1] = role }
+                if w == 2, col + 1 < cols {
+                    cells[y][col + 1] = "\u{0}"
+                    roles[y][col + 1] = role
+                }
             }
             col += w
         }

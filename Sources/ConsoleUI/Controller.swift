@@ -1,6 +1,7 @@
 import SessionKit
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// What the TUI needs from the program around it: the store, and the actions that
@@ -48,7 +49,8 @@ final class Inbox: @unchecked Sendable {
         pthread_mutex_init(&mutex, nil)
         var fds: [Int32] = [-1, -1]
         _ = pipe(&fds)
-        readFD = fds[0]; writeFD = fds[1]
+        readFD = fds[0]
+        writeFD = fds[1]
         _ = fcntl(readFD, F_SETFL, fcntl(readFD, F_GETFL) | O_NONBLOCK)
         _ = fcntl(writeFD, F_SETFL, fcntl(writeFD, F_GETFL) | O_NONBLOCK)
     }
@@ -83,11 +85,19 @@ actor Kicker {
     private var waiter: CheckedContinuation<Void, Never>?
     private var pending = false
     func kick() {
-        if let w = waiter { waiter = nil; w.resume() } else { pending = true }
+        if let w = waiter {
+            waiter = nil
+            w.resume()
+        } else {
+            pending = true
+        }
     }
     /// Returns after `ms` or when kicked, whichever is first.
     func wait(ms: Int64) async {
-        if pending { pending = false; return }
+        if pending {
+            pending = false
+            return
+        }
         let timer = Task { [weak self] in
             try? await Task.sleep(nanoseconds: UInt64(max(0, ms)) * 1_000_000)
             await self?.kick()
@@ -110,8 +120,10 @@ public final class TUIController: @unchecked Sendable {
     /// Fixed refresh interval (nil: adaptive).
     let refreshMs: Int64?
 
-    public init(backend: any ConsoleBackend, theme: Theme, themes: ThemeLibrary, noColor: Bool, readOnly: Bool,
-                refreshMs: Int64? = nil, log: @escaping (String) -> Void) {
+    public init(
+        backend: any ConsoleBackend, theme: Theme, themes: ThemeLibrary, noColor: Bool, readOnly: Bool,
+        refreshMs: Int64? = nil, log: @escaping (String) -> Void
+    ) {
         self.refreshMs = refreshMs
         self.backend = backend
         self.theme = theme
@@ -134,28 +146,36 @@ public final class TUIController: @unchecked Sendable {
         let code: Int32 = await withCheckedContinuation { (done: CheckedContinuation<Int32, Never>) in
             let box = Unmanaged.passRetained(UIThreadBox(controller: self, done: done)).toOpaque()
             var tid = pthread_t()
-            pthread_create(&tid, nil, { raw in
-                guard let raw else { return nil }
-                let b = Unmanaged<UIThreadBox>.fromOpaque(raw).takeRetainedValue()
-                b.done.resume(returning: b.controller.uiLoop())
-                return nil
-            }, box)
+            pthread_create(
+                &tid, nil,
+                { raw in
+                    guard let raw else { return nil }
+                    let b = Unmanaged<UIThreadBox>.fromOpaque(raw).takeRetainedValue()
+                    b.done.resume(returning: b.controller.uiLoop())
+                    return nil
+                }, box)
             pthread_detach(tid)
         }
-        tasks.forEach { $0.cancel() }
+        for task in tasks { task.cancel() }
         return code
     }
 
     final class UIThreadBox {
         let controller: TUIController
         let done: CheckedContinuation<Int32, Never>
-        init(controller: TUIController, done: CheckedContinuation<Int32, Never>) { self.controller = controller; self.done = done }
+        init(controller: TUIController, done: CheckedContinuation<Int32, Never>) {
+            self.controller = controller
+            self.done = done
+        }
     }
 
     // MARK: data tasks (cooperative pool; they only post messages)
 
     func startDataTasks() -> [Task<Void, Never>] {
-        let backend = self.backend, inbox = self.inbox, kicker = self.kicker, refreshMs = self.refreshMs
+        let backend = self.backend
+        let inbox = self.inbox
+        let kicker = self.kicker
+        let refreshMs = self.refreshMs
         let listing = Task {
             while !Task.isCancelled {
                 let start = currentTimeMs()
@@ -167,7 +187,8 @@ public final class TUIController: @unchecked Sendable {
                     inbox.post(.rows(rows, names, failed: failed))
                     if !failed.isEmpty && rows.isEmpty {
                         // Every node failed: the state keeps the last rows, marked stale.
-                        inbox.post(.loadFailed(outcome.failedNodes.first?.message ?? "no node answered", retryInMs: 3000))
+                        inbox.post(
+                            .loadFailed(outcome.failedNodes.first?.message ?? "no node answered", retryInMs: 3000))
                         await kicker.wait(ms: 3000)
                         continue
                     }
@@ -194,7 +215,11 @@ public final class TUIController: @unchecked Sendable {
                 do {
                     for try await e in backend.events() { inbox.post(.event(e)) }
                 } catch {
-                    inbox.post(.event(SessionEvent(kind: .gap, sessionID: nil, key: nil, node: "-", timeMs: currentTimeMs(), detail: "event stream failed: \(error)")))
+                    inbox.post(
+                        .event(
+                            SessionEvent(
+                                kind: .gap, sessionID: nil, key: nil, node: "-", timeMs: currentTimeMs(),
+                                detail: "event stream failed: \(error)")))
                 }
                 try? await Task.sleep(nanoseconds: 3_000_000_000)
                 inbox.post(.notificationsOff(await backend.notificationsOff()))
@@ -211,28 +236,37 @@ public final class TUIController: @unchecked Sendable {
                 let k = kicker
                 Task { await k.kick() }
             case .loadDetail(let id):
-                let backend = self.backend, inbox = self.inbox
+                let backend = self.backend
+                let inbox = self.inbox
                 Task {
-                    do { inbox.post(.detail(try await backend.store.get(id: id), id: id)) }
-                    catch { inbox.post(.detailFailed("cannot read the session: \(error)")) }
+                    do { inbox.post(.detail(try await backend.store.get(id: id), id: id)) } catch {
+                        inbox.post(.detailFailed("cannot read the session: \(error)"))
+                    }
                 }
             case .fetchFilterMatches(let f):
-                let backend = self.backend, inbox = self.inbox
+                let backend = self.backend
+                let inbox = self.inbox
                 Task {
                     let ids = IDCollector()
                     do {
-                        _ = try await backend.store.list(ListQuery(filter: f, withAttributes: true)) { await ids.add($0) }
+                        _ = try await backend.store.list(ListQuery(filter: f, withAttributes: true)) {
+                            await ids.add($0)
+                        }
                         inbox.post(.filterMatches(f.source, await ids.ids))
                     } catch {
                         inbox.post(.done("filter: cannot read attributes: \(error)", error: true))
                     }
                 }
             case .perform(let action):
-                let backend = self.backend, inbox = self.inbox, k = kicker
+                let backend = self.backend
+                let inbox = self.inbox
+                let k = kicker
                 Task {
                     let r = await backend.perform(action)
                     inbox.post(.done(r.message, error: r.error))
-                    if case .enableNotifications = action { inbox.post(.notificationsOff(await backend.notificationsOff())) }
+                    if case .enableNotifications = action {
+                        inbox.post(.notificationsOff(await backend.notificationsOff()))
+                    }
                     await k.kick()
                 }
             case .setTheme(let name):
@@ -261,7 +295,9 @@ public final class TUIController: @unchecked Sendable {
             for i in withCounts.indices {
                 if let idx = state.names.nodes.firstIndex(of: withCounts[i].name) {
                     withCounts[i].sessions = state.rows.reduce(0) { $0 + ($1.node == UInt16(idx) ? 1 : 0) }
-                } else if withCounts[i].up { withCounts[i].sessions = 0 }
+                } else if withCounts[i].up {
+                    withCounts[i].sessions = 0
+                }
             }
             state.loadNodes(withCounts, now: t)
         case .notificationsOff(let nodes): state.notificationsOff = nodes
@@ -294,13 +330,23 @@ public final class TUIController: @unchecked Sendable {
             canvas.end()
             restoreSignals(previous)
         }
-        var pfds = [pollfd(fd: 0, events: Int16(POLLIN), revents: 0), pollfd(fd: inbox.readFD, events: Int16(POLLIN), revents: 0)]
+        var pfds = [
+            pollfd(fd: 0, events: Int16(POLLIN), revents: 0),
+            pollfd(fd: inbox.readFD, events: Int16(POLLIN), revents: 0),
+        ]
         var dirty = true
         var lastSecond: Int64 = -1
         while signalQuit == 0 {
             let t = currentTimeMs()
-            for m in inbox.drain() { apply(m, now: t); dirty = true }
-            if themeChanged { canvas.apply(theme: theme); themeChanged = false; dirty = true }
+            for m in inbox.drain() {
+                apply(m, now: t)
+                dirty = true
+            }
+            if themeChanged {
+                canvas.apply(theme: theme)
+                themeChanged = false
+                dirty = true
+            }
             if t / 1000 != lastSecond {
                 // Once a second: TTLs count down, ended rows leave the table, and sessions whose
                 // deadline just passed are poked so the store reports them now.
@@ -321,7 +367,8 @@ public final class TUIController: @unchecked Sendable {
             }
             // Sleep until input, a message, or the next second (the only timer: TTLs tick).
             let timeout = Int32(1000 - currentTimeMs() % 1000)
-            pfds[0].revents = 0; pfds[1].revents = 0
+            pfds[0].revents = 0
+            pfds[1].revents = 0
             _ = poll(&pfds, 2, timeout)
             while let key = canvas.readKey() {
                 if dispatch(state.handle(key: key, now: currentTimeMs())) { return 0 }
@@ -345,7 +392,10 @@ public final class TUIController: @unchecked Sendable {
             signal(sig, SIG_DFL)
             raise(sig)
         }
-        for (sig, h) in [(SIGINT, quit), (SIGTERM, quit), (SIGHUP, quit), (SIGSEGV, crash), (SIGABRT, crash), (SIGBUS, crash), (SIGILL, crash), (SIGTRAP, crash)] {
+        for (sig, h) in [
+            (SIGINT, quit), (SIGTERM, quit), (SIGHUP, quit), (SIGSEGV, crash), (SIGABRT, crash), (SIGBUS, crash),
+            (SIGILL, crash), (SIGTRAP, crash),
+        ] {
             var act = sigaction()
             act.__sigaction_handler.sa_handler = h
             sigemptyset(&act.sa_mask)
@@ -357,7 +407,10 @@ public final class TUIController: @unchecked Sendable {
     }
 
     func restoreSignals(_ saved: [(Int32, sigaction)]) {
-        for (sig, old) in saved { var o = old; sigaction(sig, &o, nil) }
+        for (sig, old) in saved {
+            var o = old
+            sigaction(sig, &o, nil)
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 import CNCurses
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The curses terminal. The only code that imports CNCurses; used from one thread only
@@ -13,7 +14,10 @@ public final class CursesCanvas: Canvas {
     private(set) var active = false
     private var nextPair: Int16 = 1
     private var pairCache: [PairKey: Int16] = [:]
-    private struct PairKey: Hashable { var fg: Int; var bg: Int }
+    private struct PairKey: Hashable {
+        var fg: Int
+        var bg: Int
+    }
 
     public init() {}
 
@@ -59,7 +63,9 @@ public final class CursesCanvas: Canvas {
             var pair: Int16 = 0
             if colors > 0 {
                 let key = PairKey(fg: s.fg.index(forColors: colors), bg: s.bg.index(forColors: colors))
-                if let p = pairCache[key] { pair = p } else if nextPair < 255 {
+                if let p = pairCache[key] {
+                    pair = p
+                } else if nextPair < 255 {
                     init_pair(nextPair, Int16(key.fg), Int16(key.bg))
                     pairCache[key] = nextPair
                     pair = nextPair
@@ -72,9 +78,11 @@ public final class CursesCanvas: Canvas {
     }
 
     public func updateSize() {
-        var y: Int32 = 0, x: Int32 = 0
+        var y: Int32 = 0
+        var x: Int32 = 0
         cnc_getmaxyx(cnc_stdscr(), &y, &x)
-        rows = Int(y); cols = Int(x)
+        rows = Int(y)
+        cols = Int(x)
     }
 
     public func clear() { erase() }
@@ -90,10 +98,14 @@ public final class CursesCanvas: Canvas {
         for c in text {
             let w = cellWidth(c)
             if col + w > cols { break }
-            chunk.append(c); col += w
+            chunk.append(c)
+            col += w
         }
         // The last cell of the last line would scroll the screen on some terminals.
-        if y == rows - 1 && col >= cols, !chunk.isEmpty { chunk.removeLast(); col -= 1 }
+        if y == rows - 1 && col >= cols, !chunk.isEmpty {
+            chunk.removeLast()
+            col -= 1
+        }
         _ = mvaddstr(Int32(y), Int32(x), chunk)
         _ = attroff(Int32(bitPattern: a))
         return col
@@ -129,7 +141,9 @@ public final class CursesCanvas: Canvas {
             case KEY_BACKSPACE: return .backspace
             case KEY_DC: return .delete
             case KEY_ENTER: return .enter
-            case KEY_RESIZE: updateSize(); return .resize
+            case KEY_RESIZE:
+                updateSize()
+                return .resize
             case KEY_BTAB: return .backTab
             default: return .unknown
             }

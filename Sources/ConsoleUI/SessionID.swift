@@ -40,7 +40,9 @@ public enum SessionID: Hashable, Sendable, Comparable, CustomStringConvertible {
     /// Lowercase canonical `8-4-4-4-12` only, so that printing gives back the same text.
     static func parseUUID(_ s: String) -> (UInt64, UInt64)? {
         guard s.utf8.count == 36 else { return nil }
-        var hi: UInt64 = 0, lo: UInt64 = 0, n = 0
+        var hi: UInt64 = 0
+        var lo: UInt64 = 0
+        var n = 0
         for (i, c) in s.utf8.enumerated() {
             if i == 8 || i == 13 || i == 18 || i == 23 {
                 guard c == UInt8(ascii: "-") else { return nil }

@@ -9,17 +9,26 @@ public struct Row: Sendable, Equatable {
     public var schema: UInt8
     /// Absolute deadline in ms, -1 when the session never expires.
     public var deadlineMs: Int64
-    public var lastAccessMs: Int64   // .min: unknown
-    public var createdMs: Int64      // .min: unknown
-    public var sizeBytes: Int32      // -1: unknown
+    public var lastAccessMs: Int64  // .min: unknown
+    public var createdMs: Int64  // .min: unknown
+    public var sizeBytes: Int32  // -1: unknown
     /// The store key's prefix (an index into `RowNames.keyPrefixes`; the key is prefix + id),
     /// or `.max` for a key of another shape (kept in `RowNames.otherKeys`).
     public var keyPrefix: UInt16
 
-    public init(id: String, user: String?, node: UInt16, schema: UInt8, deadlineMs: Int64,
-                lastAccessMs: Int64, createdMs: Int64, sizeBytes: Int32, keyPrefix: UInt16 = .max) {
-        self.id = SessionID(id); self.user = user; self.node = node; self.schema = schema; self.deadlineMs = deadlineMs
-        self.lastAccessMs = lastAccessMs; self.createdMs = createdMs; self.sizeBytes = sizeBytes; self.keyPrefix = keyPrefix
+    public init(
+        id: String, user: String?, node: UInt16, schema: UInt8, deadlineMs: Int64,
+        lastAccessMs: Int64, createdMs: Int64, sizeBytes: Int32, keyPrefix: UInt16 = .max
+    ) {
+        self.id = SessionID(id)
+        self.user = user
+        self.node = node
+        self.schema = schema
+        self.deadlineMs = deadlineMs
+        self.lastAccessMs = lastAccessMs
+        self.createdMs = createdMs
+        self.sizeBytes = sizeBytes
+        self.keyPrefix = keyPrefix
     }
 
     public func ttlMs(now: Int64) -> Int64 { deadlineMs < 0 ? -1 : max(0, deadlineMs - now) }
@@ -60,18 +69,21 @@ public struct RowNames: Sendable, Equatable {
     }
     public mutating func node(_ name: String) -> UInt16 {
         if let i = nodes.firstIndex(of: name) { return UInt16(i) }
-        nodes.append(name); return UInt16(nodes.count - 1)
+        nodes.append(name)
+        return UInt16(nodes.count - 1)
     }
     public mutating func schema(_ name: String) -> UInt8 {
         if let i = schemas.firstIndex(of: name) { return UInt8(i) }
-        schemas.append(name); return UInt8(schemas.count - 1)
+        schemas.append(name)
+        return UInt8(schemas.count - 1)
     }
 }
 
 extension Row {
     /// A row from a listed session (the times become absolute at `now`).
     public static func from(_ s: Session, now: Int64, names: inout RowNames) -> Row {
-        Row(id: s.id, user: s.user, node: names.node(s.node), schema: names.schema(s.schema),
+        Row(
+            id: s.id, user: s.user, node: names.node(s.node), schema: names.schema(s.schema),
             deadlineMs: s.ttlMs < 0 ? -1 : now + s.ttlMs,
             lastAccessMs: s.lastAccessedAtMs ?? s.storeIdleMs.map { now - $0 } ?? .min,
             createdMs: s.createdAtMs ?? .min, sizeBytes: s.sizeBytes.map { Int32(clamping: $0) } ?? -1,
@@ -80,9 +92,12 @@ extension Row {
 
     /// The row as a `Session` for the filter language.
     func session(_ names: RowNames, now: Int64) -> Session {
-        Session(id: id.description, key: names.key(of: self), user: user, node: names.nodes[Int(node)], ttlMs: ttlMs(now: now),
-                createdAtMs: createdMs == .min ? nil : createdMs, lastAccessedAtMs: lastAccessMs == .min ? nil : lastAccessMs,
-                sizeBytes: sizeBytes < 0 ? nil : Int64(sizeBytes), schema: names.schemas[Int(schema)])
+        Session(
+            id: id.description, key: names.key(of: self), user: user, node: names.nodes[Int(node)],
+            ttlMs: ttlMs(now: now),
+            createdAtMs: createdMs == .min ? nil : createdMs,
+            lastAccessedAtMs: lastAccessMs == .min ? nil : lastAccessMs,
+            sizeBytes: sizeBytes < 0 ? nil : Int64(sizeBytes), schema: names.schemas[Int(schema)])
     }
 }
 
@@ -181,7 +196,7 @@ public struct AppState: Sendable {
     public var themeNames: [String] = []
     public var migrateTargets: [String] = []
     public var failedNodes: [String] = []
-    public var rows_per_page = 20
+    public var rowsPerPage = 20
 
     public enum Input: Equatable, Sendable {
         case filter(String)
@@ -189,7 +204,9 @@ public struct AppState: Sendable {
     }
 
     public init(storeName: String, readOnly: Bool, themeName: String) {
-        self.storeName = storeName; self.readOnly = readOnly; self.themeName = themeName
+        self.storeName = storeName
+        self.readOnly = readOnly
+        self.themeName = themeName
     }
 
     public var selectedRow: Row? {
@@ -229,7 +246,8 @@ public struct AppState: Sendable {
         loading = false
         if !keptStale { loadedAtMs = now }
         stale = keptStale
-        connection = !failedNodes.isEmpty && new.isEmpty
+        connection =
+            !failedNodes.isEmpty && new.isEmpty
             ? .lost("no node answered", retryAtMs: now + 3000) : .connected
         marked = marked.filter { rowIndex(of: $0) != nil }
         rebuildVisible(now: now, keep: selected)
@@ -243,7 +261,8 @@ public struct AppState: Sendable {
 
     /// The row of a session id (binary search over `byID`).
     public func rowIndex(of id: SessionID) -> Int? {
-        var lo = 0, hi = byID.count
+        var lo = 0
+        var hi = byID.count
         while lo < hi {
             let mid = (lo + hi) / 2
             let candidate = rows[Int(byID[mid])].id
@@ -254,7 +273,7 @@ public struct AppState: Sendable {
     }
 
     public mutating func rebuildVisible(now: Int64, keep id: SessionID? = nil) {
-        let keepID = id ?? selectedRow?.id   // before `visible` changes under the cursor
+        let keepID = id ?? selectedRow?.id  // before `visible` changes under the cursor
         let f = filter
         var idx: [Int] = []
         idx.reserveCapacity(rows.count)
@@ -265,10 +284,14 @@ public struct AppState: Sendable {
             // until they arrive nothing is shown as matching.
             let base = f.withoutAttributeTerms
             let matches = attributeMatches ?? []
-            for i in rows.indices where !rows[i].isGone && matches.contains(rows[i].id.description)
-                && base.matches(rows[i].session(names, now: now), nowMs: now) { idx.append(i) }
+            for i in rows.indices
+            where !rows[i].isGone && matches.contains(rows[i].id.description)
+                && base.matches(rows[i].session(names, now: now), nowMs: now)
+            { idx.append(i) }
         } else {
-            for i in rows.indices where !rows[i].isGone && f.matches(rows[i].session(names, now: now), nowMs: now) { idx.append(i) }
+            for i in rows.indices where !rows[i].isGone && f.matches(rows[i].session(names, now: now), nowMs: now) {
+                idx.append(i)
+            }
         }
         goneSinceCompaction = 0
         let r = rows
@@ -284,10 +307,16 @@ public struct AppState: Sendable {
         }
         switch sortColumn {
         case .id: idx.sort { (r[$0].id < r[$1].id) == asc }
-        case .user: idx.sort { ((r[$0].user ?? "\u{10FFFF}", r[$0].id) < (r[$1].user ?? "\u{10FFFF}", r[$1].id)) == asc }
+        case .user:
+            idx.sort { ((r[$0].user ?? "\u{10FFFF}", r[$0].id) < (r[$1].user ?? "\u{10FFFF}", r[$1].id)) == asc }
         case .node: idx.sort { ((r[$0].node, r[$0].id) < (r[$1].node, r[$1].id)) == asc }
         case .schema: idx.sort { ((r[$0].schema, r[$0].id) < (r[$1].schema, r[$1].id)) == asc }
-        default: idx.sort { a, b in let ka = key(r[a]), kb = key(r[b]); return ka == kb ? r[a].id < r[b].id : (ka < kb) == asc }
+        default:
+            idx.sort { a, b in
+                let ka = key(r[a])
+                let kb = key(r[b])
+                return ka == kb ? r[a].id < r[b].id : (ka < kb) == asc
+            }
         }
         visible = idx
         if let id = keepID, let pos = visible.firstIndex(where: { rows[$0].id == id }) {
@@ -299,7 +328,7 @@ public struct AppState: Sendable {
     }
 
     mutating func clampScroll() {
-        let page = max(1, rows_per_page)
+        let page = max(1, rowsPerPage)
         if cursor < top { top = cursor }
         if cursor >= top + page { top = cursor - page + 1 }
         top = max(0, min(top, max(0, visible.count - page)))
@@ -331,8 +360,11 @@ public struct AppState: Sendable {
         let keepPos = cursor
         visible.removeAll { rows[$0].isGone }
         goneSinceCompaction = 0
-        if let keep, !keep.isGone, let pos = visible.firstIndex(where: { rows[$0].id == keep.id }) { cursor = pos }
-        else { cursor = min(keepPos, max(0, visible.count - 1)) }
+        if let keep, !keep.isGone, let pos = visible.firstIndex(where: { rows[$0].id == keep.id }) {
+            cursor = pos
+        } else {
+            cursor = min(keepPos, max(0, visible.count - 1))
+        }
         clampScroll()
     }
 
@@ -399,7 +431,9 @@ extension AppState {
             showFlash("reading attributes for the attr. terms…", error: false, now: now)
             return [.fetchFilterMatches(f)]
         }
-        showFlash(f.isEmpty ? "filter cleared" : "\(visible.count) session\(visible.count == 1 ? "" : "s") match", error: false, now: now)
+        showFlash(
+            f.isEmpty ? "filter cleared" : "\(visible.count) session\(visible.count == 1 ? "" : "s") match",
+            error: false, now: now)
         return []
     }
 

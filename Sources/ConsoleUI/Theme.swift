@@ -1,6 +1,6 @@
 #if canImport(Glibc)
-import SessionKit
-import Glibc
+    import SessionKit
+    import Glibc
 #endif
 
 /// Every colour role of the console: themes fill them, views only name them (htop's
@@ -65,32 +65,44 @@ public enum Color: Equatable, Sendable {
 
     static let base16: [(UInt8, UInt8, UInt8)] = [
         (0, 0, 0), (205, 0, 0), (0, 205, 0), (205, 205, 0), (0, 0, 238), (205, 0, 205), (0, 205, 205), (229, 229, 229),
-        (127, 127, 127), (255, 0, 0), (0, 255, 0), (255, 255, 0), (92, 92, 255), (255, 0, 255), (0, 255, 255), (255, 255, 255),
+        (127, 127, 127), (255, 0, 0), (0, 255, 0), (255, 255, 0), (92, 92, 255), (255, 0, 255), (0, 255, 255),
+        (255, 255, 255),
     ]
 
     static func rgbOf256(_ n: UInt8) -> (UInt8, UInt8, UInt8) {
         if n < 16 { return base16[Int(n)] }
-        if n >= 232 { let v = UInt8(8 + Int(n - 232) * 10); return (v, v, v) }
+        if n >= 232 {
+            let v = UInt8(8 + Int(n - 232) * 10)
+            return (v, v, v)
+        }
         let i = Int(n) - 16
         let steps: [UInt8] = [0, 95, 135, 175, 215, 255]
         return (steps[i / 36], steps[(i / 6) % 6], steps[i % 6])
     }
 
     static func nearest256(_ r: UInt8, _ g: UInt8, _ b: UInt8) -> Int {
-        var best = 16, bestD = Int.max
+        var best = 16
+        var bestD = Int.max
         for n in 16..<256 {
             let (cr, cg, cb) = rgbOf256(UInt8(n))
             let d = sq(Int(cr) - Int(r)) + sq(Int(cg) - Int(g)) + sq(Int(cb) - Int(b))
-            if d < bestD { bestD = d; best = n }
+            if d < bestD {
+                bestD = d
+                best = n
+            }
         }
         return best
     }
 
     static func nearest16(_ c: (UInt8, UInt8, UInt8)) -> Int {
-        var best = 0, bestD = Int.max
+        var best = 0
+        var bestD = Int.max
         for (n, b) in base16.enumerated() {
             let d = sq(Int(b.0) - Int(c.0)) + sq(Int(b.1) - Int(c.1)) + sq(Int(b.2) - Int(c.2))
-            if d < bestD { bestD = d; best = n }
+            if d < bestD {
+                bestD = d
+                best = n
+            }
         }
         return best
     }
@@ -105,9 +117,16 @@ public struct Style: Equatable, Sendable {
     public var underline = false
     public var reverse = false
     public var dim = false
-    public init(fg: Color = .terminalDefault, bg: Color = .terminalDefault, bold: Bool = false,
-                underline: Bool = false, reverse: Bool = false, dim: Bool = false) {
-        self.fg = fg; self.bg = bg; self.bold = bold; self.underline = underline; self.reverse = reverse; self.dim = dim
+    public init(
+        fg: Color = .terminalDefault, bg: Color = .terminalDefault, bold: Bool = false,
+        underline: Bool = false, reverse: Bool = false, dim: Bool = false
+    ) {
+        self.fg = fg
+        self.bg = bg
+        self.bold = bold
+        self.underline = underline
+        self.reverse = reverse
+        self.dim = dim
     }
 }
 
@@ -127,12 +146,23 @@ public struct Theme: Equatable, Sendable {
     public static let monochrome: Theme = {
         var s: [Role: Style] = [:]
         for r in Role.allCases { s[r] = Style() }
-        s[.header] = Style(reverse: true); s[.selected] = Style(reverse: true); s[.tableHeader] = Style(bold: true, underline: true)
-        s[.dialog] = Style(reverse: true); s[.dialogTitle] = Style(bold: true, reverse: true)
-        s[.ttlCritical] = Style(bold: true); s[.ttlWarning] = Style(underline: true); s[.readOnly] = Style(bold: true, reverse: true)
-        s[.flashError] = Style(bold: true); s[.banner] = Style(bold: true, reverse: true); s[.footerKey] = Style(bold: true)
-        s[.marked] = Style(bold: true); s[.dim] = Style(dim: true); s[.stale] = Style(dim: true); s[.nodeDown] = Style(bold: true)
-        s[.eventGap] = Style(bold: true); s[.help] = Style()
+        s[.header] = Style(reverse: true)
+        s[.selected] = Style(reverse: true)
+        s[.tableHeader] = Style(bold: true, underline: true)
+        s[.dialog] = Style(reverse: true)
+        s[.dialogTitle] = Style(bold: true, reverse: true)
+        s[.ttlCritical] = Style(bold: true)
+        s[.ttlWarning] = Style(underline: true)
+        s[.readOnly] = Style(bold: true, reverse: true)
+        s[.flashError] = Style(bold: true)
+        s[.banner] = Style(bold: true, reverse: true)
+        s[.footerKey] = Style(bold: true)
+        s[.marked] = Style(bold: true)
+        s[.dim] = Style(dim: true)
+        s[.stale] = Style(dim: true)
+        s[.nodeDown] = Style(bold: true)
+        s[.eventGap] = Style(bold: true)
+        s[.help] = Style()
         return Theme(name: "monochrome (built in)", styles: s)
     }()
 
@@ -142,11 +172,14 @@ public struct Theme: Equatable, Sendable {
         do { doc = try TOMLSubset.parse(text) } catch { throw ThemeError(message: "theme \(name): \(error)") }
         var theme = Theme(name: doc["name"]?.string ?? name, styles: Theme.monochrome.styles)
         if let parent = doc["inherits"] {
-            guard let p = parent.string else { throw ThemeError(message: "theme \(name): 'inherits' must be a theme name") }
+            guard let p = parent.string else {
+                throw ThemeError(message: "theme \(name): 'inherits' must be a theme name")
+            }
             theme.styles = try resolve(p).styles
         }
         for key in doc.keys where !["name", "inherits", "roles", "description"].contains(key) {
-            throw ThemeError(message: "theme \(name): unknown key '\(key)' (expected name, inherits, description, [roles])")
+            throw ThemeError(
+                message: "theme \(name): unknown key '\(key)' (expected name, inherits, description, [roles])")
         }
         guard let roles = doc["roles"]?.table else {
             if doc["inherits"] != nil { return theme }
@@ -155,26 +188,38 @@ public struct Theme: Equatable, Sendable {
         let byKey = Dictionary(uniqueKeysWithValues: Role.allCases.map { ($0.key, $0) })
         for (key, value) in roles {
             guard let role = byKey[key] else {
-                throw ThemeError(message: "theme \(name): unknown role '\(key)' (roles: \(Role.allCases.map(\.key).joined(separator: ", ")))")
+                throw ThemeError(
+                    message:
+                        "theme \(name): unknown role '\(key)' (roles: \(Role.allCases.map(\.key).joined(separator: ", ")))"
+                )
             }
-            guard let spec = value.table else { throw ThemeError(message: "theme \(name): role '\(key)' must be a table like { fg = \"white\" }") }
+            guard let spec = value.table else {
+                throw ThemeError(message: "theme \(name): role '\(key)' must be a table like { fg = \"white\" }")
+            }
             var style = Style()
             for (field, v) in spec {
                 switch field {
                 case "fg", "bg":
                     guard let c = Color.parse(v) else {
-                        throw ThemeError(message: "theme \(name): role '\(key)': bad colour for \(field) (a name, 0-255 or #rrggbb)")
+                        throw ThemeError(
+                            message: "theme \(name): role '\(key)': bad colour for \(field) (a name, 0-255 or #rrggbb)")
                     }
                     if field == "fg" { style.fg = c } else { style.bg = c }
                 case "attrs":
-                    guard case .array(let items) = v else { throw ThemeError(message: "theme \(name): role '\(key)': attrs must be an array") }
+                    guard case .array(let items) = v else {
+                        throw ThemeError(message: "theme \(name): role '\(key)': attrs must be an array")
+                    }
                     for item in items {
                         switch item.string {
                         case "bold": style.bold = true
                         case "underline": style.underline = true
                         case "reverse": style.reverse = true
                         case "dim": style.dim = true
-                        default: throw ThemeError(message: "theme \(name): role '\(key)': unknown attribute \(item) (bold, underline, reverse, dim)")
+                        default:
+                            throw ThemeError(
+                                message:
+                                    "theme \(name): role '\(key)': unknown attribute \(item) (bold, underline, reverse, dim)"
+                            )
                         }
                     }
                 default:
@@ -197,7 +242,7 @@ public struct ThemeLibrary: Sendable {
     /// `themes/` folder next to the binary's package, and the system share folder.
     public static func standard(executablePath: String) -> ThemeLibrary {
         var dirs: [String] = []
-        let env = ProcessInfo_env()
+        let env = processEnvironment()
         if let d = env["SESSIONCTL_THEMES"] { dirs.append(d) }
         let config = env["XDG_CONFIG_HOME"] ?? ((env["HOME"] ?? "/tmp") + "/.config")
         dirs.append(config + "/sessionctl/themes")
@@ -235,7 +280,8 @@ public struct ThemeLibrary: Sendable {
             throw ThemeError(message: "theme inheritance loops: \((chain + [nameOrPath]).joined(separator: " -> "))")
         }
         guard let path = path(for: nameOrPath) else {
-            throw ThemeError(message: "theme '\(nameOrPath)' not found (looked in \(directories.joined(separator: ", ")))")
+            throw ThemeError(
+                message: "theme '\(nameOrPath)' not found (looked in \(directories.joined(separator: ", ")))")
         }
         guard let text = readFile(path) else { throw ThemeError(message: "cannot read theme file \(path)") }
         let name = nameOrPath.contains("/") ? String((asPath(path).lastComponent).dropLast(5)) : nameOrPath
@@ -265,13 +311,15 @@ func listDirectory(_ path: String) -> [String] {
     defer { closedir(d) }
     var out: [String] = []
     while let e = readdir(d) {
-        let name = withUnsafePointer(to: e.pointee.d_name) { $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) } }
+        let name = withUnsafePointer(to: e.pointee.d_name) {
+            $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+        }
         if name != "." && name != ".." { out.append(name) }
     }
     return out
 }
 
-func ProcessInfo_env() -> [String: String] {
+func processEnvironment() -> [String: String] {
     var out: [String: String] = [:]
     var p = environ
     while let entry = p.pointee {

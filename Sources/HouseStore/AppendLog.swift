@@ -1,6 +1,7 @@
 import Dispatch
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The in-house store's durability: an append-only log of RESP records.
@@ -58,8 +59,17 @@ public final class AppendLog {
     public func logPut(_ s: StoredSession) { sessionRecord("LOG.PUT", s) }
     public func logPut(_ s: HouseSession) { sessionRecord("LOG.PUT", StoredSession(s)) }
     public func logPending(_ s: HouseSession) { sessionRecord("LOG.PEND", StoredSession(s)) }
-    public func logUnpend(_ id: String) { header(2); bulk("LOG.UNPEND"); bulk(id) }
-    public func logForward(_ id: String, to node: String?) { header(3); bulk("LOG.FWD"); bulk(id); bulk(node ?? "") }
+    public func logUnpend(_ id: String) {
+        header(2)
+        bulk("LOG.UNPEND")
+        bulk(id)
+    }
+    public func logForward(_ id: String, to node: String?) {
+        header(3)
+        bulk("LOG.FWD")
+        bulk(id)
+        bulk(node ?? "")
+    }
 
     private func sessionRecord(_ tag: String, _ s: StoredSession) { AppendLog.encode(tag, s, into: &pending) }
 
@@ -67,13 +77,31 @@ public final class AppendLog {
     /// checked at run time; a record has a dozen fields).
     private static func encode(_ tag: String, _ s: StoredSession, into w: inout RESPWriter) {
         w.arrayHeader(8 + 2 * Int(s.attributeCount))
-        w.bulk(tag); w.bulk(s.id); w.bulk(decimal: s.createdMs); w.bulk(decimal: s.lastAccessMs); w.bulk(decimal: s.maxInactiveMs)
-        w.bulk(decimal: s.absoluteDeadlineMs ?? -1); w.bulk(s.principal ?? ""); w.bulk(decimal: Int64(s.attributeCount))
-        s.forEachAttribute { name, value in w.bulk(name); w.bulk(value) }
+        w.bulk(tag)
+        w.bulk(s.id)
+        w.bulk(decimal: s.createdMs)
+        w.bulk(decimal: s.lastAccessMs)
+        w.bulk(decimal: s.maxInactiveMs)
+        w.bulk(decimal: s.absoluteDeadlineMs ?? -1)
+        w.bulk(s.principal ?? "")
+        w.bulk(decimal: Int64(s.attributeCount))
+        s.forEachAttribute { name, value in
+            w.bulk(name)
+            w.bulk(value)
+        }
     }
 
-    public func logTouch(_ id: String, at ms: Int64) { header(3); bulk("LOG.TOUCH"); bulk(id); number(ms) }
-    public func logDelete(_ id: String) { header(2); bulk("LOG.DEL"); bulk(id) }
+    public func logTouch(_ id: String, at ms: Int64) {
+        header(3)
+        bulk("LOG.TOUCH")
+        bulk(id)
+        number(ms)
+    }
+    public func logDelete(_ id: String) {
+        header(2)
+        bulk("LOG.DEL")
+        bulk(id)
+    }
 
     // Records are written straight into the pending buffer (no per-field arrays).
     private func header(_ count: Int) { pending.arrayHeader(count) }
@@ -104,7 +132,10 @@ public final class AppendLog {
             guard let base = raw.baseAddress else { return }
             while off < raw.count {
                 let n = write(fd, base + off, raw.count - off)
-                if n < 0 { if errno == EINTR { continue }; throw LogError(description: "write to \(path) failed: \(String(cString: strerror(errno)))") }
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw LogError(description: "write to \(path) failed: \(String(cString: strerror(errno)))")
+                }
                 off += n
             }
         }
@@ -128,7 +159,10 @@ public final class AppendLog {
     private static func fsyncInBackground(_ fd: Int32, path: String, then: @escaping @Sendable (Bool) -> Void) {
         let copy = dup(fd)
         background.async {
-            guard copy >= 0 else { then(false); return }
+            guard copy >= 0 else {
+                then(false)
+                return
+            }
             let ok = fsync(copy) == 0
             if !ok { report("sessiond: fsync of \(path) failed: \(String(cString: strerror(errno)))\n") }
             close(copy)
@@ -144,7 +178,9 @@ public final class AppendLog {
     /// fsync now (graceful stop; `always` after every commit).
     public func sync() throws {
         guard unsynced > 0 else { return }
-        guard fsync(fd) == 0 else { throw LogError(description: "fsync of \(path) failed: \(String(cString: strerror(errno)))") }
+        guard fsync(fd) == 0 else {
+            throw LogError(description: "fsync of \(path) failed: \(String(cString: strerror(errno)))")
+        }
         unsynced = 0
     }
 
@@ -164,9 +200,11 @@ public final class AppendLog {
     }
 
     /// Rebuilds `engine` and the cluster records from the log at `path`, truncating a torn tail.
-    public static func replay(path: String, into engine: inout SessionEngine, cluster: inout ClusterRecords, now: Int64) throws -> ReplayReport {
+    public static func replay(path: String, into engine: inout SessionEngine, cluster: inout ClusterRecords, now: Int64)
+        throws -> ReplayReport
+    {
         var report = ReplayReport()
-        guard let f = fopen(path, "rb") else { return report }   // no log yet
+        guard let f = fopen(path, "rb") else { return report }  // no log yet
         var bytes: [UInt8] = []
         var buf = [UInt8](repeating: 0, count: 1 << 16)
         while true {
@@ -191,7 +229,8 @@ public final class AppendLog {
         if good < bytes.count {
             report.truncatedBytes = bytes.count - good
             guard truncate(path, off_t(good)) == 0 else {
-                throw LogError(description: "cannot truncate the torn tail of \(path): \(String(cString: strerror(errno)))")
+                throw LogError(
+                    description: "cannot truncate the torn tail of \(path): \(String(cString: strerror(errno)))")
             }
         }
         report.expiredWhileDown = engine.expireDue(now: now).count
@@ -241,22 +280,30 @@ public final class AppendLog {
         func n(_ i: Int) -> Int64? { Int64(s(i)) }
         // Times are unix ms (deadline -1: none): a peer's CLUSTER.RESTORE is client input too,
         // and a negative time would overflow the node's arithmetic later.
-        guard f.count >= 7, let created = n(1), let last = n(2), let maxInactive = n(3), let deadline = n(4), let count = n(6),
-              created >= 0, last >= 0, maxInactive >= -1, deadline >= -1,
-              count >= 0, count <= (f.count - 7) / 2, f.count == 7 + 2 * Int(count) else { return nil }
+        guard f.count >= 7, let created = n(1), let last = n(2), let maxInactive = n(3), let deadline = n(4),
+            let count = n(6),
+            created >= 0, last >= 0, maxInactive >= -1, deadline >= -1,
+            count >= 0, count <= (f.count - 7) / 2, f.count == 7 + 2 * Int(count)
+        else { return nil }
         var attrs: [HouseSession.Attribute] = []
         for k in 0..<Int(count) { attrs.append(.init(s(7 + 2 * k), f[b + 8 + 2 * k])) }
         let principal = s(5)
-        return HouseSession(id: s(0), principal: principal.isEmpty ? nil : principal, attributes: attrs, createdMs: created,
-                            lastAccessMs: last, maxInactiveMs: maxInactive, absoluteDeadlineMs: deadline < 0 ? nil : deadline)
+        return HouseSession(
+            id: s(0), principal: principal.isEmpty ? nil : principal, attributes: attrs, createdMs: created,
+            lastAccessMs: last, maxInactiveMs: maxInactive, absoluteDeadlineMs: deadline < 0 ? nil : deadline)
     }
 
     /// The fields of `session(fields:)` for a session.
     public static func fields(of s: HouseSession) -> [[UInt8]] {
-        var out: [[UInt8]] = [Array(s.id.utf8), Array(String(s.createdMs).utf8), Array(String(s.lastAccessMs).utf8),
-                              Array(String(s.maxInactiveMs).utf8), Array(String(s.absoluteDeadlineMs ?? -1).utf8),
-                              Array((s.principal ?? "").utf8), Array(String(s.attributes.count).utf8)]
-        for a in s.attributes { out.append(Array(a.name.utf8)); out.append(a.value) }
+        var out: [[UInt8]] = [
+            Array(s.id.utf8), Array(String(s.createdMs).utf8), Array(String(s.lastAccessMs).utf8),
+            Array(String(s.maxInactiveMs).utf8), Array(String(s.absoluteDeadlineMs ?? -1).utf8),
+            Array((s.principal ?? "").utf8), Array(String(s.attributes.count).utf8),
+        ]
+        for a in s.attributes {
+            out.append(Array(a.name.utf8))
+            out.append(a.value)
+        }
         return out
     }
 
@@ -319,7 +366,10 @@ public final class AppendLog {
     /// When the walk is done: fsyncs the new file off the calling thread, then calls `then`
     /// (on the background queue) with whether it worked; then call `finishCompaction`.
     public func syncCompactionFile(then: @escaping @Sendable (Bool) -> Void) {
-        guard let c = compaction else { then(false); return }
+        guard let c = compaction else {
+            then(false)
+            return
+        }
         AppendLog.fsyncInBackground(c.out.fd, path: c.out.path, then: then)
     }
 
@@ -329,15 +379,17 @@ public final class AppendLog {
         guard let c = compaction else { return }
         try commit()
         if !newFileSynced || policy == .always { try c.out.sync() }
-        guard rename(c.out.path, path) == 0 else { throw LogError(description: "cannot replace \(path): \(String(cString: strerror(errno)))") }
+        guard rename(c.out.path, path) == 0 else {
+            throw LogError(description: "cannot replace \(path): \(String(cString: strerror(errno)))")
+        }
         compaction = nil
-        if policy == .always { try syncDirectory() }   // the rename itself must survive a power loss
+        if policy == .always { try syncDirectory() }  // the rename itself must survive a power loss
         let replaced = fd
         fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC)
         AppendLog.background.async { close(replaced) }
         guard fd >= 0 else { throw LogError(description: "cannot reopen \(path)") }
         size = c.out.size
-        unsynced = max(c.out.unsynced, 1)   // the next everysec tick syncs what came since
+        unsynced = max(c.out.unsynced, 1)  // the next everysec tick syncs what came since
     }
 
     /// fsyncs the directory holding the log (what makes a rename durable).
@@ -346,7 +398,9 @@ public final class AppendLog {
         let dfd = open(dir.isEmpty ? "/" : dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard dfd >= 0 else { throw LogError(description: "cannot open \(dir) to sync it") }
         defer { close(dfd) }
-        guard fsync(dfd) == 0 else { throw LogError(description: "fsync of \(dir) failed: \(String(cString: strerror(errno)))") }
+        guard fsync(dfd) == 0 else {
+            throw LogError(description: "fsync of \(dir) failed: \(String(cString: strerror(errno)))")
+        }
     }
 
     /// Drops a compaction that failed; the log goes on as it was.

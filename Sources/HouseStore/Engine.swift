@@ -5,7 +5,10 @@ public struct HouseSession: Sendable, Equatable {
     public struct Attribute: Sendable, Equatable {
         public var name: String
         public var value: [UInt8]
-        public init(_ name: String, _ value: [UInt8]) { self.name = name; self.value = value }
+        public init(_ name: String, _ value: [UInt8]) {
+            self.name = name
+            self.value = value
+        }
     }
     public var id: String
     public var principal: String?
@@ -18,7 +21,8 @@ public struct HouseSession: Sendable, Equatable {
     public var absoluteDeadlineMs: Int64?
 
     public init(
-        id: String, principal: String?, attributes: [Attribute], createdMs: Int64, lastAccessMs: Int64, maxInactiveMs: Int64,
+        id: String, principal: String?, attributes: [Attribute], createdMs: Int64, lastAccessMs: Int64,
+        maxInactiveMs: Int64,
         absoluteDeadlineMs: Int64? = nil
     ) {
         self.id = id
@@ -53,7 +57,12 @@ public struct EngineEvent: Sendable, Equatable {
     /// For `deleted`: `del`, `logout` or `expire-now`; for `migrated`: `to NODE`.
     public var reason: String?
     public init(kind: Kind, id: String, principal: String?, node: String, timeMs: Int64, reason: String? = nil) {
-        self.kind = kind; self.id = id; self.principal = principal; self.node = node; self.timeMs = timeMs; self.reason = reason
+        self.kind = kind
+        self.id = id
+        self.principal = principal
+        self.node = node
+        self.timeMs = timeMs
+        self.reason = reason
     }
 }
 
@@ -84,8 +93,8 @@ public struct SessionEngine: Sendable {
         var generation: UInt32 = 0
         var idHash: UInt32 = 0
         var principalHash: UInt32 = 0
-        var lruPrev: Int32 = -1   // toward more recently used; `Slot.free` marks a free slot
-        var lruNext: Int32 = -1   // toward less recently used
+        var lruPrev: Int32 = -1  // toward more recently used; `Slot.free` marks a free slot
+        var lruNext: Int32 = -1  // toward less recently used
         var userPrev: Int32 = -1  // the principal's list: -1 at its head (the index's entry)
         var userNext: Int32 = -1
         /// The deadline of the slot's current heap entry (`Int64.max`: none).
@@ -93,18 +102,24 @@ public struct SessionEngine: Sendable {
         static let free: Int32 = .min
         var isLive: Bool { lruPrev != Slot.free }
     }
-    private static let emptySession = StoredSession(id: "", principal: nil, createdMs: 0, lastAccessMs: 0, maxInactiveMs: -1)
+    private static let emptySession = StoredSession(
+        id: "", principal: nil, createdMs: 0, lastAccessMs: 0, maxInactiveMs: -1)
     private var slots: [Slot] = []
     private var freeSlots: [Int32] = []
     private var ids = SlotTable()
     private var principals = SlotTable()
     private var mostRecent: Int32 = -1
     private var leastRecent: Int32 = -1
-    private struct HeapRef { var slot: Int32; var generation: UInt32 }
+    private struct HeapRef {
+        var slot: Int32
+        var generation: UInt32
+    }
     private var heap = DeadlineHeap<HeapRef>()
 
     public init(node: String, maxSessions: Int? = nil, maxMemory: Int? = nil) {
-        self.node = node; self.maxSessions = maxSessions; self.maxMemory = maxMemory
+        self.node = node
+        self.maxSessions = maxSessions
+        self.maxMemory = maxMemory
     }
 
     public var count: Int { ids.count }
@@ -122,7 +137,7 @@ public struct SessionEngine: Sendable {
                 if current && slots[Int(slot)].session.deadline == top.deadline { return top.deadline }
                 heap.popFirst()
                 guard current else { continue }
-                slots[Int(slot)].scheduled = .max   // touched since: due later
+                slots[Int(slot)].scheduled = .max  // touched since: due later
                 schedule(slot)
             }
             return nil
@@ -133,10 +148,15 @@ public struct SessionEngine: Sendable {
 
     /// Creates or replaces a session (`SESSION.PUT`). Returns the events, evictions included.
     @discardableResult
-    public mutating func put(id: String, maxInactiveMs: Int64, principal: String?, attributes: [HouseSession.Attribute],
-                    absoluteDeadlineMs: Int64? = nil, now: Int64) -> [EngineEvent] {
-        put(StoredSession(HouseSession(id: id, principal: principal, attributes: attributes, createdMs: now, lastAccessMs: now,
-                                       maxInactiveMs: maxInactiveMs, absoluteDeadlineMs: absoluteDeadlineMs)), now: now)
+    public mutating func put(
+        id: String, maxInactiveMs: Int64, principal: String?, attributes: [HouseSession.Attribute],
+        absoluteDeadlineMs: Int64? = nil, now: Int64
+    ) -> [EngineEvent] {
+        put(
+            StoredSession(
+                HouseSession(
+                    id: id, principal: principal, attributes: attributes, createdMs: now, lastAccessMs: now,
+                    maxInactiveMs: maxInactiveMs, absoluteDeadlineMs: absoluteDeadlineMs)), now: now)
     }
 
     /// Creates or replaces a session, its times as given. Returns the events, evictions included.
@@ -160,7 +180,9 @@ public struct SessionEngine: Sendable {
     /// Changes a live session's stored form in place, touching it (`SESSION.SETATTR`,
     /// `SESSION.DELATTR`): no unpacking, and the attribute buffer is not copied. Returns the
     /// session as changed, nil when it does not exist. The id cannot change (`let`).
-    public mutating func modify(_ id: String, now: Int64, _ change: (inout StoredSession) -> Void) -> (StoredSession?, [EngineEvent]) {
+    public mutating func modify(_ id: String, now: Int64, _ change: (inout StoredSession) -> Void) -> (
+        StoredSession?, [EngineEvent]
+    ) {
         let (found, events) = liveSlot(id, now: now, touch: true)
         guard let slot = found else { return (nil, events) }
         // Taken out of its slot, so `change` edits the only reference to its buffer; the
@@ -185,7 +207,7 @@ public struct SessionEngine: Sendable {
         if touch {
             slots[Int(slot)].session.lastAccessMs = now
             markUsed(slot)
-            schedule(slot)   // only a clock going backwards makes this push
+            schedule(slot)  // only a clock going backwards makes this push
         }
         return (slot, [])
     }
@@ -197,7 +219,9 @@ public struct SessionEngine: Sendable {
     }
 
     /// Applies `change` to a live session, touching it. False when it does not exist.
-    public mutating func update(_ id: String, now: Int64, _ change: (inout HouseSession) -> Void) -> (Bool, [EngineEvent]) {
+    public mutating func update(_ id: String, now: Int64, _ change: (inout HouseSession) -> Void) -> (
+        Bool, [EngineEvent]
+    ) {
         let (found, events) = read(id, now: now, touch: true)
         guard var s = found?.session, let slot = find(id) else { return (false, events) }
         change(&s)
@@ -218,7 +242,7 @@ public struct SessionEngine: Sendable {
         let (s, events) = read(id, now: now, touch: false)
         guard s != nil, let slot = find(id) else { return (false, events) }
         if ms <= 0 { return (true, events + [deleted(slot, now, reason: "expire-now")]) }
-        slots[Int(slot)].session.absoluteDeadline = saturatingSum(now, ms)   // past Int64: never
+        slots[Int(slot)].session.absoluteDeadline = saturatingSum(now, ms)  // past Int64: never
         schedule(slot)
         return (true, events)
     }
@@ -230,7 +254,10 @@ public struct SessionEngine: Sendable {
         for id in ids {
             let (s, ev) = read(id, now: now, touch: false)
             events += ev
-            if s != nil, let slot = find(id) { events.append(deleted(slot, now, reason: "del")); n += 1 }
+            if s != nil, let slot = find(id) {
+                events.append(deleted(slot, now, reason: "del"))
+                n += 1
+            }
         }
         return (n, events)
     }
@@ -243,12 +270,15 @@ public struct SessionEngine: Sendable {
     }
 
     /// Sessions of a principal (no touching).
-    public func sessions(of principal: String) -> [String] { slotsOf(principal).map { slots[Int($0)].session.id }.sorted() }
+    public func sessions(of principal: String) -> [String] {
+        slotsOf(principal).map { slots[Int($0)].session.id }.sorted()
+    }
 
     /// Walks the sessions without touching them (`SESSION.SCAN`): from `cursor`, at most
     /// `count` matches; the next cursor is 0 at the end. Stable under concurrent changes
     /// like Redis's SCAN: a session present the whole time is returned at least once.
-    public func scan(cursor: Int, match: String?, principal: String?, count: Int, now: Int64) -> (Int, [StoredSession]) {
+    public func scan(cursor: Int, match: String?, principal: String?, count: Int, now: Int64) -> (Int, [StoredSession])
+    {
         var out: [StoredSession] = []
         var i = max(0, cursor)
         let budget = max(1, count)
@@ -256,7 +286,8 @@ public struct SessionEngine: Sendable {
         while i < slots.count && out.count < budget {
             let s = slots[i].session
             if slots[i].isLive, s.deadline > now, principal.map({ s.principal == $0 }) ?? true,
-               pattern.map({ globMatch(Array(s.id.utf8), $0) }) ?? true {
+                pattern.map({ globMatch(Array(s.id.utf8), $0) }) ?? true
+            {
                 out.append(s)
             }
             i += 1
@@ -276,7 +307,7 @@ public struct SessionEngine: Sendable {
                 events.append(event(.expired, slots[Int(slot)].session, now))
                 remove(slot: slot)
             } else {
-                slots[Int(slot)].scheduled = .max   // touched since: due later
+                slots[Int(slot)].scheduled = .max  // touched since: due later
                 schedule(slot)
             }
         }
@@ -304,7 +335,10 @@ public struct SessionEngine: Sendable {
     public func lruOrder(limit: Int = .max) -> [String] {
         var out: [String] = []
         var i = leastRecent
-        while i >= 0 && out.count < limit { out.append(slots[Int(i)].session.id); i = slots[Int(i)].lruPrev }
+        while i >= 0 && out.count < limit {
+            out.append(slots[Int(i)].session.id)
+            i = slots[Int(i)].lruPrev
+        }
         return out
     }
 
@@ -314,7 +348,8 @@ public struct SessionEngine: Sendable {
     /// Checks every internal invariant (tests call it after each operation).
     public func checkConsistency() -> [String] {
         var problems: [String] = []
-        var live = 0, bytes = 0
+        var live = 0
+        var bytes = 0
         var scheduled: [Int32: Set<Int64>] = [:]
         for e in heap.entries where slots[Int(e.element.slot)].generation == e.element.generation {
             scheduled[e.element.slot, default: []].insert(e.deadline)
@@ -331,24 +366,35 @@ public struct SessionEngine: Sendable {
         }
         if live != ids.count { problems.append("id index has \(ids.count) ids, \(live) sessions") }
         if !ids.isConsistent(hashOf: { slots[Int($0)].idHash }) { problems.append("id index entries out of place") }
-        if !principals.isConsistent(hashOf: { slots[Int($0)].principalHash }) { problems.append("principal index entries out of place") }
+        if !principals.isConsistent(hashOf: { slots[Int($0)].principalHash }) {
+            problems.append("principal index entries out of place")
+        }
         // Each principal's list: one index entry at its head, every member with that principal.
         var listed = 0
         for head in principals.slots {
-            guard let p = slots[Int(head)].session.principal else { problems.append("index entry for a session without principal"); continue }
-            if slots[Int(head)].userPrev != -1 { problems.append("principal \(p) indexed at a slot that is not its head") }
-            var i = head, prev: Int32 = -1
+            guard let p = slots[Int(head)].session.principal else {
+                problems.append("index entry for a session without principal")
+                continue
+            }
+            if slots[Int(head)].userPrev != -1 {
+                problems.append("principal \(p) indexed at a slot that is not its head")
+            }
+            var i = head
+            var prev: Int32 = -1
             while i >= 0 {
                 listed += 1
                 if slots[Int(i)].session.principal != p || slots[Int(i)].userPrev != prev || !slots[Int(i)].isLive {
                     problems.append("principal list of \(p) broken at \(slots[Int(i)].session.id)")
                     break
                 }
-                prev = i; i = slots[Int(i)].userNext
+                prev = i
+                i = slots[Int(i)].userNext
             }
         }
         let withPrincipal = slots.filter { $0.isLive && $0.session.principal != nil }.count
-        if listed != withPrincipal { problems.append("principal lists hold \(listed) sessions, \(withPrincipal) have a principal") }
+        if listed != withPrincipal {
+            problems.append("principal lists hold \(listed) sessions, \(withPrincipal) have a principal")
+        }
         if bytes != usedMemory { problems.append("memory accounted \(usedMemory), actual \(bytes)") }
         if lruOrder().count != live { problems.append("LRU list has \(lruOrder().count) of \(live)") }
         return problems
@@ -361,7 +407,8 @@ public struct SessionEngine: Sendable {
         return ids.find(h) { slots[Int($0)].idHash == h && slots[Int($0)].session.id == id }
     }
 
-    private func event(_ kind: EngineEvent.Kind, _ s: StoredSession, _ now: Int64, reason: String? = nil) -> EngineEvent {
+    private func event(_ kind: EngineEvent.Kind, _ s: StoredSession, _ now: Int64, reason: String? = nil) -> EngineEvent
+    {
         EngineEvent(kind: kind, id: s.id, principal: s.principal, node: node, timeMs: now, reason: reason)
     }
 
@@ -411,7 +458,7 @@ public struct SessionEngine: Sendable {
         ids.remove(slot, hash: slots[Int(slot)].idHash) { slots[Int($0)].idHash }
         unlinkUser(slot)
         usedMemory -= slots[Int(slot)].session.accountedBytes
-        slots[Int(slot)].session = SessionEngine.emptySession   // frees the strings and attributes now
+        slots[Int(slot)].session = SessionEngine.emptySession  // frees the strings and attributes now
         slots[Int(slot)].lruPrev = Slot.free
         slots[Int(slot)].scheduled = .max
         freeSlots.append(slot)
@@ -421,8 +468,13 @@ public struct SessionEngine: Sendable {
     private func slotsOf(_ principal: String) -> [Int32] {
         let h = keyHash(principal)
         var out: [Int32] = []
-        var i = principals.find(h) { slots[Int($0)].principalHash == h && slots[Int($0)].session.principal == principal } ?? -1
-        while i >= 0 { out.append(i); i = slots[Int(i)].userNext }
+        var i =
+            principals.find(h) { slots[Int($0)].principalHash == h && slots[Int($0)].session.principal == principal }
+            ?? -1
+        while i >= 0 {
+            out.append(i)
+            i = slots[Int(i)].userNext
+        }
         return out
     }
 
@@ -434,7 +486,8 @@ public struct SessionEngine: Sendable {
         guard let p = slots[Int(slot)].session.principal else { return }
         let h = keyHash(p)
         slots[Int(slot)].principalHash = h
-        if let head = principals.find(h, { slots[Int($0)].principalHash == h && slots[Int($0)].session.principal == p }) {
+        if let head = principals.find(h, { slots[Int($0)].principalHash == h && slots[Int($0)].session.principal == p })
+        {
             // One copy of a user's name for all their sessions: share the head's string
             // (a name over 15 bytes is a heap allocation per copy).
             slots[Int(slot)].session.principal = slots[Int(head)].session.principal
@@ -448,7 +501,8 @@ public struct SessionEngine: Sendable {
 
     private mutating func unlinkUser(_ slot: Int32) {
         guard slots[Int(slot)].session.principal != nil else { return }
-        let prev = slots[Int(slot)].userPrev, next = slots[Int(slot)].userNext
+        let prev = slots[Int(slot)].userPrev
+        let next = slots[Int(slot)].userNext
         if prev >= 0 {
             slots[Int(prev)].userNext = next
             if next >= 0 { slots[Int(next)].userPrev = prev }
@@ -490,7 +544,8 @@ public struct SessionEngine: Sendable {
     }
 
     private mutating func unlinkLRU(_ slot: Int32) {
-        let prev = slots[Int(slot)].lruPrev, next = slots[Int(slot)].lruNext
+        let prev = slots[Int(slot)].lruPrev
+        let next = slots[Int(slot)].lruNext
         if prev >= 0 { slots[Int(prev)].lruNext = next } else { mostRecent = next }
         if next >= 0 { slots[Int(next)].lruPrev = prev } else { leastRecent = prev }
         slots[Int(slot)].lruPrev = -1
@@ -524,28 +579,49 @@ public struct SessionEngine: Sendable {
 
 /// Redis-style glob for `MATCH`: `*`, `?`, `[abc]`, `\\x`.
 func globMatch(_ s: [UInt8], _ p: [UInt8]) -> Bool {
-    var si = 0, pi = 0
-    var starP = -1, starS = 0
+    var si = 0
+    var pi = 0
+    var starP = -1
+    var starS = 0
     while si < s.count {
         if pi < p.count {
             switch p[pi] {
             case UInt8(ascii: "*"):
-                starP = pi; starS = si; pi += 1; continue
+                starP = pi
+                starS = si
+                pi += 1
+                continue
             case UInt8(ascii: "?"):
-                si += 1; pi += 1; continue
+                si += 1
+                pi += 1
+                continue
             case UInt8(ascii: "["):
                 if let close = p[(pi + 1)...].firstIndex(of: UInt8(ascii: "]")) {
                     let set = p[(pi + 1)..<close]
-                    if set.contains(s[si]) { si += 1; pi = close + 1; continue }
+                    if set.contains(s[si]) {
+                        si += 1
+                        pi = close + 1
+                        continue
+                    }
                 }
             case UInt8(ascii: "\\") where pi + 1 < p.count:
-                if p[pi + 1] == s[si] { si += 1; pi += 2; continue }
+                if p[pi + 1] == s[si] {
+                    si += 1
+                    pi += 2
+                    continue
+                }
             default:
-                if p[pi] == s[si] { si += 1; pi += 1; continue }
+                if p[pi] == s[si] {
+                    si += 1
+                    pi += 1
+                    continue
+                }
             }
         }
         guard starP >= 0 else { return false }
-        pi = starP + 1; starS += 1; si = starS
+        pi = starP + 1
+        starS += 1
+        si = starS
     }
     while pi < p.count && p[pi] == UInt8(ascii: "*") { pi += 1 }
     return pi == p.count

@@ -70,12 +70,12 @@ public struct RESPRequestDecoder: Sendable {
             if buffer[start] == UInt8(ascii: "*") {
                 guard let end = try parseMultibulk(at: start) else { return nil }
                 start = end
-                if ranges.isEmpty { continue }   // `*0\r\n` is ignored, as Redis does
+                if ranges.isEmpty { continue }  // `*0\r\n` is ignored, as Redis does
                 return RESPRequest(buffer: buffer, ranges: ranges[...])
             }
             guard let (args, end) = try parseInline(at: start) else { return nil }
             start = end
-            if args.isEmpty { continue }       // blank lines are ignored
+            if args.isEmpty { continue }  // blank lines are ignored
             return RESPRequest(args)
         }
         return nil
@@ -98,7 +98,10 @@ public struct RESPRequestDecoder: Sendable {
         var v = 0
         var i = from
         var negative = false
-        if buffer[i] == UInt8(ascii: "-") { negative = true; i += 1 }
+        if buffer[i] == UInt8(ascii: "-") {
+            negative = true
+            i += 1
+        }
         guard i < to else { throw RESPProtocolError(message: "invalid \(what)") }
         while i < to {
             let c = buffer[i]
@@ -113,7 +116,9 @@ public struct RESPRequestDecoder: Sendable {
     private mutating func parseMultibulk(at s: Int) throws(RESPProtocolError) -> Int? {
         guard let headerEnd = try lineEnd(from: s + 1, max: 32) else { return nil }
         let count = try integer(s + 1, headerEnd, what: "multibulk length")
-        guard count <= limits.maxArrayLength else { throw RESPProtocolError(message: "too many arguments (\(count) > \(limits.maxArrayLength))") }
+        guard count <= limits.maxArrayLength else {
+            throw RESPProtocolError(message: "too many arguments (\(count) > \(limits.maxArrayLength))")
+        }
         // Reused between requests: the previous request has been dropped by now, so this
         // does not allocate.
         ranges.removeAll(keepingCapacity: true)
@@ -128,7 +133,9 @@ public struct RESPRequestDecoder: Sendable {
             guard let lenEnd = try lineEnd(from: i + 1, max: 32) else { return nil }
             let len = try integer(i + 1, lenEnd, what: "bulk length")
             guard len >= 0 else { throw RESPProtocolError(message: "invalid bulk length") }
-            guard len <= limits.maxBulkLength else { throw RESPProtocolError(message: "bulk length \(len) exceeds \(limits.maxBulkLength)") }
+            guard len <= limits.maxBulkLength else {
+                throw RESPProtocolError(message: "bulk length \(len) exceeds \(limits.maxBulkLength)")
+            }
             let dataStart = lenEnd + 2
             guard buffer.count >= dataStart + len + 2 else { return nil }
             guard buffer[dataStart + len] == 0x0D && buffer[dataStart + len + 1] == 0x0A else {
@@ -162,11 +169,17 @@ public struct RESPRequestDecoder: Sendable {
             if let q = quote {
                 if c == q { quote = nil } else { cur.append(c) }
             } else if c == 0x22 || c == 0x27 {
-                quote = c; inWord = true
+                quote = c
+                inWord = true
             } else if c == 0x20 || c == 0x09 {
-                if inWord { args.append(cur); cur = []; inWord = false }
+                if inWord {
+                    args.append(cur)
+                    cur = []
+                    inWord = false
+                }
             } else {
-                cur.append(c); inWord = true
+                cur.append(c)
+                inWord = true
             }
         }
         guard quote == nil else { throw RESPProtocolError(message: "unbalanced quotes in request") }
@@ -184,13 +197,19 @@ public struct RESPRequest: Sendable {
     private let buffer: [UInt8]
     private let ranges: ArraySlice<Range<Int>>
 
-    init(buffer: [UInt8], ranges: ArraySlice<Range<Int>>) { self.buffer = buffer; self.ranges = ranges }
+    init(buffer: [UInt8], ranges: ArraySlice<Range<Int>>) {
+        self.buffer = buffer
+        self.ranges = ranges
+    }
 
     /// A request from separate arguments (inline commands, tests).
     public init(_ args: [[UInt8]]) {
         var buffer: [UInt8] = []
         var ranges: [Range<Int>] = []
-        for a in args { ranges.append(buffer.count..<buffer.count + a.count); buffer += a }
+        for a in args {
+            ranges.append(buffer.count..<buffer.count + a.count)
+            buffer += a
+        }
         self.init(buffer: buffer, ranges: ranges[...])
     }
 
@@ -206,7 +225,8 @@ public struct RESPRequest: Sendable {
     /// Argument `i` in upper case (command names; most clients send them so already).
     public func upperText(_ i: Int) -> String {
         let arg = self[i]
-        return arg.contains(where: { $0 >= 0x61 && $0 <= 0x7A }) ? String(decoding: arg, as: UTF8.self).uppercased() : String(decoding: arg, as: UTF8.self)
+        return arg.contains(where: { $0 >= 0x61 && $0 <= 0x7A })
+            ? String(decoding: arg, as: UTF8.self).uppercased() : String(decoding: arg, as: UTF8.self)
     }
     /// Every argument, copied.
     public var all: [[UInt8]] { (0..<count).map(bytes) }
@@ -234,12 +254,16 @@ public struct RESPRequest: Sendable {
         var negative = false
         var digits = 0
         for (k, b) in arg.enumerated() {
-            if k == 0 && (b == UInt8(ascii: "-") || b == UInt8(ascii: "+")) { negative = b == UInt8(ascii: "-"); continue }
+            if k == 0 && (b == UInt8(ascii: "-") || b == UInt8(ascii: "+")) {
+                negative = b == UInt8(ascii: "-")
+                continue
+            }
             guard b >= 0x30 && b <= 0x39 else { return nil }
             let (m, o1) = v.multipliedReportingOverflow(by: 10)
             let (n, o2) = m.addingReportingOverflow(Int64(b - 0x30))
             guard !o1 && !o2 else { return nil }
-            v = n; digits += 1
+            v = n
+            digits += 1
         }
         return digits == 0 ? nil : negative ? -v : v
     }
@@ -283,7 +307,11 @@ public indirect enum RESPReply: Sendable, Equatable {
         out = w.bytes
     }
 
-    public var bytes: [UInt8] { var out: [UInt8] = []; encode(into: &out); return out }
+    public var bytes: [UInt8] {
+        var out: [UInt8] = []
+        encode(into: &out)
+        return out
+    }
 }
 
 /// Writes RESP2 straight into a byte buffer: replies, and the log's records. Numbers are
@@ -294,7 +322,10 @@ public struct RESPWriter: Sendable {
 
     public init(bytes: [UInt8] = []) { self.bytes = bytes }
 
-    @inline(__always) private mutating func end() { bytes.append(0x0D); bytes.append(0x0A) }
+    @inline(__always) private mutating func end() {
+        bytes.append(0x0D)
+        bytes.append(0x0A)
+    }
 
     /// `+text`: CR and LF become spaces, so a message can never break the framing.
     public mutating func simple(_ s: String) { line(UInt8(ascii: "+"), s) }
@@ -307,43 +338,75 @@ public struct RESPWriter: Sendable {
         end()
     }
 
-    public mutating func integer(_ v: Int64) { bytes.append(UInt8(ascii: ":")); decimal(v); end() }
-    public mutating func arrayHeader(_ count: Int) { bytes.append(UInt8(ascii: "*")); decimal(Int64(count)); end() }
-    public mutating func null() { bytes.append(UInt8(ascii: "$")); bytes.append(UInt8(ascii: "-")); bytes.append(UInt8(ascii: "1")); end() }
+    public mutating func integer(_ v: Int64) {
+        bytes.append(UInt8(ascii: ":"))
+        decimal(v)
+        end()
+    }
+    public mutating func arrayHeader(_ count: Int) {
+        bytes.append(UInt8(ascii: "*"))
+        decimal(Int64(count))
+        end()
+    }
+    public mutating func null() {
+        bytes.append(UInt8(ascii: "$"))
+        bytes.append(UInt8(ascii: "-"))
+        bytes.append(UInt8(ascii: "1"))
+        end()
+    }
 
     public mutating func bulk(_ b: ArraySlice<UInt8>) {
-        bytes.append(UInt8(ascii: "$")); decimal(Int64(b.count)); end()
-        bytes.append(contentsOf: b); end()
+        bytes.append(UInt8(ascii: "$"))
+        decimal(Int64(b.count))
+        end()
+        bytes.append(contentsOf: b)
+        end()
     }
 
     public mutating func bulk(_ s: String) {
-        bytes.append(UInt8(ascii: "$")); decimal(Int64(s.utf8.count)); end()
-        bytes.append(contentsOf: s.utf8); end()
+        bytes.append(UInt8(ascii: "$"))
+        decimal(Int64(s.utf8.count))
+        end()
+        bytes.append(contentsOf: s.utf8)
+        end()
     }
 
     public mutating func bulk(_ s: String?) { if let s { bulk(s) } else { null() } }
 
     /// A number as a bulk string (the log's fields, like a request's).
     public mutating func bulk(decimal v: Int64) {
-        bytes.append(UInt8(ascii: "$")); decimal(Int64(RESPWriter.decimalLength(v))); end()
-        decimal(v); end()
+        bytes.append(UInt8(ascii: "$"))
+        decimal(Int64(RESPWriter.decimalLength(v)))
+        end()
+        decimal(v)
+        end()
     }
 
     static func decimalLength(_ v: Int64) -> Int {
         var n = v < 0 ? 2 : 1
         var m = v.magnitude
-        while m >= 10 { m /= 10; n += 1 }
+        while m >= 10 {
+            m /= 10
+            n += 1
+        }
         return n
     }
 
     private mutating func decimal(_ v: Int64) {
         if v < 0 { bytes.append(UInt8(ascii: "-")) }
         var m = v.magnitude
-        if m < 10 { bytes.append(0x30 + UInt8(m)); return }
+        if m < 10 {
+            bytes.append(0x30 + UInt8(m))
+            return
+        }
         // Digits from the right into a stack buffer, then one append.
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
             var i = 20
-            while m > 0 { i -= 1; digits[i] = 0x30 + UInt8(m % 10); m /= 10 }
+            while m > 0 {
+                i -= 1
+                digits[i] = 0x30 + UInt8(m % 10)
+                m /= 10
+            }
             bytes.append(contentsOf: UnsafeBufferPointer(rebasing: digits[i...]))
         }
     }

@@ -62,7 +62,9 @@ public struct RESPReplyDecoder: Sendable {
         case UInt8(ascii: "$"):
             let n = try integer(text)
             if n == -1 { return (.null, next) }
-            guard n >= 0, n <= Int64(limits.maxBulkLength) else { throw RESPProtocolError(message: "invalid bulk length \(n)") }
+            guard n >= 0, n <= Int64(limits.maxBulkLength) else {
+                throw RESPProtocolError(message: "invalid bulk length \(n)")
+            }
             let end = next + Int(n)
             guard end + 2 <= buffer.count else { return nil }
             guard buffer[end] == 0x0D, buffer[end + 1] == 0x0A else {
@@ -72,7 +74,9 @@ public struct RESPReplyDecoder: Sendable {
         case UInt8(ascii: "*"):
             let n = try integer(text)
             if n == -1 { return (.null, next) }
-            guard n >= 0, n <= Int64(limits.maxArrayLength) else { throw RESPProtocolError(message: "invalid array length \(n)") }
+            guard n >= 0, n <= Int64(limits.maxArrayLength) else {
+                throw RESPProtocolError(message: "invalid array length \(n)")
+            }
             var items: [RESPReply] = []
             items.reserveCapacity(Int(min(n, 1024)))
             var at = next

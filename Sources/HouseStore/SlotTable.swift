@@ -54,8 +54,10 @@ struct SlotTable {
             let b = buckets[j]
             let home = Int(hashOf(b)) & mask
             if (j - home) & mask >= (j - i) & mask {
-                tags[i] = tags[j]; buckets[i] = b
-                tags[j] = 0; buckets[j] = -1
+                tags[i] = tags[j]
+                buckets[i] = b
+                tags[j] = 0
+                buckets[j] = -1
                 i = j
             }
         }
@@ -70,7 +72,10 @@ struct SlotTable {
             let h = hashOf(buckets[i])
             if tags[i] != SlotTable.tag(h) { return false }
             var k = Int(h) & mask
-            while k != i { if tags[k] == 0 { return false }; k = (k + 1) & mask }
+            while k != i {
+                if tags[k] == 0 { return false }
+                k = (k + 1) & mask
+            }
         }
         return buckets.indices.allSatisfy { (tags[$0] == 0) == (buckets[$0] < 0) }
     }

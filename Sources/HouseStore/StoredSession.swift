@@ -15,15 +15,22 @@ public struct StoredSession: Sendable, Equatable {
     var absoluteDeadline: Int64
     public private(set) var attributeCount: UInt32 = 0
 
-    public init(id: String, principal: String?, createdMs: Int64, lastAccessMs: Int64, maxInactiveMs: Int64,
-                absoluteDeadlineMs: Int64? = nil) {
-        self.id = id; self.principal = principal; self.createdMs = createdMs; self.lastAccessMs = lastAccessMs
-        self.maxInactiveMs = maxInactiveMs; self.absoluteDeadline = absoluteDeadlineMs ?? .max
+    public init(
+        id: String, principal: String?, createdMs: Int64, lastAccessMs: Int64, maxInactiveMs: Int64,
+        absoluteDeadlineMs: Int64? = nil
+    ) {
+        self.id = id
+        self.principal = principal
+        self.createdMs = createdMs
+        self.lastAccessMs = lastAccessMs
+        self.maxInactiveMs = maxInactiveMs
+        self.absoluteDeadline = absoluteDeadlineMs ?? .max
     }
 
     public init(_ s: HouseSession) {
-        self.init(id: s.id, principal: s.principal, createdMs: s.createdMs, lastAccessMs: s.lastAccessMs,
-                  maxInactiveMs: s.maxInactiveMs, absoluteDeadlineMs: s.absoluteDeadlineMs)
+        self.init(
+            id: s.id, principal: s.principal, createdMs: s.createdMs, lastAccessMs: s.lastAccessMs,
+            maxInactiveMs: s.maxInactiveMs, absoluteDeadlineMs: s.absoluteDeadlineMs)
         for a in s.attributes { appendAttribute(name: Array(a.name.utf8)[...], value: a.value[...]) }
     }
 
@@ -31,9 +38,11 @@ public struct StoredSession: Sendable, Equatable {
     public var session: HouseSession {
         var attributes: [HouseSession.Attribute] = []
         attributes.reserveCapacity(Int(attributeCount))
-        forEachAttribute { name, value in attributes.append(.init(String(decoding: name, as: UTF8.self), Array(value))) }
-        return HouseSession(id: id, principal: principal, attributes: attributes, createdMs: createdMs, lastAccessMs: lastAccessMs,
-                            maxInactiveMs: maxInactiveMs, absoluteDeadlineMs: absoluteDeadlineMs)
+        forEachAttribute { name, value in attributes.append(.init(String(decoding: name, as: UTF8.self), Array(value)))
+        }
+        return HouseSession(
+            id: id, principal: principal, attributes: attributes, createdMs: createdMs, lastAccessMs: lastAccessMs,
+            maxInactiveMs: maxInactiveMs, absoluteDeadlineMs: absoluteDeadlineMs)
     }
 
     public var absoluteDeadlineMs: Int64? {
@@ -48,7 +57,10 @@ public struct StoredSession: Sendable, Equatable {
     }
 
     /// When the session ends; nil: never.
-    public var deadlineMs: Int64? { let d = deadline; return d == .max ? nil : d }
+    public var deadlineMs: Int64? {
+        let d = deadline
+        return d == .max ? nil : d
+    }
 
     /// Bytes the engine accounts for the session (`--maxmemory`, `used_memory`, `size`); the
     /// same as `HouseSession.accountedBytes`.
@@ -70,15 +82,20 @@ public struct StoredSession: Sendable, Equatable {
     /// Adds an attribute (concrete slices: this is the hot path of `SESSION.PUT`, called
     /// from another module, where a generic would not be specialized).
     public mutating func appendAttribute(name: ArraySlice<UInt8>, value: ArraySlice<UInt8>) {
-        Varint.append(name.count, to: &packed); packed.append(contentsOf: name)
-        Varint.append(value.count, to: &packed); packed.append(contentsOf: value)
+        Varint.append(name.count, to: &packed)
+        packed.append(contentsOf: name)
+        Varint.append(value.count, to: &packed)
+        packed.append(contentsOf: value)
         attributeCount += 1
     }
 
     /// Sets an attribute in place: the first one of that name gets the value, else it is
     /// added at the end (`SESSION.SETATTR`).
     public mutating func setAttribute(name: ArraySlice<UInt8>, value: ArraySlice<UInt8>) {
-        guard let found = locate(name) else { appendAttribute(name: name, value: value); return }
+        guard let found = locate(name) else {
+            appendAttribute(name: name, value: value)
+            return
+        }
         var encoded: [UInt8] = []
         encoded.reserveCapacity(Varint.size(value.count) + value.count)
         Varint.append(value.count, to: &encoded)
@@ -117,9 +134,11 @@ public struct StoredSession: Sendable, Equatable {
         var i = 0
         while i < packed.count {
             let nameLength = Varint.read(packed, &i)
-            let name = packed[i..<i + nameLength]; i += nameLength
+            let name = packed[i..<i + nameLength]
+            i += nameLength
             let valueLength = Varint.read(packed, &i)
-            let value = packed[i..<i + valueLength]; i += valueLength
+            let value = packed[i..<i + valueLength]
+            i += valueLength
             try body(name, value)
         }
     }
@@ -149,14 +168,19 @@ func saturatingSum(_ a: Int64, _ b: Int64) -> Int64 {
 enum Varint {
     static func append(_ v: Int, to out: inout [UInt8]) {
         var v = UInt(v)
-        while v >= 0x80 { out.append(UInt8(v & 0x7F) | 0x80); v >>= 7 }
+        while v >= 0x80 {
+            out.append(UInt8(v & 0x7F) | 0x80)
+            v >>= 7
+        }
         out.append(UInt8(v))
     }
 
     static func read(_ bytes: [UInt8], _ i: inout Int) -> Int {
-        var v = 0, shift = 0
+        var v = 0
+        var shift = 0
         while true {
-            let b = bytes[i]; i += 1
+            let b = bytes[i]
+            i += 1
             v |= Int(b & 0x7F) << shift
             if b < 0x80 { return v }
             shift += 7
@@ -164,8 +188,12 @@ enum Varint {
     }
 
     static func size(_ v: Int) -> Int {
-        var n = 1, v = UInt(v)
-        while v >= 0x80 { v >>= 7; n += 1 }
+        var n = 1
+        var v = UInt(v)
+        while v >= 0x80 {
+            v >>= 7
+            n += 1
+        }
         return n
     }
 }

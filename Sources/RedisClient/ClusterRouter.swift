@@ -6,15 +6,20 @@ public struct ClusterShard: Sendable, Equatable {
         public var id: String
         public var host: String
         public var port: Int
-        public var role: String     // master | replica
-        public var health: String   // online | failed | loading
+        public var role: String  // master | replica
+        public var health: String  // online | failed | loading
         public var address: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
     }
     public var master: Member
     public var replicas: [Member]
     public var slots: [ClosedRange<Int>]
     public var slotCount: Int { slots.reduce(0) { $0 + $1.count } }
-    public var slotText: String { slots.isEmpty ? "none" : slots.map { $0.lowerBound == $0.upperBound ? "\($0.lowerBound)" : "\($0.lowerBound)-\($0.upperBound)" }.joined(separator: ",") }
+    public var slotText: String {
+        slots.isEmpty
+            ? "none"
+            : slots.map { $0.lowerBound == $0.upperBound ? "\($0.lowerBound)" : "\($0.lowerBound)-\($0.upperBound)" }
+                .joined(separator: ",")
+    }
 }
 
 /// Redis Cluster routing: the slot of a key (CRC16 with hash tags), the topology from
@@ -29,11 +34,13 @@ public final class ClusterRouter: @unchecked Sendable {
     let fallbackPassword: String?
     private let lock = NSLock()
     private var shardsCache: [ClusterShard] = []
-    private var slotOwner: [Int16] = Array(repeating: -1, count: 16384)   // index into shards
+    private var slotOwner: [Int16] = Array(repeating: -1, count: 16384)  // index into shards
     private var clients: [String: RedisClient] = [:]
 
     public init(seed: RedisURL, timeouts: RedisConnection.Timeouts, fallbackPassword: String?) {
-        self.seed = seed; self.timeouts = timeouts; self.fallbackPassword = fallbackPassword
+        self.seed = seed
+        self.timeouts = timeouts
+        self.fallbackPassword = fallbackPassword
     }
 
     public var shards: [ClusterShard] { lock.withLock { shardsCache } }
@@ -48,7 +55,9 @@ public final class ClusterRouter: @unchecked Sendable {
         let address = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
         return lock.withLock {
             if let c = clients[address] { return c }
-            let c = RedisClient(url: url(host: host, port: port), timeouts: timeouts, fallbackPassword: fallbackPassword, reconnectAttempts: 1)
+            let c = RedisClient(
+                url: url(host: host, port: port), timeouts: timeouts, fallbackPassword: fallbackPassword,
+                reconnectAttempts: 1)
             clients[address] = c
             return c
         }
@@ -59,22 +68,31 @@ public final class ClusterRouter: @unchecked Sendable {
     public func refresh() async throws(RedisError) -> [ClusterShard] {
         var candidates: [RedisClient] = []
         if case .tcp(let host, let port) = seed.endpoint { candidates.append(client(host: host, port: port)) }
-        for s in shards { candidates.append(client(host: s.master.host, port: s.master.port)); candidates += s.replicas.map { client(host: $0.host, port: $0.port) } }
+        for s in shards {
+            candidates.append(client(host: s.master.host, port: s.master.port))
+            candidates += s.replicas.map { client(host: $0.host, port: $0.port) }
+        }
         var last: RedisError = .connection(node: seed.nodeName, message: "no cluster node answered")
         for c in candidates {
             do {
                 var found = try ClusterRouter.parseShards(try await c.send(RedisCommand("CLUSTER", "SHARDS")).orThrow())
-                if found.isEmpty { found = try ClusterRouter.parseSlots(try await c.send(RedisCommand("CLUSTER", "SLOTS")).orThrow()) }
+                if found.isEmpty {
+                    found = try ClusterRouter.parseSlots(try await c.send(RedisCommand("CLUSTER", "SLOTS")).orThrow())
+                }
                 guard !found.isEmpty else { continue }
                 install(found)
                 return found
-            } catch where error.isConnectionError {
+            } catch  where error.isConnectionError {
                 last = error
             } catch {
                 // CLUSTER SHARDS unknown (Redis < 7): CLUSTER SLOTS.
                 do {
-                    let found = try ClusterRouter.parseSlots(try await c.send(RedisCommand("CLUSTER", "SLOTS")).orThrow())
-                    if !found.isEmpty { install(found); return found }
+                    let found = try ClusterRouter.parseSlots(
+                        try await c.send(RedisCommand("CLUSTER", "SLOTS")).orThrow())
+                    if !found.isEmpty {
+                        install(found)
+                        return found
+                    }
                 } catch { last = error }
             }
         }
@@ -83,8 +101,13 @@ public final class ClusterRouter: @unchecked Sendable {
 
     private func install(_ found: [ClusterShard]) {
         var owner = [Int16](repeating: -1, count: 16384)
-        for (i, s) in found.enumerated() { for r in s.slots { for slot in r where slot >= 0 && slot < 16384 { owner[slot] = Int16(i) } } }
-        lock.withLock { shardsCache = found; slotOwner = owner }
+        for (i, s) in found.enumerated() {
+            for r in s.slots { for slot in r where slot >= 0 && slot < 16384 { owner[slot] = Int16(i) } }
+        }
+        lock.withLock {
+            shardsCache = found
+            slotOwner = owner
+        }
     }
 
     /// The master serving `slot`.
@@ -142,9 +165,11 @@ public final class ClusterRouter: @unchecked Sendable {
                     }
                     let send = cmds
                     group.addTask {
-                        do { return (idx, .success(try await client.pipeline(send))) }
-                        catch let e as RedisError { return (idx, .failure(e)) }
-                        catch { return (idx, .failure(.connection(node: "\(t.host):\(t.port)", message: "\(error)"))) }
+                        do { return (idx, .success(try await client.pipeline(send))) } catch let e as RedisError {
+                            return (idx, .failure(e))
+                        } catch {
+                            return (idx, .failure(.connection(node: "\(t.host):\(t.port)", message: "\(error)")))
+                        }
                     }
                 }
                 var out: [([Int], Result<[RedisReply], RedisError>)] = []
@@ -158,21 +183,29 @@ public final class ClusterRouter: @unchecked Sendable {
                 switch result {
                 case .failure(let e):
                     guard e.isConnectionError else { throw e }
-                    lastError = e; wait = true; refreshNeeded = true
+                    lastError = e
+                    wait = true
+                    refreshNeeded = true
                     next += idx
                 case .success(let rs):
                     var at = 0
                     for i in idx {
-                        if target[i].asking { at += 1 }   // the ASKING +OK
-                        guard at < rs.count else { next.append(i); continue }
-                        let r = rs[at]; at += 1
+                        if target[i].asking { at += 1 }  // the ASKING +OK
+                        guard at < rs.count else {
+                            next.append(i)
+                            continue
+                        }
+                        let r = rs[at]
+                        at += 1
                         target[i].asking = false
                         if let m = r.errorMessage, let (kind, host, port) = ClusterRouter.redirect(m) {
                             target[i] = (host, port, kind == "ASK")
                             if kind == "MOVED" { refreshNeeded = true }
                             next.append(i)
                         } else if let m = r.errorMessage, m.hasPrefix("TRYAGAIN") || m.hasPrefix("CLUSTERDOWN") {
-                            lastError = .server(m); wait = true; refreshNeeded = true
+                            lastError = .server(m)
+                            wait = true
+                            refreshNeeded = true
                             next.append(i)
                         } else {
                             replies[i] = r
@@ -180,11 +213,18 @@ public final class ClusterRouter: @unchecked Sendable {
                     }
                 }
             }
-            if wait { try? await Task.sleep(nanoseconds: 200_000_000); waitedMs += 200 } else if !next.isEmpty { redirects += 1 }
+            if wait {
+                try? await Task.sleep(nanoseconds: 200_000_000)
+                waitedMs += 200
+            } else if !next.isEmpty {
+                redirects += 1
+            }
             if refreshNeeded {
                 _ = try? await refresh()
                 for i in next where !target[i].asking {
-                    if let m = ClusterRouter.key(of: routed[i].command).flatMap({ master(forKey: $0) }) { target[i] = (m.host, m.port, false) }
+                    if let m = ClusterRouter.key(of: routed[i].command).flatMap({ master(forKey: $0) }) {
+                        target[i] = (m.host, m.port, false)
+                    }
                 }
             }
             pending = next
@@ -197,8 +237,11 @@ public final class ClusterRouter: @unchecked Sendable {
         var seen = [Bool](repeating: false, count: commands.count)
         for (i, r) in routed.enumerated() {
             let reply = replies[i] ?? .null
-            if seen[r.origin], case .integer(let a) = out[r.origin], case .integer(let b) = reply { out[r.origin] = .integer(a + b) }
-            else if !seen[r.origin] || reply.errorMessage != nil { out[r.origin] = reply }
+            if seen[r.origin], case .integer(let a) = out[r.origin], case .integer(let b) = reply {
+                out[r.origin] = .integer(a + b)
+            } else if !seen[r.origin] || reply.errorMessage != nil {
+                out[r.origin] = reply
+            }
             seen[r.origin] = true
         }
         return out
@@ -208,7 +251,8 @@ public final class ClusterRouter: @unchecked Sendable {
     static func redirect(_ message: String) -> (String, String, Int)? {
         let parts = message.split(separator: " ")
         guard parts.count >= 3, parts[0] == "MOVED" || parts[0] == "ASK", let colon = parts[2].lastIndex(of: ":"),
-              let port = Int(parts[2][parts[2].index(after: colon)...]) else { return nil }
+            let port = Int(parts[2][parts[2].index(after: colon)...])
+        else { return nil }
         var host = String(parts[2][..<colon])
         if host.hasPrefix("[") { host = String(host.dropFirst().dropLast()) }
         return (String(parts[0]), host, port)
@@ -227,7 +271,9 @@ public final class ClusterRouter: @unchecked Sendable {
     /// The hash slot of a key: CRC16 (XMODEM) of the key, or of its `{hash tag}`.
     public static func slot(of key: [UInt8]) -> Int {
         var bytes = key[...]
-        if let open = key.firstIndex(of: UInt8(ascii: "{")), let close = key[(open + 1)...].firstIndex(of: UInt8(ascii: "}")), close > open + 1 {
+        if let open = key.firstIndex(of: UInt8(ascii: "{")),
+            let close = key[(open + 1)...].firstIndex(of: UInt8(ascii: "}")), close > open + 1
+        {
             bytes = key[(open + 1)..<close]
         }
         var crc: UInt16 = 0
@@ -249,14 +295,19 @@ public final class ClusterRouter: @unchecked Sendable {
             var ranges: [ClosedRange<Int>] = []
             let slots = (m["slots"]?.array ?? []).compactMap(\.int)
             var k = 0
-            while k + 1 < slots.count { if slots[k] <= slots[k + 1] { ranges.append(Int(slots[k])...Int(slots[k + 1])) }; k += 2 }
+            while k + 1 < slots.count {
+                if slots[k] <= slots[k + 1] { ranges.append(Int(slots[k])...Int(slots[k + 1])) }
+                k += 2
+            }
             var master: ClusterShard.Member? = nil
             var replicas: [ClusterShard.Member] = []
             for n in m["nodes"]?.array ?? [] {
                 let f = flatMap(n)
                 guard let id = f["id"]?.text, let port = f["port"]?.int ?? f["tls-port"]?.int else { continue }
                 let host = f["ip"]?.text ?? f["endpoint"]?.text ?? "127.0.0.1"
-                let member = ClusterShard.Member(id: id, host: host, port: Int(port), role: f["role"]?.text ?? "master", health: f["health"]?.text ?? "online")
+                let member = ClusterShard.Member(
+                    id: id, host: host, port: Int(port), role: f["role"]?.text ?? "master",
+                    health: f["health"]?.text ?? "online")
                 // After a failover the failed master may still be listed as a master: the
                 // healthy one wins.
                 if member.role == "master" && (master == nil || master?.health != "online") {
@@ -268,8 +319,9 @@ public final class ClusterRouter: @unchecked Sendable {
             }
             // A shard whose master failed and has no promoted replica yet still has slots.
             // A master without slots (drained) is still a member.
-            if let master { out.append(ClusterShard(master: master, replicas: replicas, slots: ranges)) }
-            else if master == nil, let first = replicas.first, !ranges.isEmpty {
+            if let master {
+                out.append(ClusterShard(master: master, replicas: replicas, slots: ranges))
+            } else if master == nil, let first = replicas.first, !ranges.isEmpty {
                 out.append(ClusterShard(master: first, replicas: Array(replicas.dropFirst()), slots: ranges))
             }
         }
@@ -282,14 +334,19 @@ public final class ClusterRouter: @unchecked Sendable {
         var byMaster: [String: ClusterShard] = [:]
         for e in ranges {
             guard let f = e.array, f.count >= 3, let lo = f[0].int, let hi = f[1].int, let m = f[2].array, m.count >= 2,
-                  let host = m[0].text, let port = m[1].int else { continue }
+                let host = m[0].text, let port = m[1].int
+            else { continue }
             let id = m.count > 2 ? (m[2].text ?? "\(host):\(port)") : "\(host):\(port)"
             let replicas = f.dropFirst(3).compactMap { x -> ClusterShard.Member? in
                 guard let a = x.array, a.count >= 2, let h = a[0].text, let p = a[1].int else { return nil }
-                return ClusterShard.Member(id: a.count > 2 ? (a[2].text ?? "") : "", host: h, port: Int(p), role: "replica", health: "online")
+                return ClusterShard.Member(
+                    id: a.count > 2 ? (a[2].text ?? "") : "", host: h, port: Int(p), role: "replica", health: "online")
             }
-            var shard = byMaster[id] ?? ClusterShard(master: .init(id: id, host: host, port: Int(port), role: "master", health: "online"),
-                                                   replicas: replicas, slots: [])
+            var shard =
+                byMaster[id]
+                ?? ClusterShard(
+                    master: .init(id: id, host: host, port: Int(port), role: "master", health: "online"),
+                    replicas: replicas, slots: [])
             shard.slots.append(Int(lo)...Int(hi))
             byMaster[id] = shard
         }
@@ -300,7 +357,10 @@ public final class ClusterRouter: @unchecked Sendable {
         var out: [String: RedisReply] = [:]
         let a = r.array ?? []
         var i = 0
-        while i + 1 < a.count { if let k = a[i].text { out[k] = a[i + 1] }; i += 2 }
+        while i + 1 < a.count {
+            if let k = a[i].text { out[k] = a[i + 1] }
+            i += 2
+        }
         return out
     }
 }

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A connection to one Redis node, owned by an actor that runs on its own thread
@@ -21,8 +21,10 @@ public actor RedisClient {
     public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
 
     /// `fallbackPassword` is used when the URL has none (`REDISCLI_AUTH`, a prompt).
-    public init(url: RedisURL, timeouts: RedisConnection.Timeouts = .init(), fallbackPassword: String? = nil,
-                reconnectAttempts: Int = 3) {
+    public init(
+        url: RedisURL, timeouts: RedisConnection.Timeouts = .init(), fallbackPassword: String? = nil,
+        reconnectAttempts: Int = 3
+    ) {
         self.url = url
         self.timeouts = timeouts
         self.fallbackPassword = fallbackPassword
@@ -76,7 +78,9 @@ public actor RedisClient {
 
     /// Reads `count` replies of earlier `send`s.
     public func receive(_ count: Int) throws(RedisError) -> [RedisReply] {
-        guard let c = connection else { throw RedisError.connection(node: url.nodeName, message: "connection lost before the replies arrived") }
+        guard let c = connection else {
+            throw RedisError.connection(node: url.nodeName, message: "connection lost before the replies arrived")
+        }
         var replies: [RedisReply] = []
         replies.reserveCapacity(count)
         do {
@@ -111,7 +115,7 @@ public actor RedisClient {
         var delayMs = 100
         var last: RedisError = .connection(node: url.nodeName, message: "connection lost")
         for _ in 0..<max(1, reconnectAttempts) {
-            usleep(useconds_t(delayMs * 1000))   // this actor's own thread: nothing else waits on it
+            usleep(useconds_t(delayMs * 1000))  // this actor's own thread: nothing else waits on it
             do {
                 return try ensureConnected()
             } catch let e where e.isConnectionError {

@@ -1,6 +1,7 @@
 import CHiredis
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// One hiredis connection. Blocking and not thread-safe, like the `redisContext` it wraps:
@@ -13,7 +14,10 @@ public final class RedisConnection {
     public struct Timeouts: Sendable {
         public var connectMs: Int
         public var commandMs: Int
-        public init(connectMs: Int = 2000, commandMs: Int = 10_000) { self.connectMs = connectMs; self.commandMs = commandMs }
+        public init(connectMs: Int = 2000, commandMs: Int = 10_000) {
+            self.connectMs = connectMs
+            self.commandMs = commandMs
+        }
     }
 
     /// Connects, sets the command timeout, authenticates and selects the database.
@@ -30,7 +34,8 @@ public final class RedisConnection {
         ctx = c
         if c.pointee.err != 0 {
             let msg = RedisConnection.errorString(c)
-            redisFree(c); ctx = nil
+            redisFree(c)
+            ctx = nil
             throw RedisError.connection(node: node, message: "cannot connect: \(msg)")
         }
         if timeouts.commandMs > 0 { _ = redisSetTimeout(c, chr_timeval_ms(timeouts.commandMs)) }
@@ -85,7 +90,9 @@ public final class RedisConnection {
         for command in commands { RedisConnection.formatRESP(command, into: &buf) }
         let rc = buf.withUnsafeBufferPointer { p -> Int32 in
             guard let base = p.baseAddress else { return REDIS_OK }
-            return base.withMemoryRebound(to: CChar.self, capacity: p.count) { redisAppendFormattedCommand(c, $0, p.count) }
+            return base.withMemoryRebound(to: CChar.self, capacity: p.count) {
+                redisAppendFormattedCommand(c, $0, p.count)
+            }
         }
         if rc != REDIS_OK { throw fail() }
     }
@@ -93,16 +100,31 @@ public final class RedisConnection {
     /// RESP2 multibulk request: `*N\r\n` then `$len\r\narg\r\n` per argument.
     static func formatRESP(_ command: RedisCommand, into buf: inout [UInt8]) {
         func decimal(_ n: Int) {
-            if n < 10 { buf.append(0x30 + UInt8(n)); return }
+            if n < 10 {
+                buf.append(0x30 + UInt8(n))
+                return
+            }
             var div = 1
             while div <= n / 10 { div *= 10 }
             var rest = n
-            while div > 0 { buf.append(0x30 + UInt8(rest / div)); rest %= div; div /= 10 }
+            while div > 0 {
+                buf.append(0x30 + UInt8(rest / div))
+                rest %= div
+                div /= 10
+            }
         }
-        buf.append(UInt8(ascii: "*")); decimal(command.args.count); buf.append(0x0D); buf.append(0x0A)
+        buf.append(UInt8(ascii: "*"))
+        decimal(command.args.count)
+        buf.append(0x0D)
+        buf.append(0x0A)
         for a in command.args {
-            buf.append(UInt8(ascii: "$")); decimal(a.count); buf.append(0x0D); buf.append(0x0A)
-            buf.append(contentsOf: a); buf.append(0x0D); buf.append(0x0A)
+            buf.append(UInt8(ascii: "$"))
+            decimal(a.count)
+            buf.append(0x0D)
+            buf.append(0x0A)
+            buf.append(contentsOf: a)
+            buf.append(0x0D)
+            buf.append(0x0A)
         }
     }
 
@@ -147,7 +169,8 @@ public final class RedisConnection {
         let timedOut = c.pointee.err == REDIS_ERR_IO && (errno == EAGAIN || errno == EWOULDBLOCK)
         // After an I/O error or a timeout the context cannot be reused.
         close()
-        return RedisError.connection(node: url.nodeName, message: timedOut ? "timed out" : (message.isEmpty ? "connection lost" : message))
+        return RedisError.connection(
+            node: url.nodeName, message: timedOut ? "timed out" : (message.isEmpty ? "connection lost" : message))
     }
 
     private static func errorString(_ c: UnsafeMutablePointer<redisContext>) -> String {
@@ -166,7 +189,9 @@ public final class RedisConnection {
             let text: String
             if let s = reply.str {
                 text = String(decoding: UnsafeRawBufferPointer(start: s, count: Int(reply.len)), as: UTF8.self)
-            } else { text = "" }
+            } else {
+                text = ""
+            }
             return reply.type == REDIS_REPLY_STATUS ? .status(text) : .error(text)
         case REDIS_REPLY_INTEGER:
             return .integer(Int64(reply.integer))

@@ -1,6 +1,7 @@
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Pub/sub on a connection of its own (a subscribed connection can do nothing else),
@@ -19,17 +20,21 @@ public enum RedisSubscriber {
     /// (the stream then finishes with the `RedisError`). The stream first yields nothing
     /// until every subscription is confirmed, so a caller that awaits `ready` knows
     /// events published afterwards will arrive.
-    public static func subscribe(url: RedisURL, channels: [String], patterns: [String] = [],
-                                 timeouts: RedisConnection.Timeouts = .init(),
-                                 fallbackPassword: String? = nil) -> Subscription {
-        let (stream, continuation) = AsyncThrowingStream<Message, Error>.makeStream(bufferingPolicy: .bufferingNewest(100_000))
+    public static func subscribe(
+        url: RedisURL, channels: [String], patterns: [String] = [],
+        timeouts: RedisConnection.Timeouts = .init(),
+        fallbackPassword: String? = nil
+    ) -> Subscription {
+        let (stream, continuation) = AsyncThrowingStream<Message, Error>.makeStream(
+            bufferingPolicy: .bufferingNewest(100_000))
         let (readyStream, readyContinuation) = AsyncStream<Result<Void, RedisError>>.makeStream()
         var fds: [Int32] = [-1, -1]
         _ = pipe(&fds)
         let wake = WakePipe(read: fds[0], write: fds[1])
         continuation.onTermination = { _ in wake.signal() }
         let thread = Thread {
-            run(url: url, channels: channels, patterns: patterns, timeouts: timeouts, password: fallbackPassword,
+            run(
+                url: url, channels: channels, patterns: patterns, timeouts: timeouts, password: fallbackPassword,
                 wake: wake, continuation: continuation, ready: readyContinuation)
             wake.close()
         }
@@ -44,7 +49,10 @@ public enum RedisSubscriber {
 
         /// Waits until the server confirmed every subscription (or the connection failed).
         public func ready() async throws {
-            for await r in readyStream { try r.get(); return }
+            for await r in readyStream {
+                try r.get()
+                return
+            }
         }
     }
 
@@ -53,62 +61,90 @@ public enum RedisSubscriber {
         let writeFD: Int32
         private let lock = NSLock()
         private var closed = false
-        init(read: Int32, write: Int32) { readFD = read; writeFD = write }
+        init(read: Int32, write: Int32) {
+            readFD = read
+            writeFD = write
+        }
         func signal() {
-            lock.lock(); defer { lock.unlock() }
-            if !closed { var b: UInt8 = 1; _ = Glibc.write(writeFD, &b, 1) }
+            lock.lock()
+            defer { lock.unlock() }
+            if !closed {
+                var b: UInt8 = 1
+                _ = Glibc.write(writeFD, &b, 1)
+            }
         }
         func close() {
-            lock.lock(); defer { lock.unlock() }
-            if !closed { closed = true; _ = Glibc.close(readFD); _ = Glibc.close(writeFD) }
+            lock.lock()
+            defer { lock.unlock() }
+            if !closed {
+                closed = true
+                _ = Glibc.close(readFD)
+                _ = Glibc.close(writeFD)
+            }
         }
     }
 
-    private static func run(url: RedisURL, channels: [String], patterns: [String], timeouts: RedisConnection.Timeouts,
-                            password: String?, wake: WakePipe,
-                            continuation: AsyncThrowingStream<Message, Error>.Continuation,
-                            ready: AsyncStream<Result<Void, RedisError>>.Continuation) {
+    private static func run(
+        url: RedisURL, channels: [String], patterns: [String], timeouts: RedisConnection.Timeouts,
+        password: String?, wake: WakePipe,
+        continuation: AsyncThrowingStream<Message, Error>.Continuation,
+        ready: AsyncStream<Result<Void, RedisError>>.Continuation
+    ) {
         let conn: RedisConnection
         do {
             // No command timeout: the reads below only happen when poll says data is there.
-            conn = try RedisConnection(url: url, timeouts: .init(connectMs: timeouts.connectMs, commandMs: 0), fallbackPassword: password)
+            conn = try RedisConnection(
+                url: url, timeouts: .init(connectMs: timeouts.connectMs, commandMs: 0), fallbackPassword: password)
             var commands: [RedisCommand] = []
             if !channels.isEmpty { commands.append(RedisCommand("SUBSCRIBE", arguments: channels)) }
             if !patterns.isEmpty { commands.append(RedisCommand("PSUBSCRIBE", arguments: patterns)) }
             try conn.append(commands)
             try conn.flush()
         } catch {
-            ready.yield(.failure(error)); ready.finish()
+            ready.yield(.failure(error))
+            ready.finish()
             continuation.finish(throwing: error)
             return
         }
         var pendingConfirmations = channels.count + patterns.count
-        if pendingConfirmations == 0 { ready.yield(.success(())); ready.finish() }
-        var pfds = [pollfd(fd: conn.fileDescriptor, events: Int16(POLLIN), revents: 0),
-                    pollfd(fd: wake.readFD, events: Int16(POLLIN), revents: 0)]
+        if pendingConfirmations == 0 {
+            ready.yield(.success(()))
+            ready.finish()
+        }
+        var pfds = [
+            pollfd(fd: conn.fileDescriptor, events: Int16(POLLIN), revents: 0),
+            pollfd(fd: wake.readFD, events: Int16(POLLIN), revents: 0),
+        ]
         do {
             while true {
                 while let reply = try conn.bufferedReply() {
                     guard let parts = reply.array, let kind = parts.first?.text else { continue }
                     switch kind {
                     case "message" where parts.count == 3:
-                        continuation.yield(Message(channel: parts[1].text ?? "", payload: parts[2].bytes ?? [], pattern: nil))
+                        continuation.yield(
+                            Message(channel: parts[1].text ?? "", payload: parts[2].bytes ?? [], pattern: nil))
                     case "pmessage" where parts.count == 4:
-                        continuation.yield(Message(channel: parts[2].text ?? "", payload: parts[3].bytes ?? [], pattern: parts[1].text))
+                        continuation.yield(
+                            Message(channel: parts[2].text ?? "", payload: parts[3].bytes ?? [], pattern: parts[1].text)
+                        )
                     case "subscribe", "psubscribe":
                         pendingConfirmations -= 1
-                        if pendingConfirmations == 0 { ready.yield(.success(())); ready.finish() }
+                        if pendingConfirmations == 0 {
+                            ready.yield(.success(()))
+                            ready.finish()
+                        }
                     default:
                         break
                     }
                 }
-                pfds[0].revents = 0; pfds[1].revents = 0
+                pfds[0].revents = 0
+                pfds[1].revents = 0
                 let n = poll(&pfds, 2, -1)
                 if n < 0 {
                     if errno == EINTR { continue }
                     throw RedisError.connection(node: url.nodeName, message: "poll failed")
                 }
-                if pfds[1].revents != 0 { break }      // cancelled
+                if pfds[1].revents != 0 { break }  // cancelled
                 if pfds[0].revents != 0 { try conn.fillBuffer() }
             }
             ready.finish()

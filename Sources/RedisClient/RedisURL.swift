@@ -1,4 +1,3 @@
-
 /// Where a Redis node is and how to log in: `redis://[user[:password]@]host[:port][/db]`
 /// or `unix:///path/to/redis.sock[?db=N]`. `description` never contains the password.
 public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
@@ -19,7 +18,10 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
     }
 
     public init(endpoint: Endpoint, user: String? = nil, password: String? = nil, db: Int = 0) {
-        self.endpoint = endpoint; self.user = user; self.password = password; self.db = db
+        self.endpoint = endpoint
+        self.user = user
+        self.password = password
+        self.db = db
     }
 
     public init(_ text: String) throws(ParseError) {
@@ -35,19 +37,24 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
                     let kv = pair.split(separator: "=", maxSplits: 1).map(String.init)
                     guard kv.count == 2 else { continue }
                     if kv[0] == "db" {
-                        guard let n = Int(kv[1]), n >= 0 else { throw ParseError(message: "invalid db in '\(redactedInput)'") }
+                        guard let n = Int(kv[1]), n >= 0 else {
+                            throw ParseError(message: "invalid db in '\(redactedInput)'")
+                        }
                         db = n
                     } else if kv[0] == "password" {
                         password = RedisURL.percentDecode(kv[1])
                     }
                 }
             }
-            guard rest.hasPrefix("/") else { throw ParseError(message: "unix socket URL needs an absolute path: '\(redactedInput)'") }
+            guard rest.hasPrefix("/") else {
+                throw ParseError(message: "unix socket URL needs an absolute path: '\(redactedInput)'")
+            }
             self.init(endpoint: .unix(path: rest), password: password, db: db)
             return
         }
         guard text.hasPrefix("redis://") else {
-            throw ParseError(message: "unsupported store URL '\(redactedInput)' (expected redis://host:port[/db] or unix:///path)")
+            throw ParseError(
+                message: "unsupported store URL '\(redactedInput)' (expected redis://host:port[/db] or unix:///path)")
         }
         var rest = Substring(text.dropFirst("redis://".count))
         var user: String? = nil
@@ -69,18 +76,24 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
             let dbText = rest[rest.index(after: slash)...]
             rest = rest[..<slash]
             if !dbText.isEmpty {
-                guard let n = Int(dbText), n >= 0 else { throw ParseError(message: "invalid database number in '\(redactedInput)'") }
+                guard let n = Int(dbText), n >= 0 else {
+                    throw ParseError(message: "invalid database number in '\(redactedInput)'")
+                }
                 db = n
             }
         }
         var host = String(rest)
         var port = 6379
         if host.hasPrefix("[") {  // IPv6 literal
-            guard let close = host.firstIndex(of: "]") else { throw ParseError(message: "unclosed IPv6 address in '\(redactedInput)'") }
+            guard let close = host.firstIndex(of: "]") else {
+                throw ParseError(message: "unclosed IPv6 address in '\(redactedInput)'")
+            }
             let after = host[host.index(after: close)...]
             let h = String(host[host.index(after: host.startIndex)..<close])
             if after.hasPrefix(":") {
-                guard let p = Int(after.dropFirst()), (1...65535).contains(p) else { throw ParseError(message: "invalid port in '\(redactedInput)'") }
+                guard let p = Int(after.dropFirst()), (1...65535).contains(p) else {
+                    throw ParseError(message: "invalid port in '\(redactedInput)'")
+                }
                 port = p
             }
             host = h
@@ -142,10 +155,13 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
         var it = Array(s.utf8)[...]
         while let c = it.first {
             if c == UInt8(ascii: "%"), it.count >= 3,
-               let v = UInt8(String(decoding: it.dropFirst().prefix(2), as: UTF8.self), radix: 16) {
-                bytes.append(v); it = it.dropFirst(3)
+                let v = UInt8(String(decoding: it.dropFirst().prefix(2), as: UTF8.self), radix: 16)
+            {
+                bytes.append(v)
+                it = it.dropFirst(3)
             } else {
-                bytes.append(c); it = it.dropFirst()
+                bytes.append(c)
+                it = it.dropFirst()
             }
         }
         return String(decoding: bytes, as: UTF8.self)

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A serial executor that runs its jobs on one dedicated POSIX thread.
@@ -25,12 +25,14 @@ public final class ThreadExecutor: SerialExecutor, @unchecked Sendable {
         // The thread holds a strong reference until its loop ends.
         let box = Unmanaged.passRetained(self).toOpaque()
         var tid = pthread_t()
-        let rc = pthread_create(&tid, &attr, { raw in
-            guard let raw else { return nil }
-            let executor = Unmanaged<ThreadExecutor>.fromOpaque(raw).takeRetainedValue()
-            executor.runLoop()
-            return nil
-        }, box)
+        let rc = pthread_create(
+            &tid, &attr,
+            { raw in
+                guard let raw else { return nil }
+                let executor = Unmanaged<ThreadExecutor>.fromOpaque(raw).takeRetainedValue()
+                executor.runLoop()
+                return nil
+            }, box)
         pthread_attr_destroy(&attr)
         if rc != 0 {
             Unmanaged<ThreadExecutor>.fromOpaque(box).release()
@@ -64,7 +66,10 @@ public final class ThreadExecutor: SerialExecutor, @unchecked Sendable {
             while jobsHead == jobs.count {
                 jobs.removeAll(keepingCapacity: true)
                 jobsHead = 0
-                if stopping { pthread_mutex_unlock(&mutex); return }
+                if stopping {
+                    pthread_mutex_unlock(&mutex)
+                    return
+                }
                 pthread_cond_wait(&cond, &mutex)
             }
             let job = jobs[jobsHead]

@@ -21,21 +21,28 @@ public struct ConnectRedisSchema: RedisSchema {
 
     public func listCommands(key: String, id: String, withAttributes: Bool) -> [RedisCommand] {
         // OBJECT IDLETIME before GET: the read would reset the idle time.
-        [RedisCommand("PTTL", key), RedisCommand("OBJECT", "IDLETIME", key),
-         RedisCommand("MEMORY", "USAGE", key), RedisCommand("GET", key)]
+        [
+            RedisCommand("PTTL", key), RedisCommand("OBJECT", "IDLETIME", key),
+            RedisCommand("MEMORY", "USAGE", key), RedisCommand("GET", key),
+        ]
     }
 
-    public func parseListing(key: String, id: String, replies: ArraySlice<RedisReply>, node: String, nowMs: Int64, withAttributes: Bool) -> Session? {
+    public func parseListing(
+        key: String, id: String, replies: ArraySlice<RedisReply>, node: String, nowMs: Int64, withAttributes: Bool
+    ) -> Session? {
         let r = Array(replies)
         guard r.count == 4, let raw = r[3].bytes else { return nil }
         let ttl = Decode.int(r[0]) ?? -2
         guard ttl != -2 else { return nil }
         let idleMs = Decode.int(r[1]).map { $0 * 1000 }
-        var session = Session(id: id, key: key, node: node, ttlMs: ttl, storeIdleMs: idleMs,
-                              sizeBytes: Decode.int(r[2]), schema: name)
+        var session = Session(
+            id: id, key: key, node: node, ttlMs: ttl, storeIdleMs: idleMs,
+            sizeBytes: Decode.int(r[2]), schema: name)
         let json: DecodedValue
         do { json = try JSONDecoding.decode(raw) } catch {
-            session.attributes = [Attribute(name: "(value)", raw: raw, decoded: .undecodable(error.description), format: "json")]
+            session.attributes = [
+                Attribute(name: "(value)", raw: raw, decoded: .undecodable(error.description), format: "json")
+            ]
             return session
         }
         if let cookie = json["cookie"], case .int(let maxAge)? = cookie["originalMaxAge"] {
@@ -54,7 +61,8 @@ public struct ConnectRedisSchema: RedisSchema {
         }
         if withAttributes, case .map(let entries) = json {
             session.attributes = entries.map { e in
-                var w = JSONWriter(); w.value(e.value)
+                var w = JSONWriter()
+                w.value(e.value)
                 return Attribute(name: e.key, raw: w.bytes, decoded: e.value, format: "json")
             }
         }
@@ -90,13 +98,16 @@ public struct PrefixSchema: RedisSchema {
         [RedisCommand("PTTL", key), RedisCommand("OBJECT", "IDLETIME", key), RedisCommand("MEMORY", "USAGE", key)]
     }
 
-    public func parseListing(key: String, id: String, replies: ArraySlice<RedisReply>, node: String, nowMs: Int64, withAttributes: Bool) -> Session? {
+    public func parseListing(
+        key: String, id: String, replies: ArraySlice<RedisReply>, node: String, nowMs: Int64, withAttributes: Bool
+    ) -> Session? {
         let r = Array(replies)
         guard r.count == 3 else { return nil }
         let ttl = Decode.int(r[0]) ?? -2
         guard ttl != -2 else { return nil }
-        return Session(id: id, key: key, node: node, ttlMs: ttl, storeIdleMs: Decode.int(r[1]).map { $0 * 1000 },
-                       sizeBytes: Decode.int(r[2]), schema: name)
+        return Session(
+            id: id, key: key, node: node, ttlMs: ttl, storeIdleMs: Decode.int(r[1]).map { $0 * 1000 },
+            sizeBytes: Decode.int(r[2]), schema: name)
     }
 
     public func deleteCommands(for s: Session) -> [RedisCommand] { [RedisCommand("DEL", s.key)] }

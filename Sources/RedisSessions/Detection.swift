@@ -34,11 +34,14 @@ public enum SchemaOption: Sendable, Equatable {
         }
         if spec.hasPrefix("prefix=") {
             let prefix = String(spec.dropFirst("prefix=".count))
-            guard !prefix.isEmpty else { throw SchemaError(message: "prefix schema needs a prefix: --schema prefix=myapp:sess:") }
+            guard !prefix.isEmpty else {
+                throw SchemaError(message: "prefix schema needs a prefix: --schema prefix=myapp:sess:")
+            }
             return PrefixSchema(prefix: prefix)
         }
-        throw SchemaError(message: "unknown schema '\(spec)' (known: auto, spring[:NAMESPACE], connect-redis[:PREFIX], "
-                          + Framework.all.map { "\($0.name)[:PREFIX]" }.joined(separator: ", ") + ", prefix=PREFIX)")
+        throw SchemaError(
+            message: "unknown schema '\(spec)' (known: auto, spring[:NAMESPACE], connect-redis[:PREFIX], "
+                + Framework.all.map { "\($0.name)[:PREFIX]" }.joined(separator: ", ") + ", prefix=PREFIX)")
     }
 }
 
@@ -65,10 +68,14 @@ enum SchemaDetector {
             var out: [any RedisSchema] = []
             for spec in specs {
                 // `spring` given explicitly: still find out whether it is the indexed layout.
-                guard var schema = try? SchemaOption.schema(from: spec, indexed: true) else { continue }  // validated by parse
+                // Validated by parse.
+                guard var schema = try? SchemaOption.schema(from: spec, indexed: true) else { continue }
                 if var spring = schema as? SpringSchema {
                     var indexed = try await hasKeys(client: client, pattern: Glob.escape(spring.expiresPrefix) + "*")
-                    if !indexed { indexed = try await hasKeys(client: client, pattern: Glob.escape(spring.namespace + ":index:") + "*") }
+                    if !indexed {
+                        indexed = try await hasKeys(
+                            client: client, pattern: Glob.escape(spring.namespace + ":index:") + "*")
+                    }
                     spring.indexed = indexed
                     schema = spring
                 }
@@ -96,13 +103,16 @@ enum SchemaDetector {
     static func sample(client: RedisClient) async throws(RedisError) -> [any RedisSchema] {
         var cursor = "0"
         var seen = 0
-        var springNamespaces: [String: Bool] = [:]   // namespace → saw expires: keys
-        var springCandidates: [String: String] = [:] // namespace → one session key
+        var springNamespaces: [String: Bool] = [:]  // namespace → saw expires: keys
+        var springCandidates: [String: String] = [:]  // namespace → one session key
         var connectPrefixCandidate: String? = nil
-        var frameworkCandidates: [String: (Framework, String, String)] = [:]   // "name|prefix" → (framework, prefix, sample key)
+        // "name|prefix" → (framework, prefix, sample key)
+        var frameworkCandidates: [String: (Framework, String, String)] = [:]
         repeat {
             let r = try await client.send(RedisCommand("SCAN", cursor, "COUNT", "1000")).orThrow()
-            guard let parts = r.array, parts.count == 2, let next = parts[0].text, let keys = parts[1].array else { break }
+            guard let parts = r.array, parts.count == 2, let next = parts[0].text, let keys = parts[1].array else {
+                break
+            }
             for k in keys {
                 guard let key = k.text else { continue }
                 seen += 1
@@ -113,9 +123,10 @@ enum SchemaDetector {
                         springNamespaces[ns] = true
                         // The hash of the same session is a candidate too (a sample can be
                         // all `expires:` keys).
-                        if springCandidates[ns] == nil { springCandidates[ns] = ns + ":sessions:" + rest.dropFirst("expires:".count) }
-                    }
-                    else if !rest.contains(":") && rest != "expirations" {
+                        if springCandidates[ns] == nil {
+                            springCandidates[ns] = ns + ":sessions:" + rest.dropFirst("expires:".count)
+                        }
+                    } else if !rest.contains(":") && rest != "expirations" {
                         springCandidates[ns] = key
                         if springNamespaces[ns] == nil { springNamespaces[ns] = false }
                     }
@@ -144,9 +155,12 @@ enum SchemaDetector {
         }
         // Confirm each framework candidate by its value's first bytes (or the hash's fields).
         for (_, (fw, prefix, key)) in frameworkCandidates.sorted(by: { $0.key < $1.key }) {
-            let probe = fw.keyType == "hash" ? RedisCommand("HGET", key, "data") : RedisCommand("GETRANGE", key, "0", "7")
+            let probe =
+                fw.keyType == "hash" ? RedisCommand("HGET", key, "data") : RedisCommand("GETRANGE", key, "0", "7")
             let head = try await client.send(probe).bytes ?? []
-            if FrameworkSchema.valueMatches(fw, head: Array(head.prefix(8))) { out.append(FrameworkSchema(fw, prefix: prefix)) }
+            if FrameworkSchema.valueMatches(fw, head: Array(head.prefix(8))) {
+                out.append(FrameworkSchema(fw, prefix: prefix))
+            }
         }
         return out
     }

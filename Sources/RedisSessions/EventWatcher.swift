@@ -20,7 +20,8 @@ extension RedisSessionStore: EventSettings {
             do {
                 let r = try await node.client.send(RedisCommand("CONFIG", "GET", "notify-keyspace-events")).orThrow()
                 let flags = r.array?.last?.text ?? ""
-                out.append(.success(EventSettingStatus(node: node.name, current: flags, missing: Self.missingFlags(flags))))
+                out.append(
+                    .success(EventSettingStatus(node: node.name, current: flags, missing: Self.missingFlags(flags))))
             } catch {
                 out.append(.failure(NodeFailure(node: node.name, message: error.description)))
             }
@@ -33,19 +34,21 @@ extension RedisSessionStore: EventSettings {
     func notificationNodes() async -> [Node] {
         let masters = await resolve()
         guard let router else { return masters }
-        return masters + router.shards.flatMap { s in
-            s.replicas.map { node($0, router) }
-        }
+        return masters
+            + router.shards.flatMap { s in
+                s.replicas.map { node($0, router) }
+            }
     }
 
     static func missingFlags(_ flags: String) -> String {
         // `A` is the alias for all classes `g$lshzxet` (evicted `e` included).
         let have = Set(flags)
-        return String(neededFlags.filter { f in
-            if have.contains(f) { return false }
-            if f != "E" && f != "K" && have.contains("A") { return false }
-            return true
-        })
+        return String(
+            neededFlags.filter { f in
+                if have.contains(f) { return false }
+                if f != "E" && f != "K" && have.contains("A") { return false }
+                return true
+            })
     }
 
     /// Adds the missing flags (keeping the existing ones) and returns `(node, before, after)`.
@@ -77,7 +80,8 @@ final class EventWatcher: Sendable {
     }
 
     func start() -> AsyncThrowingStream<SessionEvent, Error> {
-        let (stream, continuation) = AsyncThrowingStream.makeStream(of: SessionEvent.self, bufferingPolicy: .bufferingNewest(100_000))
+        let (stream, continuation) = AsyncThrowingStream.makeStream(
+            of: SessionEvent.self, bufferingPolicy: .bufferingNewest(100_000))
         let task = Task {
             let nodes = await store.resolve()
             guard store.router != nil else {
@@ -99,8 +103,11 @@ final class EventWatcher: Sendable {
                 for (name, t) in watching where !masters.contains(where: { $0.name == name }) {
                     t.cancel()
                     watching[name] = nil
-                    emit(SessionEvent(kind: .gap, sessionID: nil, key: nil, node: name, timeMs: currentTimeMs(),
-                                      detail: "no longer a master (failover); its events now come from the new master"), continuation)
+                    emit(
+                        SessionEvent(
+                            kind: .gap, sessionID: nil, key: nil, node: name, timeMs: currentTimeMs(),
+                            detail: "no longer a master (failover); its events now come from the new master"),
+                        continuation)
                 }
                 try? await Task.sleep(nanoseconds: 2_000_000_000)
             }
@@ -115,7 +122,9 @@ final class EventWatcher: Sendable {
         if kinds.contains(e.kind) || e.kind == .gap { c.yield(e) }
     }
 
-    private func watch(node: RedisSessionStore.Node, continuation c: AsyncThrowingStream<SessionEvent, Error>.Continuation) async {
+    private func watch(
+        node: RedisSessionStore.Node, continuation c: AsyncThrowingStream<SessionEvent, Error>.Continuation
+    ) async {
         let tracker = DeadlineTracker()
         var schemas: [any RedisSchema] = []
         var backoffMs: UInt64 = 500
@@ -128,8 +137,10 @@ final class EventWatcher: Sendable {
                 let sub = RedisSubscriber.subscribe(url: node.url, channels: names, timeouts: node.client.timeouts)
                 try await sub.ready()
                 if connectedBefore {
-                    emit(SessionEvent(kind: .gap, sessionID: nil, key: nil, node: node.name, timeMs: currentTimeMs(),
-                                      detail: "resubscribed; events while disconnected were lost"), c)
+                    emit(
+                        SessionEvent(
+                            kind: .gap, sessionID: nil, key: nil, node: node.name, timeMs: currentTimeMs(),
+                            detail: "resubscribed; events while disconnected were lost"), c)
                 }
                 connectedBefore = true
                 backoffMs = 500
@@ -139,29 +150,43 @@ final class EventWatcher: Sendable {
                     if self.trackDeadlines { try? await self.seed(tracker: tracker, node: node, schemas: schemas) }
                 }
                 let prompter = Task { if self.trackDeadlines { await self.prompt(tracker: tracker, node: node) } }
-                defer { prompter.cancel(); seeder.cancel() }
+                defer {
+                    prompter.cancel()
+                    seeder.cancel()
+                }
                 for try await m in sub.messages {
                     guard let kindName = m.channel.split(separator: ":").last,
-                          let key = String(validating: m.payload, as: UTF8.self) else { continue }
+                        let key = String(validating: m.payload, as: UTF8.self)
+                    else { continue }
                     guard let schema = schemas.first(where: { $0.sessionID(forEventKey: key) != nil }),
-                          let id = schema.sessionID(forEventKey: key) else { continue }
+                        let id = schema.sessionID(forEventKey: key)
+                    else { continue }
                     let now = currentTimeMs()
                     switch kindName {
                     case "expire":
                         if trackDeadlines, key == schema.expiryKey(forID: id),
-                           let ttl = try? await node.client.send(RedisCommand("PTTL", key)).int, ttl > 0 {
+                            let ttl = try? await node.client.send(RedisCommand("PTTL", key)).int, ttl > 0
+                        {
                             await tracker.schedule(key: key, deadline: now + ttl)
                         }
                     case "expired":
                         let prompted = await tracker.finished(key: key, now: now)
-                        emit(SessionEvent(kind: .expired, sessionID: id, key: key, user: await tracker.user(id),
-                                          node: node.name, timeMs: now, prompted: prompted), c)
+                        emit(
+                            SessionEvent(
+                                kind: .expired, sessionID: id, key: key, user: await tracker.user(id),
+                                node: node.name, timeMs: now, prompted: prompted), c)
                     case "evicted":
                         _ = await tracker.finished(key: key, now: now)
-                        emit(SessionEvent(kind: .evicted, sessionID: id, key: key, user: await tracker.user(id), node: node.name, timeMs: now), c)
+                        emit(
+                            SessionEvent(
+                                kind: .evicted, sessionID: id, key: key, user: await tracker.user(id), node: node.name,
+                                timeMs: now), c)
                     case "del":
                         _ = await tracker.finished(key: key, now: now)
-                        emit(SessionEvent(kind: .deleted, sessionID: id, key: key, user: await tracker.user(id), node: node.name, timeMs: now), c)
+                        emit(
+                            SessionEvent(
+                                kind: .deleted, sessionID: id, key: key, user: await tracker.user(id), node: node.name,
+                                timeMs: now), c)
                     default:
                         break
                     }
@@ -170,8 +195,12 @@ final class EventWatcher: Sendable {
                 throw RedisError.connection(node: node.name, message: "subscription ended")
             } catch {
                 if Task.isCancelled { return }
-                emit(SessionEvent(kind: .gap, sessionID: nil, key: nil, node: node.name, timeMs: currentTimeMs(),
-                                  detail: "events lost: \((error as? RedisError)?.description ?? "\(error)"); retrying in \(backoffMs) ms"), c)
+                emit(
+                    SessionEvent(
+                        kind: .gap, sessionID: nil, key: nil, node: node.name, timeMs: currentTimeMs(),
+                        detail:
+                            "events lost: \((error as? RedisError)?.description ?? "\(error)"); retrying in \(backoffMs) ms"
+                    ), c)
                 try? await Task.sleep(nanoseconds: backoffMs * 1_000_000)
                 backoffMs = min(backoffMs * 2, 5000)
             }
@@ -229,7 +258,7 @@ actor DeadlineTracker {
         var due: [String] = []
         while let top = heap.first, top.deadline <= now {
             heap.popFirst()
-            if current[top.element] == top.deadline {   // else rescheduled or finished since
+            if current[top.element] == top.deadline {  // else rescheduled or finished since
                 current[top.element] = nil
                 prompted[top.element] = now
                 due.append(top.element)

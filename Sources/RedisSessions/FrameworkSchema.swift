@@ -44,14 +44,16 @@ public struct Framework: Sendable {
         Framework(
             name: "laravel", title: "Laravel (redis session driver)", prefix: "laravel_database_laravel_cache_:",
             value: FrameworkValues.laravelCache),
-        Framework(name: "symfony", title: "Symfony (RedisSessionHandler)", prefix: "sf_s", value: FrameworkValues.symfony),
+        Framework(
+            name: "symfony", title: "Symfony (RedisSessionHandler)", prefix: "sf_s", value: FrameworkValues.symfony),
         Framework(
             name: "django", title: "Django (cache sessions)", prefix: ":1:django.contrib.sessions.cache",
             value: FrameworkValues.django,
             // Session keys are [a-z0-9]: "d_db..." is the cached_db prefix's tail.
             idMatches: { !$0.hasPrefix("d_db") }),
         Framework(
-            name: "django-cached-db", title: "Django (cached_db sessions)", prefix: ":1:django.contrib.sessions.cached_db",
+            name: "django-cached-db", title: "Django (cached_db sessions)",
+            prefix: ":1:django.contrib.sessions.cached_db",
             value: FrameworkValues.django),
         Framework(
             name: "flask", title: "Flask-Session", prefix: "session:", value: FrameworkValues.flask,
@@ -68,7 +70,8 @@ public struct Framework: Sendable {
         Framework(
             name: "aspnet", title: "ASP.NET Core (StackExchangeRedis)", prefix: "", keyType: "hash",
             value: FrameworkValues.aspnet, idMatches: UserSearch.isGUID),
-        Framework(name: "go-redistore", title: "Go (gorilla redistore)", prefix: "session_", value: FrameworkValues.gob),
+        Framework(
+            name: "go-redistore", title: "Go (gorilla redistore)", prefix: "session_", value: FrameworkValues.gob),
         Framework(name: "vapor", title: "Vapor (RedisSessions)", prefix: "vrs-", value: FrameworkValues.json),
         Framework(name: "hummingbird", title: "Hummingbird (sessions)", prefix: "hbs.", value: FrameworkValues.json),
         Framework(name: "jwt-denylist", title: "JWT deny list", prefix: "denylist:", value: FrameworkValues.jwt),
@@ -89,7 +92,9 @@ public struct FrameworkSchema: RedisSchema {
     public var name: String { framework.name }
     public var label: String { "\(framework.title) (prefix \(prefix.isEmpty ? "none" : prefix))" }
     public var scanPattern: String {
-        if framework.name == "rails" || framework.name == "rack" || framework.name == "rails-cache" { return Glob.escape(prefix) + "2::*" }
+        if framework.name == "rails" || framework.name == "rack" || framework.name == "rails-cache" {
+            return Glob.escape(prefix) + "2::*"
+        }
         return Glob.escape(prefix) + "*"
     }
     public var scanType: String? { framework.keyType }
@@ -104,27 +109,37 @@ public struct FrameworkSchema: RedisSchema {
 
     public func listCommands(key: String, id: String, withAttributes: Bool) -> [RedisCommand] {
         // Idle time before the read (a read resets it).
-        [RedisCommand("PTTL", key), RedisCommand("OBJECT", "IDLETIME", key), RedisCommand("MEMORY", "USAGE", key),
-         framework.keyType == "hash" ? RedisCommand("HGETALL", key) : RedisCommand("GET", key)]
+        [
+            RedisCommand("PTTL", key), RedisCommand("OBJECT", "IDLETIME", key), RedisCommand("MEMORY", "USAGE", key),
+            framework.keyType == "hash" ? RedisCommand("HGETALL", key) : RedisCommand("GET", key),
+        ]
     }
 
-    public func parseListing(key: String, id: String, replies: ArraySlice<RedisReply>, node: String, nowMs: Int64, withAttributes: Bool) -> Session? {
+    public func parseListing(
+        key: String, id: String, replies: ArraySlice<RedisReply>, node: String, nowMs: Int64, withAttributes: Bool
+    ) -> Session? {
         let r = Array(replies)
         guard r.count == 4 else { return nil }
         let ttl = Decode.int(r[0]) ?? -2
         guard ttl != -2 else { return nil }
-        var session = Session(id: id, key: key, node: node, ttlMs: ttl, storeIdleMs: Decode.int(r[1]).map { $0 * 1000 },
-                              sizeBytes: Decode.int(r[2]), schema: name)
+        var session = Session(
+            id: id, key: key, node: node, ttlMs: ttl, storeIdleMs: Decode.int(r[1]).map { $0 * 1000 },
+            sizeBytes: Decode.int(r[2]), schema: name)
         var raw: [UInt8]
         if framework.keyType == "hash" {
             let items = r[3].array ?? []
             var fields: [String: [UInt8]] = [:]
             var k = 0
-            while k + 1 < items.count { fields[items[k].text ?? ""] = items[k + 1].bytes ?? []; k += 2 }
+            while k + 1 < items.count {
+                fields[items[k].text ?? ""] = items[k + 1].bytes ?? []
+                k += 2
+            }
             guard let data = fields["data"] else { return nil }
             raw = data
             // .NET ticks (100 ns): the sliding timeout and the absolute deadline.
-            if let sld = fields["sldexp"].flatMap({ Int64(String(decoding: $0, as: UTF8.self)) }), sld > 0 { session.maxInactiveSeconds = sld / 10_000_000 }
+            if let sld = fields["sldexp"].flatMap({ Int64(String(decoding: $0, as: UTF8.self)) }), sld > 0 {
+                session.maxInactiveSeconds = sld / 10_000_000
+            }
         } else {
             guard let bytes = r[3].bytes else { return nil }
             raw = bytes
@@ -132,7 +147,9 @@ public struct FrameworkSchema: RedisSchema {
         if withAttributes { session.storedValue = raw }
         let tree: DecodedValue
         do { tree = try framework.value.decode(raw) } catch {
-            session.attributes = [Attribute(name: "(value)", raw: raw, decoded: .undecodable("\(error)"), format: framework.format)]
+            session.attributes = [
+                Attribute(name: "(value)", raw: raw, decoded: .undecodable("\(error)"), format: framework.format)
+            ]
             return session
         }
         session.user = framework.value.user(tree)
@@ -158,7 +175,9 @@ public struct FrameworkSchema: RedisSchema {
             case "rails":
                 if UserSearch.isRackPrivateID(Substring(key)) { return (fw, "") }
             default:
-                if !fw.defaultPrefix.isEmpty, key.hasPrefix(fw.defaultPrefix), FrameworkSchema(fw).sessionID(forKey: key) != nil {
+                if !fw.defaultPrefix.isEmpty, key.hasPrefix(fw.defaultPrefix),
+                    FrameworkSchema(fw).sessionID(forKey: key) != nil
+                {
                     return (fw, fw.defaultPrefix)
                 }
             }

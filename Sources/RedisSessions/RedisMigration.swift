@@ -27,7 +27,8 @@ extension RedisSessionStore: SessionMigrator, SlotMover {
         }
         var keys = [s.key]
         if spring.indexed { keys.append(spring.expiresPrefix + s.id) }
-        var source: [RedisCommand] = [], target: [RedisCommand] = []
+        var source: [RedisCommand] = []
+        var target: [RedisCommand] = []
         if let user = s.user, let index = spring.userIndexKey(user) {
             source.append(RedisCommand("SREM", arguments: [index] + SpringSchema.memberForms(s.id)))
             target.append(RedisCommand("SADD", index, JavaStream.serializedString(s.id)))
@@ -46,20 +47,26 @@ extension RedisSessionStore: SessionMigrator, SlotMover {
     public func migrate(ids: [String], to nodeName: String, replace: Bool) async throws -> MutationResult {
         let all = await resolve()
         if router != nil {
-            throw UnsupportedOperation("in a Redis Cluster a session lives in the hash slot of its keys and moves with that slot "
-                                       + "(other sessions and keys in the slot move too): use `sessionctl migrate ID... --to NODE --move-slot`, "
-                                       + "which shows what else is in the slot and asks first")
+            throw UnsupportedOperation(
+                "in a Redis Cluster a session lives in the hash slot of its keys and moves with that slot "
+                    + "(other sessions and keys in the slot move too): use `sessionctl migrate ID... --to NODE --move-slot`, "
+                    + "which shows what else is in the slot and asks first")
         }
         guard let target = all.first(where: { $0.name == nodeName }) else {
             throw UnsupportedOperation("unknown node '\(nodeName)'; nodes: \(all.map(\.name).joined(separator: ", "))")
         }
-        guard case .tcp(let host, let port) = target.url.endpoint else { throw UnsupportedOperation("MIGRATE needs a TCP target") }
+        guard case .tcp(let host, let port) = target.url.endpoint else {
+            throw UnsupportedOperation("MIGRATE needs a TCP target")
+        }
         let (found, failures) = await find(ids: ids)
         var result = MutationResult(failedNodes: failures)
         let hit = Set(found.map(\.session.id))
         result.notFound = ids.filter { !hit.contains($0) && failures.isEmpty }
         for item in found {
-            if item.node.name == target.name { result.affected.append(item.session.id); continue }
+            if item.node.name == target.name {
+                result.affected.append(item.session.id)
+                continue
+            }
             let plan = migrationPlan(item)
             var args: [RedisArgument] = [host, String(port), "", String(target.url.db), "5000"]
             if replace { args.append("REPLACE") }
@@ -69,8 +76,11 @@ extension RedisSessionStore: SessionMigrator, SlotMover {
             do {
                 let reply = try await item.node.client.send(RedisCommand("MIGRATE", arguments: args))
                 if let m = reply.errorMessage {
-                    let hint = m.contains("BUSYKEY") || m.contains("Target key name is busy") ? " (the target has this session already: --replace overwrites it)" : ""
-                    result.failedNodes.append(NodeFailure(node: item.node.name, message: "\(item.session.id): \(m)\(hint)"))
+                    let hint =
+                        m.contains("BUSYKEY") || m.contains("Target key name is busy")
+                        ? " (the target has this session already: --replace overwrites it)" : ""
+                    result.failedNodes.append(
+                        NodeFailure(node: item.node.name, message: "\(item.session.id): \(m)\(hint)"))
                     continue
                 }
                 // Memberships on both sides, then the check: on the target, gone from the source.
@@ -82,10 +92,15 @@ extension RedisSessionStore: SessionMigrator, SlotMover {
                     result.affected.append(item.session.id)
                     result.keysTouched += plan.keys.count
                 } else {
-                    result.failedNodes.append(NodeFailure(node: item.node.name, message: "\(item.session.id): check failed (target has it: \(there), source has it: \(here))"))
+                    result.failedNodes.append(
+                        NodeFailure(
+                            node: item.node.name,
+                            message:
+                                "\(item.session.id): check failed (target has it: \(there), source has it: \(here))"))
                 }
             } catch {
-                result.failedNodes.append(NodeFailure(node: item.node.name, message: "\(item.session.id): \(error.description)"))
+                result.failedNodes.append(
+                    NodeFailure(node: item.node.name, message: "\(item.session.id): \(error.description)"))
             }
         }
         return result
@@ -110,7 +125,10 @@ extension RedisSessionStore: SessionMigrator, SlotMover {
         var out: [SlotMove] = []
         for slot in slots.sorted() {
             guard let owner = router.master(forSlot: slot) else { continue }
-            let n = (try? await router.client(host: owner.host, port: owner.port).send(RedisCommand("CLUSTER", "COUNTKEYSINSLOT", String(slot))).int) ?? nil
+            let n =
+                (try? await router.client(host: owner.host, port: owner.port).send(
+                    RedisCommand("CLUSTER", "COUNTKEYSINSLOT", String(slot))
+                ).int) ?? nil
             out.append(SlotMove(slot: slot, owner: owner.address, keys: Int(n ?? 0)))
         }
         let hit = Set(found.map(\.session.id))
@@ -120,11 +138,14 @@ extension RedisSessionStore: SessionMigrator, SlotMover {
     /// Moves hash slots to the master `to`: `SETSLOT IMPORTING` on the target, `MIGRATING`
     /// on the source, `MIGRATE` of the slot's keys in batches, then `SETSLOT NODE` on the
     /// target, the source and every other master. Keys stay readable throughout (ASK).
-    public func moveSlots(_ slots: [Int], to nodeName: String, progress: @escaping @Sendable (Int, Int) async -> Void) async throws -> Int {
+    public func moveSlots(_ slots: [Int], to nodeName: String, progress: @escaping @Sendable (Int, Int) async -> Void)
+        async throws -> Int
+    {
         await resolve()
         guard let router else { throw UnsupportedOperation("not a Redis Cluster") }
         guard let target = router.shards.first(where: { $0.master.address == nodeName })?.master else {
-            throw UnsupportedOperation("unknown master '\(nodeName)'; masters: \(router.shards.map(\.master.address).joined(separator: ", "))")
+            throw UnsupportedOperation(
+                "unknown master '\(nodeName)'; masters: \(router.shards.map(\.master.address).joined(separator: ", "))")
         }
         let targetClient = router.client(host: target.host, port: target.port)
         let auth = seedNodes.first.map { migrateAuth($0.url) } ?? []
@@ -132,20 +153,29 @@ extension RedisSessionStore: SessionMigrator, SlotMover {
         for (n, slot) in slots.enumerated() {
             guard let source = router.master(forSlot: slot), source.address != target.address else { continue }
             let sourceClient = router.client(host: source.host, port: source.port)
-            _ = try await targetClient.send(RedisCommand("CLUSTER", "SETSLOT", String(slot), "IMPORTING", source.id)).orThrow()
-            _ = try await sourceClient.send(RedisCommand("CLUSTER", "SETSLOT", String(slot), "MIGRATING", target.id)).orThrow()
+            _ = try await targetClient.send(RedisCommand("CLUSTER", "SETSLOT", String(slot), "IMPORTING", source.id))
+                .orThrow()
+            _ = try await sourceClient.send(RedisCommand("CLUSTER", "SETSLOT", String(slot), "MIGRATING", target.id))
+                .orThrow()
             while true {
-                let keys = try await sourceClient.send(RedisCommand("CLUSTER", "GETKEYSINSLOT", String(slot), "500")).orThrow().array ?? []
+                let keys =
+                    try await sourceClient.send(RedisCommand("CLUSTER", "GETKEYSINSLOT", String(slot), "500")).orThrow()
+                    .array ?? []
                 if keys.isEmpty { break }
-                let args: [RedisArgument] = [target.host, String(target.port), "", "0", "10000"] + auth + ["KEYS"] + keys.compactMap(\.bytes)
+                let args: [RedisArgument] =
+                    [target.host, String(target.port), "", "0", "10000"] + auth + ["KEYS"] + keys.compactMap(\.bytes)
                 _ = try await sourceClient.send(RedisCommand("MIGRATE", arguments: args)).orThrow()
                 moved += keys.count
             }
             // The target first (it owns the slot before the source lets go), then everyone.
-            _ = try await targetClient.send(RedisCommand("CLUSTER", "SETSLOT", String(slot), "NODE", target.id)).orThrow()
-            _ = try await sourceClient.send(RedisCommand("CLUSTER", "SETSLOT", String(slot), "NODE", target.id)).orThrow()
-            for shard in router.shards where shard.master.address != target.address && shard.master.address != source.address {
-                _ = try? await router.client(host: shard.master.host, port: shard.master.port).send(RedisCommand("CLUSTER", "SETSLOT", String(slot), "NODE", target.id))
+            _ = try await targetClient.send(RedisCommand("CLUSTER", "SETSLOT", String(slot), "NODE", target.id))
+                .orThrow()
+            _ = try await sourceClient.send(RedisCommand("CLUSTER", "SETSLOT", String(slot), "NODE", target.id))
+                .orThrow()
+            for shard in router.shards
+            where shard.master.address != target.address && shard.master.address != source.address {
+                _ = try? await router.client(host: shard.master.host, port: shard.master.port).send(
+                    RedisCommand("CLUSTER", "SETSLOT", String(slot), "NODE", target.id))
             }
             await progress(n + 1, slots.count)
         }
@@ -156,14 +186,19 @@ extension RedisSessionStore: SessionMigrator, SlotMover {
     /// Drains a node: in a cluster its slots go to `target` or are spread over the other
     /// masters; between independent nodes its sessions are `MIGRATE`d to `target` (or the
     /// first other node).
-    public func drain(node: String, to target: String?, progress: @escaping @Sendable (Int, Int) async -> Void) async throws -> MutationResult {
+    public func drain(node: String, to target: String?, progress: @escaping @Sendable (Int, Int) async -> Void)
+        async throws -> MutationResult
+    {
         let all = await resolve()
         if let router {
             guard let shard = router.shards.first(where: { $0.master.address == node }) else {
-                throw UnsupportedOperation("unknown master '\(node)'; masters: \(router.shards.map(\.master.address).joined(separator: ", "))")
+                throw UnsupportedOperation(
+                    "unknown master '\(node)'; masters: \(router.shards.map(\.master.address).joined(separator: ", "))")
             }
             let others = router.shards.map(\.master.address).filter { $0 != node }
-            guard target != nil || !others.isEmpty else { throw UnsupportedOperation("no other master to take \(node)'s slots") }
+            guard target != nil || !others.isEmpty else {
+                throw UnsupportedOperation("no other master to take \(node)'s slots")
+            }
             let slots = shard.slots.flatMap { Array($0) }
             var result = MutationResult()
             // Spread evenly unless a target was named: contiguous blocks per master.
@@ -174,14 +209,19 @@ extension RedisSessionStore: SessionMigrator, SlotMover {
                 let part = Array(slots.dropFirst(i * block).prefix(block))
                 if part.isEmpty { continue }
                 let base = done
-                result.keysTouched += try await moveSlots(part, to: receiver) { n, _ in await progress(base + n, slots.count) }
+                result.keysTouched += try await moveSlots(part, to: receiver) { n, _ in
+                    await progress(base + n, slots.count)
+                }
                 done += part.count
             }
-            return result   // slots moved, not sessions one by one: keysTouched counts the keys
+            return result  // slots moved, not sessions one by one: keysTouched counts the keys
         }
         guard all.contains(where: { $0.name == node }) else { throw UnsupportedOperation("unknown node '\(node)'") }
-        guard let to = target ?? all.first(where: { $0.name != node })?.name else { throw UnsupportedOperation("no other node to take \(node)'s sessions") }
-        var f = Filter(); f.add(.node, .eq, node)
+        guard let to = target ?? all.first(where: { $0.name != node })?.name else {
+            throw UnsupportedOperation("no other node to take \(node)'s sessions")
+        }
+        var f = Filter()
+        f.add(.node, .eq, node)
         let collector = Collector()
         _ = try await list(ListQuery(filter: f)) { page in await collector.add(page) }
         let ids = await collector.sessions.map(\.id)

@@ -14,7 +14,10 @@ public final class RedisSessionStore: SessionStore, SessionEventSource, @uncheck
         public let name: String
         let fallbackPassword: String?
         init(url: RedisURL, client: RedisClient, fallbackPassword: String?) {
-            self.url = url; self.client = client; self.fallbackPassword = fallbackPassword; name = url.nodeName
+            self.url = url
+            self.client = client
+            self.fallbackPassword = fallbackPassword
+            name = url.nodeName
         }
 
         /// A connection of its own, for scans that keep replies in flight across awaits
@@ -49,7 +52,9 @@ public final class RedisSessionStore: SessionStore, SessionEventSource, @uncheck
         }
         if lock.withLock({ resolved }) { return seedNodes }
         for seed in seedNodes {
-            guard let info = try? await seed.client.send(RedisCommand("INFO", "cluster")).orThrow().text else { continue }
+            guard let info = try? await seed.client.send(RedisCommand("INFO", "cluster")).orThrow().text else {
+                continue
+            }
             lock.withLock { resolved = true }
             guard RedisInfo.parse(info)["cluster_enabled"] == "1" else { return seedNodes }
             let router = ClusterRouter(seed: seed.url, timeouts: timeouts, fallbackPassword: fallbackPassword)
@@ -61,7 +66,9 @@ public final class RedisSessionStore: SessionStore, SessionEventSource, @uncheck
 
     /// The node of a cluster member, on the router's shared client for its address.
     func node(_ m: ClusterShard.Member, _ router: ClusterRouter) -> Node {
-        Node(url: router.url(host: m.host, port: m.port), client: router.client(host: m.host, port: m.port), fallbackPassword: fallbackPassword)
+        Node(
+            url: router.url(host: m.host, port: m.port), client: router.client(host: m.host, port: m.port),
+            fallbackPassword: fallbackPassword)
     }
 
     private func install(_ shards: [ClusterShard], router: ClusterRouter) {
@@ -85,13 +92,18 @@ public final class RedisSessionStore: SessionStore, SessionEventSource, @uncheck
     public let scanCount: Int
     private let schemaCache = SchemaCache()
 
-    public init(urls: [RedisURL], schema: SchemaOption = .auto, timeouts: RedisConnection.Timeouts = .init(),
-                fallbackPassword: String? = nil, scanCount: Int = 1000) {
+    public init(
+        urls: [RedisURL], schema: SchemaOption = .auto, timeouts: RedisConnection.Timeouts = .init(),
+        fallbackPassword: String? = nil, scanCount: Int = 1000
+    ) {
         self.scanCount = scanCount
         self.timeouts = timeouts
         self.fallbackPassword = fallbackPassword
-        seedNodes = urls.map { Node(url: $0, client: RedisClient(url: $0, timeouts: timeouts, fallbackPassword: fallbackPassword),
-                                    fallbackPassword: fallbackPassword) }
+        seedNodes = urls.map {
+            Node(
+                url: $0, client: RedisClient(url: $0, timeouts: timeouts, fallbackPassword: fallbackPassword),
+                fallbackPassword: fallbackPassword)
+        }
         schemaOption = schema
     }
 
@@ -115,7 +127,8 @@ public final class RedisSessionStore: SessionStore, SessionEventSource, @uncheck
         var lastError: RedisError? = nil
         for node in nodes {
             do {
-                for s in try await SchemaDetector.detect(client: node.client, option: schemaOption) where !all.contains(where: { $0.label == s.label }) {
+                for s in try await SchemaDetector.detect(client: node.client, option: schemaOption)
+                where !all.contains(where: { $0.label == s.label }) {
                     all.append(s)
                 }
             } catch { lastError = error }
@@ -127,14 +140,17 @@ public final class RedisSessionStore: SessionStore, SessionEventSource, @uncheck
 
     // MARK: - Listing
 
-    public func list(_ query: ListQuery, onPage: @escaping @Sendable ([Session]) async throws -> Void) async throws -> ListOutcome {
+    public func list(_ query: ListQuery, onPage: @escaping @Sendable ([Session]) async throws -> Void) async throws
+        -> ListOutcome
+    {
         let progress = ListProgress(limit: query.limit)
         let current = await resolve()
         let failures = await withTaskGroup(of: (NodeFailure?, Int).self) { group in
             for node in current {
                 group.addTask {
                     do {
-                        let scanned = self.router != nil
+                        let scanned =
+                            self.router != nil
                             ? try await self.listClusterNode(node, query: query, progress: progress, onPage: onPage)
                             : try await self.listNode(node, query: query, progress: progress, onPage: onPage)
                         return (nil, scanned)
@@ -147,7 +163,10 @@ public final class RedisSessionStore: SessionStore, SessionEventSource, @uncheck
             }
             var failures: [NodeFailure] = []
             var scanned = 0
-            for await (f, n) in group { if let f { failures.append(f) }; scanned += n }
+            for await (f, n) in group {
+                if let f { failures.append(f) }
+                scanned += n
+            }
             return (failures, scanned)
         }
         return ListOutcome(scannedKeys: failures.1, matched: await progress.matched, failedNodes: failures.0)
@@ -155,21 +174,25 @@ public final class RedisSessionStore: SessionStore, SessionEventSource, @uncheck
 
     /// Scans one node. The reads for a page and the SCAN for the next page go out in one
     /// pipeline, so a page costs one round trip.
-    func listNode(_ node: Node, query: ListQuery, progress: ListProgress,
-                          onPage: @escaping @Sendable ([Session]) async throws -> Void) async throws -> Int {
+    func listNode(
+        _ node: Node, query: ListQuery, progress: ListProgress,
+        onPage: @escaping @Sendable ([Session]) async throws -> Void
+    ) async throws -> Int {
         let withAttributes = query.withAttributes || query.filter.needsAttributes
         var scanned = 0
         for schema in try await schemas(on: node) {
             // A pinned user with a principal index: read the index instead of scanning.
             if let user = query.filter.exactUser, let spring = schema as? SpringSchema, spring.indexed,
-               let indexKey = spring.userIndexKey(user) {
+                let indexKey = spring.userIndexKey(user)
+            {
                 let members = try await node.client.send(RedisCommand("SMEMBERS", indexKey)).orThrow().array ?? []
                 let ids = spring.sessionIDs(fromIndexMembers: members.compactMap(\.bytes))
                 let sessions = try await read(ids: ids, schema: spring, node: node, withAttributes: withAttributes)
                 let now = currentTimeMs()
-                let page = await progress.accept(sessions.filter {
-                    (query.includeExpired || $0.ttlMs != 0) && query.filter.matches($0, nowMs: now)
-                })
+                let page = await progress.accept(
+                    sessions.filter {
+                        (query.includeExpired || $0.ttlMs != 0) && query.filter.matches($0, nowMs: now)
+                    })
                 if !page.sessions.isEmpty { try await onPage(page.sessions) }
                 continue
             }
@@ -182,37 +205,26 @@ public final class RedisSessionStore: SessionStore, SessionEventSource, @uncheck
             let first = try await scanner.send(scanCommand(cursor: "0", schema: schema)).orThrow()
             var (pageKeys, next) = try parseScan(first, schema: schema)
             scanned += pageKeys.count
-            var perKey = try await sendPage(pageKeys, next: next, schema: schema, client: scanner, withAttributes: withAttributes)
+            var reads = try await sendPage(pageKeys, next: next, schema: schema, client: scanner, query: query)
             while true {
-                var nextKeys: [(key: String, id: String)] = []
-                var nextPerKey: [Int]? = nil
+                var upcoming: PageReads? = nil
                 if next != "0" {
                     let scanReply = try await scanner.receive(1)[0]
+                    let nextKeys: [(key: String, id: String)]
                     (nextKeys, next) = try parseScan(try scanReply.orThrow(), schema: schema)
                     scanned += nextKeys.count
-                    nextPerKey = try await sendPage(nextKeys, next: next, schema: schema, client: scanner, withAttributes: withAttributes)
+                    upcoming = try await sendPage(nextKeys, next: next, schema: schema, client: scanner, query: query)
                 }
-                let replies = try await scanner.receive(perKey.reduce(0, +))
-                let now = currentTimeMs()
-                var sessions: [Session] = []
-                sessions.reserveCapacity(pageKeys.count)
-                var at = 0
-                for (n, (key, id)) in pageKeys.enumerated() {
-                    let slice = replies[at..<at + perKey[n]]
-                    at += perKey[n]
-                    if let s = schema.parseListing(key: key, id: id, replies: slice, node: node.name, nowMs: now, withAttributes: withAttributes),
-                       query.includeExpired || s.ttlMs != 0, query.filter.matches(s, nowMs: now) {
-                        sessions.append(s)
-                    }
+                let replies = try await scanner.receive(reads.replyCount)
+                let sessions = reads.sessions(from: replies[...], query: query, nowMs: currentTimeMs()) { _ in node.name
                 }
                 let page = await progress.accept(sessions)
                 if !page.sessions.isEmpty { try await onPage(page.sessions) }
-                guard let upcoming = nextPerKey else { break }
+                guard let upcoming else { break }
                 if page.done {
-                    break   // the dedicated connection is closed with what is still in flight
+                    break  // the dedicated connection is closed with what is still in flight
                 }
-                pageKeys = nextKeys
-                perKey = upcoming
+                reads = upcoming
             }
             if await progress.done { break }
         }
@@ -223,14 +235,16 @@ public final class RedisSessionStore: SessionStore, SessionEventSource, @uncheck
     /// session's keys may live in other slots). If the master fails during the scan, the
     /// scan starts again on the replica promoted in its place; keys already listed are
     /// not listed twice.
-    func listClusterNode(_ start: Node, query: ListQuery, progress: ListProgress,
-                         onPage: @escaping @Sendable ([Session]) async throws -> Void) async throws -> Int {
+    func listClusterNode(
+        _ start: Node, query: ListQuery, progress: ListProgress,
+        onPage: @escaping @Sendable ([Session]) async throws -> Void
+    ) async throws -> Int {
         guard let router else { return try await listNode(start, query: query, progress: progress, onPage: onPage) }
         let withAttributes = query.withAttributes || query.filter.needsAttributes
         let firstSlot = router.shards.first { $0.master.address == start.name }?.slots.first?.lowerBound
         var node = start
         var scanned = 0
-        var listed = Set<UInt64>()   // hashes of listed keys, for a restarted scan
+        var listed = Set<UInt64>()  // hashes of listed keys, for a restarted scan
         var restarts = 0
         for schema in try await schemas(on: start) {
             var cursor = "0"
@@ -239,27 +253,12 @@ public final class RedisSessionStore: SessionStore, SessionEventSource, @uncheck
                     let reply = try await node.client.send(scanCommand(cursor: cursor, schema: schema)).orThrow()
                     let (keys, next) = try parseScan(reply, schema: schema)
                     scanned += keys.count
-                    var commands: [RedisCommand] = []
-                    var perKey: [Int] = []
-                    for (key, id) in keys {
-                        let c = schema.listCommands(key: key, id: id, withAttributes: withAttributes)
-                        perKey.append(c.count)
-                        commands += c
-                    }
-                    let replies = try await router.pipeline(commands)
-                    let now = currentTimeMs()
-                    var sessions: [Session] = []
-                    var at = 0
-                    for (n, (key, id)) in keys.enumerated() {
-                        let slice = replies[at..<at + perKey[n]]
-                        at += perKey[n]
-                        guard listed.insert(HashRing.fnv1a(Array(key.utf8))).inserted else { continue }
-                        if let s = schema.parseListing(key: key, id: id, replies: slice, node: owner(ofKey: key, default: node), nowMs: now,
-                                                       withAttributes: withAttributes),
-                           query.includeExpired || s.ttlMs != 0, query.filter.matches(s, nowMs: now) {
-                            sessions.append(s)
-                        }
-                    }
+                    let reads = PageReads(keys: keys, schema: schema, withAttributes: withAttributes)
+                    let replies = try await router.pipeline(reads.commands)
+                    let sessions = reads.sessions(
+                        from: replies[...], query: query, nowMs: currentTimeMs(),
+                        admit: { listed.insert(HashRing.fnv1a(Array($0.utf8))).inserted },
+                        node: { owner(ofKey: $0, default: node) })
                     let page = await progress.accept(sessions)
                     if !page.sessions.isEmpty { try await onPage(page.sessions) }
                     cursor = next
@@ -280,8 +279,10 @@ public final class RedisSessionStore: SessionStore, SessionEventSource, @uncheck
     }
 
     /// Session keys of a SCAN reply and the next cursor.
-    private func parseScan(_ reply: RedisReply, schema: any RedisSchema) throws -> ([(key: String, id: String)], String) {
-        guard let parts = reply.array, parts.count == 2, let next = parts[0].text, let keyReplies = parts[1].array else {
+    private func parseScan(_ reply: RedisReply, schema: any RedisSchema) throws -> ([(key: String, id: String)], String)
+    {
+        guard let parts = reply.array, parts.count == 2, let next = parts[0].text, let keyReplies = parts[1].array
+        else {
             throw RedisError.protocolViolation("SCAN reply")
         }
         var keys: [(key: String, id: String)] = []
@@ -294,21 +295,19 @@ public final class RedisSessionStore: SessionStore, SessionEventSource, @uncheck
     }
 
     /// Sends the SCAN of the next page (when there is one), then the listing reads of this
-    /// page. Returns the number of replies each key's reads produce.
-    private func sendPage(_ keys: [(key: String, id: String)], next: String, schema: any RedisSchema, client: RedisClient,
-                          withAttributes: Bool) async throws -> [Int] {
+    /// page; the reads, to cut their replies when they come.
+    private func sendPage(
+        _ keys: [(key: String, id: String)], next: String, schema: any RedisSchema, client: RedisClient,
+        query: ListQuery
+    ) async throws -> PageReads {
+        let reads = PageReads(
+            keys: keys, schema: schema, withAttributes: query.withAttributes || query.filter.needsAttributes)
         var commands: [RedisCommand] = []
-        commands.reserveCapacity(keys.count * 4 + 1)
+        commands.reserveCapacity(reads.commands.count + 1)
         if next != "0" { commands.append(scanCommand(cursor: next, schema: schema)) }
-        var perKey: [Int] = []
-        perKey.reserveCapacity(keys.count)
-        for (key, id) in keys {
-            let c = schema.listCommands(key: key, id: id, withAttributes: withAttributes)
-            perKey.append(c.count)
-            commands += c
-        }
+        commands += reads.commands
         try await client.send(commands)
-        return perKey
+        return reads
     }
 
     private func scanCommand(cursor: String, schema: any RedisSchema) -> RedisCommand {
@@ -319,26 +318,12 @@ public final class RedisSessionStore: SessionStore, SessionEventSource, @uncheck
 
     /// Reads known session ids of one schema on one node (listing-level detail), pipelined.
     func read(ids: [String], schema: any RedisSchema, node: Node, withAttributes: Bool) async throws -> [Session] {
-        var commands: [RedisCommand] = []
-        var perKey: [Int] = []
-        for id in ids {
-            let c = schema.listCommands(key: schema.key(forID: id), id: id, withAttributes: withAttributes)
-            perKey.append(c.count)
-            commands += c
+        let reads = PageReads(
+            keys: ids.map { (schema.key(forID: $0), $0) }, schema: schema, withAttributes: withAttributes)
+        let replies = try await execute(reads.commands, on: node)
+        return reads.sessions(from: replies[...], query: nil, nowMs: currentTimeMs()) {
+            owner(ofKey: $0, default: node)
         }
-        let replies = try await execute(commands, on: node)
-        let now = currentTimeMs()
-        var out: [Session] = []
-        var at = 0
-        for (n, id) in ids.enumerated() {
-            let key = schema.key(forID: id)
-            if let s = schema.parseListing(key: key, id: id, replies: replies[at..<at + perKey[n]],
-                                           node: owner(ofKey: key, default: node), nowMs: now, withAttributes: withAttributes) {
-                out.append(s)
-            }
-            at += perKey[n]
-        }
-        return out
     }
 
     // MARK: - One session
@@ -352,12 +337,17 @@ public final class RedisSessionStore: SessionStore, SessionEventSource, @uncheck
                 for schema in try await schemas(on: node) {
                     let key = schema.key(forID: id)
                     // Idle time and type first: they do not reset the idle time; the reads after do.
-                    let head = try await execute([RedisCommand("OBJECT", "IDLETIME", key), RedisCommand("TYPE", key)], on: node)
+                    let head = try await execute(
+                        [RedisCommand("OBJECT", "IDLETIME", key), RedisCommand("TYPE", key)], on: node)
                     guard let type = head[1].text, type != "none" else { continue }
-                    guard var s = try await read(ids: [id], schema: schema, node: node, withAttributes: true).first else { continue }
+                    guard var s = try await read(ids: [id], schema: schema, node: node, withAttributes: true).first
+                    else { continue }
                     if s.storeIdleMs == nil, let idle = Decode.int(head[0]) { s.storeIdleMs = idle * 1000 }
                     if schema is PrefixSchema {
-                        let holder = router?.master(forKey: Array(key.utf8)).map { router?.client(host: $0.host, port: $0.port) ?? node.client } ?? node.client
+                        let holder =
+                            router?.master(forKey: Array(key.utf8)).map {
+                                router?.client(host: $0.host, port: $0.port) ?? node.client
+                            } ?? node.client
                         s.attributes = try await readValue(key: key, type: type, client: holder)
                     }
                     return s
@@ -388,12 +378,19 @@ public final class RedisSessionStore: SessionStore, SessionEventSource, @uncheck
             let items = try await client.send(RedisCommand("LRANGE", key, "0", "999")).orThrow().array ?? []
             return items.enumerated().map { Decode.attribute(name: "[\($0.offset)]", raw: $0.element.bytes ?? []) }
         case "zset":
-            let items = try await client.send(RedisCommand("ZRANGE", key, "0", "999", "WITHSCORES")).orThrow().array ?? []
+            let items =
+                try await client.send(RedisCommand("ZRANGE", key, "0", "999", "WITHSCORES")).orThrow().array ?? []
             return stride(from: 0, to: items.count - 1, by: 2).map {
-                Decode.attribute(name: Sanitizer.display(items[$0].bytes ?? []) + " (score \(items[$0 + 1].text ?? "?"))", raw: items[$0].bytes ?? [])
+                Decode.attribute(
+                    name: Sanitizer.display(items[$0].bytes ?? []) + " (score \(items[$0 + 1].text ?? "?"))",
+                    raw: items[$0].bytes ?? [])
             }
         default:
-            return [Attribute(name: "(value)", raw: [], decoded: .undecodable("values of type \(type) are not shown"), format: type)]
+            return [
+                Attribute(
+                    name: "(value)", raw: [], decoded: .undecodable("values of type \(type) are not shown"),
+                    format: type)
+            ]
         }
     }
 
@@ -417,12 +414,14 @@ public final class RedisSessionStore: SessionStore, SessionEventSource, @uncheck
                 for schema in try await schemas(on: node) where !remaining.isEmpty {
                     let wanted = ids.filter { remaining.contains($0) }
                     for s in try await read(ids: wanted, schema: schema, node: node, withAttributes: false) {
-                        found.append(Located(node: nodes.first { $0.name == s.node } ?? node, schema: schema, session: s))
+                        found.append(
+                            Located(node: nodes.first { $0.name == s.node } ?? node, schema: schema, session: s))
                         remaining.remove(s.id)
                     }
                 }
             } catch {
-                failures.append(NodeFailure(node: node.name, message: (error as? RedisError)?.description ?? "\(error)"))
+                failures.append(
+                    NodeFailure(node: node.name, message: (error as? RedisError)?.description ?? "\(error)"))
             }
         }
         return (found, failures)
@@ -432,17 +431,23 @@ public final class RedisSessionStore: SessionStore, SessionEventSource, @uncheck
     public func locate(ids: [String]) async -> SessionPlan {
         let (found, failures) = await find(ids: ids)
         let foundIDs = Set(found.map(\.session.id))
-        return SessionPlan(sessions: found.map(\.session), notFound: ids.filter { !foundIDs.contains($0) }, failures: failures)
+        return SessionPlan(
+            sessions: found.map(\.session), notFound: ids.filter { !foundIDs.contains($0) }, failures: failures)
     }
 
     public func expire(_ target: SessionTarget, after milliseconds: Int64?) async throws -> MutationResult {
-        try await mutate(target) { $0.schema.expireCommands(for: $0.session, afterMs: milliseconds) } after: { found in
+        try await mutate(target) {
+            $0.schema.expireCommands(for: $0.session, afterMs: milliseconds)
+        } after: { found in
             if milliseconds == nil { await self.promptExpiry(found) }
         }
     }
 
     public func delete(_ target: SessionTarget) async throws -> MutationResult {
-        try await mutate(target) { $0.schema.deleteCommands(for: $0.session) } after: { _ in }
+        try await mutate(target) {
+            $0.schema.deleteCommands(for: $0.session)
+        } after: { _ in
+        }
     }
 
     /// Finds the target's sessions (by id, from rows already read, or by user) and runs
@@ -535,7 +540,7 @@ public final class RedisSessionStore: SessionStore, SessionEventSource, @uncheck
     public func nodes(_ detail: NodeDetail) async -> [NodeInfo] {
         let countSessions = detail == .full
         let current = await resolve(refresh: true)
-        var members: [(Node, String?, String?)] = current.map { ($0, nil, nil) }   // node, slots, replica of
+        var members: [(Node, String?, String?)] = current.map { ($0, nil, nil) }  // node, slots, replica of
         if let router {
             members = []
             for s in router.shards {
@@ -597,7 +602,9 @@ public final class RedisSessionStore: SessionStore, SessionEventSource, @uncheck
         repeat {
             let r = try await node.client.send(scanCommand(cursor: cursor, schema: schema)).orThrow()
             guard let parts = r.array, parts.count == 2, let next = parts[0].text else { break }
-            count += (parts[1].array ?? []).reduce(0) { $0 + ($1.text.flatMap { schema.sessionID(forKey: $0) } != nil ? 1 : 0) }
+            count += (parts[1].array ?? []).reduce(0) {
+                $0 + ($1.text.flatMap { schema.sessionID(forKey: $0) } != nil ? 1 : 0)
+            }
             cursor = next
         } while cursor != "0"
         return count
@@ -608,7 +615,9 @@ public final class RedisSessionStore: SessionStore, SessionEventSource, @uncheck
     /// Events from every node. `.byStore`: the watcher learns the sessions' deadlines (a
     /// listing alongside) and prompts late expiries; `.byCaller`: no listing, no memory per
     /// session, for callers that know the deadlines and call `promptExpiry`.
-    public func events(kinds: Set<SessionEvent.Kind>, deadlines: DeadlineTracking) -> AsyncThrowingStream<SessionEvent, Error> {
+    public func events(kinds: Set<SessionEvent.Kind>, deadlines: DeadlineTracking) -> AsyncThrowingStream<
+        SessionEvent, Error
+    > {
         EventWatcher(store: self, kinds: kinds, trackDeadlines: deadlines == .byStore).start()
     }
 
@@ -630,7 +639,7 @@ public final class RedisSessionStore: SessionStore, SessionEventSource, @uncheck
             guard let schemas = try? await schemas(on: node) else { continue }
             let cmds = schemas.flatMap { schema in ids.map { RedisCommand("EXISTS", schema.expiryKey(forID: $0)) } }
             _ = try? await execute(cmds, on: node)
-            if router != nil { break }   // routed: one pass reaches every master
+            if router != nil { break }  // routed: one pass reaches every master
         }
     }
 }
@@ -651,7 +660,16 @@ extension RedisSessionStore: SessionWriter {
         guard let node = all.first else { return ([], [NodeFailure(node: displayName, message: "no node")]) }
         let schemas = (try? await self.schemas(on: node)) ?? []
         if let other = schemas.first, !(other is SpringSchema) {
-            return ([], [NodeFailure(node: node.name, message: "the target holds \(other.label) sessions: migration writes Spring Session's layout only (use --schema spring on the target)")])
+            return (
+                [],
+                [
+                    NodeFailure(
+                        node: node.name,
+                        message:
+                            "the target holds \(other.label) sessions: migration writes Spring Session's layout only (use --schema spring on the target)"
+                    )
+                ]
+            )
         }
         let spring = schemas.first as? SpringSchema ?? SpringSchema(indexed: true)
         if schemas.isEmpty {
@@ -663,21 +681,25 @@ extension RedisSessionStore: SessionWriter {
         var commands: [RedisCommand] = []
         var perSession: [Int] = []
         for s in sessions {
-            let maxInactive = s.maxInactiveSeconds.map { Int32(clamping: $0) } ?? Int32(clamping: s.ttlMs < 0 ? -1 : max(1, (s.ttlMs + 999) / 1000))
+            let maxInactive =
+                s.maxInactiveSeconds.map { Int32(clamping: $0) }
+                ?? Int32(clamping: s.ttlMs < 0 ? -1 : max(1, (s.ttlMs + 999) / 1000))
             let last = s.maxInactiveSeconds != nil ? (s.lastAccessedAtMs ?? now) : now
             var attributes = s.attributes.map { (name: $0.name, value: $0.raw) }
             // Spring finds a session's user in this attribute (what FindByIndexNameSessionRepository stores).
             if let user = s.user, !attributes.contains(where: { $0.name == SpringSchema.principalAttribute }) {
                 attributes.append((SpringSchema.principalAttribute, JavaStream.serializedString(user)))
             }
-            let c = spring.saveCommands(id: s.id, user: s.user, createdMs: s.createdAtMs ?? now, lastAccessedMs: last, maxInactive: maxInactive,
-                                        attributes: attributes)
+            let c = spring.saveCommands(
+                id: s.id, user: s.user, createdMs: s.createdAtMs ?? now, lastAccessedMs: last, maxInactive: maxInactive,
+                attributes: attributes)
             perSession.append(c.count)
             commands += c
         }
         do {
             let replies = try await execute(commands, on: node)
-            var written: [String] = [], failures: [NodeFailure] = []
+            var written: [String] = []
+            var failures: [NodeFailure] = []
             var at = 0
             for (s, n) in zip(sessions, perSession) {
                 if let m = replies[at..<at + n].first(where: { $0.errorMessage != nil })?.errorMessage {
@@ -691,5 +713,52 @@ extension RedisSessionStore: SessionWriter {
         } catch {
             return ([], [NodeFailure(node: node.name, message: error.description)])
         }
+    }
+}
+
+/// The listing reads of a page of keys, the one way every listing path reads: the schema's
+/// commands for each key in one pipeline, and the rows cut from their replies.
+struct PageReads {
+    let keys: [(key: String, id: String)]
+    let schema: any RedisSchema
+    let withAttributes: Bool
+    private(set) var commands: [RedisCommand] = []
+    private var perKey: [Int] = []
+
+    init(keys: [(key: String, id: String)], schema: any RedisSchema, withAttributes: Bool) {
+        self.keys = keys
+        self.schema = schema
+        self.withAttributes = withAttributes
+        commands.reserveCapacity(keys.count * 4)
+        perKey.reserveCapacity(keys.count)
+        for (key, id) in keys {
+            let c = schema.listCommands(key: key, id: id, withAttributes: withAttributes)
+            perKey.append(c.count)
+            commands += c
+        }
+    }
+
+    var replyCount: Int { commands.count }
+
+    /// The rows, in key order: keys `admit` refuses are skipped, vanished keys dropped, and
+    /// with a query, expired leftovers (unless asked for) and non-matching rows too.
+    func sessions(
+        from replies: ArraySlice<RedisReply>, query: ListQuery?, nowMs: Int64, admit: (String) -> Bool = { _ in true },
+        node: (String) -> String
+    ) -> [Session] {
+        var out: [Session] = []
+        out.reserveCapacity(keys.count)
+        var at = replies.startIndex
+        for (n, (key, id)) in keys.enumerated() {
+            let slice = replies[at..<at + perKey[n]]
+            at += perKey[n]
+            guard admit(key),
+                let s = schema.parseListing(
+                    key: key, id: id, replies: slice, node: node(key), nowMs: nowMs, withAttributes: withAttributes)
+            else { continue }
+            if let query, !(query.includeExpired || s.ttlMs != 0) || !query.filter.matches(s, nowMs: nowMs) { continue }
+            out.append(s)
+        }
+        return out
     }
 }

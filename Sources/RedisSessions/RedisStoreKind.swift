@@ -13,7 +13,8 @@ extension RedisSessionStore {
         do { schema = try SchemaOption.parse(options.schema) } catch { throw StoreURLError("\(error)") }
         return RedisSessionStore(
             urls: urls, schema: schema,
-            timeouts: RedisConnection.Timeouts(connectMs: options.connectTimeoutMs, commandMs: options.commandTimeoutMs),
+            timeouts: RedisConnection.Timeouts(
+                connectMs: options.connectTimeoutMs, commandMs: options.commandTimeoutMs),
             fallbackPassword: options.password)
     }
 }

@@ -1,8 +1,9 @@
 import RedisClient
 import SessionFormats
 import SessionKit
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// How one framework lays sessions out in Redis. A schema knows which keys are sessions,
@@ -30,7 +31,9 @@ public protocol RedisSchema: Sendable {
     /// key's idle time come first.
     func listCommands(key: String, id: String, withAttributes: Bool) -> [RedisCommand]
     /// Builds a row from the replies of `listCommands`; nil when the key vanished.
-    func parseListing(key: String, id: String, replies: ArraySlice<RedisReply>, node: String, nowMs: Int64, withAttributes: Bool) -> Session?
+    func parseListing(
+        key: String, id: String, replies: ArraySlice<RedisReply>, node: String, nowMs: Int64, withAttributes: Bool
+    ) -> Session?
 
     /// Commands that remove the session and every trace the framework keeps.
     func deleteCommands(for session: Session) -> [RedisCommand]

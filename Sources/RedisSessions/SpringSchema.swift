@@ -6,7 +6,8 @@ import SessionKit
 /// shadow keys, minute expiration sets and principal index sets) and non-indexed
 /// (`RedisSessionRepository`: only the hash). See README.md, "Schemas".
 public struct SpringSchema: RedisSchema {
-    public static let principalAttribute = "org.springframework.session.FindByIndexNameSessionRepository.PRINCIPAL_NAME_INDEX_NAME"
+    public static let principalAttribute =
+        "org.springframework.session.FindByIndexNameSessionRepository.PRINCIPAL_NAME_INDEX_NAME"
     public static let securityContextAttribute = "SPRING_SECURITY_CONTEXT"
 
     public var namespace: String
@@ -14,7 +15,8 @@ public struct SpringSchema: RedisSchema {
     public var indexed: Bool
 
     public init(namespace: String = "spring:session", indexed: Bool = true) {
-        self.namespace = namespace; self.indexed = indexed
+        self.namespace = namespace
+        self.indexed = indexed
     }
 
     public var name: String { "spring" }
@@ -44,8 +46,10 @@ public struct SpringSchema: RedisSchema {
     public func key(forID id: String) -> String { sessionsPrefix + id }
     public func expiryKey(forID id: String) -> String { indexed ? expiresPrefix + id : sessionsPrefix + id }
 
-    static let listFields = ["creationTime", "lastAccessedTime", "maxInactiveInterval",
-                             "sessionAttr:" + principalAttribute, "sessionAttr:" + securityContextAttribute]
+    static let listFields = [
+        "creationTime", "lastAccessedTime", "maxInactiveInterval",
+        "sessionAttr:" + principalAttribute, "sessionAttr:" + securityContextAttribute,
+    ]
     // Pre-encoded command words: a listing builds three commands per session.
     private static let pttl = Array("PTTL".utf8), memory = Array("MEMORY".utf8), usage = Array("USAGE".utf8)
     private static let hgetall = Array("HGETALL".utf8), hmget = Array("HMGET".utf8)
@@ -54,15 +58,21 @@ public struct SpringSchema: RedisSchema {
     public func listCommands(key: String, id: String, withAttributes: Bool) -> [RedisCommand] {
         let keyBytes = Array(key.utf8)
         let ttlKey = indexed ? Array((expiresPrefix + id).utf8) : keyBytes
-        return [RedisCommand([SpringSchema.pttl, ttlKey]),
-                RedisCommand([SpringSchema.memory, SpringSchema.usage, keyBytes]),
-                withAttributes ? RedisCommand([SpringSchema.hgetall, keyBytes])
-                               : RedisCommand([SpringSchema.hmget, keyBytes] + SpringSchema.listFieldBytes)]
+        return [
+            RedisCommand([SpringSchema.pttl, ttlKey]),
+            RedisCommand([SpringSchema.memory, SpringSchema.usage, keyBytes]),
+            withAttributes
+                ? RedisCommand([SpringSchema.hgetall, keyBytes])
+                : RedisCommand([SpringSchema.hmget, keyBytes] + SpringSchema.listFieldBytes),
+        ]
     }
 
-    public func parseListing(key: String, id: String, replies: ArraySlice<RedisReply>, node: String, nowMs: Int64, withAttributes: Bool) -> Session? {
+    public func parseListing(
+        key: String, id: String, replies: ArraySlice<RedisReply>, node: String, nowMs: Int64, withAttributes: Bool
+    ) -> Session? {
         guard replies.count == 3 else { return nil }
-        let ttlReply = replies[replies.startIndex], sizeReply = replies[replies.startIndex + 1]
+        let ttlReply = replies[replies.startIndex]
+        let sizeReply = replies[replies.startIndex + 1]
         let hashReply = replies[replies.startIndex + 2]
         // The listing's five fields by position (HMGET), or picked out of HGETALL.
         var values: [[UInt8]?] = [nil, nil, nil, nil, nil]
@@ -81,7 +91,7 @@ public struct SpringSchema: RedisSchema {
             }
         } else {
             guard items.count == SpringSchema.listFields.count else { return nil }
-            if items.allSatisfy({ $0 == .null }) { return nil }   // the hash vanished
+            if items.allSatisfy({ $0 == .null }) { return nil }  // the hash vanished
             for i in 0..<items.count { values[i] = items[i].bytes }
         }
         let maxInactive = Decode.number(values[2])
@@ -94,11 +104,12 @@ public struct SpringSchema: RedisSchema {
         }
         if let mi = maxInactive, mi < 0 { ttl = -1 }
         let user = Decode.userName(values[3]) ?? Decode.userName(values[4])
-        return Session(id: id, key: key, user: user, node: node, ttlMs: ttl,
-                       createdAtMs: Decode.number(values[0]),
-                       lastAccessedAtMs: Decode.number(values[1]),
-                       maxInactiveSeconds: maxInactive, storeIdleMs: nil,
-                       sizeBytes: Decode.int(sizeReply), schema: name, attributes: attributes)
+        return Session(
+            id: id, key: key, user: user, node: node, ttlMs: ttl,
+            createdAtMs: Decode.number(values[0]),
+            lastAccessedAtMs: Decode.number(values[1]),
+            maxInactiveSeconds: maxInactive, storeIdleMs: nil,
+            sizeBytes: Decode.int(sizeReply), schema: name, attributes: attributes)
     }
 
     /// What the repository itself does on delete: index member, expiration-set member,
@@ -111,10 +122,14 @@ public struct SpringSchema: RedisSchema {
         let expiresMember = "expires:" + s.id
         if let last = s.lastAccessedAtMs, let mi = s.maxInactiveSeconds, mi >= 0 {
             let bucket = SpringSchema.roundUpToNextMinute(last + mi * 1000)
-            cmds.append(RedisCommand("SREM", arguments: ["\(namespace):expirations:\(bucket)"] + SpringSchema.memberForms(expiresMember)))
+            cmds.append(
+                RedisCommand(
+                    "SREM", arguments: ["\(namespace):expirations:\(bucket)"] + SpringSchema.memberForms(expiresMember))
+            )
         }
         // Spring 3.4+ sorted-set expiration store.
-        cmds.append(RedisCommand("ZREM", arguments: ["\(namespace):sessions:expirations"] + SpringSchema.memberForms(s.id)))
+        cmds.append(
+            RedisCommand("ZREM", arguments: ["\(namespace):sessions:expirations"] + SpringSchema.memberForms(s.id)))
         cmds.append(RedisCommand("DEL", expiresPrefix + s.id))
         cmds.append(RedisCommand("DEL", s.key))
         cmds.append(RedisCommand("DEL", s.key + ":idx"))
@@ -170,13 +185,17 @@ extension SpringSchema {
     /// `RedisSessionRepository`) issues to save a new session: the hash with Java-serialized
     /// times, the `expires:` shadow key, the minute expiration set and the principal index.
     /// `attributes` are raw values (already serialized by the application's serializer).
-    public func saveCommands(id: String, user: String?, createdMs: Int64, lastAccessedMs: Int64, maxInactive: Int32,
-                             attributes: [(name: String, value: [UInt8])]) -> [RedisCommand] {
+    public func saveCommands(
+        id: String, user: String?, createdMs: Int64, lastAccessedMs: Int64, maxInactive: Int32,
+        attributes: [(name: String, value: [UInt8])]
+    ) -> [RedisCommand] {
         let hash = key(forID: id)
-        var args: [[UInt8]] = [Array(hash.utf8),
-                               Array("creationTime".utf8), JavaStream.serializedLong(createdMs),
-                               Array("lastAccessedTime".utf8), JavaStream.serializedLong(lastAccessedMs),
-                               Array("maxInactiveInterval".utf8), JavaStream.serializedInteger(maxInactive)]
+        var args: [[UInt8]] = [
+            Array(hash.utf8),
+            Array("creationTime".utf8), JavaStream.serializedLong(createdMs),
+            Array("lastAccessedTime".utf8), JavaStream.serializedLong(lastAccessedMs),
+            Array("maxInactiveInterval".utf8), JavaStream.serializedInteger(maxInactive),
+        ]
         for a in attributes { args += [Array("sessionAttr:\(a.name)".utf8), a.value] }
         var cmds = [RedisCommand([Array("HSET".utf8)] + args)]
         let expiresAt = lastAccessedMs + Int64(maxInactive) * 1000
@@ -187,7 +206,8 @@ extension SpringSchema {
         let bucket = SpringSchema.roundUpToNextMinute(expiresAt)
         cmds.append(RedisCommand("PEXPIREAT", hash, expiresAt + 300_000))
         cmds.append(RedisCommand("SET", expiresPrefix + id, "", "PXAT", expiresAt))
-        cmds.append(RedisCommand("SADD", "\(namespace):expirations:\(bucket)", JavaStream.serializedString("expires:" + id)))
+        cmds.append(
+            RedisCommand("SADD", "\(namespace):expirations:\(bucket)", JavaStream.serializedString("expires:" + id)))
         cmds.append(RedisCommand("PEXPIREAT", "\(namespace):expirations:\(bucket)", expiresAt + 300_000))
         if let user, let index = userIndexKey(user) {
             cmds.append(RedisCommand("SADD", index, JavaStream.serializedString(id)))

@@ -5,25 +5,34 @@ public enum Decode {
     /// Decodes an attribute value by its first bytes: Java serialization, JSON, text, else binary.
     public static func attribute(name: String, raw: [UInt8]) -> Attribute {
         if JavaStream.looksLikeStream(raw) {
-            do { return Attribute(name: name, raw: raw, decoded: try JavaStream.decode(raw).decoded, format: "java") }
-            catch { return Attribute(name: name, raw: raw, decoded: .undecodable(error.description), format: "java") }
+            do {
+                return Attribute(name: name, raw: raw, decoded: try JavaStream.decode(raw).decoded, format: "java")
+            } catch { return Attribute(name: name, raw: raw, decoded: .undecodable(error.description), format: "java") }
         }
         if Pickle.looksLikePickle(raw) {
-            do { return Attribute(name: name, raw: raw, decoded: try Pickle.decode(raw), format: "pickle") }
-            catch { return Attribute(name: name, raw: raw, decoded: .undecodable(error.description), format: "pickle") }
+            do { return Attribute(name: name, raw: raw, decoded: try Pickle.decode(raw), format: "pickle") } catch {
+                return Attribute(name: name, raw: raw, decoded: .undecodable(error.description), format: "pickle")
+            }
         }
         if RubyMarshal.looksLikeMarshal(raw) {
-            do { return Attribute(name: name, raw: raw, decoded: try RubyMarshal.decode(raw), format: "marshal") }
-            catch { return Attribute(name: name, raw: raw, decoded: .undecodable(error.description), format: "marshal") }
+            do { return Attribute(name: name, raw: raw, decoded: try RubyMarshal.decode(raw), format: "marshal") } catch
+            { return Attribute(name: name, raw: raw, decoded: .undecodable(error.description), format: "marshal") }
         }
         if let first = raw.first(where: { $0 != 0x20 && $0 != 0x0A && $0 != 0x09 && $0 != 0x0D }),
-           first == UInt8(ascii: "{") || first == UInt8(ascii: "[") || first == UInt8(ascii: "\"") {
-            if let v = try? JSONDecoding.decode(raw) { return Attribute(name: name, raw: raw, decoded: v, format: "json") }
+            first == UInt8(ascii: "{") || first == UInt8(ascii: "[") || first == UInt8(ascii: "\"")
+        {
+            if let v = try? JSONDecoding.decode(raw) {
+                return Attribute(name: name, raw: raw, decoded: v, format: "json")
+            }
         }
-        if JWT.looksLikeJWT(raw), let v = try? JWT.decode(raw) { return Attribute(name: name, raw: raw, decoded: v, format: "jwt") }
+        if JWT.looksLikeJWT(raw), let v = try? JWT.decode(raw) {
+            return Attribute(name: name, raw: raw, decoded: v, format: "jwt")
+        }
         // PHP serialize(): only when the whole value parses (plain text can start with "s:").
-        if raw.count >= 2, raw[1] == UInt8(ascii: ":") || raw[1] == UInt8(ascii: ";"), "asiObdNCE".utf8.contains(raw[0]),
-           let v = try? PHPSerialize.decode(raw) {
+        if raw.count >= 2, raw[1] == UInt8(ascii: ":") || raw[1] == UInt8(ascii: ";"),
+            "asiObdNCE".utf8.contains(raw[0]),
+            let v = try? PHPSerialize.decode(raw)
+        {
             return Attribute(name: name, raw: raw, decoded: v, format: "php")
         }
         if let n = Int64(String(decoding: raw, as: UTF8.self)), !raw.isEmpty, raw.count < 20 {

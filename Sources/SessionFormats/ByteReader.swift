@@ -14,7 +14,11 @@ public struct DecodeError: Error, CustomStringConvertible, Equatable {
     public var format: String
     public var message: String
     public var offset: Int
-    public init(format: String, message: String, offset: Int) { self.format = format; self.message = message; self.offset = offset }
+    public init(format: String, message: String, offset: Int) {
+        self.format = format
+        self.message = message
+        self.offset = offset
+    }
     public var description: String { "\(format): \(message) at byte \(offset)" }
 }
 
@@ -28,7 +32,9 @@ struct ByteReader {
     var nodes = 0
 
     init(_ bytes: [UInt8], format: String, limits: DecodeLimits) {
-        self.bytes = bytes; self.format = format; self.limits = limits
+        self.bytes = bytes
+        self.format = format
+        self.limits = limits
     }
 
     var atEnd: Bool { pos >= bytes.count }
@@ -79,8 +85,7 @@ struct ByteReader {
     mutating func uint(_ n: Int, bigEndian: Bool) throws(DecodeError) -> UInt64 {
         let s = try take(n)
         var v: UInt64 = 0
-        if bigEndian { for b in s { v = v << 8 | UInt64(b) } }
-        else { for b in s.reversed() { v = v << 8 | UInt64(b) } }
+        if bigEndian { for b in s { v = v << 8 | UInt64(b) } } else { for b in s.reversed() { v = v << 8 | UInt64(b) } }
         return v
     }
 

@@ -31,7 +31,8 @@ public struct SessionValueFormat: Sendable {
         case "php-session": return head.contains(UInt8(ascii: "|")) || first == UInt8(ascii: "a") || first < 0x80
         case "php": return head.count >= 2 && head[1] == UInt8(ascii: ":")
         case "pickle": return Pickle.looksLikePickle(head) || head.allSatisfy { $0 >= 0x30 && $0 <= 0x39 }
-        case "msgpack": return (0x80...0x8F).contains(first) || first == 0xDE || first == 0xDF || first == UInt8(ascii: "{")
+        case "msgpack":
+            return (0x80...0x8F).contains(first) || first == 0xDE || first == 0xDF || first == UInt8(ascii: "{")
         case "marshal": return RubyMarshal.looksLikeMarshal(head) || first == UInt8(ascii: "{")
         case "aspnet": return first == 2
         case "json": return first == UInt8(ascii: "{")

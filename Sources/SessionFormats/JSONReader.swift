@@ -16,7 +16,9 @@ public enum JSONDecoding {
     }
 
     public static func decode(_ bytes: [UInt8], limits: Limits = Limits()) throws(DecodeError) -> DecodedValue {
-        guard bytes.count <= limits.maxBytes else { throw DecodeError(message: "value larger than \(limits.maxBytes) bytes", offset: 0) }
+        guard bytes.count <= limits.maxBytes else {
+            throw DecodeError(message: "value larger than \(limits.maxBytes) bytes", offset: 0)
+        }
         var p = Parser(b: bytes, i: 0, maxDepth: limits.maxDepth)
         p.skipWS()
         let v = try p.value(depth: 0)
@@ -41,41 +43,68 @@ public enum JSONDecoding {
             guard i < b.count else { throw fail("unexpected end") }
             switch b[i] {
             case UInt8(ascii: "{"):
-                i += 1; skipWS()
+                i += 1
+                skipWS()
                 var entries: [DecodedValue.Entry] = []
-                if i < b.count, b[i] == UInt8(ascii: "}") { i += 1; return .map(entries) }
+                if i < b.count, b[i] == UInt8(ascii: "}") {
+                    i += 1
+                    return .map(entries)
+                }
                 while true {
                     skipWS()
                     guard i < b.count, b[i] == UInt8(ascii: "\"") else { throw fail("expected a string key") }
                     let k = try string()
                     skipWS()
                     guard i < b.count, b[i] == UInt8(ascii: ":") else { throw fail("expected ':'") }
-                    i += 1; skipWS()
+                    i += 1
+                    skipWS()
                     entries.append(.init(k, try value(depth: depth + 1)))
                     skipWS()
                     guard i < b.count else { throw fail("unexpected end in object") }
-                    if b[i] == UInt8(ascii: ",") { i += 1; continue }
-                    if b[i] == UInt8(ascii: "}") { i += 1; return .map(entries) }
+                    if b[i] == UInt8(ascii: ",") {
+                        i += 1
+                        continue
+                    }
+                    if b[i] == UInt8(ascii: "}") {
+                        i += 1
+                        return .map(entries)
+                    }
                     throw fail("expected ',' or '}'")
                 }
             case UInt8(ascii: "["):
-                i += 1; skipWS()
+                i += 1
+                skipWS()
                 var items: [DecodedValue] = []
-                if i < b.count, b[i] == UInt8(ascii: "]") { i += 1; return .list(items) }
+                if i < b.count, b[i] == UInt8(ascii: "]") {
+                    i += 1
+                    return .list(items)
+                }
                 while true {
                     skipWS()
                     items.append(try value(depth: depth + 1))
                     skipWS()
                     guard i < b.count else { throw fail("unexpected end in array") }
-                    if b[i] == UInt8(ascii: ",") { i += 1; continue }
-                    if b[i] == UInt8(ascii: "]") { i += 1; return .list(items) }
+                    if b[i] == UInt8(ascii: ",") {
+                        i += 1
+                        continue
+                    }
+                    if b[i] == UInt8(ascii: "]") {
+                        i += 1
+                        return .list(items)
+                    }
                     throw fail("expected ',' or ']'")
                 }
             case UInt8(ascii: "\""):
                 return .string(try string())
-            case UInt8(ascii: "t"): try literal("true"); return .bool(true)
-            case UInt8(ascii: "f"): try literal("false"); return .bool(false)
-            case UInt8(ascii: "n"): try literal("null"); return .null
+            case UInt8(ascii: "t"):
+                try literal("true")
+                return .bool(true)
+            case UInt8(ascii: "f"):
+                try literal("false")
+                return .bool(false)
+            case UInt8(ascii: "n"):
+                try literal("null")
+                return .null
             default:
                 return try number()
             }
@@ -93,9 +122,16 @@ public enum JSONDecoding {
             var isInt = true
             while i < b.count {
                 let c = b[i]
-                if c >= 48 && c <= 57 { i += 1 }
-                else if c == UInt8(ascii: ".") || c == UInt8(ascii: "e") || c == UInt8(ascii: "E") || c == UInt8(ascii: "+") || c == UInt8(ascii: "-") { isInt = false; i += 1 }
-                else { break }
+                if c >= 48 && c <= 57 {
+                    i += 1
+                } else if c == UInt8(ascii: ".") || c == UInt8(ascii: "e") || c == UInt8(ascii: "E")
+                    || c == UInt8(ascii: "+") || c == UInt8(ascii: "-")
+                {
+                    isInt = false
+                    i += 1
+                } else {
+                    break
+                }
             }
             guard i > start else { throw fail("unexpected character") }
             let text = String(decoding: b[start..<i], as: UTF8.self)
@@ -110,7 +146,10 @@ public enum JSONDecoding {
             while true {
                 guard i < b.count else { throw fail("unterminated string") }
                 let c = b[i]
-                if c == UInt8(ascii: "\"") { i += 1; break }
+                if c == UInt8(ascii: "\"") {
+                    i += 1
+                    break
+                }
                 if c == UInt8(ascii: "\\") {
                     guard i + 1 < b.count else { throw fail("unterminated escape") }
                     let e = b[i + 1]
@@ -126,19 +165,24 @@ public enum JSONDecoding {
                     case UInt8(ascii: "t"): out.append(0x09)
                     case UInt8(ascii: "u"):
                         var unit = try hex4()
-                        if unit >= 0xD800 && unit < 0xDC00, i + 1 < b.count, b[i] == UInt8(ascii: "\\"), b[i + 1] == UInt8(ascii: "u") {
+                        if unit >= 0xD800 && unit < 0xDC00, i + 1 < b.count, b[i] == UInt8(ascii: "\\"),
+                            b[i + 1] == UInt8(ascii: "u")
+                        {
                             i += 2
                             let low = try hex4()
                             if low >= 0xDC00 && low < 0xE000 {
                                 unit = 0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00)
-                            } else { unit = 0xFFFD }
+                            } else {
+                                unit = 0xFFFD
+                            }
                         }
                         let scalar = Unicode.Scalar(unit) ?? "\u{FFFD}"
                         out.append(contentsOf: Array(String(Character(scalar)).utf8))
                     default: throw fail("invalid escape")
                     }
                 } else {
-                    out.append(c); i += 1
+                    out.append(c)
+                    i += 1
                 }
             }
             // Invalid UTF-8 inside JSON strings is kept visible rather than replaced.

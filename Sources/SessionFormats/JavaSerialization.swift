@@ -86,11 +86,15 @@ public struct JavaField: Sendable, Equatable {
 
 /// A class descriptor as the stream declares it.
 struct JavaClassDesc {
-    struct FieldDesc { var type: UInt8; var name: String; var className: String? }
+    struct FieldDesc {
+        var type: UInt8
+        var name: String
+        var className: String?
+    }
     var name: String
     var flags: UInt8
     var fields: [FieldDesc]
-    var superDesc: Int?   // index into the reader's descriptor table
+    var superDesc: Int?  // index into the reader's descriptor table
     var isProxy: Bool = false
 }
 
@@ -101,20 +105,29 @@ struct JavaStreamReader {
     private var nodes = 0
 
     /// Handle table: what each wire handle (0x7E0000 + index) refers to.
-    private enum Slot { case pending, value(JavaValue), desc(Int) }
+    private enum Slot {
+        case pending
+        case value(JavaValue)
+        case desc(Int)
+    }
     private var handles: [Slot] = []
     private var descs: [JavaClassDesc] = []
 
     private static let baseWireHandle = 0x7E_0000
 
-    init(bytes: [UInt8], limits: JavaStream.Limits) { self.b = bytes; self.limits = limits }
+    init(bytes: [UInt8], limits: JavaStream.Limits) {
+        self.b = bytes
+        self.limits = limits
+    }
 
     private func fail(_ m: String) -> JavaStreamError { JavaStreamError(message: m, offset: i) }
 
     mutating func readStream() throws(JavaStreamError) -> JavaValue {
         guard b.count >= 4 else { throw fail("too short for a stream header") }
         guard b[0] == 0xAC, b[1] == 0xED else { throw fail("no stream magic (AC ED)") }
-        guard b[2] == 0x00, b[3] == 0x05 else { throw JavaStreamError(message: "unsupported stream version", offset: 2) }
+        guard b[2] == 0x00, b[3] == 0x05 else {
+            throw JavaStreamError(message: "unsupported stream version", offset: 2)
+        }
         i = 4
         return try content(depth: 0)
     }
@@ -144,11 +157,15 @@ struct JavaStreamReader {
         var k = raw.startIndex
         while k < raw.endIndex {
             let c = raw[k]
-            if c < 0x80 { units.append(UInt16(c)); k += 1 }
-            else if c & 0xE0 == 0xC0, k + 1 < raw.endIndex, raw[k + 1] & 0xC0 == 0x80 {
-                units.append(UInt16(c & 0x1F) << 6 | UInt16(raw[k + 1] & 0x3F)); k += 2
+            if c < 0x80 {
+                units.append(UInt16(c))
+                k += 1
+            } else if c & 0xE0 == 0xC0, k + 1 < raw.endIndex, raw[k + 1] & 0xC0 == 0x80 {
+                units.append(UInt16(c & 0x1F) << 6 | UInt16(raw[k + 1] & 0x3F))
+                k += 2
             } else if c & 0xF0 == 0xE0, k + 2 < raw.endIndex, raw[k + 1] & 0xC0 == 0x80, raw[k + 2] & 0xC0 == 0x80 {
-                units.append(UInt16(c & 0x0F) << 12 | UInt16(raw[k + 1] & 0x3F) << 6 | UInt16(raw[k + 2] & 0x3F)); k += 3
+                units.append(UInt16(c & 0x0F) << 12 | UInt16(raw[k + 1] & 0x3F) << 6 | UInt16(raw[k + 2] & 0x3F))
+                k += 3
             } else {
                 throw JavaStreamError(message: "invalid modified UTF-8", offset: start + (k - raw.startIndex))
             }
@@ -182,52 +199,54 @@ struct JavaStreamReader {
         try countNode()
         let tc = try u1()
         switch tc {
-        case 0x70: return .null                                    // TC_NULL
-        case 0x71:                                                 // TC_REFERENCE
+        case 0x70: return .null  // TC_NULL
+        case 0x71:  // TC_REFERENCE
             let h = try handleIndex()
             switch handles[h] {
             case .value(let v): return v
             case .pending: return .cycle(handle: h)
             case .desc(let d): return .classReference(descs[d].name)
             }
-        case 0x73: return try newObject(depth: depth)              // TC_OBJECT
-        case 0x74:                                                 // TC_STRING
+        case 0x73: return try newObject(depth: depth)  // TC_OBJECT
+        case 0x74:  // TC_STRING
             let s = try utf()
             _ = newHandle(.value(.string(s)))
             return .string(s)
-        case 0x7C:                                                 // TC_LONGSTRING
+        case 0x7C:  // TC_LONGSTRING
             let n = try u8()
             guard n <= UInt64(b.count) else { throw fail("long string length past the end") }
             let s = try modifiedUTF8(length: Int(n))
             _ = newHandle(.value(.string(s)))
             return .string(s)
-        case 0x75: return try newArray(depth: depth)               // TC_ARRAY
-        case 0x76:                                                 // TC_CLASS
+        case 0x75: return try newArray(depth: depth)  // TC_ARRAY
+        case 0x76:  // TC_CLASS
             guard let d = try classDesc(depth: depth) else { throw fail("TC_CLASS without a descriptor") }
             let v = JavaValue.classReference(descs[d].name)
             _ = newHandle(.value(v))
             return v
-        case 0x7E:                                                 // TC_ENUM
+        case 0x7E:  // TC_ENUM
             guard let d = try classDesc(depth: depth) else { throw fail("TC_ENUM without a descriptor") }
             let h = newHandle(.pending)
-            guard case .string(let name) = try content(depth: depth + 1) else { throw fail("enum constant name is not a string") }
+            guard case .string(let name) = try content(depth: depth + 1) else {
+                throw fail("enum constant name is not a string")
+            }
             let v = JavaValue.enumConstant(className: descs[d].name, name: name)
             handles[h] = .value(v)
             return v
-        case 0x72, 0x7D:                                           // a class descriptor as content
+        case 0x72, 0x7D:  // a class descriptor as content
             i -= 1
             guard let d = try classDesc(depth: depth) else { return .null }
             return .classReference(descs[d].name)
-        case 0x77:                                                 // TC_BLOCKDATA
+        case 0x77:  // TC_BLOCKDATA
             let n = Int(try u1())
             return .blockData(Array(try bytes(n)))
-        case 0x7A:                                                 // TC_BLOCKDATALONG
+        case 0x7A:  // TC_BLOCKDATALONG
             let n = Int(try u4())
             return .blockData(Array(try bytes(n)))
-        case 0x79:                                                 // TC_RESET
+        case 0x79:  // TC_RESET
             handles.removeAll()
             return try content(depth: depth)
-        case 0x7B:                                                 // TC_EXCEPTION
+        case 0x7B:  // TC_EXCEPTION
             handles.removeAll()
             let thrown = try content(depth: depth + 1)
             throw fail("stream holds an exception written mid-serialization (\(thrown.className ?? "?"))")
@@ -251,7 +270,7 @@ struct JavaStreamReader {
             return d
         case 0x72:
             let name = try utf()
-            _ = try u8() // serialVersionUID
+            _ = try u8()  // serialVersionUID
             let h = newHandle(.pending)
             let flags = try u1()
             let count = Int(try u2())
@@ -261,10 +280,12 @@ struct JavaStreamReader {
                 let fname = try utf()
                 switch type {
                 case UInt8(ascii: "B"), UInt8(ascii: "C"), UInt8(ascii: "D"), UInt8(ascii: "F"),
-                     UInt8(ascii: "I"), UInt8(ascii: "J"), UInt8(ascii: "S"), UInt8(ascii: "Z"):
+                    UInt8(ascii: "I"), UInt8(ascii: "J"), UInt8(ascii: "S"), UInt8(ascii: "Z"):
                     fields.append(.init(type: type, name: fname, className: nil))
                 case UInt8(ascii: "L"), UInt8(ascii: "["):
-                    guard case .string(let cls) = try content(depth: depth + 1) else { throw fail("field type name is not a string") }
+                    guard case .string(let cls) = try content(depth: depth + 1) else {
+                        throw fail("field type name is not a string")
+                    }
                     fields.append(.init(type: type, name: fname, className: cls))
                 default:
                     throw fail("unknown field type code '\(Character(UnicodeScalar(type)))'")
@@ -282,14 +303,18 @@ struct JavaStreamReader {
             guard n <= 65535 else { throw fail("proxy interface count \(n) too large") }
             var names: [String] = []
             for _ in 0..<n { names.append(try utf()) }
-            descs.append(JavaClassDesc(name: "Proxy(" + names.joined(separator: ",") + ")", flags: 0x02, fields: [], superDesc: nil, isProxy: true))
+            descs.append(
+                JavaClassDesc(
+                    name: "Proxy(" + names.joined(separator: ",") + ")", flags: 0x02, fields: [], superDesc: nil,
+                    isProxy: true))
             let d = descs.count - 1
             handles[h] = .desc(d)
             try skipAnnotation(depth: depth)
             descs[d].superDesc = try classDesc(depth: depth + 1)
             return d
         default:
-            throw JavaStreamError(message: "expected a class descriptor, found 0x\(String(tc, radix: 16))", offset: i - 1)
+            throw JavaStreamError(
+                message: "expected a class descriptor, found 0x\(String(tc, radix: 16))", offset: i - 1)
         }
     }
 
@@ -298,7 +323,10 @@ struct JavaStreamReader {
         var items: [JavaValue] = []
         while true {
             guard i < b.count else { throw fail("unexpected end of stream in annotation") }
-            if b[i] == 0x78 { i += 1; return items }
+            if b[i] == 0x78 {
+                i += 1
+                return items
+            }
             items.append(try content(depth: depth + 1))
         }
     }
@@ -321,9 +349,11 @@ struct JavaStreamReader {
         var object = JavaObject(className: descs[d].name, fields: [], annotations: [])
         for c in chain.reversed() {
             let desc = descs[c]
-            if desc.flags & 0x04 != 0 { // SC_EXTERNALIZABLE
+            if desc.flags & 0x04 != 0 {  // SC_EXTERNALIZABLE
                 guard desc.flags & 0x08 != 0 else {
-                    throw fail("\(desc.name) is Externalizable with protocol version 1: its contents cannot be read without the class")
+                    throw fail(
+                        "\(desc.name) is Externalizable with protocol version 1: its contents cannot be read without the class"
+                    )
                 }
                 object.annotations += try annotation(depth: depth)
                 continue
@@ -331,7 +361,7 @@ struct JavaStreamReader {
             for f in desc.fields {
                 object.fields.append(JavaField(name: f.name, value: try fieldValue(f.type, depth: depth)))
             }
-            if desc.flags & 0x01 != 0 { // SC_WRITE_METHOD: custom data follows
+            if desc.flags & 0x01 != 0 {  // SC_WRITE_METHOD: custom data follows
                 object.annotations += try annotation(depth: depth)
             }
         }
@@ -407,18 +437,21 @@ extension JavaValue {
         case .object(let o):
             switch o.className {
             case "java.lang.Long", "java.lang.Integer", "java.lang.Short", "java.lang.Byte",
-                 "java.lang.Double", "java.lang.Float", "java.lang.Boolean", "java.lang.Character":
+                "java.lang.Double", "java.lang.Float", "java.lang.Boolean", "java.lang.Character":
                 if let v = o.fields.first(where: { $0.name == "value" }) { return v.value.decoded }
             case "java.util.ArrayList", "java.util.LinkedList", "java.util.HashSet", "java.util.LinkedHashSet",
-                 "java.util.TreeSet", "java.util.ArrayDeque", "java.util.Vector":
-                return .list(o.annotations.filter { if case .blockData = $0 { return false } else { return true } }.map(\.decoded))
+                "java.util.TreeSet", "java.util.ArrayDeque", "java.util.Vector":
+                return .list(
+                    o.annotations.filter { if case .blockData = $0 { return false } else { return true } }.map(
+                        \.decoded))
             case "java.util.HashMap", "java.util.LinkedHashMap", "java.util.TreeMap", "java.util.Hashtable",
-                 "java.util.concurrent.ConcurrentHashMap":
+                "java.util.concurrent.ConcurrentHashMap":
                 let items = o.annotations.filter { if case .blockData = $0 { return false } else { return true } }
                 var entries: [DecodedValue.Entry] = []
                 var k = 0
                 while k + 1 < items.count {
-                    entries.append(.init(items[k].decoded.summary, items[k + 1].decoded)); k += 2
+                    entries.append(.init(items[k].decoded.summary, items[k + 1].decoded))
+                    k += 2
                 }
                 return .map(entries)
             default:
@@ -462,17 +495,24 @@ extension JavaStream {
             switch unit {
             case 0x0001...0x007F: body.append(UInt8(unit))
             case 0x0000, 0x0080...0x07FF:
-                body.append(0xC0 | UInt8(unit >> 6)); body.append(0x80 | UInt8(unit & 0x3F))
+                body.append(0xC0 | UInt8(unit >> 6))
+                body.append(0x80 | UInt8(unit & 0x3F))
             default:
-                body.append(0xE0 | UInt8(unit >> 12)); body.append(0x80 | UInt8((unit >> 6) & 0x3F)); body.append(0x80 | UInt8(unit & 0x3F))
+                body.append(0xE0 | UInt8(unit >> 12))
+                body.append(0x80 | UInt8((unit >> 6) & 0x3F))
+                body.append(0x80 | UInt8(unit & 0x3F))
             }
         }
         var out = magic
         if body.count <= 0xFFFF {
-            out.append(0x74); out.append(UInt8(body.count >> 8)); out.append(UInt8(body.count & 0xFF))
+            out.append(0x74)
+            out.append(UInt8(body.count >> 8))
+            out.append(UInt8(body.count & 0xFF))
         } else {
             out.append(0x7C)
-            for shift in stride(from: 56, through: 0, by: -8) { out.append(UInt8((UInt64(body.count) >> UInt64(shift)) & 0xFF)) }
+            for shift in stride(from: 56, through: 0, by: -8) {
+                out.append(UInt8((UInt64(body.count) >> UInt64(shift)) & 0xFF))
+            }
         }
         return out + body
     }
@@ -482,14 +522,16 @@ extension JavaStream {
     /// `ObjectOutputStream` bytes of a `java.lang.Long` (what Spring stores for
     /// `creationTime` and `lastAccessedTime`).
     public static func serializedLong(_ v: Int64) -> [UInt8] {
-        boxed(className: "java.lang.Long", suid: 0x3B8B_E490_CC8F_23DF, fieldType: "J",
-              value: (0..<8).map { UInt8(truncatingIfNeeded: v >> (56 - 8 * Int64($0))) })
+        boxed(
+            className: "java.lang.Long", suid: 0x3B8B_E490_CC8F_23DF, fieldType: "J",
+            value: (0..<8).map { UInt8(truncatingIfNeeded: v >> (56 - 8 * Int64($0))) })
     }
 
     /// `ObjectOutputStream` bytes of a `java.lang.Integer` (`maxInactiveInterval`).
     public static func serializedInteger(_ v: Int32) -> [UInt8] {
-        boxed(className: "java.lang.Integer", suid: 0x12E2_A0A4_F781_8738, fieldType: "I",
-              value: (0..<4).map { UInt8(truncatingIfNeeded: v >> (24 - 8 * Int32($0))) })
+        boxed(
+            className: "java.lang.Integer", suid: 0x12E2_A0A4_F781_8738, fieldType: "I",
+            value: (0..<4).map { UInt8(truncatingIfNeeded: v >> (24 - 8 * Int32($0))) })
     }
 
     private static func boxed(className: String, suid: UInt64, fieldType: Character, value: [UInt8]) -> [UInt8] {
@@ -527,7 +569,8 @@ extension JavaStream {
     /// A lone serialized ASCII `String` (TC_STRING), read without the decoder.
     public static func fastString(_ b: [UInt8]) -> String? {
         guard b.count >= 7, b[0] == 0xAC, b[1] == 0xED, b[2] == 0x00, b[3] == 0x05, b[4] == 0x74,
-              Int(b[5]) << 8 | Int(b[6]) == b.count - 7 else { return nil }
+            Int(b[5]) << 8 | Int(b[6]) == b.count - 7
+        else { return nil }
         for i in 7..<b.count where b[i] == 0 || b[i] >= 0x80 { return nil }
         return String(decoding: b[7...], as: UTF8.self)
     }

@@ -4,7 +4,9 @@ import SessionKit
 /// msgspec). Extension types are shown with their type code; the timestamp extension (-1)
 /// as an ISO time.
 public enum MessagePack {
-    public static func decode(_ bytes: [UInt8], limits: DecodeLimits = DecodeLimits()) throws(DecodeError) -> DecodedValue {
+    public static func decode(_ bytes: [UInt8], limits: DecodeLimits = DecodeLimits()) throws(DecodeError)
+        -> DecodedValue
+    {
         var r = ByteReader(bytes, format: "msgpack", limits: limits)
         let v = try value(&r, depth: 0)
         guard r.atEnd else { throw r.fail("\(r.remaining) bytes after the value") }
@@ -68,13 +70,15 @@ public enum MessagePack {
     static func ext(_ r: inout ByteReader, length: Int) throws(DecodeError) -> DecodedValue {
         let type = Int8(bitPattern: try r.u8())
         let data = Array(try r.take(length))
-        if type == -1 {   // timestamp: 32-bit seconds, 64-bit nsec30|sec34, or 96-bit nsec|sec
-            var seconds: Int64 = 0, nanos: Int64 = 0
+        if type == -1 {  // timestamp: 32-bit seconds, 64-bit nsec30|sec34, or 96-bit nsec|sec
+            var seconds: Int64 = 0
+            var nanos: Int64 = 0
             switch data.count {
             case 4: seconds = Int64(data.reduce(UInt64(0)) { $0 << 8 | UInt64($1) })
             case 8:
                 let v = data.reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
-                nanos = Int64(v >> 34); seconds = Int64(v & 0x3_FFFF_FFFF)
+                nanos = Int64(v >> 34)
+                seconds = Int64(v & 0x3_FFFF_FFFF)
             case 12:
                 nanos = Int64(data[0..<4].reduce(UInt64(0)) { $0 << 8 | UInt64($1) })
                 seconds = Int64(bitPattern: data[4..<12].reduce(UInt64(0)) { $0 << 8 | UInt64($1) })

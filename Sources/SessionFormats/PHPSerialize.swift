@@ -5,7 +5,9 @@ import SessionKit
 /// class name, `__wakeup`/`__unserialize` never run because nothing runs at all.
 public enum PHPSerialize {
     /// One serialized value; the input must end after it.
-    public static func decode(_ bytes: [UInt8], limits: DecodeLimits = DecodeLimits()) throws(DecodeError) -> DecodedValue {
+    public static func decode(_ bytes: [UInt8], limits: DecodeLimits = DecodeLimits()) throws(DecodeError)
+        -> DecodedValue
+    {
         var p = PHPParser(ByteReader(bytes, format: "PHP serialize", limits: limits))
         let v = try p.value(depth: 0)
         guard p.r.atEnd else { throw p.r.fail("\(p.r.remaining) bytes after the value") }
@@ -14,8 +16,12 @@ public enum PHPSerialize {
 
     /// A session string in any of PHP's encodings (tried in the order `php_serialize`,
     /// `php`, `php_binary`); a map of the session's variables.
-    public static func decodeSession(_ bytes: [UInt8], limits: DecodeLimits = DecodeLimits()) throws(DecodeError) -> (handler: String, value: DecodedValue) {
-        if bytes.first == UInt8(ascii: "a"), let v = try? decode(bytes, limits: limits), case .map = v { return ("php_serialize", v) }
+    public static func decodeSession(_ bytes: [UInt8], limits: DecodeLimits = DecodeLimits()) throws(DecodeError) -> (
+        handler: String, value: DecodedValue
+    ) {
+        if bytes.first == UInt8(ascii: "a"), let v = try? decode(bytes, limits: limits), case .map = v {
+            return ("php_serialize", v)
+        }
         if bytes.first == UInt8(ascii: "a"), let v = try? decode(bytes, limits: limits), case .list(let items) = v {
             return ("php_serialize", .map(items.enumerated().map { .init(String($0.offset), $0.element) }))
         }
@@ -28,7 +34,8 @@ public enum PHPSerialize {
 
     /// `name|value name|value ...` (`php`) or `<len byte>name value ...` (`php_binary`).
     static func sessionPairs(_ bytes: [UInt8], binary: Bool, limits: DecodeLimits) throws(DecodeError) -> DecodedValue {
-        var p = PHPParser(ByteReader(bytes, format: binary ? "PHP session (php_binary)" : "PHP session (php)", limits: limits))
+        var p = PHPParser(
+            ByteReader(bytes, format: binary ? "PHP session (php_binary)" : "PHP session (php)", limits: limits))
         var entries: [DecodedValue.Entry] = []
         while !p.r.atEnd {
             let name: ArraySlice<UInt8>
@@ -57,7 +64,9 @@ struct PHPParser {
     mutating func integer(until stop: UInt8) throws(DecodeError) -> Int64 {
         let at = r.pos
         let text = try r.until(stop, max: 24)
-        guard let v = Int64(String(decoding: text, as: UTF8.self)) else { throw r.fail("'\(String(decoding: text, as: UTF8.self))' is not an integer", at: at) }
+        guard let v = Int64(String(decoding: text, as: UTF8.self)) else {
+            throw r.fail("'\(String(decoding: text, as: UTF8.self))' is not an integer", at: at)
+        }
         return v
     }
 
@@ -73,7 +82,10 @@ struct PHPParser {
         try r.node(depth: depth)
         let at = r.pos
         let tag = try r.u8()
-        if tag == UInt8(ascii: "N") { try r.expect(UInt8(ascii: ";")); return remember(.null) }
+        if tag == UInt8(ascii: "N") {
+            try r.expect(UInt8(ascii: ";"))
+            return remember(.null)
+        }
         try r.expect(UInt8(ascii: ":"))
         switch tag {
         case UInt8(ascii: "b"):
@@ -142,10 +154,15 @@ struct PHPParser {
             let name = String(decoding: try quoted(try integer(until: UInt8(ascii: ":"))), as: UTF8.self)
             try r.expect(UInt8(ascii: ";"))
             let parts = name.split(separator: ":", maxSplits: 1)
-            return remember(.object(className: String(parts.first ?? ""), fields: [.init("case", .string(parts.count > 1 ? String(parts[1]) : ""))]))
+            return remember(
+                .object(
+                    className: String(parts.first ?? ""),
+                    fields: [.init("case", .string(parts.count > 1 ? String(parts[1]) : ""))]))
         case UInt8(ascii: "r"), UInt8(ascii: "R"):
             let n = try integer(until: UInt8(ascii: ";"))
-            guard n >= 1, n <= Int64(seen.count) else { throw r.fail("reference to value \(n) of \(seen.count)", at: at) }
+            guard n >= 1, n <= Int64(seen.count) else {
+                throw r.fail("reference to value \(n) of \(seen.count)", at: at)
+            }
             let target = seen[Int(n - 1)]
             // Scalars are shown again; containers as a pointer (a copy could grow without bound).
             switch target {
@@ -179,6 +196,12 @@ struct PHPParser {
         return String(raw[raw.index(after: end)...])
     }
 
-    mutating func remember(_ v: DecodedValue) -> DecodedValue { seen.append(v); return v }
-    mutating func reserve() -> Int { seen.append(.null); return seen.count - 1 }
+    mutating func remember(_ v: DecodedValue) -> DecodedValue {
+        seen.append(v)
+        return v
+    }
+    mutating func reserve() -> Int {
+        seen.append(.null)
+        return seen.count - 1
+    }
 }

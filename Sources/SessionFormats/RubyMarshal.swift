@@ -6,7 +6,9 @@ import SessionKit
 public enum RubyMarshal {
     public static func looksLikeMarshal(_ bytes: [UInt8]) -> Bool { bytes.count >= 3 && bytes[0] == 4 && bytes[1] == 8 }
 
-    public static func decode(_ bytes: [UInt8], limits: DecodeLimits = DecodeLimits()) throws(DecodeError) -> DecodedValue {
+    public static func decode(_ bytes: [UInt8], limits: DecodeLimits = DecodeLimits()) throws(DecodeError)
+        -> DecodedValue
+    {
         var p = MarshalParser(r: ByteReader(bytes, format: "Ruby Marshal", limits: limits))
         guard try p.r.u8() == 4, try p.r.u8() == 8 else { throw p.r.fail("not Marshal 4.8", at: 0) }
         let v = try p.value(depth: 0)
@@ -31,9 +33,12 @@ struct MarshalParser {
             var v = 0
             for i in 0..<Int(c) { v |= Int(try r.u8()) << (8 * i) }
             return v
-        default:   // -4 ... -1
+        default:  // -4 ... -1
             var v = -1
-            for i in 0..<Int(-c) { v &= ~(0xFF << (8 * i)); v |= Int(try r.u8()) << (8 * i) }
+            for i in 0..<Int(-c) {
+                v &= ~(0xFF << (8 * i))
+                v |= Int(try r.u8()) << (8 * i)
+            }
             return v
         }
     }
@@ -54,7 +59,7 @@ struct MarshalParser {
             let i = try int()
             guard i >= 0, i < symbols.count else { throw r.fail("symbol link \(i) of \(symbols.count)", at: at) }
             return symbols[i]
-        case UInt8(ascii: "I"):   // a symbol with an encoding ivar
+        case UInt8(ascii: "I"):  // a symbol with an encoding ivar
             let s = try symbol()
             _ = try ivars(depth: 1)
             return s
@@ -72,7 +77,10 @@ struct MarshalParser {
         return out
     }
 
-    mutating func remember(_ v: DecodedValue) -> Int { objects.append(v); return objects.count - 1 }
+    mutating func remember(_ v: DecodedValue) -> Int {
+        objects.append(v)
+        return objects.count - 1
+    }
 
     mutating func value(depth: Int) throws(DecodeError) -> DecodedValue {
         try r.node(depth: depth)
@@ -90,17 +98,24 @@ struct MarshalParser {
             let v = DecodedValue.text(try bytes())
             _ = remember(v)
             return v
-        case UInt8(ascii: "I"):   // wrapped value + instance variables (string encodings)
+        case UInt8(ascii: "I"):  // wrapped value + instance variables (string encodings)
             let slot = objects.count
             let inner = try value(depth: depth + 1)
             let extra = try ivars(depth: depth).filter { $0.key != "E" && $0.key != "encoding" }
-            let v: DecodedValue = extra.isEmpty ? inner : .object(className: "with ivars", fields: [.init("value", inner)] + extra)
+            let v: DecodedValue =
+                extra.isEmpty ? inner : .object(className: "with ivars", fields: [.init("value", inner)] + extra)
             if slot < objects.count { objects[slot] = v }
             return v
         case UInt8(ascii: "f"):
             let text = String(decoding: try bytes(), as: UTF8.self)
-            let v: DecodedValue = text == "inf" ? .double(.infinity) : text == "-inf" ? .double(-.infinity) : text == "nan" ? .double(.nan)
-                : Double(text).map { .double($0) } ?? .string(text)
+            let v: DecodedValue =
+                text == "inf"
+                ? .double(.infinity)
+                : text == "-inf"
+                    ? .double(-.infinity)
+                    : text == "nan"
+                        ? .double(.nan)
+                        : Double(text).map { .double($0) } ?? .string(text)
             _ = remember(v)
             return v
         case UInt8(ascii: "l"):
@@ -111,7 +126,10 @@ struct MarshalParser {
             if b.count <= 8 {
                 var n: UInt64 = 0
                 for (i, x) in b.enumerated() { n |= UInt64(x) << (8 * UInt64(i)) }
-                v = n <= UInt64(Int64.max) ? .int(sign == UInt8(ascii: "-") ? -Int64(n) : Int64(n)) : .string((sign == UInt8(ascii: "-") ? "-" : "") + String(n))
+                v =
+                    n <= UInt64(Int64.max)
+                    ? .int(sign == UInt8(ascii: "-") ? -Int64(n) : Int64(n))
+                    : .string((sign == UInt8(ascii: "-") ? "-" : "") + String(n))
             } else {
                 v = .string("<\(b.count * 8)-bit integer>")
             }
@@ -148,40 +166,45 @@ struct MarshalParser {
             let cls = try symbol()
             let n = try r.checkedCount(try int(), minBytes: 2)
             var fields: [DecodedValue.Entry] = []
-            for _ in 0..<n { let name = try symbol(); fields.append(.init(name, try value(depth: depth + 1))) }
+            for _ in 0..<n {
+                let name = try symbol()
+                fields.append(.init(name, try value(depth: depth + 1)))
+            }
             objects[slot] = .object(className: cls, fields: fields)
             return objects[slot]
-        case UInt8(ascii: "u"):   // _dump payload: opaque bytes, never passed to _load
+        case UInt8(ascii: "u"):  // _dump payload: opaque bytes, never passed to _load
             let cls = try symbol()
             let v = DecodedValue.object(className: cls, fields: [.init("_dump", .text(try bytes()))])
             _ = remember(v)
             return v
-        case UInt8(ascii: "U"):   // marshal_dump data, never passed to marshal_load
+        case UInt8(ascii: "U"):  // marshal_dump data, never passed to marshal_load
             let slot = remember(.null)
             let cls = try symbol()
             let v = DecodedValue.object(className: cls, fields: [.init("marshal_dump", try value(depth: depth + 1))])
             objects[slot] = v
             return v
-        case UInt8(ascii: "C"):   // a subclass of String/Array/Hash (HashWithIndifferentAccess...)
+        case UInt8(ascii: "C"):  // a subclass of String/Array/Hash (HashWithIndifferentAccess...)
             let cls = try symbol()
             let inner = try value(depth: depth + 1)
             switch inner {
             case .map(let entries): return .object(className: cls, fields: entries)
             default: return .object(className: cls, fields: [.init("value", inner)])
             }
-        case UInt8(ascii: "e"):   // extended by a module
+        case UInt8(ascii: "e"):  // extended by a module
             let module = try symbol()
             let inner = try value(depth: depth + 1)
             return .object(className: "extended by \(module)", fields: [.init("value", inner)])
         case UInt8(ascii: "c"), UInt8(ascii: "m"), UInt8(ascii: "M"):
-            let v = DecodedValue.object(className: tag == UInt8(ascii: "c") ? "class" : "module",
-                                        fields: [.init("name", .text(try bytes()))])
+            let v = DecodedValue.object(
+                className: tag == UInt8(ascii: "c") ? "class" : "module",
+                fields: [.init("name", .text(try bytes()))])
             _ = remember(v)
             return v
         case UInt8(ascii: "/"):
             let src = try bytes()
             let flags = try r.u8()
-            let v = DecodedValue.object(className: "Regexp", fields: [.init("source", .text(src)), .init("options", .int(Int64(flags)))])
+            let v = DecodedValue.object(
+                className: "Regexp", fields: [.init("source", .text(src)), .init("options", .int(Int64(flags)))])
             _ = remember(v)
             return v
         case UInt8(ascii: "d"):

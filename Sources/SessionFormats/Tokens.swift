@@ -5,7 +5,8 @@ import SessionKit
 public enum JWT {
     /// `xxx.yyy.zzz` with base64url parts whose first decodes to a JSON object.
     public static func looksLikeJWT(_ bytes: [UInt8]) -> Bool {
-        bytes.count > 20 && bytes.count < 1 << 16 && bytes.starts(with: Array("eyJ".utf8)) && bytes.filter { $0 == UInt8(ascii: ".") }.count == 2
+        bytes.count > 20 && bytes.count < 1 << 16 && bytes.starts(with: Array("eyJ".utf8))
+            && bytes.filter { $0 == UInt8(ascii: ".") }.count == 2
     }
 
     public struct Token: Sendable, Equatable {
@@ -18,15 +19,21 @@ public enum JWT {
 
     public static func parse(_ bytes: [UInt8]) throws(DecodeError) -> Token {
         let parts = bytes.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
-        guard parts.count == 3 else { throw DecodeError(format: "JWT", message: "expected three dot-separated parts, found \(parts.count)", offset: 0) }
+        guard parts.count == 3 else {
+            throw DecodeError(
+                format: "JWT", message: "expected three dot-separated parts, found \(parts.count)", offset: 0)
+        }
         var offset = 0
         var decoded: [[UInt8]] = []
         for p in parts {
-            guard let d = Base64URL.decode(p) else { throw DecodeError(format: "JWT", message: "a part is not base64url", offset: offset) }
+            guard let d = Base64URL.decode(p) else {
+                throw DecodeError(format: "JWT", message: "a part is not base64url", offset: offset)
+            }
             decoded.append(d)
             offset += p.count + 1
         }
-        let header: DecodedValue, claims: DecodedValue
+        let header: DecodedValue
+        let claims: DecodedValue
         do {
             header = try JSONDecoding.decode(decoded[0])
             claims = try JSONDecoding.decode(decoded[1])
@@ -43,18 +50,22 @@ public enum JWT {
         var claims: [DecodedValue.Entry] = []
         if case .map(let entries) = t.claims {
             for e in entries {
-                if ["exp", "iat", "nbf", "auth_time"].contains(e.key), case .int(let s) = e.value, !s.multipliedReportingOverflow(by: 1000).overflow {
+                if ["exp", "iat", "nbf", "auth_time"].contains(e.key), case .int(let s) = e.value,
+                    !s.multipliedReportingOverflow(by: 1000).overflow
+                {
                     claims.append(.init(e.key, .string("\(s) (\(ISOTime.format(ms: s * 1000)))")))
                 } else {
                     claims.append(e)
                 }
             }
         }
-        return .object(className: "JWT", fields: [
-            .init("header", t.header),
-            .init("claims", claims.isEmpty ? t.claims : .map(claims)),
-            .init("signature", .string("\(t.signatureBytes) bytes, NOT verified")),
-        ])
+        return .object(
+            className: "JWT",
+            fields: [
+                .init("header", t.header),
+                .init("claims", claims.isEmpty ? t.claims : .map(claims)),
+                .init("signature", .string("\(t.signatureBytes) bytes, NOT verified")),
+            ])
     }
 }
 
@@ -62,7 +73,8 @@ enum Base64URL {
     static func decode<S: Collection>(_ s: S) -> [UInt8]? where S.Element == UInt8 {
         var out: [UInt8] = []
         out.reserveCapacity(s.count * 3 / 4)
-        var acc: UInt32 = 0, bits = 0
+        var acc: UInt32 = 0
+        var bits = 0
         for c in s {
             let v: UInt32
             switch c {
@@ -76,7 +88,10 @@ enum Base64URL {
             }
             acc = acc << 6 | v
             bits += 6
-            if bits >= 8 { bits -= 8; out.append(UInt8((acc >> UInt32(bits)) & 0xFF)) }
+            if bits >= 8 {
+                bits -= 8
+                out.append(UInt8((acc >> UInt32(bits)) & 0xFF))
+            }
         }
         return out
     }
@@ -87,7 +102,9 @@ enum Base64URL {
 /// length, the UTF-8 key, a u32 value length and the value (strings are UTF-8; `SetInt32`
 /// writes 4 big-endian bytes).
 public enum AspNetSession {
-    public static func decode(_ bytes: [UInt8], limits: DecodeLimits = DecodeLimits()) throws(DecodeError) -> DecodedValue {
+    public static func decode(_ bytes: [UInt8], limits: DecodeLimits = DecodeLimits()) throws(DecodeError)
+        -> DecodedValue
+    {
         var r = ByteReader(bytes, format: "ASP.NET session", limits: limits)
         let revision = try r.u8()
         guard revision == 2 else { throw r.fail("serialization revision \(revision) (2 is read)", at: 0) }
@@ -99,9 +116,12 @@ public enum AspNetSession {
             let key = String(decoding: try r.take(Int(try r.uint(2, bigEndian: true))), as: UTF8.self)
             let value = try r.take(Int(try r.uint(4, bigEndian: true)))
             // 4 bytes that are not text are SetInt32's big-endian integer.
-            entries.append(.init(key, value.count == 4 && !Sanitizer.looksLikeText(Array(value))
-                                 ? .int(Int64(Int32(bitPattern: value.reduce(UInt32(0)) { $0 << 8 | UInt32($1) })))
-                                 : .text(value)))
+            entries.append(
+                .init(
+                    key,
+                    value.count == 4 && !Sanitizer.looksLikeText(Array(value))
+                        ? .int(Int64(Int32(bitPattern: value.reduce(UInt32(0)) { $0 << 8 | UInt32($1) })))
+                        : .text(value)))
         }
         guard r.atEnd else { throw r.fail("\(r.remaining) bytes after the last entry") }
         return .object(className: "ASP.NET session", fields: [.init("id", .string(AspNetSession.guid(id)))] + entries)
@@ -110,6 +130,7 @@ public enum AspNetSession {
     /// .NET's GUID text for its 16 bytes (the first three groups little-endian).
     static func guid(_ b: [UInt8]) -> String {
         func hex(_ s: [UInt8]) -> String { s.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined() }
-        return hex(b[0..<4].reversed()) + "-" + hex(b[4..<6].reversed()) + "-" + hex(b[6..<8].reversed()) + "-" + hex(Array(b[8..<10])) + "-" + hex(Array(b[10..<16]))
+        return hex(b[0..<4].reversed()) + "-" + hex(b[4..<6].reversed()) + "-" + hex(b[6..<8].reversed()) + "-"
+            + hex(Array(b[8..<10])) + "-" + hex(Array(b[10..<16]))
     }
 }

@@ -13,10 +13,14 @@ public enum UserSearch {
                 let entries: [DecodedValue.Entry]
                 switch node {
                 case .map(let e), .object(_, let e): entries = e
-                case .list(let items): next += items; continue
+                case .list(let items):
+                    next += items
+                    continue
                 default: continue
                 }
-                for k in keys { if let hit = entries.first(where: { $0.key == k }), let s = scalar(hit.value) { return s } }
+                for k in keys {
+                    if let hit = entries.first(where: { $0.key == k }), let s = scalar(hit.value) { return s }
+                }
                 next += entries.map(\.value)
             }
             level = next
@@ -30,14 +34,17 @@ public enum UserSearch {
         case .string(let s): return s.isEmpty ? nil : s
         case .int(let n): return String(n)
         case .list(let items): return items.first.flatMap(scalar)
-        case .object(_, let fields): return first(in: .map(fields), keys: ["username", "name", "id", "email"], depth: 1)
+        case .object(_, let fields):
+            return first(in: .map(fields), keys: ["username", "name", "id", "email"], depth: 1)
         default: return nil
         }
     }
 
     /// Django's Redis cache stores integers as plain digits, everything else pickled.
     public static let pickleOrInt: @Sendable ([UInt8]) throws -> DecodedValue = { raw in
-        if !raw.isEmpty, raw.count < 20, raw.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 || $0 == UInt8(ascii: "-") }), let n = Int64(String(decoding: raw, as: UTF8.self)) {
+        if !raw.isEmpty, raw.count < 20, raw.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 || $0 == UInt8(ascii: "-") }),
+            let n = Int64(String(decoding: raw, as: UTF8.self))
+        {
             return .int(n)
         }
         return try Pickle.decode(raw)
@@ -50,8 +57,12 @@ public enum UserSearch {
     /// Warden keeps `warden.user.<scope>.key` = `[[id], salt]`.
     public static let warden: @Sendable (DecodedValue) -> String? = { v in
         if case .map(let entries) = v {
-            for e in entries where e.key.hasPrefix("warden.user.") && e.key.hasSuffix(".key") { if let s = scalar(e.value) { return s } }
-            if case .object(_, let fields) = v, let hit = fields.first(where: { $0.key.hasPrefix("warden.user.") }) { return scalar(hit.value) }
+            for e in entries where e.key.hasPrefix("warden.user.") && e.key.hasSuffix(".key") {
+                if let s = scalar(e.value) { return s }
+            }
+            if case .object(_, let fields) = v, let hit = fields.first(where: { $0.key.hasPrefix("warden.user.") }) {
+                return scalar(hit.value)
+            }
         }
         return first(in: v, keys: ["user_id", "user", "username"])
     }
@@ -72,19 +83,28 @@ public enum UserSearch {
     }
 
     public static let tokenValue: @Sendable ([UInt8]) throws -> DecodedValue = { raw in
-        JWT.looksLikeJWT(raw) ? try JWT.decode(raw) : (String(validating: raw, as: UTF8.self).map { .string($0) } ?? .bytes(raw))
+        JWT.looksLikeJWT(raw)
+            ? try JWT.decode(raw) : (String(validating: raw, as: UTF8.self).map { .string($0) } ?? .bytes(raw))
     }
 
     public static let jwtSubject: @Sendable (DecodedValue) -> String? = { v in
-        if case .map(let claims)? = v["claims"], case .string(let sub)? = claims.first(where: { $0.key == "sub" })?.value { return sub }
+        if case .map(let claims)? = v["claims"],
+            case .string(let sub)? = claims.first(where: { $0.key == "sub" })?.value
+        {
+            return sub
+        }
         return nil
     }
 
     /// Printable runs of 4 or more bytes (what `strings` shows), at most 50.
     public static func strings(in raw: [UInt8]) -> [String] {
-        var out: [String] = [], run: [UInt8] = []
+        var out: [String] = []
+        var run: [UInt8] = []
         for b in raw + [0] {
-            if b >= 0x20 && b < 0x7F { run.append(b); continue }
+            if b >= 0x20 && b < 0x7F {
+                run.append(b)
+                continue
+            }
             if run.count >= 4 { out.append(String(decoding: run, as: UTF8.self)) }
             run.removeAll()
             if out.count >= 50 { break }
@@ -92,4 +112,3 @@ public enum UserSearch {
         return out
     }
 }
-

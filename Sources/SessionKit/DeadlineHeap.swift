@@ -31,7 +31,8 @@ public struct DeadlineHeap<Element> {
             entries[0] = last
             var i = 0
             while true {
-                let l = 2 * i + 1, r = l + 1
+                let l = 2 * i + 1
+                let r = l + 1
                 var m = i
                 if l < entries.count && entries[l].deadline < entries[m].deadline { m = l }
                 if r < entries.count && entries[r].deadline < entries[m].deadline { m = r }

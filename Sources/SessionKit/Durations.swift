@@ -9,7 +9,9 @@ public enum DurationText {
     public static func milliseconds(_ text: String, bareUnitMs: Int64 = 1000) throws(ParseError) -> Int64 {
         let s = text.trimmingCharactersInWhitespace()
         guard !s.isEmpty else { throw ParseError(text: text) }
-        if let n = Int64(s), n >= 0 { return n.multipliedReportingOverflow(by: bareUnitMs).overflow ? Int64.max : n * bareUnitMs }
+        if let n = Int64(s), n >= 0 {
+            return n.multipliedReportingOverflow(by: bareUnitMs).overflow ? Int64.max : n * bareUnitMs
+        }
         var total: Int64 = 0
         var number: Int64? = nil
         var chars = Array(s.utf8)[...]
@@ -24,8 +26,10 @@ public enum DurationText {
             }
             guard let n = number else { throw ParseError(text: text) }
             let unit: Int64
-            if chars.starts(with: "ms".utf8) { unit = 1; chars = chars.dropFirst(2) }
-            else {
+            if chars.starts(with: "ms".utf8) {
+                unit = 1
+                chars = chars.dropFirst(2)
+            } else {
                 switch c {
                 case UInt8(ascii: "s"): unit = 1000
                 case UInt8(ascii: "m"): unit = 60_000
@@ -89,11 +93,25 @@ public enum ISOTime {
         var out = [UInt8](repeating: 0, count: 24)
         func put(_ v: Int64, _ at: Int, _ width: Int) {
             var v = v.magnitude
-            for k in stride(from: at + width - 1, through: at, by: -1) { out[k] = 0x30 + UInt8(v % 10); v /= 10 }
+            for k in stride(from: at + width - 1, through: at, by: -1) {
+                out[k] = 0x30 + UInt8(v % 10)
+                v /= 10
+            }
         }
-        put(year, 0, 4); out[4] = 0x2D; put(month, 5, 2); out[7] = 0x2D; put(day, 8, 2); out[10] = 0x54
-        put(rem / 3600, 11, 2); out[13] = 0x3A; put(rem % 3600 / 60, 14, 2); out[16] = 0x3A; put(rem % 60, 17, 2)
-        out[19] = 0x2E; put(millis, 20, 3); out[23] = 0x5A
+        put(year, 0, 4)
+        out[4] = 0x2D
+        put(month, 5, 2)
+        out[7] = 0x2D
+        put(day, 8, 2)
+        out[10] = 0x54
+        put(rem / 3600, 11, 2)
+        out[13] = 0x3A
+        put(rem % 3600 / 60, 14, 2)
+        out[16] = 0x3A
+        put(rem % 60, 17, 2)
+        out[19] = 0x2E
+        put(millis, 20, 3)
+        out[23] = 0x5A
         return String(decoding: out, as: UTF8.self)
     }
 }

@@ -13,7 +13,14 @@ public struct Filter: Sendable, Equatable, CustomStringConvertible {
         case anyText
     }
     public enum Op: String, Sendable, Equatable, CaseIterable {
-        case eq = "=", ne = "!=", contains = "~", notContains = "!~", lt = "<", le = "<=", gt = ">", ge = ">="
+        case eq = "="
+        case ne = "!="
+        case contains = "~"
+        case notContains = "!~"
+        case lt = "<"
+        case le = "<="
+        case gt = ">"
+        case ge = ">="
     }
     public struct Term: Sendable, Equatable {
         public var field: Field
@@ -31,7 +38,10 @@ public struct Filter: Sendable, Equatable, CustomStringConvertible {
     public private(set) var terms: [Term]
     public let source: String
 
-    public init() { terms = []; source = "" }
+    public init() {
+        terms = []
+        source = ""
+    }
 
     public init(_ text: String) throws(ParseError) {
         source = text
@@ -158,11 +168,17 @@ public struct Filter: Sendable, Equatable, CustomStringConvertible {
             if let q = quote {
                 if ch == q { quote = nil } else { current.append(ch) }
             } else if ch == "\"" || ch == "'" {
-                quote = ch; inWord = true
+                quote = ch
+                inWord = true
             } else if ch.isWhitespace {
-                if inWord { words.append(current); current = ""; inWord = false }
+                if inWord {
+                    words.append(current)
+                    current = ""
+                    inWord = false
+                }
             } else {
-                current.append(ch); inWord = true
+                current.append(ch)
+                inWord = true
             }
         }
         if quote != nil { throw ParseError(message: "unclosed quote in filter '\(text)'") }
@@ -174,15 +190,20 @@ public struct Filter: Sendable, Equatable, CustomStringConvertible {
         // Find the first operator character; the longest operator at that place wins.
         let chars = Array(word)
         var opIndex: Int? = nil
-        for (i, c) in chars.enumerated() where "=!~<>".contains(c) { opIndex = i; break }
+        for (i, c) in chars.enumerated() where "=!~<>".contains(c) {
+            opIndex = i
+            break
+        }
         guard let at = opIndex, at > 0 else {
             if opIndex == 0 { throw ParseError(message: "filter term '\(word)' has no field before its operator") }
             return Term(field: .anyText, op: .contains, text: word, number: nil)
         }
         let name = String(chars[..<at])
         let afterOp = String(chars[at...])
-        guard let op = Op.allCases.sorted(by: { $0.rawValue.count > $1.rawValue.count })
-            .first(where: { afterOp.hasPrefix($0.rawValue) }) else {
+        guard
+            let op = Op.allCases.sorted(by: { $0.rawValue.count > $1.rawValue.count })
+                .first(where: { afterOp.hasPrefix($0.rawValue) })
+        else {
             throw ParseError(message: "filter term '\(word)': unknown operator")
         }
         let value = String(afterOp.dropFirst(op.rawValue.count))
@@ -201,7 +222,9 @@ public struct Filter: Sendable, Equatable, CustomStringConvertible {
             if name.hasPrefix("attr."), name.count > 5 {
                 field = .attribute(String(name.dropFirst(5)))
             } else {
-                throw ParseError(message: "unknown filter field '\(name)' (fields: id user node schema key ttl idle age size attr.NAME)")
+                throw ParseError(
+                    message:
+                        "unknown filter field '\(name)' (fields: id user node schema key ttl idle age size attr.NAME)")
             }
         }
         var term = Term(field: field, op: op, text: value, number: nil)

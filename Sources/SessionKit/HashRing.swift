@@ -3,7 +3,11 @@ public struct ClusterMember: Sendable, Hashable, CustomStringConvertible {
     public var id: String
     public var host: String
     public var port: Int
-    public init(id: String, host: String, port: Int) { self.id = id; self.host = host; self.port = port }
+    public init(id: String, host: String, port: Int) {
+        self.id = id
+        self.host = host
+        self.port = port
+    }
     public var address: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
     public var description: String { "\(id)=\(address)" }
 
@@ -12,15 +16,21 @@ public struct ClusterMember: Sendable, Hashable, CustomStringConvertible {
         var out: [ClusterMember] = []
         for item in text.split(separator: ",") {
             let parts = item.split(separator: "=", maxSplits: 1)
-            guard parts.count == 2, !parts[0].isEmpty else { throw ParseError(message: "'\(item)': expected id=host:port") }
+            guard parts.count == 2, !parts[0].isEmpty else {
+                throw ParseError(message: "'\(item)': expected id=host:port")
+            }
             let addr = parts[1]
-            guard let colon = addr.lastIndex(of: ":"), let port = Int(addr[addr.index(after: colon)...]), (1...65535).contains(port) else {
+            guard let colon = addr.lastIndex(of: ":"), let port = Int(addr[addr.index(after: colon)...]),
+                (1...65535).contains(port)
+            else {
                 throw ParseError(message: "'\(item)': expected id=host:port")
             }
             var host = String(addr[..<colon])
             if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
             let m = ClusterMember(id: String(parts[0]), host: host, port: port)
-            guard !out.contains(where: { $0.id == m.id }) else { throw ParseError(message: "node id '\(m.id)' appears twice") }
+            guard !out.contains(where: { $0.id == m.id }) else {
+                throw ParseError(message: "node id '\(m.id)' appears twice")
+            }
             out.append(m)
         }
         guard !out.isEmpty else { throw ParseError(message: "empty cluster list") }
@@ -57,7 +67,10 @@ public struct HashRing: Sendable {
         var bestScore: UInt64 = 0
         for (i, m) in members.enumerated() where !excluding.contains(m.id) {
             let score = HashRing.mix(seeds[i] ^ HashRing.mix(key))
-            if best == nil || score > bestScore { best = i; bestScore = score }
+            if best == nil || score > bestScore {
+                best = i
+                bestScore = score
+            }
         }
         return best.map { members[$0] }
     }

@@ -17,14 +17,35 @@ public struct JSONWriter {
             let n = u.count
             while i < n {
                 let b = u[i]
-                if b >= 0x20 && b < 0x7F && b != 0x22 && b != 0x5C { bytes.append(b); i += 1; continue }
+                if b >= 0x20 && b < 0x7F && b != 0x22 && b != 0x5C {
+                    bytes.append(b)
+                    i += 1
+                    continue
+                }
                 switch b {
-                case 0x22: bytes.append(0x5C); bytes.append(0x22); i += 1
-                case 0x5C: bytes.append(0x5C); bytes.append(0x5C); i += 1
-                case 0x0A: bytes.append(0x5C); bytes.append(UInt8(ascii: "n")); i += 1
-                case 0x0D: bytes.append(0x5C); bytes.append(UInt8(ascii: "r")); i += 1
-                case 0x09: bytes.append(0x5C); bytes.append(UInt8(ascii: "t")); i += 1
-                case 0x00..<0x20, 0x7F: escapeU(UInt32(b)); i += 1
+                case 0x22:
+                    bytes.append(0x5C)
+                    bytes.append(0x22)
+                    i += 1
+                case 0x5C:
+                    bytes.append(0x5C)
+                    bytes.append(0x5C)
+                    i += 1
+                case 0x0A:
+                    bytes.append(0x5C)
+                    bytes.append(UInt8(ascii: "n"))
+                    i += 1
+                case 0x0D:
+                    bytes.append(0x5C)
+                    bytes.append(UInt8(ascii: "r"))
+                    i += 1
+                case 0x09:
+                    bytes.append(0x5C)
+                    bytes.append(UInt8(ascii: "t"))
+                    i += 1
+                case 0x00..<0x20, 0x7F:
+                    escapeU(UInt32(b))
+                    i += 1
                 default:
                     // Multi-byte: decode the scalar to spot C1 controls and invisible formatters.
                     let len = b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : 2
@@ -43,7 +64,8 @@ public struct JSONWriter {
 
     private mutating func escapeU(_ v: UInt32) {
         let hex: [UInt8] = Array("0123456789abcdef".utf8)
-        bytes.append(0x5C); bytes.append(UInt8(ascii: "u"))
+        bytes.append(0x5C)
+        bytes.append(UInt8(ascii: "u"))
         for shift in stride(from: 12, through: 0, by: -4) { bytes.append(hex[Int((v >> UInt32(shift)) & 0xF)]) }
     }
 
@@ -56,14 +78,24 @@ public struct JSONWriter {
 
     public mutating func optionalString(_ s: String?) { if let s { string(s) } else { raw("null") } }
     public mutating func int(_ v: Int64) {
-        if v >= 0 && v < 10 { bytes.append(0x30 + UInt8(v)); return }
-        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
-                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
-            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        if v >= 0 && v < 10 {
+            bytes.append(0x30 + UInt8(v))
+            return
+        }
+        var digits:
+            (
+                UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8
+            ) =
+                (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
         var m = v.magnitude
         var count = 0
         withUnsafeMutableBytes(of: &digits) { d in
-            repeat { d[19 - count] = 0x30 + UInt8(m % 10); m /= 10; count += 1 } while m > 0
+            repeat {
+                d[19 - count] = 0x30 + UInt8(m % 10)
+                m /= 10
+                count += 1
+            } while m > 0
             if v < 0 { bytes.append(UInt8(ascii: "-")) }
             bytes.append(contentsOf: d[(20 - count)...])
         }
@@ -80,19 +112,33 @@ public struct JSONWriter {
         case .int(let i): int(i)
         case .double(let d): raw(d.isFinite ? String(d) : "null")
         case .string(let s): string(s)
-        case .bytes(let b): raw("{\"hex\":"); string(Sanitizer.hex(b)); raw("}")
+        case .bytes(let b):
+            raw("{\"hex\":")
+            string(Sanitizer.hex(b))
+            raw("}")
         case .list(let items):
             raw("[")
-            for (n, item) in items.enumerated() { if n > 0 { raw(",") }; value(item) }
+            for (n, item) in items.enumerated() {
+                if n > 0 { raw(",") }
+                value(item)
+            }
             raw("]")
         case .map(let entries):
             fields(entries)
         case .object(let cls, let entries):
-            raw("{\"@class\":"); string(cls)
-            for e in entries { raw(","); string(e.key); raw(":"); value(e.value) }
+            raw("{\"@class\":")
+            string(cls)
+            for e in entries {
+                raw(",")
+                string(e.key)
+                raw(":")
+                value(e.value)
+            }
             raw("}")
         case .undecodable(let why):
-            raw("{\"@error\":"); string(why); raw("}")
+            raw("{\"@error\":")
+            string(why)
+            raw("}")
         }
     }
 
@@ -100,7 +146,9 @@ public struct JSONWriter {
         raw("{")
         for (n, e) in entries.enumerated() {
             if n > 0 { raw(",") }
-            string(e.key); raw(":"); value(e.value)
+            string(e.key)
+            raw(":")
+            value(e.value)
         }
         raw("}")
     }

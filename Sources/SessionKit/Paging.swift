@@ -5,7 +5,10 @@ public actor ListProgress {
     public init(limit: Int?) { self.limit = limit }
     public var done: Bool { limit.map { matched >= $0 } ?? false }
     public func accept(_ sessions: [Session]) -> (sessions: [Session], done: Bool) {
-        guard let limit else { matched += sessions.count; return (sessions, false) }
+        guard let limit else {
+            matched += sessions.count
+            return (sessions, false)
+        }
         let room = max(0, limit - matched)
         let taken = Array(sessions.prefix(room))
         matched += taken.count
@@ -13,11 +16,9 @@ public actor ListProgress {
     }
 }
 
-
 /// Collects pages (for commands that need the whole result, like sorting or logout).
 public actor Collector {
     public private(set) var sessions: [Session] = []
     public init() {}
     public func add(_ page: [Session]) { sessions += page }
 }
-

@@ -56,7 +56,10 @@ public enum Sanitizer {
     public static func hex(_ bytes: some Collection<UInt8>, limit: Int = defaultLimit) -> String {
         var out = ""
         for (n, b) in bytes.enumerated() {
-            if n >= limit { out += "…(+\(bytes.count - n) bytes)"; break }
+            if n >= limit {
+                out += "…(+\(bytes.count - n) bytes)"
+                break
+            }
             out += hex2(b)
         }
         return out
@@ -109,9 +112,15 @@ public enum Sanitizer {
         let need: Int
         var value: UInt32
         switch b0 {
-        case 0xC2...0xDF: need = 1; value = UInt32(b0 & 0x1F)
-        case 0xE0...0xEF: need = 2; value = UInt32(b0 & 0x0F)
-        case 0xF0...0xF4: need = 3; value = UInt32(b0 & 0x07)
+        case 0xC2...0xDF:
+            need = 1
+            value = UInt32(b0 & 0x1F)
+        case 0xE0...0xEF:
+            need = 2
+            value = UInt32(b0 & 0x0F)
+        case 0xF0...0xF4:
+            need = 3
+            value = UInt32(b0 & 0x07)
         default: return (nil, 1)
         }
         var j = b.index(after: i)

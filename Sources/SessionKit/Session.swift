@@ -29,14 +29,24 @@ public struct Session: Sendable, Equatable {
     /// read in detail: `show --raw` prints them.
     public var storedValue: [UInt8]? = nil
 
-    public init(id: String, key: String, user: String? = nil, node: String, ttlMs: Int64,
-                createdAtMs: Int64? = nil, lastAccessedAtMs: Int64? = nil,
-                maxInactiveSeconds: Int64? = nil, storeIdleMs: Int64? = nil,
-                sizeBytes: Int64? = nil, schema: String, attributes: [Attribute] = []) {
-        self.id = id; self.key = key; self.user = user; self.node = node; self.ttlMs = ttlMs
-        self.createdAtMs = createdAtMs; self.lastAccessedAtMs = lastAccessedAtMs
-        self.maxInactiveSeconds = maxInactiveSeconds; self.storeIdleMs = storeIdleMs
-        self.sizeBytes = sizeBytes; self.schema = schema; self.attributes = attributes
+    public init(
+        id: String, key: String, user: String? = nil, node: String, ttlMs: Int64,
+        createdAtMs: Int64? = nil, lastAccessedAtMs: Int64? = nil,
+        maxInactiveSeconds: Int64? = nil, storeIdleMs: Int64? = nil,
+        sizeBytes: Int64? = nil, schema: String, attributes: [Attribute] = []
+    ) {
+        self.id = id
+        self.key = key
+        self.user = user
+        self.node = node
+        self.ttlMs = ttlMs
+        self.createdAtMs = createdAtMs
+        self.lastAccessedAtMs = lastAccessedAtMs
+        self.maxInactiveSeconds = maxInactiveSeconds
+        self.storeIdleMs = storeIdleMs
+        self.sizeBytes = sizeBytes
+        self.schema = schema
+        self.attributes = attributes
     }
 
     /// Idle time at `nowMs`: from the last access when known, else from the store.
@@ -60,7 +70,10 @@ public struct Attribute: Sendable, Equatable {
     public var format: String
 
     public init(name: String, raw: [UInt8], decoded: DecodedValue, format: String) {
-        self.name = name; self.raw = raw; self.decoded = decoded; self.format = format
+        self.name = name
+        self.raw = raw
+        self.decoded = decoded
+        self.format = format
     }
 }
 
@@ -82,7 +95,10 @@ public indirect enum DecodedValue: Sendable, Equatable {
     public struct Entry: Sendable, Equatable {
         public var key: String
         public var value: DecodedValue
-        public init(_ key: String, _ value: DecodedValue) { self.key = key; self.value = value }
+        public init(_ key: String, _ value: DecodedValue) {
+            self.key = key
+            self.value = value
+        }
     }
 
     /// The value of a map entry or object field by name.
@@ -106,7 +122,8 @@ public indirect enum DecodedValue: Sendable, Equatable {
         case .string(let s): return s
         case .bytes(let b): return "<\(b.count) bytes>"
         case .list(let items): return "[" + items.map(\.summary).joined(separator: ", ") + "]"
-        case .map(let entries): return "{" + entries.map { "\($0.key): \($0.value.summary)" }.joined(separator: ", ") + "}"
+        case .map(let entries):
+            return "{" + entries.map { "\($0.key): \($0.value.summary)" }.joined(separator: ", ") + "}"
         case .object(let cls, let fields):
             return "\(cls){" + fields.map { "\($0.key): \($0.value.summary)" }.joined(separator: ", ") + "}"
         case .undecodable(let why): return "<undecodable: \(why)>"

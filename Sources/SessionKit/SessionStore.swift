@@ -12,7 +12,8 @@ public protocol SessionStore: Sendable {
     /// Lists sessions page by page. `onPage` is awaited before the next page is read, so a
     /// slow consumer slows the scan instead of growing a buffer. Nodes that fail are
     /// reported in the outcome; the others are still listed.
-    func list(_ query: ListQuery, onPage: @escaping @Sendable ([Session]) async throws -> Void) async throws -> ListOutcome
+    func list(_ query: ListQuery, onPage: @escaping @Sendable ([Session]) async throws -> Void) async throws
+        -> ListOutcome
 
     /// One session with every attribute, read without touching it (its TTL and idle time
     /// stay what they were).
@@ -161,7 +162,8 @@ public protocol SlotMover: Sendable {
     /// The slots of these sessions, their owners and key counts; the ids not found.
     func slotPlan(ids: [String]) async -> (slots: [SlotMove], notFound: [String])
     /// Moves the slots (everything in them) to `node`; the keys moved.
-    func moveSlots(_ slots: [Int], to node: String, progress: @escaping @Sendable (Int, Int) async -> Void) async throws -> Int
+    func moveSlots(_ slots: [Int], to node: String, progress: @escaping @Sendable (Int, Int) async -> Void) async throws
+        -> Int
 }
 
 /// A store that can take sessions read from another store (`migrate --from --to`):
@@ -243,8 +245,13 @@ public struct ListQuery: Sendable {
     /// no longer sees them; logout and delete still remove them.
     public var includeExpired: Bool
 
-    public init(filter: Filter = Filter(), limit: Int? = nil, withAttributes: Bool = false, includeExpired: Bool = false) {
-        self.filter = filter; self.limit = limit; self.withAttributes = withAttributes; self.includeExpired = includeExpired
+    public init(
+        filter: Filter = Filter(), limit: Int? = nil, withAttributes: Bool = false, includeExpired: Bool = false
+    ) {
+        self.filter = filter
+        self.limit = limit
+        self.withAttributes = withAttributes
+        self.includeExpired = includeExpired
     }
 }
 
@@ -254,14 +261,19 @@ public struct ListOutcome: Sendable {
     public var matched: Int
     public var failedNodes: [NodeFailure]
     public init(scannedKeys: Int = 0, matched: Int = 0, failedNodes: [NodeFailure] = []) {
-        self.scannedKeys = scannedKeys; self.matched = matched; self.failedNodes = failedNodes
+        self.scannedKeys = scannedKeys
+        self.matched = matched
+        self.failedNodes = failedNodes
     }
 }
 
 public struct NodeFailure: Sendable, Equatable, Error {
     public var node: String
     public var message: String
-    public init(node: String, message: String) { self.node = node; self.message = message }
+    public init(node: String, message: String) {
+        self.node = node
+        self.message = message
+    }
 }
 
 /// Result of a mutation: which sessions went, which were not there, which nodes failed.
@@ -271,12 +283,18 @@ public struct MutationResult: Sendable, Equatable {
     public var failedNodes: [NodeFailure]
     /// Store keys removed or changed, for the audit log.
     public var keysTouched: Int
-    public init(affected: [String] = [], notFound: [String] = [], failedNodes: [NodeFailure] = [], keysTouched: Int = 0) {
-        self.affected = affected; self.notFound = notFound; self.failedNodes = failedNodes; self.keysTouched = keysTouched
+    public init(affected: [String] = [], notFound: [String] = [], failedNodes: [NodeFailure] = [], keysTouched: Int = 0)
+    {
+        self.affected = affected
+        self.notFound = notFound
+        self.failedNodes = failedNodes
+        self.keysTouched = keysTouched
     }
     public mutating func merge(_ other: MutationResult) {
-        affected += other.affected; notFound += other.notFound
-        failedNodes += other.failedNodes; keysTouched += other.keysTouched
+        affected += other.affected
+        notFound += other.notFound
+        failedNodes += other.failedNodes
+        keysTouched += other.keysTouched
     }
 }
 
@@ -365,10 +383,19 @@ public struct SessionEvent: Sendable, Equatable {
     /// For `migrated`: the node the session moved to.
     public var target: String?
 
-    public init(kind: Kind, sessionID: String?, key: String?, user: String? = nil, node: String,
-                timeMs: Int64, prompted: Bool = false, detail: String? = nil, target: String? = nil) {
-        self.kind = kind; self.sessionID = sessionID; self.key = key; self.user = user
-        self.node = node; self.timeMs = timeMs; self.prompted = prompted; self.detail = detail; self.target = target
+    public init(
+        kind: Kind, sessionID: String?, key: String?, user: String? = nil, node: String,
+        timeMs: Int64, prompted: Bool = false, detail: String? = nil, target: String? = nil
+    ) {
+        self.kind = kind
+        self.sessionID = sessionID
+        self.key = key
+        self.user = user
+        self.node = node
+        self.timeMs = timeMs
+        self.prompted = prompted
+        self.detail = detail
+        self.target = target
     }
 }
 
@@ -397,7 +424,9 @@ public struct StoreOptions: Sendable {
     /// A password for URLs that carry none (`REDISCLI_AUTH`, a prompt).
     public var password: String?
 
-    public init(schema: String = "auto", connectTimeoutMs: Int = 2000, commandTimeoutMs: Int = 10_000, password: String? = nil) {
+    public init(
+        schema: String = "auto", connectTimeoutMs: Int = 2000, commandTimeoutMs: Int = 10_000, password: String? = nil
+    ) {
         self.schema = schema
         self.connectTimeoutMs = connectTimeoutMs
         self.commandTimeoutMs = commandTimeoutMs
@@ -415,7 +444,9 @@ public struct StoreKind: Sendable {
     /// Opens a store over these URLs (all of this kind); errors are usage errors.
     public var open: @Sendable ([String], StoreOptions) throws -> any SessionStore
 
-    public init(name: String, schemes: [String], open: @escaping @Sendable ([String], StoreOptions) throws -> any SessionStore) {
+    public init(
+        name: String, schemes: [String], open: @escaping @Sendable ([String], StoreOptions) throws -> any SessionStore
+    ) {
         self.name = name
         self.schemes = schemes
         self.open = open

@@ -31,24 +31,35 @@ public enum TOMLSubset {
             if p.peek == "[" {
                 p.i += 1
                 var name = ""
-                while !p.atEnd, p.peek != "]" { name.append(p.peek); p.i += 1 }
+                while !p.atEnd, p.peek != "]" {
+                    name.append(p.peek)
+                    p.i += 1
+                }
                 guard !p.atEnd else { throw TOMLError(line: lineNo, message: "unclosed table header") }
                 p.i += 1
                 p.skipSpace()
-                guard p.atEnd || p.peek == "#" else { throw TOMLError(line: lineNo, message: "text after table header") }
+                guard p.atEnd || p.peek == "#" else {
+                    throw TOMLError(line: lineNo, message: "text after table header")
+                }
                 path = name.split(separator: ".").map { String($0).trimmingCharacters() }
-                guard !path.isEmpty, path.allSatisfy({ !$0.isEmpty }) else { throw TOMLError(line: lineNo, message: "empty table name") }
+                guard !path.isEmpty, path.allSatisfy({ !$0.isEmpty }) else {
+                    throw TOMLError(line: lineNo, message: "empty table name")
+                }
                 try ensureTable(&root, path, line: lineNo)
                 continue
             }
             let key = try p.key()
             p.skipSpace()
-            guard !p.atEnd, p.peek == "=" else { throw TOMLError(line: lineNo, message: "expected '=' after key '\(key)'") }
+            guard !p.atEnd, p.peek == "=" else {
+                throw TOMLError(line: lineNo, message: "expected '=' after key '\(key)'")
+            }
             p.i += 1
             p.skipSpace()
             let value = try p.value(depth: 0)
             p.skipSpace()
-            guard p.atEnd || p.peek == "#" else { throw TOMLError(line: lineNo, message: "unexpected text after value") }
+            guard p.atEnd || p.peek == "#" else {
+                throw TOMLError(line: lineNo, message: "unexpected text after value")
+            }
             try insert(&root, path + [key], value, line: lineNo)
         }
         return root
@@ -57,12 +68,16 @@ public enum TOMLSubset {
     private static func ensureTable(_ t: inout [String: TOMLValue], _ path: [String], line: Int) throws(TOMLError) {
         guard let head = path.first else { return }
         var child = t[head]?.table ?? [:]
-        if let existing = t[head], existing.table == nil { throw TOMLError(line: line, message: "'\(head)' is not a table") }
+        if let existing = t[head], existing.table == nil {
+            throw TOMLError(line: line, message: "'\(head)' is not a table")
+        }
         try ensureTable(&child, Array(path.dropFirst()), line: line)
         t[head] = .table(child)
     }
 
-    private static func insert(_ t: inout [String: TOMLValue], _ path: [String], _ v: TOMLValue, line: Int) throws(TOMLError) {
+    private static func insert(_ t: inout [String: TOMLValue], _ path: [String], _ v: TOMLValue, line: Int)
+        throws(TOMLError)
+    {
         guard let head = path.first else { return }
         if path.count == 1 {
             guard t[head] == nil else { throw TOMLError(line: line, message: "duplicate key '\(head)'") }
@@ -78,7 +93,10 @@ public enum TOMLSubset {
         let chars: [Character]
         var i = 0
         let line: Int
-        init(chars: [Character], line: Int) { self.chars = chars; self.line = line }
+        init(chars: [Character], line: Int) {
+            self.chars = chars
+            self.line = line
+        }
         var atEnd: Bool { i >= chars.count }
         var peek: Character { chars[i] }
         mutating func skipSpace() { while !atEnd, peek == " " || peek == "\t" || peek == "\r" { i += 1 } }
@@ -86,7 +104,10 @@ public enum TOMLSubset {
         mutating func key() throws(TOMLError) -> String {
             if !atEnd, peek == "\"" { return try quoted() }
             var k = ""
-            while !atEnd, peek.isLetter || peek.isNumber || peek == "_" || peek == "-" { k.append(peek); i += 1 }
+            while !atEnd, peek.isLetter || peek.isNumber || peek == "_" || peek == "-" {
+                k.append(peek)
+                i += 1
+            }
             guard !k.isEmpty else { throw TOMLError(line: line, message: "expected a key") }
             return k
         }
@@ -126,8 +147,13 @@ public enum TOMLSubset {
                 var items: [TOMLValue] = []
                 while true {
                     skipSpace()
-                    guard !atEnd else { throw TOMLError(line: line, message: "unclosed array (arrays must fit on one line)") }
-                    if peek == "]" { i += 1; return .array(items) }
+                    guard !atEnd else {
+                        throw TOMLError(line: line, message: "unclosed array (arrays must fit on one line)")
+                    }
+                    if peek == "]" {
+                        i += 1
+                        return .array(items)
+                    }
                     items.append(try value(depth: depth + 1))
                     skipSpace()
                     if !atEnd, peek == "," { i += 1 }
@@ -138,10 +164,15 @@ public enum TOMLSubset {
                 while true {
                     skipSpace()
                     guard !atEnd else { throw TOMLError(line: line, message: "unclosed inline table") }
-                    if peek == "}" { i += 1; return .table(table) }
+                    if peek == "}" {
+                        i += 1
+                        return .table(table)
+                    }
                     let k = try key()
                     skipSpace()
-                    guard !atEnd, peek == "=" else { throw TOMLError(line: line, message: "expected '=' in inline table") }
+                    guard !atEnd, peek == "=" else {
+                        throw TOMLError(line: line, message: "expected '=' in inline table")
+                    }
                     i += 1
                     skipSpace()
                     guard table[k] == nil else { throw TOMLError(line: line, message: "duplicate key '\(k)'") }
@@ -151,7 +182,10 @@ public enum TOMLSubset {
                 }
             default:
                 var word = ""
-                while !atEnd, peek != ",", peek != "]", peek != "}", peek != " ", peek != "#" { word.append(peek); i += 1 }
+                while !atEnd, peek != ",", peek != "]", peek != "}", peek != " ", peek != "#" {
+                    word.append(peek)
+                    i += 1
+                }
                 if word == "true" { return .bool(true) }
                 if word == "false" { return .bool(false) }
                 if let n = Int(word) { return .integer(n) }

@@ -1,7 +1,8 @@
 import Foundation
 import SessionKit
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Appends one JSON line per mutation: who, when, what, on which store, the outcome.
@@ -29,7 +30,8 @@ public final class AuditLog: @unchecked Sendable {
             throw ConsoleError.usage("cannot create the audit log folder \(dir): \(error.localizedDescription)")
         }
         if !FileManager.default.fileExists(atPath: path) {
-            guard FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600]) else {
+            guard FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
+            else {
                 throw ConsoleError.usage("cannot create the audit log \(path)")
             }
         }
@@ -38,27 +40,52 @@ public final class AuditLog: @unchecked Sendable {
         }
     }
 
-    public func record(action: String, store: String, commandLine: String, target: String?, sessions: [String],
-                result: MutationResult, extra: [String: String] = [:]) {
+    public func record(
+        action: String, store: String, commandLine: String, target: String?, sessions: [String],
+        result: MutationResult, extra: [String: String] = [:]
+    ) {
         var w = JSONWriter()
-        w.raw("{\"time\":"); w.string(ISOTime.format(ms: currentTimeMs()))
-        w.raw(",\"actor\":"); w.string(ProcessInfo.processInfo.environment["USER"] ?? String(getuid()))
-        w.raw(",\"host\":"); w.string(ProcessInfo.processInfo.hostName)
-        w.raw(",\"action\":"); w.string(action)
-        w.raw(",\"store\":"); w.string(Redaction.redact(store))
-        w.raw(",\"command\":"); w.string(commandLine)
-        w.raw(",\"target\":"); w.optionalString(target)
+        w.raw("{\"time\":")
+        w.string(ISOTime.format(ms: currentTimeMs()))
+        w.raw(",\"actor\":")
+        w.string(ProcessInfo.processInfo.environment["USER"] ?? String(getuid()))
+        w.raw(",\"host\":")
+        w.string(ProcessInfo.processInfo.hostName)
+        w.raw(",\"action\":")
+        w.string(action)
+        w.raw(",\"store\":")
+        w.string(Redaction.redact(store))
+        w.raw(",\"command\":")
+        w.string(commandLine)
+        w.raw(",\"target\":")
+        w.optionalString(target)
         w.raw(",\"sessions\":[")
-        for (n, id) in sessions.prefix(10_000).enumerated() { if n > 0 { w.raw(",") }; w.string(id) }
-        w.raw("],\"affected\":"); w.int(Int64(result.affected.count))
-        w.raw(",\"not_found\":"); w.int(Int64(result.notFound.count))
-        w.raw(",\"keys_changed\":"); w.int(Int64(result.keysTouched))
+        for (n, id) in sessions.prefix(10_000).enumerated() {
+            if n > 0 { w.raw(",") }
+            w.string(id)
+        }
+        w.raw("],\"affected\":")
+        w.int(Int64(result.affected.count))
+        w.raw(",\"not_found\":")
+        w.int(Int64(result.notFound.count))
+        w.raw(",\"keys_changed\":")
+        w.int(Int64(result.keysTouched))
         w.raw(",\"failed_nodes\":[")
-        for (n, f) in result.failedNodes.enumerated() { if n > 0 { w.raw(",") }; w.string(f.node) }
-        w.raw("],\"result\":"); w.string(result.failedNodes.isEmpty ? (result.notFound.isEmpty ? "ok" : "partial") : "failed")
-        for (k, v) in extra.sorted(by: { $0.key < $1.key }) { w.raw(","); w.string(k); w.raw(":"); w.string(v) }
+        for (n, f) in result.failedNodes.enumerated() {
+            if n > 0 { w.raw(",") }
+            w.string(f.node)
+        }
+        w.raw("],\"result\":")
+        w.string(result.failedNodes.isEmpty ? (result.notFound.isEmpty ? "ok" : "partial") : "failed")
+        for (k, v) in extra.sorted(by: { $0.key < $1.key }) {
+            w.raw(",")
+            w.string(k)
+            w.raw(":")
+            w.string(v)
+        }
         w.raw("}\n")
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         guard let h = FileHandle(forWritingAtPath: path) else {
             FileHandle.standardError.write(Data("sessionctl: cannot append to the audit log \(path)\n".utf8))
             return

@@ -57,19 +57,26 @@ public struct ConfigFile: Sendable {
         }
         config.currentContext = doc["current-context"]?.string
         for (name, value) in doc["contexts"]?.table ?? [:] {
-            guard let t = value.table else { throw ConsoleError.usage("config \(path): contexts.\(name) must be a table") }
+            guard let t = value.table else {
+                throw ConsoleError.usage("config \(path): contexts.\(name) must be a table")
+            }
             var c = Context()
             for (k, v) in t {
                 switch (k, v) {
                 case ("stores", .array(let items)):
                     c.stores = try items.map {
-                        guard let s = $0.string else { throw ConsoleError.usage("config \(path): contexts.\(name).stores holds strings") }
+                        guard let s = $0.string else {
+                            throw ConsoleError.usage("config \(path): contexts.\(name).stores holds strings")
+                        }
                         return s
                     }
                 case ("schema", .string(let s)): c.schema = s
                 case ("read-only", .bool(let b)): c.readOnly = b
                 case ("theme", .string(let s)): c.theme = s
-                default: throw ConsoleError.usage("config \(path): contexts.\(name): unknown or mistyped key '\(k)' (stores, schema, read-only, theme)")
+                default:
+                    throw ConsoleError.usage(
+                        "config \(path): contexts.\(name): unknown or mistyped key '\(k)' (stores, schema, read-only, theme)"
+                    )
                 }
             }
             config.contexts[name] = c
@@ -82,7 +89,8 @@ public struct ConfigFile: Sendable {
         let name = requested ?? ProcessInfo.processInfo.environment["SESSIONCTL_CONTEXT"] ?? currentContext
         guard let name else { return nil }
         guard let c = contexts[name] else {
-            throw ConsoleError.usage("no context '\(name)' in \(path) (known: \(contexts.keys.sorted().joined(separator: ", ")))")
+            throw ConsoleError.usage(
+                "no context '\(name)' in \(path) (known: \(contexts.keys.sorted().joined(separator: ", ")))")
         }
         return (name, c)
     }

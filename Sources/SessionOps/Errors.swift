@@ -25,7 +25,9 @@ public struct ConsoleError: Error, CustomStringConvertible {
     public static func from(_ error: Error) -> ConsoleError {
         if let e = error as? ConsoleError { return e }
         let text = Redaction.redact("\(error)")
-        guard let classified = error as? any ClassifiedStoreError else { return ConsoleError(code: Exit.partial, message: text) }
+        guard let classified = error as? any ClassifiedStoreError else {
+            return ConsoleError(code: Exit.partial, message: text)
+        }
         switch classified.errorClass {
         case .connection: return ConsoleError(code: Exit.connection, message: text)
         case .usage: return ConsoleError(code: Exit.usage, message: text)

@@ -54,7 +54,9 @@ public enum NodeFormatter {
     public static func table(_ infos: [NodeInfo]) -> [String] {
         var factColumns: [(key: String, title: String)] = []
         for i in infos {
-            for f in i.facts where !factColumns.contains(where: { $0.key == f.key }) { factColumns.append((f.key, f.title)) }
+            for f in i.facts where !factColumns.contains(where: { $0.key == f.key }) {
+                factColumns.append((f.key, f.title))
+            }
         }
         let header =
             ["NODE", "ROLE", "STATE", "SESSIONS", "MEMORY", "MAXMEMORY", "POLICY", "EXPIRED", "EVICTED"]
@@ -62,7 +64,8 @@ public enum NodeFormatter {
         var rows = [header]
         for i in infos {
             var row: [String] = [
-                Sanitizer.display(i.name), Sanitizer.display(i.role), i.up ? "up" : "DOWN", i.sessions.map(String.init) ?? "-",
+                Sanitizer.display(i.name), Sanitizer.display(i.role), i.up ? "up" : "DOWN",
+                i.sessions.map(String.init) ?? "-",
             ]
             row.append(i.usedMemory.map(humanBytes) ?? "-")
             row.append(i.maxMemory.map { $0 == 0 ? "none" : humanBytes($0) } ?? "-")

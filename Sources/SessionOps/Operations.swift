@@ -97,7 +97,8 @@ public struct Operations: Sendable {
             for s in plan.sessions { line("would \(action): \(Sanitizer.display(s.id)) on \(s.node) (\(s.schema))") }
             line("dry run: \(plan.sessions.count) session(s) would be affected")
             outcome.dryRun = true
-            outcome.exitCode = exitCode(found: plan.sessions.count, notFound: plan.notFound.count, failures: plan.failures)
+            outcome.exitCode = exitCode(
+                found: plan.sessions.count, notFound: plan.notFound.count, failures: plan.failures)
             return outcome
         }
         if plan.sessions.isEmpty {
@@ -109,7 +110,8 @@ public struct Operations: Sendable {
         var result = try await store.expire(.sessions(plan.sessions), after: after?.ms)
         result.notFound += plan.notFound
         audit.record(
-            action: after == nil ? "expire" : "expire-in", store: store.displayName, commandLine: commandLine, target: nil,
+            action: after == nil ? "expire" : "expire-in", store: store.displayName, commandLine: commandLine,
+            target: nil,
             sessions: result.affected, result: result, extra: after.map { ["in_ms": String($0.ms)] } ?? [:])
         outcome.result = result
         outcome.summary =
@@ -193,7 +195,8 @@ public struct Operations: Sendable {
             result.failedNodes += again.failedNodes
         }
         audit.record(
-            action: "logout", store: store.displayName, commandLine: commandLine, target: user, sessions: result.affected,
+            action: "logout", store: store.displayName, commandLine: commandLine, target: user,
+            sessions: result.affected,
             result: result)
         outcome.result = result
         outcome.summary =
@@ -219,9 +222,11 @@ public struct Operations: Sendable {
         try audit.ensureWritable()
         let result = try await store.delete(.ids(ids))
         audit.record(
-            action: "delete", store: store.displayName, commandLine: commandLine, target: nil, sessions: result.affected,
+            action: "delete", store: store.displayName, commandLine: commandLine, target: nil,
+            sessions: result.affected,
             result: result)
-        return Outcome(result: result, found: result.affected.count, summary: "deleted \(result.affected.count) session(s)")
+        return Outcome(
+            result: result, found: result.affected.count, summary: "deleted \(result.affected.count) session(s)")
     }
 
     // MARK: migrate
@@ -229,7 +234,8 @@ public struct Operations: Sendable {
     /// The store's migration capability, or a usage error that says why there is none.
     public func migrator(for verb: String) async throws -> (any SessionMigrator, [String]) {
         let caps = await store.capabilities()
-        guard let migrator = caps.migration, case let targets = await migrator.migrationTargets(), !targets.isEmpty else {
+        guard let migrator = caps.migration, case let targets = await migrator.migrationTargets(), !targets.isEmpty
+        else {
             throw ConsoleError.usage(
                 "\(store.displayName) cannot \(verb): \(verb == "drain nodes" ? "draining" : "migration") "
                     + "needs an in-house cluster (sessiond --cluster)")
@@ -239,7 +245,9 @@ public struct Operations: Sendable {
 
     /// Moves sessions to `node`. In a Redis Cluster sessions move only with their hash slots:
     /// that needs `moveSlots` (it says what else is in them), never a silent bigger move.
-    public func migrate(ids: [String], to node: String, options: MigrationOptions = MigrationOptions()) async throws -> Outcome {
+    public func migrate(ids: [String], to node: String, options: MigrationOptions = MigrationOptions()) async throws
+        -> Outcome
+    {
         let (migrator, targets) = try await migrator(for: "migrate sessions")
         guard targets.contains(node) else {
             throw ConsoleError.usage("unknown node '\(node)'; nodes: \(targets.joined(separator: ", "))")
@@ -247,18 +255,22 @@ public struct Operations: Sendable {
         let plan = await store.locate(ids: ids)
         reportNotFound(plan.notFound)
         let moving = plan.sessions.filter { $0.node != node }
-        for s in plan.sessions where s.node == node { reporter.note("\(Sanitizer.display(s.id)) is already on \(node)") }
+        for s in plan.sessions where s.node == node {
+            reporter.note("\(Sanitizer.display(s.id)) is already on \(node)")
+        }
         var outcome = Outcome(found: plan.sessions.count)
         guard try policy.authorize("migrate to \(node)", count: moving.count, reporter: reporter) else {
             for s in moving { line("would migrate: \(Sanitizer.display(s.id)) from \(s.node) to \(node)") }
             line("dry run: \(moving.count) session(s) would be migrated")
             outcome.dryRun = true
-            outcome.exitCode = exitCode(found: plan.sessions.count, notFound: plan.notFound.count, failures: plan.failures)
+            outcome.exitCode = exitCode(
+                found: plan.sessions.count, notFound: plan.notFound.count, failures: plan.failures)
             return outcome
         }
         if moving.isEmpty {
             recordAttempt("migrate", target: node, notFound: plan.notFound, extra: ["to": node])
-            outcome.exitCode = exitCode(found: plan.sessions.count, notFound: plan.notFound.count, failures: plan.failures)
+            outcome.exitCode = exitCode(
+                found: plan.sessions.count, notFound: plan.notFound.count, failures: plan.failures)
             return outcome
         }
         try audit.ensureWritable()
@@ -274,7 +286,8 @@ public struct Operations: Sendable {
         reporter.clearProgress()
         result.notFound += plan.notFound
         audit.record(
-            action: "migrate", store: store.displayName, commandLine: commandLine, target: node, sessions: result.affected,
+            action: "migrate", store: store.displayName, commandLine: commandLine, target: node,
+            sessions: result.affected,
             result: result, extra: ["to": node])
         outcome.result = result
         outcome.summary = "migrated \(result.affected.count) session(s) to \(node)"
@@ -313,7 +326,8 @@ public struct Operations: Sendable {
         let becameReplica = afterInfo?.role.hasPrefix("replica") == true
         let after = afterInfo?.sessions ?? (becameReplica ? 0 : nil)
         audit.record(
-            action: "drain", store: store.displayName, commandLine: commandLine, target: node, sessions: result.affected,
+            action: "drain", store: store.displayName, commandLine: commandLine, target: node,
+            sessions: result.affected,
             result: result, extra: target.map { ["to": $0] } ?? [:])
         let secs = Double(max(1, currentTimeMs() - started)) / 1000
         let what =
@@ -326,7 +340,8 @@ public struct Operations: Sendable {
             + (becameReplica ? " (now a \(afterInfo?.role ?? "replica"))" : "")
         line(outcome.summary)
         if let after, after > 0 {
-            reporter.note("\(after) session(s) remain on \(node) (created during the drain, or failed); run the drain again")
+            reporter.note(
+                "\(after) session(s) remain on \(node) (created during the drain, or failed); run the drain again")
         }
         // Nothing to drain, or everything moved: success; failures are reported per node.
         outcome.exitCode = result.failedNodes.isEmpty ? Exit.ok : report(failures: result.failedNodes)
@@ -338,7 +353,9 @@ public struct Operations: Sendable {
 
     /// Redis Cluster: a session moves with its hash slots. Says what else is in them, and
     /// moves them only when asked (`confirmedSlotMove`) and authorized.
-    public func moveSlots(of ids: [String], to node: String, mover: any SlotMover, confirmedSlotMove: Bool) async throws -> Outcome {
+    public func moveSlots(of ids: [String], to node: String, mover: any SlotMover, confirmedSlotMove: Bool) async throws
+        -> Outcome
+    {
         let (_, targets) = try await migrator(for: "migrate sessions")
         guard targets.contains(node) else {
             throw ConsoleError.usage("unknown node '\(node)'; nodes: \(targets.joined(separator: ", "))")
@@ -348,14 +365,18 @@ public struct Operations: Sendable {
         let moving = slots.filter { $0.owner != node }
         let keys = moving.reduce(0) { $0 + $1.keys }
         for s in slots {
-            line("slot \(s.slot) on \(s.owner): \(s.keys) key(s)" + (s.owner == node ? " (already there)" : " would move to \(node)"))
+            line(
+                "slot \(s.slot) on \(s.owner): \(s.keys) key(s)"
+                    + (s.owner == node ? " (already there)" : " would move to \(node)"))
         }
         guard confirmedSlotMove else {
             throw ConsoleError.usage(
                 "in a Redis Cluster a session moves with its hash slots: \(moving.count) slot(s) holding \(keys) key(s) "
                     + "(other sessions and data too) would move to \(node); add --move-slot to do it")
         }
-        guard try policy.authorize("move \(moving.count) hash slot(s) with \(keys) key(s) to \(node)", count: keys, reporter: reporter)
+        guard
+            try policy.authorize(
+                "move \(moving.count) hash slot(s) with \(keys) key(s) to \(node)", count: keys, reporter: reporter)
         else {
             line("dry run: \(moving.count) slot(s), \(keys) key(s) would move to \(node)")
             return Outcome(found: keys, dryRun: true)
@@ -369,11 +390,13 @@ public struct Operations: Sendable {
         reporter.clearProgress()
         let result = MutationResult(affected: ids.filter { !notFound.contains($0) }, keysTouched: moved)
         audit.record(
-            action: "move-slots", store: store.displayName, commandLine: commandLine, target: node, sessions: ids, result: result,
+            action: "move-slots", store: store.displayName, commandLine: commandLine, target: node, sessions: ids,
+            result: result,
             extra: ["slots": moving.map { String($0.slot) }.joined(separator: ",")])
         let summary = "moved \(moving.count) slot(s) with \(moved) key(s) to \(node)"
         line(summary)
-        return Outcome(result: result, found: keys, summary: summary, exitCode: notFound.isEmpty ? Exit.ok : Exit.partial)
+        return Outcome(
+            result: result, found: keys, summary: summary, exitCode: notFound.isEmpty ? Exit.ok : Exit.partial)
     }
 
     /// What a slot move of these sessions would take, in words (the TUI explains instead of

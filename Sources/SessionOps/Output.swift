@@ -1,6 +1,7 @@
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Standard output through one buffer, written in large chunks (a million JSON lines
@@ -14,10 +15,12 @@ public final class Output: @unchecked Sendable {
     /// Writes to file descriptor `fd` (standard output by default).
     public init(fd: Int32 = 1) {
         self.fd = fd
-        buffer.reserveCapacity(threshold * 2) }
+        buffer.reserveCapacity(threshold * 2)
+    }
 
     public func write(_ bytes: [UInt8]) {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         buffer += bytes
         if buffer.count >= threshold { flushLocked() }
     }
@@ -27,7 +30,8 @@ public final class Output: @unchecked Sendable {
     }
 
     public func flush() {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         flushLocked()
     }
 
@@ -37,7 +41,10 @@ public final class Output: @unchecked Sendable {
             guard let base = raw.baseAddress else { return }
             while off < raw.count {
                 let n = Glibc.write(fd, base + off, raw.count - off)
-                if n <= 0 { if errno == EINTR { continue }; break }
+                if n <= 0 {
+                    if errno == EINTR { continue }
+                    break
+                }
                 off += n
             }
         }

@@ -16,7 +16,8 @@ public struct SafetyPolicy: Sendable, Equatable {
 
     /// A line's own flags add to the batch's; they can never loosen them.
     public func tightened(by line: SafetyPolicy) -> SafetyPolicy {
-        SafetyPolicy(readOnly: readOnly || line.readOnly, dryRun: dryRun || line.dryRun, confirmed: confirmed || line.confirmed)
+        SafetyPolicy(
+            readOnly: readOnly || line.readOnly, dryRun: dryRun || line.dryRun, confirmed: confirmed || line.confirmed)
     }
 
     /// Refuses mutations under read-only and asks for (or requires) confirmation.
@@ -26,9 +27,12 @@ public struct SafetyPolicy: Sendable, Equatable {
         if dryRun { return false }
         if count == 0 || confirmed { return true }
         let plural = count == 1 ? "" : "s"
-        if reporter.confirm("\(action.prefix(1).uppercased() + action.dropFirst()): \(count) session\(plural) will be affected. Continue?") {
+        if reporter.confirm(
+            "\(action.prefix(1).uppercased() + action.dropFirst()): \(count) session\(plural) will be affected. Continue?"
+        ) {
             return true
         }
-        throw ConsoleError.usage("\(action) affects \(count) session\(plural): confirm with --yes (no confirmation was given)")
+        throw ConsoleError.usage(
+            "\(action) affects \(count) session\(plural): confirm with --yes (no confirmation was given)")
     }
 }

@@ -16,7 +16,10 @@ public struct SessionFormatter {
     private var widths: [Int] = []
     public static let columns = ["ID", "USER", "NODE", "TTL", "IDLE", "AGE", "SIZE", "SCHEMA"]
 
-    public init(format: OutputFormat, output: Output) { self.format = format; self.output = output }
+    public init(format: OutputFormat, output: Output) {
+        self.format = format
+        self.output = output
+    }
 
     public mutating func write(_ sessions: [Session], nowMs: Int64) {
         switch format {
@@ -42,10 +45,12 @@ public struct SessionFormatter {
                 wroteHeader = true
             }
             for s in sessions {
-                let fields = [s.id, s.user ?? "", s.node, String(s.ttlMs), s.schema,
-                              s.createdAtMs.map { ISOTime.format(ms: $0) } ?? "",
-                              s.lastAccessedAtMs.map { ISOTime.format(ms: $0) } ?? "",
-                              s.sizeBytes.map(String.init) ?? "", s.idleMs(now: nowMs).map(String.init) ?? ""]
+                let fields = [
+                    s.id, s.user ?? "", s.node, String(s.ttlMs), s.schema,
+                    s.createdAtMs.map { ISOTime.format(ms: $0) } ?? "",
+                    s.lastAccessedAtMs.map { ISOTime.format(ms: $0) } ?? "",
+                    s.sizeBytes.map(String.init) ?? "", s.idleMs(now: nowMs).map(String.init) ?? "",
+                ]
                 output.line(fields.map(SessionFormatter.csvField).joined(separator: ","))
             }
             count += sessions.count
@@ -54,7 +59,9 @@ public struct SessionFormatter {
             if !wroteHeader {
                 // Widths from the first page; later longer values are cut with "…".
                 widths = SessionFormatter.columns.map(\.count)
-                for r in rows { for (i, v) in r.enumerated() { widths[i] = min(max(widths[i], v.count), i == 0 ? 48 : 32) } }
+                for r in rows {
+                    for (i, v) in r.enumerated() { widths[i] = min(max(widths[i], v.count), i == 0 ? 48 : 32) }
+                }
                 output.line(SessionFormatter.pad(SessionFormatter.columns, widths))
                 wroteHeader = true
             }
@@ -66,32 +73,46 @@ public struct SessionFormatter {
     public mutating func finish() {
         switch format {
         case .json: output.line(count == 0 ? "[]" : "\n]")
-        case .table where !wroteHeader: output.line(SessionFormatter.pad(SessionFormatter.columns, SessionFormatter.columns.map(\.count)))
+        case .table where !wroteHeader:
+            output.line(SessionFormatter.pad(SessionFormatter.columns, SessionFormatter.columns.map(\.count)))
         default: break
         }
     }
 
     public static func json(_ s: Session, into w: inout JSONWriter, nowMs: Int64) {
-        w.raw("{\"id\":"); w.string(s.id)
-        w.raw(",\"user\":"); w.optionalString(s.user)
-        w.raw(",\"node\":"); w.string(s.node)
-        w.raw(",\"ttl_ms\":"); w.int(s.ttlMs)
-        w.raw(",\"schema\":"); w.string(s.schema)
-        w.raw(",\"created_at\":"); w.optionalTime(s.createdAtMs)
-        w.raw(",\"last_accessed_at\":"); w.optionalTime(s.lastAccessedAtMs)
-        w.raw(",\"size_bytes\":"); w.optionalInt(s.sizeBytes)
-        w.raw(",\"idle_ms\":"); w.optionalInt(s.idleMs(now: nowMs))
-        w.raw(",\"max_inactive_s\":"); w.optionalInt(s.maxInactiveSeconds)
-        w.raw(",\"key\":"); w.string(s.key)
+        w.raw("{\"id\":")
+        w.string(s.id)
+        w.raw(",\"user\":")
+        w.optionalString(s.user)
+        w.raw(",\"node\":")
+        w.string(s.node)
+        w.raw(",\"ttl_ms\":")
+        w.int(s.ttlMs)
+        w.raw(",\"schema\":")
+        w.string(s.schema)
+        w.raw(",\"created_at\":")
+        w.optionalTime(s.createdAtMs)
+        w.raw(",\"last_accessed_at\":")
+        w.optionalTime(s.lastAccessedAtMs)
+        w.raw(",\"size_bytes\":")
+        w.optionalInt(s.sizeBytes)
+        w.raw(",\"idle_ms\":")
+        w.optionalInt(s.idleMs(now: nowMs))
+        w.raw(",\"max_inactive_s\":")
+        w.optionalInt(s.maxInactiveSeconds)
+        w.raw(",\"key\":")
+        w.string(s.key)
         w.raw("}")
     }
 
     public static func tableRow(_ s: Session, nowMs: Int64) -> [String] {
-        [Sanitizer.display(s.id, limit: 256), s.user.map { Sanitizer.display($0, limit: 256) } ?? "-",
-         Sanitizer.display(s.node), DurationText.compact(ms: s.ttlMs),
-         s.idleMs(now: nowMs).map { DurationText.compact(ms: $0) } ?? "-",
-         s.ageMs(now: nowMs).map { DurationText.compact(ms: $0) } ?? "-",
-         s.sizeBytes.map(humanBytes) ?? "-", s.schema]
+        [
+            Sanitizer.display(s.id, limit: 256), s.user.map { Sanitizer.display($0, limit: 256) } ?? "-",
+            Sanitizer.display(s.node), DurationText.compact(ms: s.ttlMs),
+            s.idleMs(now: nowMs).map { DurationText.compact(ms: $0) } ?? "-",
+            s.ageMs(now: nowMs).map { DurationText.compact(ms: $0) } ?? "-",
+            s.sizeBytes.map(humanBytes) ?? "-", s.schema,
+        ]
     }
 
     public static func pad(_ values: [String], _ widths: [Int]) -> String {
@@ -120,6 +141,6 @@ public struct SessionFormatter {
 public func humanBytes(_ n: Int64) -> String {
     if n < 1024 { return "\(n)B" }
     if n < 1024 * 1024 { return String(format: "%.1fK", Double(n) / 1024) }
-    if n < 1024 * 1024 * 1024 { return String(format: "%.1fM", Double(n) / 1048576) }
-    return String(format: "%.1fG", Double(n) / 1073741824)
+    if n < 1024 * 1024 * 1024 { return String(format: "%.1fM", Double(n) / 1_048_576) }
+    return String(format: "%.1fG", Double(n) / 1_073_741_824)
 }

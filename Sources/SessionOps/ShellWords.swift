@@ -8,20 +8,30 @@ public enum ShellWords {
         var quote: Character? = nil
         var escape = false
         for c in line {
-            if escape { cur.append(c); escape = false; inWord = true; continue }
+            if escape {
+                cur.append(c)
+                escape = false
+                inWord = true
+                continue
+            }
             if let q = quote {
-                if c == q { quote = nil }
-                else if c == "\\" && q == "\"" { escape = true }
-                else { cur.append(c) }
+                if c == q { quote = nil } else if c == "\\" && q == "\"" { escape = true } else { cur.append(c) }
                 continue
             }
             switch c {
             case "\\": escape = true
-            case "'", "\"": quote = c; inWord = true
+            case "'", "\"":
+                quote = c
+                inWord = true
             case " ", "\t":
-                if inWord { words.append(cur); cur = ""; inWord = false }
+                if inWord {
+                    words.append(cur)
+                    cur = ""
+                    inWord = false
+                }
             default:
-                cur.append(c); inWord = true
+                cur.append(c)
+                inWord = true
             }
         }
         if quote != nil || escape { throw ConsoleError.usage("unterminated quote or escape") }

@@ -26,7 +26,8 @@ public struct StoreFactory: Sendable {
         }
         for url in urls.dropFirst() where kind(of: url)?.name != chosen.name {
             throw ConsoleError.usage(
-                "one store per invocation: '\(Redaction.redact(url))' is not a \(chosen.name) URL like '\(Redaction.redact(first))'")
+                "one store per invocation: '\(Redaction.redact(url))' is not a \(chosen.name) URL like '\(Redaction.redact(first))'"
+            )
         }
         do {
             return try chosen.open(urls, options)

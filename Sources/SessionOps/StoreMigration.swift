@@ -31,7 +31,8 @@ public struct StoreMigration: Sendable {
         for f in counted.failedNodes { ops.reporter.error("node \(f.node) failed: \(Redaction.redact(f.message))") }
         let what = "move sessions from \(source.displayName) to \(target.displayName)"
         guard try ops.policy.authorize(what, count: total, reporter: ops.reporter) else {
-            ops.output?.line("dry run: \(total) session(s) would move from \(source.displayName) to \(target.displayName)")
+            ops.output?.line(
+                "dry run: \(total) session(s) would move from \(source.displayName) to \(target.displayName)")
             return Exit.ok
         }
         try ops.audit.ensureWritable()
@@ -68,7 +69,8 @@ public struct StoreMigration: Sendable {
             reporter.clearProgress()
             let moved = await state.movedIDs
             ops.audit.record(
-                action: "migrate-store", store: source.displayName, commandLine: ops.commandLine, target: target.displayName,
+                action: "migrate-store", store: source.displayName, commandLine: ops.commandLine,
+                target: target.displayName,
                 sessions: moved, result: MutationResult(affected: moved, failedNodes: await state.failures))
             reporter.error(
                 "stopped after moving \(moved.count) of \(total) session(s): \(Redaction.redact("\(error)")); nothing was lost: "
@@ -89,7 +91,8 @@ public struct StoreMigration: Sendable {
             start += slice.count
         }
         ops.audit.record(
-            action: "migrate-store", store: source.displayName, commandLine: ops.commandLine, target: target.displayName,
+            action: "migrate-store", store: source.displayName, commandLine: ops.commandLine,
+            target: target.displayName,
             sessions: moved, result: MutationResult(affected: moved, keysTouched: moved.count))
         ops.output?.line(
             "moved \(moved.count) session(s) from \(source.displayName) to \(target.displayName); "

@@ -1,8 +1,9 @@
 import HouseStore
 import NIOCore
 import SessionKit
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Another member of the cluster, as this node sees it.
@@ -120,7 +121,7 @@ extension NodeServer {
         guard let c = cluster else { return }
         c.records.pending[p.id] = nil
         log?.logUnpend(p.id)
-        if c.records.forward.removeValue(forKey: p.id) != nil { log?.logForward(p.id, to: nil) }
+        setForward(p.id, to: nil)
         guard (p.deadlineMs ?? .max) > now else { return }
         publish(engine.restore(p, now: now))
         persist(p.id)
@@ -137,7 +138,8 @@ extension NodeServer {
         c.records.pending[s.id] = s
         log?.logPending(s)
         if config.fault == "target-after-restore" {
-            try? commitLog(); try? log?.sync()
+            try? commitLog()
+            try? log?.sync()
             crashIf("target-after-restore")
         }
         return .ok
@@ -158,16 +160,18 @@ extension NodeServer {
         return .integer(0)
     }
 
+    /// Changes a forward pointer and logs the change; nothing when it already is so.
+    func setForward(_ id: String, to node: String?) {
+        guard let c = cluster, c.records.forward[id] != node else { return }
+        c.records.forward[id] = node
+        log?.logForward(id, to: node)
+    }
+
     /// `CLUSTER.POINT id node` (at the home): the session lives on `node` now.
     func point(_ id: String, to node: String) -> RESPReply {
         guard let c = cluster else { return .error("ERR this node is not in a cluster") }
         guard c.ring.member(node) != nil else { return .error("ERR unknown node '\(node)'") }
-        if node == c.selfID || engine.contains(id) {
-            if c.records.forward.removeValue(forKey: id) != nil { log?.logForward(id, to: nil) }
-        } else if c.records.forward[id] != node {
-            c.records.forward[id] = node
-            log?.logForward(id, to: node)
-        }
+        setForward(id, to: node == c.selfID || engine.contains(id) ? nil : node)
         return .ok
     }
 
@@ -175,8 +179,7 @@ extension NodeServer {
     func forget(_ id: String, node: String) -> RESPReply {
         guard let c = cluster else { return .error("ERR this node is not in a cluster") }
         guard c.records.forward[id] == node else { return .integer(0) }
-        c.records.forward[id] = nil
-        log?.logForward(id, to: nil)
+        setForward(id, to: nil)
         return .integer(1)
     }
 
@@ -194,7 +197,8 @@ extension NodeServer {
         c.forgets = [:]
         for (home, ids) in batches {
             guard let peer = c.peers[home] else { continue }
-            _ = call(peer, ids.map { PeerCommand("CLUSTER.FORGET", $0, c.selfID) })   // best effort: a stale pointer costs one hop
+            // Best effort: a stale pointer costs one hop.
+            _ = call(peer, ids.map { PeerCommand("CLUSTER.FORGET", $0, c.selfID) })
         }
     }
 
@@ -210,19 +214,29 @@ extension NodeServer {
 
     /// Moves the sessions `ids` (held here) to `target`; one outcome per id, in order.
     func migrate(_ ids: [String], to target: String, now: Int64) -> EventLoopFuture<[MigrateOutcome]> {
-        guard let c = cluster else { return loop.makeSucceededFuture(ids.map { _ in .failed("this node is not in a cluster") }) }
+        guard let c = cluster else {
+            return loop.makeSucceededFuture(ids.map { _ in .failed("this node is not in a cluster") })
+        }
         guard let peer = c.peers[target] else {
-            let why = target == c.selfID ? "already on \(target)" : "unknown node '\(target)' (members: \(c.ring.members.map(\.id).joined(separator: ", ")))"
-            return loop.makeSucceededFuture(ids.map { _ in target == c.selfID ? .skipped(.simple("OK already there")) : .failed(why) })
+            let why =
+                target == c.selfID
+                ? "already on \(target)"
+                : "unknown node '\(target)' (members: \(c.ring.members.map(\.id).joined(separator: ", ")))"
+            return loop.makeSucceededFuture(
+                ids.map { _ in target == c.selfID ? .skipped(.simple("OK already there")) : .failed(why) })
         }
         var outcomes: [MigrateOutcome?] = Array(repeating: nil, count: ids.count)
         var moving: [(index: Int, session: HouseSession)] = []
         for (i, id) in ids.enumerated() {
-            if c.migrating.contains(id) { outcomes[i] = .skipped(.error("TRYAGAIN a migration of this session is in progress")); continue }
+            if c.migrating.contains(id) {
+                outcomes[i] = .skipped(.error("TRYAGAIN a migration of this session is in progress"))
+                continue
+            }
             let (s, events) = engine.get(id, now: now, touch: false)
             publish(events)
             guard let s else {
-                outcomes[i] = .skipped(c.records.forward[id].map { moved($0) } ?? .error("NOTFOUND no such session on \(c.selfID)"))
+                outcomes[i] = .skipped(
+                    c.records.forward[id].map { moved($0) } ?? .error("NOTFOUND no such session on \(c.selfID)"))
                 continue
             }
             moving.append((i, s))
@@ -232,16 +246,24 @@ extension NodeServer {
 
         // Step 1: the target keeps pending copies.
         let restores = moving.map { PeerCommand([Array("CLUSTER.RESTORE".utf8)] + AppendLog.fields(of: $0.session)) }
-        return call(peer, restores).assumeIsolated().flatMap { [self] (result: Result<[RESPReply], PeerError>) -> EventLoopFuture<[MigrateOutcome]> in
+        return call(peer, restores).assumeIsolated().flatMap {
+            [self] (result: Result<[RESPReply], PeerError>) -> EventLoopFuture<[MigrateOutcome]> in
             var committed: [(index: Int, id: String, lastAccess: Int64)] = []
             let now = currentTimeMs()
             switch result {
             case .failure(let e):
-                for m in moving { c.migrating.remove(m.session.id); outcomes[m.index] = .failed("target \(target) unreachable: \(e.description); the session stays here") }
+                for m in moving {
+                    c.migrating.remove(m.session.id)
+                    outcomes[m.index] = .failed(
+                        "target \(target) unreachable: \(e.description); the session stays here")
+                }
             case .success(let replies):
                 for (m, r) in zip(moving, replies) {
                     c.migrating.remove(m.session.id)
-                    if let err = r.errorMessage { outcomes[m.index] = .failed("target \(target) refused: \(err)"); continue }
+                    if let err = r.errorMessage {
+                        outcomes[m.index] = .failed("target \(target) refused: \(err)")
+                        continue
+                    }
                     crashIf("source-after-ack")
                     // Step 2: let go, with a pointer to the new holder (both logged before step 3).
                     guard let current = engine.take(m.session.id, now: now) else {
@@ -250,13 +272,15 @@ extension NodeServer {
                         continue
                     }
                     log?.logDelete(current.id)
-                    c.records.forward[current.id] = target
-                    log?.logForward(current.id, to: target)
+                    setForward(current.id, to: target)
                     c.owed.insert(current.id)
                     c.migratedOut += 1
                     committed.append((m.index, current.id, current.lastAccessMs))
-                    publish([EngineEvent(kind: .migrated, id: current.id, principal: current.principal, node: c.selfID,
-                                         timeMs: now, reason: "to \(target)")])
+                    publish([
+                        EngineEvent(
+                            kind: .migrated, id: current.id, principal: current.principal, node: c.selfID,
+                            timeMs: now, reason: "to \(target)")
+                    ])
                 }
             }
             do { try commitLog() } catch { logError("log write failed during migration: \(error)") }
@@ -286,23 +310,26 @@ extension NodeServer {
             var points: [String: [PeerCommand]] = [:]
             for (item, r) in zip(items, replies) {
                 let id = item.id
-                guard c.records.forward[id] == peer.member.id else { c.owed.remove(id); continue }
+                guard c.records.forward[id] == peer.member.id else {
+                    c.owed.remove(id)
+                    continue
+                }
                 let home = c.home(of: id)?.id
                 if r.int == 1 || r.text.map({ c.ring.member($0) != nil }) == true {
                     confirmed.insert(id)
                     c.owed.remove(id)
                     let holder = r.int == 1 ? peer.member.id : (r.text ?? peer.member.id)
                     if home == c.selfID {
-                        if holder != peer.member.id { c.records.forward[id] = holder; log?.logForward(id, to: holder) }
+                        if holder != peer.member.id { setForward(id, to: holder) }
                     } else if home == holder {
-                        c.records.forward[id] = nil; log?.logForward(id, to: nil)
+                        setForward(id, to: nil)
                     } else if let home {
                         points[home, default: []].append(PeerCommand("CLUSTER.POINT", id, holder))
                     }
                 } else if r.int == 0 {
                     // The target holds nothing: the session ended there. Drop the pointer.
                     c.owed.remove(id)
-                    c.records.forward[id] = nil; log?.logForward(id, to: nil)
+                    setForward(id, to: nil)
                 }
             }
             for (home, commands) in points {
@@ -311,7 +338,7 @@ extension NodeServer {
                     guard case .success(let replies) = result else { return }
                     for (cmd, r) in zip(commands, replies) where r.errorMessage == nil {
                         let id = String(decoding: cmd.args[1], as: UTF8.self)
-                        if c.records.forward[id] != nil { c.records.forward[id] = nil; log?.logForward(id, to: nil) }
+                        setForward(id, to: nil)
                     }
                     do { try commitLog() } catch { logError("\(error)") }
                 }
@@ -326,13 +353,18 @@ extension NodeServer {
         guard let c = cluster, !c.owed.isEmpty, !c.retrying else { return }
         var byTarget: [String: [(id: String, lastAccess: Int64?)]] = [:]
         for id in c.owed.prefix(5000) {
-            guard let to = c.records.forward[id] else { c.owed.remove(id); continue }
+            guard let to = c.records.forward[id] else {
+                c.owed.remove(id)
+                continue
+            }
             if c.peers[to]?.up != false { byTarget[to, default: []].append((id, nil)) }
         }
         guard !byTarget.isEmpty else { return }
         c.retrying = true
         let futures = byTarget.compactMap { (to, items) in c.peers[to].map { confirm(items, at: $0) } }
-        EventLoopFuture.andAllComplete(futures, on: loop).assumeIsolated().whenComplete { [self] _ in cluster?.retrying = false }
+        EventLoopFuture.andAllComplete(futures, on: loop).assumeIsolated().whenComplete { [self] _ in
+            cluster?.retrying = false
+        }
     }
 
     // MARK: health
@@ -343,7 +375,10 @@ extension NodeServer {
         guard let c = cluster else { return }
         let now = currentTimeMs()
         let gone = c.records.pending.filter { ($0.value.deadlineMs ?? .max) <= now }.map(\.key)
-        for id in gone { c.records.pending[id] = nil; log?.logUnpend(id) }
+        for id in gone {
+            c.records.pending[id] = nil
+            log?.logUnpend(id)
+        }
         for peer in c.peers.values where !peer.probing {
             peer.probing = true
             call(peer, [PeerCommand("SESSION.COUNT")]).assumeIsolated().whenComplete { [self] result in
@@ -351,13 +386,18 @@ extension NodeServer {
                 let wasUp = peer.up
                 switch result {
                 case .success(.success(let r)) where r.first?.int != nil:
-                    peer.up = true; peer.sessions = r.first?.int.map { Int($0) }; peer.lastError = nil
+                    peer.up = true
+                    peer.sessions = r.first?.int.map { Int($0) }
+                    peer.lastError = nil
                 case .success(.success(let r)):
-                    peer.up = false; peer.lastError = r.first?.errorMessage ?? "unexpected reply"
+                    peer.up = false
+                    peer.lastError = r.first?.errorMessage ?? "unexpected reply"
                 case .success(.failure(let e)):
-                    peer.up = false; peer.lastError = e.description
+                    peer.up = false
+                    peer.lastError = e.description
                 case .failure(let e):
-                    peer.up = false; peer.lastError = "\(e)"
+                    peer.up = false
+                    peer.lastError = "\(e)"
                 }
                 if wasUp != true && peer.up == true { retryOwed() }
             }

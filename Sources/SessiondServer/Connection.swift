@@ -60,7 +60,10 @@ final class Connection: ChannelInboundHandler {
         let now = currentTimeMs()
         do {
             while let request = try decoder.nextRequest() {
-                if let future = node.deferred(request, from: self) { later = future; break }
+                if let future = node.deferred(request, from: self) {
+                    later = future
+                    break
+                }
                 node.execute(request, from: self, now: now, into: &replies)
                 if closeAfterReply { break }
             }
@@ -68,7 +71,7 @@ final class Connection: ChannelInboundHandler {
             replies.error("ERR \(error.description)")
             closeAfterReply = true
         }
-        node.armExpiryTimer()   // once per batch: deadlines may have moved
+        node.armExpiryTimer()  // once per batch: deadlines may have moved
         // The batch's log records reach the file (fsynced under `always`) before any reply:
         // no acknowledgement without durability. If the log cannot be written, no reply.
         do { try node.commitLog() } catch {
@@ -84,7 +87,10 @@ final class Connection: ChannelInboundHandler {
             replies.bytes.removeAll(keepingCapacity: replies.bytes.capacity <= 1 << 20)
             context.writeAndFlush(wrapOutboundOut(out), promise: nil)
         }
-        if closeAfterReply { context.close(promise: nil); return }
+        if closeAfterReply {
+            context.close(promise: nil)
+            return
+        }
         guard let later else { return }
         waiting = true
         context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
@@ -140,7 +146,10 @@ final class Connection: ChannelInboundHandler {
     /// full, so a slow subscriber costs bounded memory.
     func deliver(channel: String, payloads: [[UInt8]]) {
         guard let context else { return }
-        guard context.channel.isWritable else { dropped += payloads.count; return }
+        guard context.channel.isWritable else {
+            dropped += payloads.count
+            return
+        }
         var bytes: [UInt8] = []
         for p in payloads { RESPReply.array([.bulk("message"), .bulk(channel), .bulk(p)]).encode(into: &bytes) }
         var out = context.channel.allocator.buffer(capacity: bytes.count)
@@ -155,6 +164,10 @@ final class Connection: ChannelInboundHandler {
     private func send(_ reply: RESPReply, context: ChannelHandlerContext, flush: Bool) {
         var out = context.channel.allocator.buffer(capacity: 64)
         out.writeBytes(reply.bytes)
-        if flush { context.writeAndFlush(wrapOutboundOut(out), promise: nil) } else { context.write(wrapOutboundOut(out), promise: nil) }
+        if flush {
+            context.writeAndFlush(wrapOutboundOut(out), promise: nil)
+        } else {
+            context.write(wrapOutboundOut(out), promise: nil)
+        }
     }
 }

@@ -1,8 +1,9 @@
 import HouseStore
 import NIOCore
 import SessionKit
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Configuration of one node.
@@ -74,25 +75,39 @@ final class NodeServer {
 
     static func json(_ e: EngineEvent) -> [UInt8] {
         var w = JSONWriter()
-        w.raw("{\"event\":"); w.string(e.kind.rawValue)
-        w.raw(",\"id\":"); w.string(e.id)
-        w.raw(",\"principal\":"); w.optionalString(e.principal)
-        w.raw(",\"node\":"); w.string(e.node)
-        w.raw(",\"time\":"); w.int(e.timeMs)
-        if let r = e.reason { w.raw(",\"reason\":"); w.string(r) }
+        w.raw("{\"event\":")
+        w.string(e.kind.rawValue)
+        w.raw(",\"id\":")
+        w.string(e.id)
+        w.raw(",\"principal\":")
+        w.optionalString(e.principal)
+        w.raw(",\"node\":")
+        w.string(e.node)
+        w.raw(",\"time\":")
+        w.int(e.timeMs)
+        if let r = e.reason {
+            w.raw(",\"reason\":")
+            w.string(r)
+        }
         w.raw("}")
         return w.bytes
     }
 
     /// Keeps one timer armed for the earliest deadline: expiry on time, no polling.
     func armExpiryTimer() {
-        guard let next = engine.nextDeadline else { timer?.cancel(); timer = nil; timerAt = nil; return }
+        guard let next = engine.nextDeadline else {
+            timer?.cancel()
+            timer = nil
+            timerAt = nil
+            return
+        }
         if let at = timerAt, at <= next, timer != nil { return }
         timer?.cancel()
         timerAt = next
         let delay = max(0, next - currentTimeMs())
         timer = loop.assumeIsolated().scheduleTask(in: .milliseconds(delay)) { [self] in
-            timer = nil; timerAt = nil
+            timer = nil
+            timerAt = nil
             publish(engine.expireDue(now: currentTimeMs()))
             do { try commitLog() } catch { logError("log write failed: \(error)") }
             armExpiryTimer()
@@ -147,7 +162,10 @@ final class NodeServer {
     private func compactionSynced(_ ok: Bool) {
         guard let log, log.compaction != nil else { return }
         do {
-            guard ok else { compactionFailed(SessiondError("fsync of the compacted log failed")); return }
+            guard ok else {
+                compactionFailed(SessiondError("fsync of the compacted log failed"))
+                return
+            }
             try log.finishCompaction(newFileSynced: true)
             compactionsDone += 1
         } catch {
@@ -171,18 +189,23 @@ final class NodeServer {
     // MARK: info
 
     func infoText() -> String {
-        var lines = ["# Server", "redis_version:7.0.0-sessiond", "sessiond_node:\(config.nodeID)", "role:master",
-                     "uptime_in_seconds:\((currentTimeMs() - startedMs) / 1000)",
-                     "# Clients", "connected_clients:\(clients)", "pubsub_subscribers:\(subscribers.count)",
-                     "# Memory", "used_memory:\(engine.usedMemory)", "maxmemory:\(config.maxMemory ?? 0)",
-                     "maxmemory_policy:\(config.maxMemory != nil || config.maxSessions != nil ? "allkeys-lru" : "noeviction")",
-                     "# Persistence", "aof_enabled:\(log == nil ? 0 : 1)", "aof_current_size:\(log?.size ?? 0)",
-                     "aof_rewrite_in_progress:\(log?.compaction == nil ? 0 : 1)", "aof_rewrites:\(compactionsDone)",
-                     "# Stats", "total_commands_processed:\(commandsTotal)", "expired_keys:\(expiredTotal)", "evicted_keys:\(evictedTotal)",
-                     "# Sessions", "sessions:\(engine.count)", "max_sessions:\(config.maxSessions ?? 0)",
-                     "# Cluster", "cluster_enabled:\(cluster == nil ? 0 : 1)", "cluster_nodes:\(cluster?.ring.members.count ?? 1)",
-                     "cluster_forward_pointers:\(cluster?.records.forward.count ?? 0)", "cluster_pending_copies:\(cluster?.records.pending.count ?? 0)",
-                     "migrated_out:\(cluster?.migratedOut ?? 0)", "migrated_in:\(cluster?.migratedIn ?? 0)"]
+        var lines = [
+            "# Server", "redis_version:7.0.0-sessiond", "sessiond_node:\(config.nodeID)", "role:master",
+            "uptime_in_seconds:\((currentTimeMs() - startedMs) / 1000)",
+            "# Clients", "connected_clients:\(clients)", "pubsub_subscribers:\(subscribers.count)",
+            "# Memory", "used_memory:\(engine.usedMemory)", "maxmemory:\(config.maxMemory ?? 0)",
+            "maxmemory_policy:\(config.maxMemory != nil || config.maxSessions != nil ? "allkeys-lru" : "noeviction")",
+            "# Persistence", "aof_enabled:\(log == nil ? 0 : 1)", "aof_current_size:\(log?.size ?? 0)",
+            "aof_rewrite_in_progress:\(log?.compaction == nil ? 0 : 1)", "aof_rewrites:\(compactionsDone)",
+            "# Stats", "total_commands_processed:\(commandsTotal)", "expired_keys:\(expiredTotal)",
+            "evicted_keys:\(evictedTotal)",
+            "# Sessions", "sessions:\(engine.count)", "max_sessions:\(config.maxSessions ?? 0)",
+            "# Cluster", "cluster_enabled:\(cluster == nil ? 0 : 1)",
+            "cluster_nodes:\(cluster?.ring.members.count ?? 1)",
+            "cluster_forward_pointers:\(cluster?.records.forward.count ?? 0)",
+            "cluster_pending_copies:\(cluster?.records.pending.count ?? 0)",
+            "migrated_out:\(cluster?.migratedOut ?? 0)", "migrated_in:\(cluster?.migratedIn ?? 0)",
+        ]
         lines.append("# Keyspace")
         lines.append("db0:keys=\(engine.count),expires=\(engine.count),avg_ttl=0")
         return lines.joined(separator: "\r\n") + "\r\n"
@@ -195,4 +218,3 @@ func logError(_ message: String) {
     let line = Array(("sessiond: " + message + "\n").utf8)
     _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
 }
-

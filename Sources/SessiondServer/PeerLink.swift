@@ -34,14 +34,18 @@ final class PeerLink: @unchecked Sendable {
     func call(_ commands: [[[UInt8]]]) -> EventLoopFuture<Result<[RESPReply], PeerError>> {
         loop.preconditionInEventLoop()
         return ensureConnected().flatMap { [self] () -> EventLoopFuture<[RESPReply]> in
-            guard let c = connection else { return loop.makeFailedFuture(PeerError(description: "\(name): not connected")) }
+            guard let c = connection else {
+                return loop.makeFailedFuture(PeerError(description: "\(name): not connected"))
+            }
             return send(commands, on: c)
         }.map { .success($0) }.recover { [name] error in
             .failure(error as? PeerError ?? PeerError(description: "\(name): \(error)"))
         }
     }
 
-    private func send(_ commands: [[[UInt8]]], on c: (channel: Channel, handler: PeerReplyHandler)) -> EventLoopFuture<[RESPReply]> {
+    private func send(_ commands: [[[UInt8]]], on c: (channel: Channel, handler: PeerReplyHandler)) -> EventLoopFuture<
+        [RESPReply]
+    > {
         let promise = loop.makePromise(of: [RESPReply].self)
         c.handler.expect(commands.count, promise)
         var w = RESPWriter()
@@ -107,7 +111,10 @@ final class PeerReplyHandler: ChannelInboundHandler, @unchecked Sendable {
     init(name: String) { self.name = name }
 
     func expect(_ count: Int, _ promise: EventLoopPromise<[RESPReply]>) {
-        if count == 0 { promise.succeed([]); return }
+        if count == 0 {
+            promise.succeed([])
+            return
+        }
         waiting.append((count, [], promise))
     }
 

@@ -44,13 +44,17 @@ public final class SessiondNode: Sendable {
     private init(_ o: SessiondOptions) throws {
         if let members = o.cluster {
             guard let id = o.nodeID, members.contains(where: { $0.id == id }) else {
-                throw SessiondError("--cluster needs --node-id naming one of its members (\(members.map(\.id).joined(separator: ", ")))")
+                throw SessiondError(
+                    "--cluster needs --node-id naming one of its members (\(members.map(\.id).joined(separator: ", ")))"
+                )
             }
         }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let loop = group.next()
-        let config = NodeConfig(nodeID: o.nodeID ?? "", password: o.password, maxClients: o.maxClients, idleTimeoutSeconds: o.idleTimeoutSeconds,
-                                maxSessions: o.maxSessions, maxMemory: o.maxMemory, limits: o.limits, fault: o.fault)
+        let config = NodeConfig(
+            nodeID: o.nodeID ?? "", password: o.password, maxClients: o.maxClients,
+            idleTimeoutSeconds: o.idleTimeoutSeconds,
+            maxSessions: o.maxSessions, maxMemory: o.maxMemory, limits: o.limits, fault: o.fault)
         let node = try loop.submit { NIOLoopBound(NodeServer(config: config, loop: loop), eventLoop: loop) }.wait()
         var report: AppendLog.ReplayReport? = nil
         if let dir = o.dir {
@@ -58,7 +62,8 @@ public final class SessiondNode: Sendable {
             let policy = o.fsync
             report = try loop.submit { () throws -> AppendLog.ReplayReport in
                 var records = AppendLog.ClusterRecords()
-                let r = try AppendLog.replay(path: path, into: &node.value.engine, cluster: &records, now: currentTimeMs())
+                let r = try AppendLog.replay(
+                    path: path, into: &node.value.engine, cluster: &records, now: currentTimeMs())
                 node.value.replayedCluster = records
                 node.value.log = try AppendLog(path: path, policy: policy)
                 node.value.armExpiryTimer()
@@ -67,7 +72,7 @@ public final class SessiondNode: Sendable {
             if policy == .everysec {
                 // fsync once a second (the write itself happens before each reply).
                 loop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in
-                    node.value.log?.syncInBackground()   // off the loop: an fsync can take tens of ms
+                    node.value.log?.syncInBackground()  // off the loop: an fsync can take tens of ms
                 }
             }
         }
@@ -79,11 +84,17 @@ public final class SessiondNode: Sendable {
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.writeBufferWaterMark, value: .init(low: max(1, subscriberBuffer / 16), high: max(2, subscriberBuffer)))
+            .childChannelOption(
+                .writeBufferWaterMark, value: .init(low: max(1, subscriberBuffer / 16), high: max(2, subscriberBuffer))
+            )
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    if let sndbuf { try channel.syncOptions?.setOption(.socketOption(.so_sndbuf), value: SocketOptionValue(sndbuf)) }
-                    if idle > 0 { try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: .seconds(idle))) }
+                    if let sndbuf {
+                        try channel.syncOptions?.setOption(.socketOption(.so_sndbuf), value: SocketOptionValue(sndbuf))
+                    }
+                    if idle > 0 {
+                        try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: .seconds(idle)))
+                    }
                     try channel.pipeline.syncOperations.addHandler(Connection(node: node.value))
                 }
             }
@@ -115,16 +126,20 @@ public final class SessiondNode: Sendable {
     public func join(cluster members: [ClusterMember]) throws {
         let node = self.node
         let id = nodeID
-        guard members.contains(where: { $0.id == id }) else { throw SessiondError("this node (\(id)) is not among the cluster's members") }
+        guard members.contains(where: { $0.id == id }) else {
+            throw SessiondError("this node (\(id)) is not among the cluster's members")
+        }
         try node.eventLoop.submit {
             let n = node.value
             let state = ClusterState(selfID: id, members: members, password: n.config.password, loop: n.loop)
             state.records = n.replayedCluster
-            state.owed = Set(state.records.forward.keys)   // confirm every pointer once after a start
+            state.owed = Set(state.records.forward.keys)  // confirm every pointer once after a start
             n.replayedCluster = AppendLog.ClusterRecords()
             n.cluster = state
             n.cachedShares = nil
-            n.loop.scheduleRepeatedTask(initialDelay: .milliseconds(200), delay: .seconds(1)) { _ in node.value.heartbeat() }
+            n.loop.scheduleRepeatedTask(initialDelay: .milliseconds(200), delay: .seconds(1)) { _ in
+                node.value.heartbeat()
+            }
         }.wait()
     }
 
@@ -140,8 +155,11 @@ public final class SessiondNode: Sendable {
         try? server.close().wait()
         let node = self.node
         try? node.eventLoop.submit {
-            do { try node.value.commitLog(); try node.value.log?.sync() } catch { logError("\(error)") }
-            node.value.log?.abandonCompaction()   // the log as it is is whole; the new file goes
+            do {
+                try node.value.commitLog()
+                try node.value.log?.sync()
+            } catch { logError("\(error)") }
+            node.value.log?.abandonCompaction()  // the log as it is is whole; the new file goes
             node.value.shutdownClients()
         }.wait()
         try? group.syncShutdownGracefully()

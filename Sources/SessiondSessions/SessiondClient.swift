@@ -14,15 +14,18 @@ public struct SessiondClient: Sendable {
 
     /// `url`: `sessiond://[:password@]host:port` (any node of a cluster).
     public init(url: String, timeouts: RedisConnection.Timeouts = .init()) throws {
-        do { store = SessiondStore(urls: [try SessiondStore.url(url)], timeouts: timeouts) }
-        catch { throw ServerError(description: error.description) }
+        do { store = SessiondStore(urls: [try SessiondStore.url(url)], timeouts: timeouts) } catch {
+            throw ServerError(description: error.description)
+        }
     }
 
     public init(store: SessiondStore) { self.store = store }
 
     /// Creates (or replaces) a session with a sliding timeout (`nil`: none).
-    public func create(id: String, timeoutSeconds: Int?, principal: String? = nil,
-                       attributes: [(name: String, value: [UInt8])] = []) async throws {
+    public func create(
+        id: String, timeoutSeconds: Int?, principal: String? = nil,
+        attributes: [(name: String, value: [UInt8])] = []
+    ) async throws {
         var args: [[UInt8]] = [Array("SESSION.PUT".utf8), Array(id.utf8), Array(String(timeoutSeconds ?? -1).utf8)]
         if let principal { args += [Array("PRINCIPAL".utf8), Array(principal.utf8)] }
         for a in attributes { args += [Array("ATTR".utf8), Array(a.name.utf8), a.value] }
@@ -83,11 +86,17 @@ public struct SessiondClient: Sendable {
     /// `[id, principal, created_ms, last_access_ms, max_inactive_ms, ttl_ms, size, [name, value, ...]]`
     static func session(from r: RedisReply) -> HouseSession? {
         guard let f = r.array, f.count == 8, let id = f[0].text, let created = f[2].int, let last = f[3].int,
-              let maxInactive = f[4].int else { return nil }
+            let maxInactive = f[4].int
+        else { return nil }
         var attrs: [HouseSession.Attribute] = []
         let items = f[7].array ?? []
         var k = 0
-        while k + 1 < items.count { attrs.append(.init(items[k].text ?? "", items[k + 1].bytes ?? [])); k += 2 }
-        return HouseSession(id: id, principal: f[1].text, attributes: attrs, createdMs: created, lastAccessMs: last, maxInactiveMs: maxInactive)
+        while k + 1 < items.count {
+            attrs.append(.init(items[k].text ?? "", items[k + 1].bytes ?? []))
+            k += 2
+        }
+        return HouseSession(
+            id: id, principal: f[1].text, attributes: attrs, createdMs: created, lastAccessMs: last,
+            maxInactiveMs: maxInactive)
     }
 }

@@ -1,7 +1,6 @@
 import Foundation
 import HouseStore
 import RedisClient
-
 import SessionFormats
 import SessionKit
 
@@ -43,7 +42,11 @@ public final class SessiondStore: SessionStore, SessionEventSource, SessionMigra
     public init(urls: [RedisURL], timeouts: RedisConnection.Timeouts = .init(), fallbackPassword: String? = nil) {
         password = fallbackPassword
         self.timeouts = timeouts
-        seeds = urls.map { Node(url: $0, client: RedisClient(url: $0, timeouts: timeouts, fallbackPassword: fallbackPassword), name: $0.nodeName) }
+        seeds = urls.map {
+            Node(
+                url: $0, client: RedisClient(url: $0, timeouts: timeouts, fallbackPassword: fallbackPassword),
+                name: $0.nodeName)
+        }
     }
 
     /// The nodes, learnt from the first seed that answers `CLUSTER.NODES`.
@@ -57,13 +60,20 @@ public final class SessiondStore: SessionStore, SessionEventSource, SessionMigra
             let previous = lock.withLock { known }
             let nodes = members.map { m in
                 previous?.node(m.id).flatMap { $0.url.nodeName == m.address ? $0 : nil }
-                    ?? seeds.first { $0.url.nodeName == m.address }.map { Node(url: $0.url, client: $0.client, name: m.id) }
+                    ?? seeds.first { $0.url.nodeName == m.address }.map {
+                        Node(url: $0.url, client: $0.client, name: m.id)
+                    }
                     ?? { () -> Node in
-                        let url = RedisURL(endpoint: .tcp(host: m.host, port: m.port), user: seed.url.user, password: seed.url.password)
-                        return Node(url: url, client: RedisClient(url: url, timeouts: timeouts, fallbackPassword: password), name: m.id)
+                        let url = RedisURL(
+                            endpoint: .tcp(host: m.host, port: m.port), user: seed.url.user, password: seed.url.password
+                        )
+                        return Node(
+                            url: url, client: RedisClient(url: url, timeouts: timeouts, fallbackPassword: password),
+                            name: m.id)
                     }()
             }
-            var shares: [String: Double] = [:], states: [String: String] = [:]
+            var shares: [String: Double] = [:]
+            var states: [String: String] = [:]
             for l in lines {
                 shares[l.member.id] = l.share
                 states[l.member.id] = l.state.contains("down") ? "down" : l.state.contains("up") ? "up" : "unknown"
@@ -78,29 +88,39 @@ public final class SessiondStore: SessionStore, SessionEventSource, SessionMigra
         return t
     }
 
-    struct NodeLine { var member: ClusterMember; var state: String; var sessions: Int?; var share: Double }
+    struct NodeLine {
+        var member: ClusterMember
+        var state: String
+        var sessions: Int?
+        var share: Double
+    }
 
     /// `id host:port flags sessions share-per-mille` per line.
     static func parseClusterNodes(_ text: String) -> [NodeLine] {
         text.split(whereSeparator: \.isNewline).compactMap { line in
             let f = line.split(separator: " ")
-            guard f.count >= 5, let colon = f[1].lastIndex(of: ":"), let port = Int(f[1][f[1].index(after: colon)...]) else { return nil }
+            guard f.count >= 5, let colon = f[1].lastIndex(of: ":"), let port = Int(f[1][f[1].index(after: colon)...])
+            else { return nil }
             var host = String(f[1][..<colon])
             if host.hasPrefix("[") { host = String(host.dropFirst().dropLast()) }
-            return NodeLine(member: ClusterMember(id: String(f[0]), host: host, port: port), state: String(f[2]),
-                            sessions: Int(f[3]).flatMap { $0 >= 0 ? $0 : nil }, share: Double(Int(f[4]) ?? 0) / 1000)
+            return NodeLine(
+                member: ClusterMember(id: String(f[0]), host: host, port: port), state: String(f[2]),
+                sessions: Int(f[3]).flatMap { $0 >= 0 ? $0 : nil }, share: Double(Int(f[4]) ?? 0) / 1000)
         }
     }
 
     public var displayName: String {
         let nodes = lock.withLock { known?.nodes } ?? seeds
         let names = nodes.map { "sessiond://" + ($0.url.password != nil ? ":***@" : "") + $0.url.nodeName }
-        return names.count > 3 ? names.prefix(2).joined(separator: ", ") + " +\(names.count - 2) nodes" : names.joined(separator: ", ")
+        return names.count > 3
+            ? names.prefix(2).joined(separator: ", ") + " +\(names.count - 2) nodes" : names.joined(separator: ", ")
     }
     public var nodeNames: [String] { (lock.withLock { known?.nodes } ?? seeds).map(\.name) }
     public var nodes: [Node] { lock.withLock { known?.nodes } ?? seeds }
 
-    public func list(_ query: ListQuery, onPage: @escaping @Sendable ([Session]) async throws -> Void) async throws -> ListOutcome {
+    public func list(_ query: ListQuery, onPage: @escaping @Sendable ([Session]) async throws -> Void) async throws
+        -> ListOutcome
+    {
         let progress = ListProgress(limit: query.limit)
         var failures: [NodeFailure] = []
         var scanned = 0
@@ -111,7 +131,8 @@ public final class SessiondStore: SessionStore, SessionEventSource, SessionMigra
                     var args: [RedisArgument] = [cursor, "COUNT", 1000]
                     if let u = query.filter.exactUser { args += ["PRINCIPAL", u] }
                     let reply = try await node.client.send(RedisCommand("SESSION.SCAN", arguments: args)).orThrow()
-                    guard let parts = reply.array, parts.count == 2, let next = parts[0].text, let rows = parts[1].array else {
+                    guard let parts = reply.array, parts.count == 2, let next = parts[0].text, let rows = parts[1].array
+                    else {
                         throw RedisError.protocolViolation("SESSION.SCAN reply")
                     }
                     cursor = next
@@ -137,17 +158,19 @@ public final class SessiondStore: SessionStore, SessionEventSource, SessionMigra
     static func session(row: RedisReply, node: String, now: Int64) -> Session? {
         guard let f = row.array, f.count == 6, let id = f[0].text else { return nil }
         let idle = f[3].int
-        return Session(id: id, key: id, user: f[1].text, node: node, ttlMs: f[2].int ?? -1, createdAtMs: f[4].int,
-                       lastAccessedAtMs: idle.map { now - $0 }, sizeBytes: f[5].int, schema: "sessiond")
+        return Session(
+            id: id, key: id, user: f[1].text, node: node, ttlMs: f[2].int ?? -1, createdAtMs: f[4].int,
+            lastAccessedAtMs: idle.map { now - $0 }, sizeBytes: f[5].int, schema: "sessiond")
     }
 
     /// `[id, principal, created_ms, last_access_ms, max_inactive_ms, ttl_ms, size, [name, value, ...]]`
     static func session(peek: RedisReply, node: String) -> Session? {
         guard let f = peek.array, f.count == 8, let id = f[0].text else { return nil }
         let maxInactive = f[4].int ?? -1
-        var s = Session(id: id, key: id, user: f[1].text, node: node, ttlMs: f[5].int ?? -1, createdAtMs: f[2].int,
-                        lastAccessedAtMs: f[3].int, maxInactiveSeconds: maxInactive < 0 ? -1 : maxInactive / 1000,
-                        sizeBytes: f[6].int, schema: "sessiond")
+        var s = Session(
+            id: id, key: id, user: f[1].text, node: node, ttlMs: f[5].int ?? -1, createdAtMs: f[2].int,
+            lastAccessedAtMs: f[3].int, maxInactiveSeconds: maxInactive < 0 ? -1 : maxInactive / 1000,
+            sizeBytes: f[6].int, schema: "sessiond")
         let items = f[7].array ?? []
         var k = 0
         while k + 1 < items.count {
@@ -187,7 +210,9 @@ public final class SessiondStore: SessionStore, SessionEventSource, SessionMigra
     /// Sends `make(id)` for each id to the node that holds it: first its home on the ring,
     /// then wherever `MOVED` points (at most 8 hops); `TRYAGAIN` (a migration in progress)
     /// waits a moment and asks again. One pipeline per node per hop.
-    public func routed(_ ids: [String], _ make: (String) -> RedisCommand, topology t: Topology) async -> [String: Result<(RedisReply, Node), RedisError>] {
+    public func routed(_ ids: [String], _ make: (String) -> RedisCommand, topology t: Topology) async -> [String:
+        Result<(RedisReply, Node), RedisError>]
+    {
         var results: [String: Result<(RedisReply, Node), RedisError>] = [:]
         guard let first = t.nodes.first else { return results }
         var pending = ids.map { ($0, t.home(of: $0) ?? first) }
@@ -205,9 +230,14 @@ public final class SessiondStore: SessionStore, SessionEventSource, SessionMigra
                     for (item, r) in zip(items, replies) {
                         if let m = r.errorMessage, m.hasPrefix("MOVED ") {
                             let to = m.split(separator: " ").dropFirst().first.map(String.init) ?? ""
-                            if let n = t.node(to) { next.append((item.0, n)) } else { results[item.0] = .failure(.server(m + " (node unknown here)")) }
+                            if let n = t.node(to) {
+                                next.append((item.0, n))
+                            } else {
+                                results[item.0] = .failure(.server(m + " (node unknown here)"))
+                            }
                         } else if let m = r.errorMessage, m.hasPrefix("TRYAGAIN") {
-                            next.append(item); wait = true
+                            next.append(item)
+                            wait = true
                         } else {
                             results[item.0] = .success((r, node))
                         }
@@ -219,7 +249,9 @@ public final class SessiondStore: SessionStore, SessionEventSource, SessionMigra
             if wait { try? await Task.sleep(nanoseconds: 50_000_000) }
             pending = next
         }
-        for p in pending { results[p.0] = .failure(.server("redirect loop for this session (a node's pointer is stale); try again")) }
+        for p in pending {
+            results[p.0] = .failure(.server("redirect loop for this session (a node's pointer is stale); try again"))
+        }
         return results
     }
 
@@ -235,7 +267,12 @@ public final class SessiondStore: SessionStore, SessionEventSource, SessionMigra
             for id in ids {
                 switch replies[id] {
                 case .success(let (r, _))?:
-                    if let m = r.errorMessage { failed[id] = m } else if (r.int ?? 0) > 0 { hit.insert(id); result.keysTouched += 1 }
+                    if let m = r.errorMessage {
+                        failed[id] = m
+                    } else if (r.int ?? 0) > 0 {
+                        hit.insert(id)
+                        result.keysTouched += 1
+                    }
                 case .failure(let e)?: failed[id] = e.description
                 case nil: break
                 }
@@ -250,7 +287,10 @@ public final class SessiondStore: SessionStore, SessionEventSource, SessionMigra
         for node in t.nodes {
             do {
                 let replies = try await node.client.pipeline(ids.map(make))
-                for (id, r) in zip(ids, replies) where (r.int ?? 0) > 0 { hit.insert(id); result.keysTouched += 1 }
+                for (id, r) in zip(ids, replies) where (r.int ?? 0) > 0 {
+                    hit.insert(id)
+                    result.keysTouched += 1
+                }
             } catch {
                 result.failedNodes.append(NodeFailure(node: node.name, message: error.description))
             }
@@ -346,14 +386,18 @@ public final class SessiondStore: SessionStore, SessionEventSource, SessionMigra
         return t.ring == nil ? [] : t.nodes.map(\.name)
     }
 
-    public func migrate(ids: [String], to node: String, options: MigrationOptions = MigrationOptions()) async throws -> MutationResult {
+    public func migrate(ids: [String], to node: String, options: MigrationOptions = MigrationOptions()) async throws
+        -> MutationResult
+    {
         let t = try await clusterTopology(target: node)
         let replies = await routed(ids, { RedisCommand("SESSION.MIGRATE", $0, node) }, topology: t)
         var result = MutationResult()
         for id in ids {
             switch replies[id] {
             case .success(let (r, holder))?: SessiondStore.count(r, id: id, node: holder.name, into: &result)
-            case .failure(let e)?: result.failedNodes.append(NodeFailure(node: t.home(of: id)?.name ?? "?", message: "\(id): \(e.description)"))
+            case .failure(let e)?:
+                result.failedNodes.append(
+                    NodeFailure(node: t.home(of: id)?.name ?? "?", message: "\(id): \(e.description)"))
             case nil: result.notFound.append(id)
             }
         }
@@ -363,8 +407,11 @@ public final class SessiondStore: SessionStore, SessionEventSource, SessionMigra
     /// Sorts one `SESSION.MIGRATE` status into the result.
     static func count(_ r: RedisReply, id: String, node: String, into result: inout MutationResult) {
         if let m = r.errorMessage {
-            if m.hasPrefix("NOTFOUND") { result.notFound.append(id) }
-            else { result.failedNodes.append(NodeFailure(node: node, message: "\(id): \(m)")) }
+            if m.hasPrefix("NOTFOUND") {
+                result.notFound.append(id)
+            } else {
+                result.failedNodes.append(NodeFailure(node: node, message: "\(id): \(m)"))
+            }
         } else {
             result.affected.append(id)
             result.keysTouched += 1
@@ -374,25 +421,33 @@ public final class SessiondStore: SessionStore, SessionEventSource, SessionMigra
     private func clusterTopology(target: String?) async throws -> Topology {
         let t = await topology(refresh: true)
         guard t.ring != nil else {
-            throw UnsupportedOperation("\(displayName) is not a cluster: migration moves sessions between the nodes of an in-house cluster (sessiond --cluster)")
+            throw UnsupportedOperation(
+                "\(displayName) is not a cluster: migration moves sessions between the nodes of an in-house cluster (sessiond --cluster)"
+            )
         }
         if let target, t.node(target) == nil {
-            throw UnsupportedOperation("unknown node '\(target)'; the cluster's nodes are \(t.nodes.map(\.name).joined(separator: ", "))")
+            throw UnsupportedOperation(
+                "unknown node '\(target)'; the cluster's nodes are \(t.nodes.map(\.name).joined(separator: ", "))")
         }
         return t
     }
 
-    public func drain(node: String, to target: String?, progress: @escaping @Sendable (Int, Int) async -> Void) async throws -> MutationResult {
+    public func drain(node: String, to target: String?, progress: @escaping @Sendable (Int, Int) async -> Void)
+        async throws -> MutationResult
+    {
         let t = try await clusterTopology(target: target)
         guard let source = t.node(node), let ring = t.ring else {
-            throw UnsupportedOperation("unknown node '\(node)'; the cluster's nodes are \(t.nodes.map(\.name).joined(separator: ", "))")
+            throw UnsupportedOperation(
+                "unknown node '\(node)'; the cluster's nodes are \(t.nodes.map(\.name).joined(separator: ", "))")
         }
         if target == node { throw UnsupportedOperation("cannot drain \(node) into itself") }
         let excluded = Set([node] + t.states.filter { $0.value == "down" }.map(\.key))
         guard target != nil || ring.members.contains(where: { !excluded.contains($0.id) }) else {
             throw UnsupportedOperation("no node is up to take \(node)'s sessions")
         }
-        let total = (try? await source.client.send(RedisCommand("SESSION.COUNT")).orThrow().int).flatMap { $0.map(Int.init) } ?? 0
+        let total =
+            (try? await source.client.send(RedisCommand("SESSION.COUNT")).orThrow().int).flatMap { $0.map(Int.init) }
+            ?? 0
         var result = MutationResult()
         var failures: [String: NodeFailure] = [:]
         // Several passes: sessions created on the node during a pass, or busy ones
@@ -402,13 +457,16 @@ public final class SessiondStore: SessionStore, SessionEventSource, SessionMigra
             var movedThisPass = 0
             repeat {
                 let reply = try await source.client.send(RedisCommand("SESSION.SCAN", cursor, "COUNT", 4000)).orThrow()
-                guard let parts = reply.array, parts.count == 2, let next = parts[0].text, let rows = parts[1].array else {
+                guard let parts = reply.array, parts.count == 2, let next = parts[0].text, let rows = parts[1].array
+                else {
                     throw RedisError.protocolViolation("SESSION.SCAN reply")
                 }
                 cursor = next
                 var byTarget: [String: [String]] = [:]
                 for row in rows {
-                    guard let id = row.array?.first?.text, let to = target ?? ring.owner(of: id, excluding: excluded)?.id else { continue }
+                    guard let id = row.array?.first?.text,
+                        let to = target ?? ring.owner(of: id, excluding: excluded)?.id
+                    else { continue }
                     byTarget[to, default: []].append(id)
                 }
                 for (to, ids) in byTarget.sorted(by: { $0.key < $1.key }) {
@@ -416,7 +474,9 @@ public final class SessiondStore: SessionStore, SessionEventSource, SessionMigra
                     while start < ids.count {
                         let chunk = Array(ids[start..<min(ids.count, start + 2000)])
                         start += chunk.count
-                        let r = try await source.client.send(RedisCommand("SESSION.MIGRATE", arguments: ["TO", to] + chunk)).orThrow()
+                        let r = try await source.client.send(
+                            RedisCommand("SESSION.MIGRATE", arguments: ["TO", to] + chunk)
+                        ).orThrow()
                         for (id, status) in zip(chunk, r.array ?? []) {
                             var one = MutationResult()
                             SessiondStore.count(status, id: id, node: node, into: &one)
@@ -442,8 +502,11 @@ public final class SessiondStore: SessionStore, SessionEventSource, SessionMigra
     public var expiresLazily: Bool { false }
     public func promptExpiry(ids: [String]) async {}
 
-    public func events(kinds: Set<SessionEvent.Kind>, deadlines: DeadlineTracking) -> AsyncThrowingStream<SessionEvent, Error> {
-        let (stream, continuation) = AsyncThrowingStream.makeStream(of: SessionEvent.self, bufferingPolicy: .bufferingNewest(100_000))
+    public func events(kinds: Set<SessionEvent.Kind>, deadlines: DeadlineTracking) -> AsyncThrowingStream<
+        SessionEvent, Error
+    > {
+        let (stream, continuation) = AsyncThrowingStream.makeStream(
+            of: SessionEvent.self, bufferingPolicy: .bufferingNewest(100_000))
         let wanted = kinds.isEmpty ? Set(SessionEvent.Kind.allCases) : kinds
         let password = self.password
         let task = Task {
@@ -453,24 +516,32 @@ public final class SessiondStore: SessionStore, SessionEventSource, SessionMigra
                     group.addTask {
                         var connectedBefore = false
                         while !Task.isCancelled {
-                            let sub = RedisSubscriber.subscribe(url: node.url, channels: ["sessiond:events"], timeouts: node.client.timeouts,
-                                                                fallbackPassword: password)
+                            let sub = RedisSubscriber.subscribe(
+                                url: node.url, channels: ["sessiond:events"], timeouts: node.client.timeouts,
+                                fallbackPassword: password)
                             do {
                                 try await sub.ready()
                                 if connectedBefore {
-                                    continuation.yield(SessionEvent(kind: .gap, sessionID: nil, key: nil, node: node.name, timeMs: currentTimeMs(),
-                                                                    detail: "resubscribed; events while disconnected were lost"))
+                                    continuation.yield(
+                                        SessionEvent(
+                                            kind: .gap, sessionID: nil, key: nil, node: node.name,
+                                            timeMs: currentTimeMs(),
+                                            detail: "resubscribed; events while disconnected were lost"))
                                 }
                                 connectedBefore = true
                                 for try await m in sub.messages {
-                                    if let e = SessiondStore.event(m.payload, node: node.name), wanted.contains(e.kind) || e.kind == .gap {
+                                    if let e = SessiondStore.event(m.payload, node: node.name),
+                                        wanted.contains(e.kind) || e.kind == .gap
+                                    {
                                         continuation.yield(e)
                                     }
                                 }
                             } catch {
                                 if Task.isCancelled { return }
-                                continuation.yield(SessionEvent(kind: .gap, sessionID: nil, key: nil, node: node.name, timeMs: currentTimeMs(),
-                                                                detail: "events lost: \(error); retrying"))
+                                continuation.yield(
+                                    SessionEvent(
+                                        kind: .gap, sessionID: nil, key: nil, node: node.name, timeMs: currentTimeMs(),
+                                        detail: "events lost: \(error); retrying"))
                             }
                             try? await Task.sleep(nanoseconds: 1_000_000_000)
                         }
@@ -491,20 +562,23 @@ public final class SessiondStore: SessionStore, SessionEventSource, SessionMigra
         if kind == "gap" {
             var missed: Int64 = 0
             if case .int(let n)? = v["missed"] { missed = n }
-            return SessionEvent(kind: .gap, sessionID: nil, key: nil, node: node, timeMs: time,
-                                detail: "this subscriber fell behind: \(missed) events missed")
+            return SessionEvent(
+                kind: .gap, sessionID: nil, key: nil, node: node, timeMs: time,
+                detail: "this subscriber fell behind: \(missed) events missed")
         }
         guard let k = SessionEvent.Kind(rawValue: kind) else { return nil }
         var user: String? = nil
         if case .string(let p)? = v["principal"] { user = p }
         var id: String? = nil
         if case .string(let s)? = v["id"] { id = s }
-        var detail: String? = nil, target: String? = nil
+        var detail: String? = nil
+        var target: String? = nil
         if case .string(let r)? = v["reason"] {
             detail = "reason: " + r
             if k == .migrated && r.hasPrefix("to ") { target = String(r.dropFirst(3)) }
         }
-        return SessionEvent(kind: k, sessionID: id, key: id, user: user, node: node, timeMs: time, detail: detail, target: target)
+        return SessionEvent(
+            kind: k, sessionID: id, key: id, user: user, node: node, timeMs: time, detail: detail, target: target)
     }
 }
 
@@ -516,11 +590,14 @@ extension SessiondStore: SessionWriter {
         var commands: [String: RedisCommand] = [:]
         for s in sessions {
             // The sliding timeout when the source knows it, else what is left of its TTL.
-            let timeout: Int64 = s.maxInactiveSeconds.map { $0 < 0 ? -1 : $0 } ?? (s.ttlMs < 0 ? -1 : max(1, (s.ttlMs + 999) / 1000))
+            let timeout: Int64 =
+                s.maxInactiveSeconds.map { $0 < 0 ? -1 : $0 } ?? (s.ttlMs < 0 ? -1 : max(1, (s.ttlMs + 999) / 1000))
             var args: [[UInt8]] = [Array("SESSION.PUT".utf8), Array(s.id.utf8), Array(String(timeout).utf8)]
             if let u = s.user { args += [Array("PRINCIPAL".utf8), Array(u.utf8)] }
             if let c = s.createdAtMs, c <= now { args += [Array("CREATED".utf8), Array(String(c).utf8)] }
-            if s.maxInactiveSeconds != nil, let l = s.lastAccessedAtMs, l <= now { args += [Array("LASTACCESS".utf8), Array(String(l).utf8)] }
+            if s.maxInactiveSeconds != nil, let l = s.lastAccessedAtMs, l <= now {
+                args += [Array("LASTACCESS".utf8), Array(String(l).utf8)]
+            }
             for a in s.attributes { args += [Array("ATTR".utf8), Array(a.name.utf8), a.raw] }
             commands[s.id] = RedisCommand(args)
         }
@@ -533,7 +610,11 @@ extension SessiondStore: SessionWriter {
             do {
                 let replies = try await node.client.pipeline(ids.compactMap { commands[$0] })
                 for (id, r) in zip(ids, replies) {
-                    if let m = r.errorMessage { failures.append(NodeFailure(node: node.name, message: "\(id): \(m)")) } else { written.append(id) }
+                    if let m = r.errorMessage {
+                        failures.append(NodeFailure(node: node.name, message: "\(id): \(m)"))
+                    } else {
+                        written.append(id)
+                    }
                 }
             } catch { failures.append(NodeFailure(node: node.name, message: error.description)) }
             return (written, failures)
@@ -542,8 +623,13 @@ extension SessiondStore: SessionWriter {
         for id in ids {
             switch replies[id] {
             case .success(let (r, node))?:
-                if let m = r.errorMessage { failures.append(NodeFailure(node: node.name, message: "\(id): \(m)")) } else { written.append(id) }
-            case .failure(let e)?: failures.append(NodeFailure(node: t.home(of: id)?.name ?? "?", message: "\(id): \(e.description)"))
+                if let m = r.errorMessage {
+                    failures.append(NodeFailure(node: node.name, message: "\(id): \(m)"))
+                } else {
+                    written.append(id)
+                }
+            case .failure(let e)?:
+                failures.append(NodeFailure(node: t.home(of: id)?.name ?? "?", message: "\(id): \(e.description)"))
             case nil: failures.append(NodeFailure(node: "?", message: "\(id): no reply"))
             }
         }

@@ -8,11 +8,14 @@ extension SessiondStore {
     public static let kind = StoreKind(name: "sessiond", schemes: ["sessiond"]) { texts, options in
         var urls: [RedisURL] = []
         for t in texts {
-            do { urls.append(try SessiondStore.url(t)) } catch { throw SessiondURLError(description: Redaction.redact("\(error)")) }
+            do { urls.append(try SessiondStore.url(t)) } catch {
+                throw SessiondURLError(description: Redaction.redact("\(error)"))
+            }
         }
         return SessiondStore(
             urls: urls,
-            timeouts: RedisConnection.Timeouts(connectMs: options.connectTimeoutMs, commandMs: options.commandTimeoutMs),
+            timeouts: RedisConnection.Timeouts(
+                connectMs: options.connectTimeoutMs, commandMs: options.commandTimeoutMs),
             fallbackPassword: options.password)
     }
 }

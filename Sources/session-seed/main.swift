@@ -17,7 +17,8 @@ struct SessionSeed: AsyncParsableCommand {
     @Option(help: "Spring Session sessions to write.") var spring = 1000
     @Option(help: "connect-redis sessions to write.") var connect = 0
     @Option(help: "Distinct users.") var users = 200
-    @Option(help: "Sessions (of the Spring ones) that expire within --short-ttl seconds, spread evenly.") var expiring = 0
+    @Option(help: "Sessions (of the Spring ones) that expire within --short-ttl seconds, spread evenly.") var expiring =
+        0
     @Option(help: "Window for --expiring, in seconds.") var shortTTL = 60
     @Option(help: "Spring Session namespace.") var namespace = "spring:session"
     @Option(help: "First session number (to add more without collisions).") var start = 0
@@ -28,7 +29,10 @@ struct SessionSeed: AsyncParsableCommand {
         let schema = SpringSchema(namespace: namespace, indexed: true)
         let now = Int64(Date().timeIntervalSince1970 * 1000)
         let names = ["alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy"]
-        func user(_ i: Int) -> String { let u = i % max(1, users); return u < names.count ? names[u] : "user\(u)" }
+        func user(_ i: Int) -> String {
+            let u = i % max(1, users)
+            return u < names.count ? names[u] : "user\(u)"
+        }
         var batch: [RedisCommand] = []
         var written = 0
         func flush() async throws {
@@ -40,7 +44,7 @@ struct SessionSeed: AsyncParsableCommand {
         let cart = JavaStream.serializedString(String(repeating: "sku-1234;", count: 20))
         for n in start..<(start + spring) {
             let id = uuid(n)
-            let u = n % 10 == 9 ? nil : user(n)   // a few anonymous sessions
+            let u = n % 10 == 9 ? nil : user(n)  // a few anonymous sessions
             var maxInactive: Int32 = 1800
             var last = now - Int64(n % 600) * 1000
             if n - start < expiring {
@@ -48,19 +52,29 @@ struct SessionSeed: AsyncParsableCommand {
                 maxInactive = 60
                 last = now - 60_000 + Int64((n - start) * shortTTL * 1000 / max(1, expiring)) + 1000
             }
-            var attrs: [(name: String, value: [UInt8])] = [("cart", cart), ("locale", JavaStream.serializedString("en_GB"))]
+            var attrs: [(name: String, value: [UInt8])] = [
+                ("cart", cart), ("locale", JavaStream.serializedString("en_GB")),
+            ]
             if let u { attrs.append((SpringSchema.principalAttribute, JavaStream.serializedString(u))) }
-            batch += schema.saveCommands(id: id, user: u, createdMs: last - Int64(n % 3600) * 1000, lastAccessedMs: last,
-                                         maxInactive: maxInactive, attributes: attrs)
+            batch += schema.saveCommands(
+                id: id, user: u, createdMs: last - Int64(n % 3600) * 1000, lastAccessedMs: last,
+                maxInactive: maxInactive, attributes: attrs)
             written += 1
-            if batch.count >= 6000 { try await flush(); progress(written) }
+            if batch.count >= 6000 {
+                try await flush()
+                progress(written)
+            }
         }
         for n in start..<(start + connect) {
             let u = user(n)
-            let json = #"{"cookie":{"originalMaxAge":86400000,"expires":"2030-01-01T00:00:00.000Z","httpOnly":true,"path":"/"},"passport":{"user":"\#(u)"},"views":\#(n % 40)}"#
+            let json =
+                #"{"cookie":{"originalMaxAge":86400000,"expires":"2030-01-01T00:00:00.000Z","httpOnly":true,"path":"/"},"passport":{"user":"\#(u)"},"views":\#(n % 40)}"#
             batch.append(RedisCommand("SET", "sess:" + uuid(n + 10_000_000), json, "EX", 86400 - n % 3600))
             written += 1
-            if batch.count >= 6000 { try await flush(); progress(written) }
+            if batch.count >= 6000 {
+                try await flush()
+                progress(written)
+            }
         }
         try await flush()
         if isatty(2) != 0 { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
@@ -76,9 +90,13 @@ struct SessionSeed: AsyncParsableCommand {
     func uuid(_ n: Int) -> String {
         var x = UInt64(n) &* 0x9E37_79B9_7F4A_7C15 ^ 0xD1B5_4A32_D192_ED03
         var hex = ""
-        for _ in 0..<2 { x = (x ^ (x >> 31)) &* 0xBF58_476D_1CE4_E5B9; hex += String(x, radix: 16).leftPadded(16) }
+        for _ in 0..<2 {
+            x = (x ^ (x >> 31)) &* 0xBF58_476D_1CE4_E5B9
+            hex += String(x, radix: 16).leftPadded(16)
+        }
         let h = Array(hex)
-        return String(h[0..<8]) + "-" + String(h[8..<12]) + "-4" + String(h[13..<16]) + "-a" + String(h[17..<20]) + "-" + String(h[20..<32])
+        return String(h[0..<8]) + "-" + String(h[8..<12]) + "-4" + String(h[13..<16]) + "-a" + String(h[17..<20]) + "-"
+            + String(h[20..<32])
     }
 }
 

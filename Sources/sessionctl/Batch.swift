@@ -7,20 +7,24 @@ struct Batch: ConsoleCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run commands from a file (or - for standard input), one per line.",
         discussion: """
-        Each line is a command in the command-line grammar without the program name, e.g.
-          logout --user alice
-          expire 7f3a... --in 5m
-          # comments and blank lines are ignored
-        Every line is parsed before anything runs, so a typo on line 10 changes nothing.
-        Lines share one set of connections; connection options (--store, --schema) belong
-        to the batch command line. A line's --dry-run/--yes/--read-only add to the batch's.
-        """)
+            Each line is a command in the command-line grammar without the program name, e.g.
+              logout --user alice
+              expire 7f3a... --in 5m
+              # comments and blank lines are ignored
+            Every line is parsed before anything runs, so a typo on line 10 changes nothing.
+            Lines share one set of connections; connection options (--store, --schema) belong
+            to the batch command line. A line's --dry-run/--yes/--read-only add to the batch's.
+            """)
     @OptionGroup var global: GlobalOptions
     @Argument(help: "Batch file, or - for standard input.") var file: String
     @Flag(name: .customLong("keep-going"), help: "Run the remaining lines after a failure.") var keepGoing = false
     @Option(name: .shortAndLong, help: "Line results: table or jsonl.") var output: OutputFormat = .table
 
-    struct Line { var number: Int; var text: String; var command: any ConsoleCommand }
+    struct Line {
+        var number: Int
+        var text: String
+        var command: any ConsoleCommand
+    }
 
     func execute(_ console: Console) async throws -> Int32 {
         let text: String
@@ -61,7 +65,9 @@ struct Batch: ConsoleCommand {
             throw ConsoleError.usage("batch not run: \(errors.count) line(s) could not be parsed")
         }
 
-        var ok = 0, failed = 0, skipped = 0
+        var ok = 0
+        var failed = 0
+        var skipped = 0
         var firstFailure: Int32 = Exit.ok
         for (n, line) in parsed.enumerated() {
             let lineConsole = Console(sharing: console, line: line.command.global, commandLine: line.text)
@@ -70,11 +76,17 @@ struct Batch: ConsoleCommand {
             do {
                 code = try await lineConsole.run { try await line.command.execute(lineConsole) }
             } catch let e as ConsoleError {
-                code = e.code; message = e.message
+                code = e.code
+                message = e.message
                 Terminal.error("line \(line.number): \(e.message)")
             }
             console.output.flush()
-            if code == Exit.ok { ok += 1 } else { failed += 1; if firstFailure == Exit.ok { firstFailure = code } }
+            if code == Exit.ok {
+                ok += 1
+            } else {
+                failed += 1
+                if firstFailure == Exit.ok { firstFailure = code }
+            }
             report(line: line, code: code, message: message, console: console)
             if code != Exit.ok && !keepGoing {
                 skipped = parsed.count - n - 1
@@ -83,7 +95,8 @@ struct Batch: ConsoleCommand {
         }
         if output == .jsonl {
             var w = JSONWriter()
-            w.raw("{\"summary\":{\"lines\":\(parsed.count),\"ok\":\(ok),\"failed\":\(failed),\"skipped\":\(skipped)}}\n")
+            w.raw(
+                "{\"summary\":{\"lines\":\(parsed.count),\"ok\":\(ok),\"failed\":\(failed),\"skipped\":\(skipped)}}\n")
             console.output.write(w.bytes)
         } else {
             console.output.line("batch: \(parsed.count) line(s): \(ok) ok, \(failed) failed, \(skipped) skipped")
@@ -95,14 +108,18 @@ struct Batch: ConsoleCommand {
     private func report(line: Line, code: Int32, message: String?, console: Console) {
         if output == .jsonl {
             var w = JSONWriter()
-            w.raw("{\"line\":\(line.number),\"command\":"); w.string(Redaction.redact(line.text))
-            w.raw(",\"exit\":\(code),\"status\":"); w.string(code == Exit.ok ? "ok" : "failed")
-            w.raw(",\"error\":"); w.optionalString(message)
+            w.raw("{\"line\":\(line.number),\"command\":")
+            w.string(Redaction.redact(line.text))
+            w.raw(",\"exit\":\(code),\"status\":")
+            w.string(code == Exit.ok ? "ok" : "failed")
+            w.raw(",\"error\":")
+            w.optionalString(message)
             w.raw("}\n")
             console.output.write(w.bytes)
         } else {
-            console.output.line("[line \(line.number)] \(code == Exit.ok ? "ok" : "failed (exit \(code))"): \(Redaction.redact(line.text))")
+            console.output.line(
+                "[line \(line.number)] \(code == Exit.ok ? "ok" : "failed (exit \(code))"): \(Redaction.redact(line.text))"
+            )
         }
     }
 }
-

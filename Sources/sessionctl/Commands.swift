@@ -13,12 +13,12 @@ struct List: ConsoleCommand {
     static let configuration = CommandConfiguration(
         commandName: "ls", abstract: "List live sessions.",
         discussion: """
-        Filter terms (all must hold): id user node schema key ttl idle age size attr.NAME,
-        with = (exact, * wildcard) != ~ (contains) !~ < <= > >=. Durations in seconds unless
-        a unit is given. Example: --filter 'user=alice* ttl<5m idle>10m'.
-        JSON fields: id, user, node, ttl_ms (-1 = never expires), schema, created_at,
-        last_accessed_at, size_bytes, idle_ms, max_inactive_s, key.
-        """)
+            Filter terms (all must hold): id user node schema key ttl idle age size attr.NAME,
+            with = (exact, * wildcard) != ~ (contains) !~ < <= > >=. Durations in seconds unless
+            a unit is given. Example: --filter 'user=alice* ttl<5m idle>10m'.
+            JSON fields: id, user, node, ttl_ms (-1 = never expires), schema, created_at,
+            last_accessed_at, size_bytes, idle_ms, max_inactive_s, key.
+            """)
     @OptionGroup var global: GlobalOptions
     @Option(help: ArgumentHelp("Filter expression.", valueName: "expr")) var filter: String?
     @Option(help: "Only sessions of this user.") var user: String?
@@ -27,7 +27,9 @@ struct List: ConsoleCommand {
     @Flag(help: "Reverse the sort order.") var reverse = false
     @Option(help: "At most this many sessions.") var limit: Int?
     @Option(name: .shortAndLong, help: "Output: table, json, jsonl, csv.") var output: OutputFormat = .table
-    @Flag(name: .customLong("include-expired"), help: "Also list expired sessions whose data awaits the framework's clean-up (TTL 0).")
+    @Flag(
+        name: .customLong("include-expired"),
+        help: "Also list expired sessions whose data awaits the framework's clean-up (TTL 0).")
     var includeExpired = false
 
     func validate() throws {
@@ -90,7 +92,10 @@ struct Show: ConsoleCommand {
     @OptionGroup var global: GlobalOptions
     @Argument(help: "Session id.") var id: String
     @Option(name: .shortAndLong, help: "Output: table or json.") var output: OutputFormat = .table
-    @Flag(help: "Add the raw bytes (hex): each attribute's, or the whole stored value for frameworks that keep the session in one value.") var raw = false
+    @Flag(
+        help:
+            "Add the raw bytes (hex): each attribute's, or the whole stored value for frameworks that keep the session in one value."
+    ) var raw = false
 
     func execute(_ console: Console) async throws -> Int32 {
         guard let s = try await console.store.get(id: id) else {
@@ -101,19 +106,29 @@ struct Show: ConsoleCommand {
         if output == .json || output == .jsonl {
             var w = JSONWriter()
             SessionFormatter.json(s, into: &w, nowMs: now)
-            w.bytes.removeLast()   // reopen the object to add attributes
+            w.bytes.removeLast()  // reopen the object to add attributes
             w.raw(",\"attributes\":[")
             for (n, a) in s.attributes.enumerated() {
                 if n > 0 { w.raw(",") }
-                w.raw("{\"name\":"); w.string(a.name)
-                w.raw(",\"format\":"); w.string(a.format)
-                w.raw(",\"size_bytes\":"); w.int(Int64(a.raw.count))
-                w.raw(",\"value\":"); w.value(a.decoded)
-                if raw { w.raw(",\"raw_hex\":"); w.string(Sanitizer.hex(a.raw, limit: Int.max)) }
+                w.raw("{\"name\":")
+                w.string(a.name)
+                w.raw(",\"format\":")
+                w.string(a.format)
+                w.raw(",\"size_bytes\":")
+                w.int(Int64(a.raw.count))
+                w.raw(",\"value\":")
+                w.value(a.decoded)
+                if raw {
+                    w.raw(",\"raw_hex\":")
+                    w.string(Sanitizer.hex(a.raw, limit: Int.max))
+                }
                 w.raw("}")
             }
             w.raw("]")
-            if raw, let stored = s.storedValue { w.raw(",\"stored_value_hex\":"); w.string(Sanitizer.hex(stored, limit: Int.max)) }
+            if raw, let stored = s.storedValue {
+                w.raw(",\"stored_value_hex\":")
+                w.string(Sanitizer.hex(stored, limit: Int.max))
+            }
             w.raw("}\n")
             out.write(w.bytes)
             return Exit.ok
@@ -157,7 +172,9 @@ struct Expire: ConsoleCommand {
         discussion: "Expiring now makes the framework see a normal timeout (its expired event fires).")
     @OptionGroup var global: GlobalOptions
     @Argument(help: "Session ids.") var ids: [String]
-    @Option(name: .customLong("in"), help: ArgumentHelp("Remaining time instead of now (e.g. 30s, 5m).", valueName: "duration"))
+    @Option(
+        name: .customLong("in"),
+        help: ArgumentHelp("Remaining time instead of now (e.g. 30s, 5m).", valueName: "duration"))
     var after: String?
 
     func validate() throws {
@@ -179,16 +196,18 @@ struct Logout: ConsoleCommand {
     static let configuration = CommandConfiguration(
         abstract: "Force a logout: remove sessions and every trace the framework keeps of them.",
         discussion: """
-        --user removes all of a user's sessions (through the principal index where the
-        framework keeps one, else by scanning). For Spring Session this removes the hash,
-        the expires: key, the index member and the expiration-set member.
-        Frameworks that write the whole session at the end of a request (connect-redis)
-        can write a session back if a request was in flight: --repeat-after deletes again.
-        """)
+            --user removes all of a user's sessions (through the principal index where the
+            framework keeps one, else by scanning). For Spring Session this removes the hash,
+            the expires: key, the index member and the expiration-set member.
+            Frameworks that write the whole session at the end of a request (connect-redis)
+            can write a session back if a request was in flight: --repeat-after deletes again.
+            """)
     @OptionGroup var global: GlobalOptions
     @Option(help: "Log out every session of this user.") var user: String?
     @Argument(help: "Session ids (instead of --user).") var ids: [String] = []
-    @Option(name: .customLong("repeat-after"), help: ArgumentHelp("Delete again after this delay (e.g. 2s).", valueName: "duration"))
+    @Option(
+        name: .customLong("repeat-after"),
+        help: ArgumentHelp("Delete again after this delay (e.g. 2s).", valueName: "duration"))
     var repeatAfter: String?
 
     func validate() throws {
@@ -198,7 +217,9 @@ struct Logout: ConsoleCommand {
     func execute(_ console: Console) async throws -> Int32 {
         var repeatMs: Int64? = nil
         if let repeatAfter {
-            do { repeatMs = try DurationText.milliseconds(repeatAfter) } catch { throw ConsoleError.usage(error.description) }
+            do { repeatMs = try DurationText.milliseconds(repeatAfter) } catch {
+                throw ConsoleError.usage(error.description)
+            }
         }
         let target: Operations.LogoutTarget = user.map { .user($0) } ?? .ids(ids)
         return try await console.ops.logout(target, repeatAfterMs: repeatMs).exitCode

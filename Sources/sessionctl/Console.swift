@@ -1,37 +1,56 @@
 import ArgumentParser
 import Foundation
-import SessiondSessions
 import RedisSessions
 import SessionKit
 import SessionOps
+import SessiondSessions
 
 /// Options every command takes.
 struct GlobalOptions: ParsableArguments {
-    @Option(name: .customLong("store"), help: ArgumentHelp("Store URL; repeat for several nodes (default: $SESSIONCTL_STORE, else redis://127.0.0.1:6379).", valueName: "url"))
+    @Option(
+        name: .customLong("store"),
+        help: ArgumentHelp(
+            "Store URL; repeat for several nodes (default: $SESSIONCTL_STORE, else redis://127.0.0.1:6379).",
+            valueName: "url"))
     var stores: [String] = []
 
-    @Option(help: ArgumentHelp("Session schema: auto, spring[:NAMESPACE], connect-redis[:PREFIX], phpredis, laravel, symfony, django, django-cached-db, flask, rails, rack, rails-cache, aspnet:PREFIX, go-redistore, vapor, hummingbird, jwt-allowlist, jwt-denylist (each [:PREFIX]), prefix=PREFIX; comma-separated for several.", valueName: "schema"))
+    @Option(
+        help: ArgumentHelp(
+            "Session schema: auto, spring[:NAMESPACE], connect-redis[:PREFIX], phpredis, laravel, symfony, django, django-cached-db, flask, rails, rack, rails-cache, aspnet:PREFIX, go-redistore, vapor, hummingbird, jwt-allowlist, jwt-denylist (each [:PREFIX]), prefix=PREFIX; comma-separated for several.",
+            valueName: "schema"))
     var schema: String = "auto"
 
     @Flag(name: .customLong("read-only"), help: "Refuse every mutation.")
     var readOnly = false
 
-    @Flag(name: [.short, .customLong("yes")], help: "Confirm destructive commands (required when not asked on a terminal).")
+    @Flag(
+        name: [.short, .customLong("yes")],
+        help: "Confirm destructive commands (required when not asked on a terminal).")
     var yes = false
 
     @Flag(name: .customLong("dry-run"), help: "Show what a mutation would do, change nothing.")
     var dryRun = false
 
-    @Option(name: .customLong("audit-log"), help: ArgumentHelp("Audit log file (default: $SESSIONCTL_AUDIT_LOG, else $XDG_STATE_HOME/sessionctl/audit.log).", valueName: "path"))
+    @Option(
+        name: .customLong("audit-log"),
+        help: ArgumentHelp(
+            "Audit log file (default: $SESSIONCTL_AUDIT_LOG, else $XDG_STATE_HOME/sessionctl/audit.log).",
+            valueName: "path"))
     var auditLog: String?
 
-    @Option(help: ArgumentHelp("A named context from the config file (stores, schema, read-only, theme).", valueName: "name"))
+    @Option(
+        help: ArgumentHelp(
+            "A named context from the config file (stores, schema, read-only, theme).", valueName: "name"))
     var context: String?
 
-    @Flag(name: .customLong("ask-password"), help: "Prompt for the Redis password on the terminal (not echoed) when the URL has none.")
+    @Flag(
+        name: .customLong("ask-password"),
+        help: "Prompt for the Redis password on the terminal (not echoed) when the URL has none.")
     var askPassword = false
 
-    @Option(name: .customLong("connect-timeout"), help: ArgumentHelp("Connect timeout (e.g. 2s, 500ms).", valueName: "duration"))
+    @Option(
+        name: .customLong("connect-timeout"),
+        help: ArgumentHelp("Connect timeout (e.g. 2s, 500ms).", valueName: "duration"))
     var connectTimeout: String = "2s"
 
     @Option(name: .customLong("timeout"), help: ArgumentHelp("Command timeout (e.g. 10s).", valueName: "duration"))
@@ -76,7 +95,8 @@ final class Console: @unchecked Sendable {
     /// The operations of this command: its store, policy, audit log and output.
     var ops: Operations {
         Operations(
-            store: store, policy: SafetyPolicy(readOnly: options.readOnly, dryRun: options.dryRun, confirmed: options.yes),
+            store: store,
+            policy: SafetyPolicy(readOnly: options.readOnly, dryRun: options.dryRun, confirmed: options.yes),
             audit: audit, output: output, reporter: Terminal.reporter, commandLine: commandLine)
     }
 
@@ -98,7 +118,8 @@ final class Console: @unchecked Sendable {
         if texts.isEmpty {
             texts = [ProcessInfo.processInfo.environment["SESSIONCTL_STORE"] ?? "redis://127.0.0.1:6379"]
         }
-        let connectMs: Int64, commandMs: Int64
+        let connectMs: Int64
+        let commandMs: Int64
         do {
             connectMs = try DurationText.milliseconds(options.connectTimeout, bareUnitMs: 1000)
             commandMs = try DurationText.milliseconds(options.commandTimeout, bareUnitMs: 1000)
@@ -111,7 +132,8 @@ final class Console: @unchecked Sendable {
             password = typed
         }
         storeOptions = StoreOptions(
-            schema: options.schema, connectTimeoutMs: Int(connectMs), commandTimeoutMs: Int(commandMs), password: password)
+            schema: options.schema, connectTimeoutMs: Int(connectMs), commandTimeoutMs: Int(commandMs),
+            password: password)
         store = try Console.factory.open(texts, options: storeOptions)
         audit = AuditLog(path: options.auditLog)
         output = Output()

@@ -1,11 +1,11 @@
 import ArgumentParser
 import Foundation
 import HouseStore
-import SessiondSessions
 import RedisClient
-import SessiondServer
 import SessionKit
 import SessionOps
+import SessiondServer
+import SessiondSessions
 
 /// `sessionctl demo`: an in-house cluster of three sessiond nodes inside this process, on
 /// ephemeral loopback ports, with simulated traffic, and the TUI on it.
@@ -13,18 +13,21 @@ struct Demo: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run an embedded demo: a 3-node in-house cluster with live traffic, and the TUI on it.",
         discussion: """
-        Three sessiond nodes run inside this process on free loopback ports (memory only).
-        Simulated users log in (sessions with a user and a few attributes), make requests
-        that touch their sessions, sometimes log out; short timeouts make sessions expire
-        every second, and a small cap per node makes evictions happen.
-        --no-tui prints the stores' URLs and keeps running, so other commands (or a second
-        terminal) can be pointed at it:  sessionctl --store sessiond://127.0.0.1:PORT ls
-        Ctrl-C stops everything.
-        """)
+            Three sessiond nodes run inside this process on free loopback ports (memory only).
+            Simulated users log in (sessions with a user and a few attributes), make requests
+            that touch their sessions, sometimes log out; short timeouts make sessions expire
+            every second, and a small cap per node makes evictions happen.
+            --no-tui prints the stores' URLs and keeps running, so other commands (or a second
+            terminal) can be pointed at it:  sessionctl --store sessiond://127.0.0.1:PORT ls
+            Ctrl-C stops everything.
+            """)
 
-    @Flag(name: .customLong("no-tui"), help: "Do not open the TUI: print the URLs and run until interrupted.") var noTUI = false
+    @Flag(name: .customLong("no-tui"), help: "Do not open the TUI: print the URLs and run until interrupted.")
+    var noTUI = false
     @Option(help: "Nodes in the cluster.") var nodes = 3
-    @Option(name: .customLong("max-sessions"), help: "Cap per node (least recently used sessions are evicted above it).") var maxSessions = 50
+    @Option(
+        name: .customLong("max-sessions"), help: "Cap per node (least recently used sessions are evicted above it).")
+    var maxSessions = 50
     @Option(help: "Simulated requests per second (logins, touches, logouts).") var rate = 60
     @Option(help: ArgumentHelp("Colour theme for the TUI.", valueName: "theme")) var theme: String?
 
@@ -45,7 +48,7 @@ struct Demo: AsyncParsableCommand {
             o.nodeID = "n\(i)"
             o.maxSessions = maxSessions
             do { running.append(try SessiondNode.start(o)) } catch {
-                running.forEach { $0.stop() }
+                for node in running { node.stop() }
                 throw ConsoleError(code: Exit.connection, message: "demo: \(error)")
             }
         }
@@ -61,7 +64,8 @@ struct Demo: AsyncParsableCommand {
         // 3. The TUI, or wait for a signal.
         var code: Int32 = Exit.ok
         if noTUI {
-            print("sessionctl demo: \(nodes) sessiond nodes on loopback (memory only, cap \(maxSessions) sessions each)")
+            print(
+                "sessionctl demo: \(nodes) sessiond nodes on loopback (memory only, cap \(maxSessions) sessions each)")
             for (m, u) in zip(members, urls) { print("  \(m.id)  \(u)") }
             print("try:  sessionctl ls --store \(urls[0])      (any node: the others are found)")
             print("Ctrl-C stops the demo.")
@@ -92,7 +96,7 @@ struct Demo: AsyncParsableCommand {
             for s in sources {
                 s.setEventHandler {
                     if once.first() {
-                        sources.forEach { $0.cancel() }
+                        for source in sources { source.cancel() }
                         done.resume()
                     }
                 }
@@ -106,7 +110,12 @@ struct Demo: AsyncParsableCommand {
 final class Once: @unchecked Sendable {
     private let lock = NSLock()
     private var fired = false
-    func first() -> Bool { lock.withLock { defer { fired = true }; return !fired } }
+    func first() -> Bool {
+        lock.withLock {
+            defer { fired = true }
+            return !fired
+        }
+    }
 }
 
 /// Users of a pretend web shop: log in, browse (touching their session), change their cart,
@@ -118,9 +127,13 @@ actor TrafficSimulator {
     private var rng = SystemRandomNumberGenerator()
     private(set) var errors = 0
 
-    static let users = ["alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy", "mallory", "niaj",
-                        "olivia", "peggy", "rupert", "sybil", "trent", "victor", "walter", "yuki", "zoe", "ahmed", "bea", "chen"]
-    static let pages = ["/", "/catalog", "/catalog/shoes", "/cart", "/checkout", "/account", "/orders", "/search?q=boots"]
+    static let users = [
+        "alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy", "mallory", "niaj",
+        "olivia", "peggy", "rupert", "sybil", "trent", "victor", "walter", "yuki", "zoe", "ahmed", "bea", "chen",
+    ]
+    static let pages = [
+        "/", "/catalog", "/catalog/shoes", "/cart", "/checkout", "/account", "/orders", "/search?q=boots",
+    ]
     static let locales = ["en-GB", "de-DE", "fr-FR", "ja-JP", "pt-BR"]
 
     init(client: SessiondClient, ratePerSecond: Int) {
@@ -145,12 +158,17 @@ actor TrafficSimulator {
                 try await login()
             } else if roll < 88 {
                 let s = pick(live)
-                if try await client.get(s.id) == nil { live.removeAll { $0.id == s.id } }   // expired or evicted meanwhile
-                else if roll < 60 { _ = try await client.setAttribute(s.id, name: "lastPage", value: Array(pick(Self.pages).utf8)) }
+                if try await client.get(s.id) == nil {
+                    live.removeAll { $0.id == s.id }
+                }  // expired or evicted meanwhile
+                else if roll < 60 {
+                    _ = try await client.setAttribute(s.id, name: "lastPage", value: Array(pick(Self.pages).utf8))
+                }
             } else if roll < 98 {
                 let s = pick(live)
                 let items = Int.random(in: 0...9, using: &rng)
-                let cart = "{\"items\":\(items),\"total\":\(String(format: "%.2f", Double(items) * 19.9)),\"currency\":\"EUR\"}"
+                let cart =
+                    "{\"items\":\(items),\"total\":\(String(format: "%.2f", Double(items) * 19.9)),\"currency\":\"EUR\"}"
                 _ = try await client.setAttribute(s.id, name: "cart", value: Array(cart.utf8))
             } else {
                 let user = pick(live).user
@@ -167,12 +185,14 @@ actor TrafficSimulator {
         let id = UUID().uuidString.lowercased()
         let ttl = Int.random(in: 2...40, using: &rng)
         let roles = user == "alice" || user == "trent" ? "[\"USER\",\"ADMIN\"]" : "[\"USER\"]"
-        try await client.create(id: id, timeoutSeconds: ttl, principal: user, attributes: [
-            ("locale", Array(pick(Self.locales).utf8)),
-            ("roles", Array(roles.utf8)),
-            ("cart", Array("{\"items\":0,\"total\":0,\"currency\":\"EUR\"}".utf8)),
-            ("lastPage", Array("/login".utf8)),
-        ])
+        try await client.create(
+            id: id, timeoutSeconds: ttl, principal: user,
+            attributes: [
+                ("locale", Array(pick(Self.locales).utf8)),
+                ("roles", Array(roles.utf8)),
+                ("cart", Array("{\"items\":0,\"total\":0,\"currency\":\"EUR\"}".utf8)),
+                ("lastPage", Array("/login".utf8)),
+            ])
         live.append((id, user))
         if live.count > 5000 { live.removeFirst(live.count - 5000) }
     }

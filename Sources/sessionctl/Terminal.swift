@@ -1,7 +1,8 @@
 import Foundation
 import SessionOps
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Buffered standard output and unbuffered diagnostics.
@@ -40,7 +41,10 @@ enum Terminal {
         var quiet = old
         quiet.c_lflag &= ~tcflag_t(ECHO)
         tcsetattr(fd, TCSAFLUSH, &quiet)
-        defer { tcsetattr(fd, TCSAFLUSH, &old); _ = Glibc.write(fd, "\n", 1) }
+        defer {
+            tcsetattr(fd, TCSAFLUSH, &old)
+            _ = Glibc.write(fd, "\n", 1)
+        }
         var bytes: [UInt8] = []
         var c: UInt8 = 0
         while Glibc.read(fd, &c, 1) == 1, c != 0x0A, c != 0x0D { bytes.append(c) }
@@ -55,7 +59,6 @@ enum Terminal {
         return ["y", "yes"].contains(line.trimmingCharacters(in: .whitespaces).lowercased())
     }
 }
-
 
 extension Terminal {
     /// Operations report through the terminal: errors and notes on stderr, progress only

@@ -9,18 +9,21 @@ struct Tui: ConsoleCommand {
         commandName: "tui",
         abstract: "Open the terminal console (the default with no subcommand on a terminal).",
         discussion: """
-        Keys: ↑↓/jk move, ⏎ inspect, / filter, : command, ␣ mark, e expire, L logout, m migrate,
-        s/S sort, 1 sessions, 2 events, 3 nodes, ? help, q quit. Every destructive action asks
-        first and names how many sessions it touches; --read-only disables them.
-        Theme: --theme NAME|PATH, else $SESSIONCTL_THEME, else the context's theme, else default;
-        NO_COLOR gives monochrome.
-        The TUI logs to $XDG_STATE_HOME/sessionctl/tui.log while it owns the screen.
-        """)
+            Keys: ↑↓/jk move, ⏎ inspect, / filter, : command, ␣ mark, e expire, L logout, m migrate,
+            s/S sort, 1 sessions, 2 events, 3 nodes, ? help, q quit. Every destructive action asks
+            first and names how many sessions it touches; --read-only disables them.
+            Theme: --theme NAME|PATH, else $SESSIONCTL_THEME, else the context's theme, else default;
+            NO_COLOR gives monochrome.
+            The TUI logs to $XDG_STATE_HOME/sessionctl/tui.log while it owns the screen.
+            """)
     @OptionGroup var global: GlobalOptions
     @Option(help: ArgumentHelp("Colour theme: a name from themes/ or a path to a .toml file.", valueName: "theme"))
     var theme: String?
 
-    @Option(help: ArgumentHelp("Re-list every DURATION (default: adaptive, 5 s on small stores, rarer on huge ones).", valueName: "duration"))
+    @Option(
+        help: ArgumentHelp(
+            "Re-list every DURATION (default: adaptive, 5 s on small stores, rarer on huge ones).",
+            valueName: "duration"))
     var refresh: String?
 
     func execute(_ console: Console) async throws -> Int32 {
@@ -30,7 +33,8 @@ struct Tui: ConsoleCommand {
         let library = ThemeLibrary.standard(executablePath: CommandLine.executablePath)
         let env = ProcessInfo.processInfo.environment
         let noColor = env["NO_COLOR"].map { !$0.isEmpty } ?? false
-        let requested = theme ?? env["SESSIONCTL_THEME"] ?? (noColor ? "monochrome" : nil) ?? console.contextTheme ?? "default"
+        let requested =
+            theme ?? env["SESSIONCTL_THEME"] ?? (noColor ? "monochrome" : nil) ?? console.contextTheme ?? "default"
         var chosen: Theme
         var warning: String? = nil
         do { chosen = try library.load(requested) } catch {
@@ -41,11 +45,14 @@ struct Tui: ConsoleCommand {
         if let warning { log.write(warning) }
         var refreshMs: Int64? = nil
         if let refresh {
-            do { refreshMs = max(1000, try DurationText.milliseconds(refresh)) } catch { throw ConsoleError.usage(error.description) }
+            do { refreshMs = max(1000, try DurationText.milliseconds(refresh)) } catch {
+                throw ConsoleError.usage(error.description)
+            }
         }
         let backend = await StoreBackend(console: console)
-        let controller = TUIController(backend: backend, theme: chosen, themes: library, noColor: noColor,
-                                       readOnly: console.options.readOnly, refreshMs: refreshMs, log: { log.write($0) })
+        let controller = TUIController(
+            backend: backend, theme: chosen, themes: library, noColor: noColor,
+            readOnly: console.options.readOnly, refreshMs: refreshMs, log: { log.write($0) })
         if let warning { controller.flash(warning, error: true) }
         let code = await controller.run()
         if let warning { Terminal.error(warning) }
@@ -70,8 +77,11 @@ final class TUILog: @unchecked Sendable {
         try? FileManager.default.createDirectory(atPath: state + "/sessionctl", withIntermediateDirectories: true)
     }
     func write(_ line: String) {
-        lock.lock(); defer { lock.unlock() }
-        if !FileManager.default.fileExists(atPath: path) { _ = FileManager.default.createFile(atPath: path, contents: nil) }
+        lock.lock()
+        defer { lock.unlock() }
+        if !FileManager.default.fileExists(atPath: path) {
+            _ = FileManager.default.createFile(atPath: path, contents: nil)
+        }
         guard let h = FileHandle(forWritingAtPath: path) else { return }
         h.seekToEndOfFile()
         h.write(Data((ISOTime.format(ms: currentTimeMs()) + " " + Redaction.redact(line) + "\n").utf8))
@@ -94,7 +104,9 @@ struct StoreBackend: ConsoleBackend {
     }
 
     var store: any SessionStore { console.store }
-    var storeName: String { console.contextName.map { "\($0) (\(console.store.displayName))" } ?? console.store.displayName }
+    var storeName: String {
+        console.contextName.map { "\($0) (\(console.store.displayName))" } ?? console.store.displayName
+    }
     var eventSetting: EventSettingWords? {
         capabilities.eventSettings.map { EventSettingWords(name: $0.settingName, change: $0.changeDescription) }
     }
@@ -136,7 +148,10 @@ struct StoreBackend: ConsoleBackend {
                 return (summary("expired", o.result), !o.result.failedNodes.isEmpty)
             case .logout(let user, _):
                 let o = try await ops.logout(.user(user))
-                return (summary("logged out \(Sanitizer.display(user, limit: 60)):", o.result), !o.result.failedNodes.isEmpty)
+                return (
+                    summary("logged out \(Sanitizer.display(user, limit: 60)):", o.result),
+                    !o.result.failedNodes.isEmpty
+                )
             case .delete(let ids):
                 let o = try await ops.delete(ids: ids)
                 return (summary("deleted", o.result), !o.result.failedNodes.isEmpty)
@@ -149,7 +164,9 @@ struct StoreBackend: ConsoleBackend {
                 let o = try await ops.migrate(ids: ids, to: node)
                 return (summary("migrated to \(node):", o.result), !o.result.failedNodes.isEmpty)
             case .enableNotifications:
-                guard let settings = capabilities.eventSettings else { return ("this store has no event setting", true) }
+                guard let settings = capabilities.eventSettings else {
+                    return ("this store has no event setting", true)
+                }
                 let changes = try await ops.enableEventSettings(settings)
                 return (
                     "\(settings.settingName) on: "
@@ -178,26 +195,36 @@ struct Themes: ParsableCommand {
 }
 
 struct ThemesList: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "list", abstract: "List the themes found (and where they are looked for).")
+    static let configuration = CommandConfiguration(
+        commandName: "list", abstract: "List the themes found (and where they are looked for).")
     func run() throws {
         let lib = ThemeLibrary.standard(executablePath: CommandLine.executablePath)
         for name in lib.available() {
             let status: String
-            do { _ = try lib.load(name); status = "ok" } catch { status = "BROKEN: \(error)" }
+            do {
+                _ = try lib.load(name)
+                status = "ok"
+            } catch { status = "BROKEN: \(error)" }
             print(name.padding(toLength: 18, withPad: " ", startingAt: 0) + (lib.path(for: name) ?? "") + "  " + status)
         }
     }
 }
 
 struct ThemesValidate: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "validate", abstract: "Check theme files (names or paths); exit 1 if any is broken.")
+    static let configuration = CommandConfiguration(
+        commandName: "validate", abstract: "Check theme files (names or paths); exit 1 if any is broken.")
     @Argument(help: "Theme names or .toml paths (default: all found).") var themes: [String] = []
     func run() throws {
         let lib = ThemeLibrary.standard(executablePath: CommandLine.executablePath)
         var broken = 0
         for t in themes.isEmpty ? lib.available() : themes {
-            do { let th = try lib.load(t); print("ok      \(t) (\(th.name))") }
-            catch { broken += 1; print("BROKEN  \(t): \(error)") }
+            do {
+                let th = try lib.load(t)
+                print("ok      \(t) (\(th.name))")
+            } catch {
+                broken += 1
+                print("BROKEN  \(t): \(error)")
+            }
         }
         if broken > 0 { throw ExitCode(1) }
     }

@@ -7,14 +7,17 @@ struct Watch: ConsoleCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show session expiry, eviction and deletion as they happen.",
         discussion: """
-        Uses Redis keyspace events. Redis reports expiries late on a large keyspace; watch
-        knows the deadlines of the sessions it has read and pokes them when due (EXISTS),
-        so each expiry shows within about a second: such events are marked "prompted".
-        If notifications are off, watch says so and exits 1, unless --enable-notifications
-        is given (adds the flags E, g, x, e and prints what changed).
-        """)
+            Uses Redis keyspace events. Redis reports expiries late on a large keyspace; watch
+            knows the deadlines of the sessions it has read and pokes them when due (EXISTS),
+            so each expiry shows within about a second: such events are marked "prompted".
+            If notifications are off, watch says so and exits 1, unless --enable-notifications
+            is given (adds the flags E, g, x, e and prints what changed).
+            """)
     @OptionGroup var global: GlobalOptions
-    @Option(help: ArgumentHelp("Event kinds: expired, evicted, deleted, migrated, created (default: all but created).", valueName: "kinds"))
+    @Option(
+        help: ArgumentHelp(
+            "Event kinds: expired, evicted, deleted, migrated, created (default: all but created).", valueName: "kinds")
+    )
     var events: String = "expired,evicted,deleted,migrated"
     @Option(name: .shortAndLong, help: "Output: table or jsonl.") var output: OutputFormat = .table
     @Flag(name: .customLong("enable-notifications"), help: "Turn on the keyspace notifications watch needs.")
@@ -32,14 +35,20 @@ struct Watch: ConsoleCommand {
             kinds.insert(kind)
         }
         var stopAfterMs: Int64? = nil
-        if let duration { do { stopAfterMs = try DurationText.milliseconds(duration) } catch { throw ConsoleError.usage(error.description) } }
+        if let duration {
+            do { stopAfterMs = try DurationText.milliseconds(duration) } catch {
+                throw ConsoleError.usage(error.description)
+            }
+        }
 
         // A server setting events need (Redis keyspace notifications): check it, and change
         // it only when asked. Stores that always publish have none.
         var failures: [NodeFailure] = []
         var off: [EventSettingStatus] = []
         let caps = await console.store.capabilities()
-        guard let source = caps.events else { throw ConsoleError.usage("\(console.store.displayName) has no session events") }
+        guard let source = caps.events else {
+            throw ConsoleError.usage("\(console.store.displayName) has no session events")
+        }
         if let settings = caps.eventSettings {
             for r in await settings.eventSettingStatus() {
                 switch r {
@@ -60,7 +69,10 @@ struct Watch: ConsoleCommand {
                     return Exit.partial
                 }
                 guard try console.ops.policy.authorize("change \(name)", count: 0, reporter: Terminal.reporter) else {
-                    for s in off { console.output.line("would set \(name) on \(s.node): '\(s.current)' -> '\(s.current + s.missing)'") }
+                    for s in off {
+                        console.output.line(
+                            "would set \(name) on \(s.node): '\(s.current)' -> '\(s.current + s.missing)'")
+                    }
                     return Exit.ok
                 }
                 for change in try await console.ops.enableEventSettings(settings) {
@@ -69,7 +81,10 @@ struct Watch: ConsoleCommand {
             }
         }
         for f in failures { Terminal.error("node \(f.node) failed: \(f.message)") }
-        if output == .table { console.output.line("TIME                      EVENT    NODE                  SESSION                               USER") }
+        if output == .table {
+            console.output.line(
+                "TIME                      EVENT    NODE                  SESSION                               USER")
+        }
         console.output.flush()
 
         let stream = source.events(kinds: kinds, deadlines: .byStore)
@@ -100,7 +115,8 @@ struct Watch: ConsoleCommand {
 }
 
 struct Nodes: ConsoleCommand {
-    static let configuration = CommandConfiguration(abstract: "Show the store's nodes: role, state, sessions, memory, expiry and eviction totals.")
+    static let configuration = CommandConfiguration(
+        abstract: "Show the store's nodes: role, state, sessions, memory, expiry and eviction totals.")
     @OptionGroup var global: GlobalOptions
     @Option(name: .shortAndLong, help: "Output: table or json.") var output: OutputFormat = .table
 
@@ -111,7 +127,9 @@ struct Nodes: ConsoleCommand {
             out.write(NodeFormatter.json(infos))
         } else {
             for line in NodeFormatter.table(infos) { out.line(line) }
-            for i in infos where !i.up { Terminal.error("node \(i.name) is down: \(Redaction.redact(i.error ?? "unknown error"))") }
+            for i in infos where !i.up {
+                Terminal.error("node \(i.name) is down: \(Redaction.redact(i.error ?? "unknown error"))")
+            }
         }
         let down = infos.filter { !$0.up }.count
         if down == 0 { return Exit.ok }

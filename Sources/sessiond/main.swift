@@ -1,10 +1,11 @@
 import ArgumentParser
 import Dispatch
 import HouseStore
-import SessiondServer
 import SessionKit
+import SessiondServer
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 struct Sessiond: ParsableCommand {
@@ -12,24 +13,33 @@ struct Sessiond: ParsableCommand {
         commandName: "sessiond",
         abstract: "A node of the in-house session store; speaks RESP2 (redis-cli and hiredis work).",
         discussion: """
-        With --dir, every change is appended to DIR/sessiond.aof and replayed at start.
-        A cluster: start each node with the same --cluster list and its own --node-id, e.g.
-          sessiond --port 7001 --node-id n1 --cluster n1=127.0.0.1:7001,n2=127.0.0.1:7002,n3=127.0.0.1:7003
-        """)
+            With --dir, every change is appended to DIR/sessiond.aof and replayed at start.
+            A cluster: start each node with the same --cluster list and its own --node-id, e.g.
+              sessiond --port 7001 --node-id n1 --cluster n1=127.0.0.1:7001,n2=127.0.0.1:7002,n3=127.0.0.1:7003
+            """)
 
     @Option(help: "Address to listen on (loopback unless told otherwise).") var bind = "127.0.0.1"
     @Option(help: "TCP port (0: pick a free one and print it).") var port = 7379
-    @Option(name: .customLong("node-id"), help: "This node's id (default host:port; required with --cluster).") var nodeID: String?
-    @Option(help: ArgumentHelp("The cluster's members, this node among them (static membership).", valueName: "id=host:port,...")) var cluster: String?
-    @Option(help: "Require AUTH with this password (also $SESSIOND_PASSWORD); cluster members use it with each other.") var requirepass: String?
+    @Option(name: .customLong("node-id"), help: "This node's id (default host:port; required with --cluster).")
+    var nodeID: String?
+    @Option(
+        help: ArgumentHelp(
+            "The cluster's members, this node among them (static membership).", valueName: "id=host:port,..."))
+    var cluster: String?
+    @Option(help: "Require AUTH with this password (also $SESSIOND_PASSWORD); cluster members use it with each other.")
+    var requirepass: String?
     @Option(name: .customLong("max-clients"), help: "Most simultaneous clients.") var maxClients = 10_000
     @Option(help: "Close clients idle for this many seconds (0: never; subscribers are exempt).") var timeout: Int64 = 0
-    @Option(name: .customLong("max-sessions"), help: "Evict least recently used sessions above this count.") var maxSessions: Int?
+    @Option(name: .customLong("max-sessions"), help: "Evict least recently used sessions above this count.")
+    var maxSessions: Int?
     @Option(help: "Evict least recently used sessions above this many bytes (k, m, g suffixes).") var maxmemory: String?
     @Option(name: .customLong("max-bulk"), help: "Largest value accepted, in bytes.") var maxBulk = 16 << 20
-    @Option(name: .customLong("subscriber-buffer"), help: "Bytes an event subscriber may have pending before its events are dropped (then a gap notice).")
+    @Option(
+        name: .customLong("subscriber-buffer"),
+        help: "Bytes an event subscriber may have pending before its events are dropped (then a gap notice).")
     var subscriberBuffer = 1 << 20
-    @Option(help: "Folder of the append-only log (sessiond.aof); without it sessions live in memory only.") var dir: String?
+    @Option(help: "Folder of the append-only log (sessiond.aof); without it sessions live in memory only.") var dir:
+        String?
     @Option(help: "When the log is fsynced: always (before each reply), everysec, no.") var fsync: String = "everysec"
     @Option(help: .hidden) var fault: String?
 
@@ -47,30 +57,41 @@ struct Sessiond: ParsableCommand {
         o.fault = fault ?? getenv("SESSIOND_FAULT").map { String(cString: $0) }
         if let m = maxmemory {
             let lower = m.lowercased()
-            let mul = lower.hasSuffix("g") ? 1 << 30 : lower.hasSuffix("m") ? 1 << 20 : lower.hasSuffix("k") ? 1 << 10 : 1
-            guard let n = Int(lower.trimmingCharacters(in: "kmgb")) else { throw ValidationError("--maxmemory: '\(m)' is not a size") }
+            let mul =
+                lower.hasSuffix("g") ? 1 << 30 : lower.hasSuffix("m") ? 1 << 20 : lower.hasSuffix("k") ? 1 << 10 : 1
+            guard let n = Int(lower.trimmingCharacters(in: "kmgb")) else {
+                throw ValidationError("--maxmemory: '\(m)' is not a size")
+            }
             o.maxMemory = n * mul
         }
         o.password = requirepass ?? getenv("SESSIOND_PASSWORD").map { String(cString: $0) }
-        guard let policy = AppendLog.FsyncPolicy(rawValue: fsync) else { throw ValidationError("--fsync: always, everysec or no") }
+        guard let policy = AppendLog.FsyncPolicy(rawValue: fsync) else {
+            throw ValidationError("--fsync: always, everysec or no")
+        }
         o.fsync = policy
         if let cluster {
-            do { o.cluster = try ClusterMember.parseList(cluster) } catch { throw ValidationError("--cluster: \(error)") }
+            do { o.cluster = try ClusterMember.parseList(cluster) } catch {
+                throw ValidationError("--cluster: \(error)")
+            }
         }
         let node: SessiondNode
         do { node = try SessiondNode.start(o) } catch { throw ValidationError("\(error)") }
         if let r = node.replay {
-            print("sessiond: replayed \(r.records) log records: \(r.sessions) sessions, \(r.expiredWhileDown) expired while down"
-                  + (r.truncatedBytes > 0 ? ", torn tail of \(r.truncatedBytes) bytes truncated" : ""))
+            print(
+                "sessiond: replayed \(r.records) log records: \(r.sessions) sessions, \(r.expiredWhileDown) expired while down"
+                    + (r.truncatedBytes > 0 ? ", torn tail of \(r.truncatedBytes) bytes truncated" : ""))
         } else {
             print("sessiond: no --dir: sessions live in memory only")
         }
-        if let members = o.cluster { print("sessiond: cluster of \(members.count): \(members.map(\.description).joined(separator: ", "))") }
+        if let members = o.cluster {
+            print("sessiond: cluster of \(members.count): \(members.map(\.description).joined(separator: ", "))")
+        }
         print("sessiond \(node.nodeID) listening on \(bind):\(node.port)")
         fflush(nil)
 
         // SIGINT/SIGTERM: stop accepting, write the log out, tell clients, exit.
-        signal(SIGINT, SIG_IGN); signal(SIGTERM, SIG_IGN)
+        signal(SIGINT, SIG_IGN)
+        signal(SIGTERM, SIG_IGN)
         let signals = [SIGINT, SIGTERM].map { DispatchSource.makeSignalSource(signal: $0, queue: .global()) }
         for s in signals {
             s.setEventHandler { node.closeListener() }

@@ -1,7 +1,7 @@
-import Testing
-import Foundation
 import ConsoleUI
+import Foundation
 import SessionKit
+import Testing
 
 /// Golden screens: each view rendered into an in-memory screen and compared with the
 /// reviewed text in Golden/. A change is reviewed, then re-recorded with
@@ -66,6 +66,8 @@ import SessionKit
         try check("help", rows: 34) { s in _ = s.handle(key: .char("?"), now: Scene.now) }
     }
     @Test func disconnectedBanner() throws {
-        try check("disconnected") { s in s.loadFailed("127.0.0.1:6379: cannot connect: Connection refused", now: Scene.now - 1000) }
+        try check("disconnected") { s in
+            s.loadFailed("127.0.0.1:6379: cannot connect: Connection refused", now: Scene.now - 1000)
+        }
     }
 }

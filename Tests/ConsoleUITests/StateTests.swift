@@ -1,6 +1,6 @@
-import Testing
 import ConsoleUI
 import SessionKit
+import Testing
 
 @Suite struct StateTests {
     let now = Scene.now
@@ -16,7 +16,7 @@ import SessionKit
         rows.append(rows.removeFirst())
         s.load(rows: Array(rows), names: s.names, failedNodes: [], now: now)
         #expect(s.selectedRow?.id == picked)
-        _ = s.handle(key: .char("s"), now: now)   // next column after ttl: idle
+        _ = s.handle(key: .char("s"), now: now)  // next column after ttl: idle
         #expect(s.sortColumn == .idle)
         #expect(s.selectedRow?.id == picked, "sorting keeps the selection")
         _ = s.handle(key: .char("S"), now: now)
@@ -63,14 +63,19 @@ import SessionKit
         _ = s.handle(key: .char("/"), now: now)
         for c in "attr.role~admin user!=carol" { _ = s.handle(key: .char(c), now: now) }
         let effects = s.handle(key: .enter, now: now)
-        #expect(effects == [.fetchFilterMatches(try Filter("attr.role~admin user!=carol"))], "the TUI asks for the attributes")
+        #expect(
+            effects == [.fetchFilterMatches(try Filter("attr.role~admin user!=carol"))],
+            "the TUI asks for the attributes")
         #expect(s.visible.isEmpty && s.flash?.text.contains("attributes") == true, "nothing matches until they arrive")
-        let alice = "6f1c2a90-0d4e-4b7a-9e21-5c3b7d8e9f01", carol = "d00dfeed-aaaa-4bbb-8ccc-dddddddddddd"
+        let alice = "6f1c2a90-0d4e-4b7a-9e21-5c3b7d8e9f01"
+        let carol = "d00dfeed-aaaa-4bbb-8ccc-dddddddddddd"
         s.filterMatches("a stale filter", ids: [alice], now: now)
         #expect(s.visible.isEmpty, "matches for another filter are ignored")
         s.filterMatches("attr.role~admin user!=carol", ids: [alice, carol], now: now)
         #expect(s.visible.map { s.rows[$0].id.description } == [alice], "the other terms still apply")
-        #expect(s.handle(key: .char("r"), now: now).contains(.fetchFilterMatches(try Filter("attr.role~admin user!=carol"))))
+        #expect(
+            s.handle(key: .char("r"), now: now).contains(.fetchFilterMatches(try Filter("attr.role~admin user!=carol")))
+        )
     }
 
     @Test func destructiveActionsConfirmWithTheCount() {
@@ -81,7 +86,10 @@ import SessionKit
         #expect(s.handle(key: .char("e"), now: now).isEmpty, "nothing happens before confirming")
         #expect(s.dialog?.title == "Expire 2 sessions?")
         let effects = s.handle(key: .char("y"), now: now)
-        guard case .perform(.expire(let ids, nil))? = effects.first else { Issue.record("no expire effect"); return }
+        guard case .perform(.expire(let ids, nil))? = effects.first else {
+            Issue.record("no expire effect")
+            return
+        }
         #expect(ids.count == 2 && s.marked.isEmpty)
         _ = s.handle(key: .char("L"), now: now)
         #expect(s.dialog?.title.hasPrefix("Log out") == true)
@@ -138,21 +146,32 @@ import SessionKit
         _ = s.handle(key: .down, now: now)
         _ = s.handle(key: .enter, now: now)
         #expect(s.dialog?.title.hasSuffix("to n2?") == true)
-        guard case .perform(.migrate(_, "n2"))? = s.handle(key: .char("y"), now: now).first else { Issue.record("no migrate"); return }
+        guard case .perform(.migrate(_, "n2"))? = s.handle(key: .char("y"), now: now).first else {
+            Issue.record("no migrate")
+            return
+        }
     }
 
     @Test func eventsRemoveRowsAndCountRates() {
         var s = Scene.state()
         let id = s.rows[1].id
-        s.addEvent(SessionEvent(kind: .expired, sessionID: id.description, key: nil, node: s.names.nodes[Int(s.rows[1].node)], timeMs: now))
+        s.addEvent(
+            SessionEvent(
+                kind: .expired, sessionID: id.description, key: nil, node: s.names.nodes[Int(s.rows[1].node)],
+                timeMs: now))
         #expect(s.liveCount == 4 && s.events.last?.user == s.rows[1].user, "the user comes from the row")
         s.compact()
         #expect(!s.visible.contains { s.rows[$0].id == id })
         #expect(s.visible.count == 4)
         // An event from another node for the same id changes nothing.
-        s.addEvent(SessionEvent(kind: .deleted, sessionID: s.rows[0].id.description, key: nil, node: "elsewhere:1", timeMs: now))
+        s.addEvent(
+            SessionEvent(
+                kind: .deleted, sessionID: s.rows[0].id.description, key: nil, node: "elsewhere:1", timeMs: now))
         #expect(s.liveCount == 4)
-        for i in 0..<20 { s.addEvent(SessionEvent(kind: .evicted, sessionID: "x\(i)", key: nil, node: "n", timeMs: now - Int64(i) * 100)) }
+        for i in 0..<20 {
+            s.addEvent(
+                SessionEvent(kind: .evicted, sessionID: "x\(i)", key: nil, node: "n", timeMs: now - Int64(i) * 100))
+        }
         #expect(s.eventRate(.evicted, now: now) == 2.0)
     }
 
@@ -160,7 +179,9 @@ import SessionKit
         var s = Scene.state()
         let row = s.rows[2]
         let from = s.names.nodes[Int(row.node)]
-        s.addEvent(SessionEvent(kind: .migrated, sessionID: row.id.description, key: nil, node: from, timeMs: now, target: "n9"))
+        s.addEvent(
+            SessionEvent(
+                kind: .migrated, sessionID: row.id.description, key: nil, node: from, timeMs: now, target: "n9"))
         s.compact()
         #expect(s.liveCount == 5 && s.visible.contains { s.rows[$0].id == row.id }, "not removed")
         #expect(s.names.nodes[Int(s.rows[2].node)] == "n9")
@@ -171,8 +192,10 @@ import SessionKit
 
     @Test func compactIDsAndDueDeadlines() {
         let u = "6f1c2a90-0d4e-4b7a-9e21-5c3b7d8e9f01"
-        #expect(SessionID(u) == .uuid(0x6f1c2a900d4e4b7a, 0x9e215c3b7d8e9f01) && SessionID(u).description == u)
-        #expect(SessionID("6F1C2A90-0D4E-4B7A-9E21-5C3B7D8E9F01").description == "6F1C2A90-0D4E-4B7A-9E21-5C3B7D8E9F01", "kept as text")
+        #expect(SessionID(u) == .uuid(0x6f1c_2a90_0d4e_4b7a, 0x9e21_5c3b_7d8e_9f01) && SessionID(u).description == u)
+        #expect(
+            SessionID("6F1C2A90-0D4E-4B7A-9E21-5C3B7D8E9F01").description == "6F1C2A90-0D4E-4B7A-9E21-5C3B7D8E9F01",
+            "kept as text")
         #expect((SessionID("abc") < SessionID(u)) == ("abc" < u))
         let s = Scene.state()
         #expect(s.due(after: now, upTo: now + 60_000) == ["6f1c2a90-0d4e-4b7a-9e21-5c3b7d8e9f01"])
@@ -184,7 +207,10 @@ import SessionKit
         var s = Scene.state()
         s.loadFailed("gone", now: now)
         #expect(s.stale && s.rows.count == 5)
-        guard case .lost(_, let retry) = s.connection else { Issue.record("not lost"); return }
+        guard case .lost(_, let retry) = s.connection else {
+            Issue.record("not lost")
+            return
+        }
         #expect(retry == now + 3000)
         s.load(rows: s.rows, names: s.names, failedNodes: [], now: now)
         #expect(!s.stale && s.connection == .connected)

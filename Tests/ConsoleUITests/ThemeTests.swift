@@ -1,7 +1,7 @@
+import ConsoleUI
+import Foundation
 import SessionKit
 import Testing
-import Foundation
-import ConsoleUI
 
 @Suite struct ThemeTests {
     static let themesDir = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
@@ -36,10 +36,15 @@ import ConsoleUI
             ("loop-b", "inherits = \"loop-a\"\n", "loops"),
             ("badattr", "[roles]\nheader = { attrs = [\"blink\"] }\n", "unknown attribute"),
         ]
-        for (name, text, _) in cases { try text.write(to: dir.appendingPathComponent(name + ".toml"), atomically: true, encoding: .utf8) }
+        for (name, text, _) in cases {
+            try text.write(to: dir.appendingPathComponent(name + ".toml"), atomically: true, encoding: .utf8)
+        }
         let lib = ThemeLibrary(directories: [dir.path])
         for (name, _, message) in cases {
-            do { _ = try lib.load(name); Issue.record("\(name) loaded") } catch {
+            do {
+                _ = try lib.load(name)
+                Issue.record("\(name) loaded")
+            } catch {
                 #expect("\(error)".contains(message), "\(name): \(error)")
             }
         }
@@ -57,7 +62,9 @@ import ConsoleUI
     }
 
     @Test func tomlSubset() throws {
-        let doc = try TOMLSubset.parse("# c\nname = \"x\" # trailing\n[roles]\nheader = { fg = 12, attrs = [\"bold\", \"dim\"] }\n[a.b]\nc = true\n")
+        let doc = try TOMLSubset.parse(
+            "# c\nname = \"x\" # trailing\n[roles]\nheader = { fg = 12, attrs = [\"bold\", \"dim\"] }\n[a.b]\nc = true\n"
+        )
         #expect(doc["name"] == .string("x"))
         #expect(doc["roles"]?.table?["header"]?.table?["fg"] == .integer(12))
         #expect(doc["a"]?.table?["b"]?.table?["c"] == .bool(true))

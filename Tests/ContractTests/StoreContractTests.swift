@@ -1,10 +1,10 @@
 import Foundation
-import SessiondSessions
 import RedisClient
 import RedisSessions
 import SessionKit
-import Testing
+import SessiondSessions
 import TestSupport
+import Testing
 
 /// One store under test with the servers it runs on (kept alive while the test runs).
 final class StoreUnderTest: @unchecked Sendable {
@@ -15,7 +15,9 @@ final class StoreUnderTest: @unchecked Sendable {
     let breakEvents: @Sendable () throws -> Void
     private let keep: [AnyObject]
 
-    init(_ store: any SessionStore, nodeCount: Int, keep: [AnyObject], breakEvents: @escaping @Sendable () throws -> Void) {
+    init(
+        _ store: any SessionStore, nodeCount: Int, keep: [AnyObject], breakEvents: @escaping @Sendable () throws -> Void
+    ) {
         self.store = store
         self.nodeCount = nodeCount
         self.keep = keep
@@ -40,9 +42,12 @@ enum StoreKindUnderTest: String, CaseIterable, CustomTestStringConvertible, Send
             return StoreUnderTest(m, nodeCount: 2, keep: [m]) { m.simulateGap("subscriber reconnected") }
         case .redis:
             let r = try RedisServer()
-            return StoreUnderTest(RedisSessionStore(urls: [r.url]), nodeCount: 1, keep: [r]) { try Self.killSubscribers(r) }
+            return StoreUnderTest(RedisSessionStore(urls: [r.url]), nodeCount: 1, keep: [r]) {
+                try Self.killSubscribers(r)
+            }
         case .redisNodes:
-            let a = try RedisServer(), b = try RedisServer()
+            let a = try RedisServer()
+            let b = try RedisServer()
             return StoreUnderTest(RedisSessionStore(urls: [a.url, b.url]), nodeCount: 2, keep: [a, b]) {
                 try Self.killSubscribers(a)
                 try Self.killSubscribers(b)
@@ -75,15 +80,20 @@ func sampleSessions(_ n: Int, users: Int = 4, ttlMs: Int64 = 600_000) -> [Sessio
     let now = currentTimeMs()
     return (0..<n).map { i in
         let id = String(format: "c0ffee%02d-%04d-4a4a-9b9b-%012d", i % 100, i, i)
-        let attrs = [Attribute(name: "cart", raw: Array("item-\(i)".utf8), decoded: .string("item-\(i)"), format: "text")]
+        let attrs = [
+            Attribute(name: "cart", raw: Array("item-\(i)".utf8), decoded: .string("item-\(i)"), format: "text")
+        ]
         return Session(
-            id: id, key: "", user: i % 5 == 4 ? nil : "user\(i % users)", node: "", ttlMs: ttlMs, createdAtMs: now - 60_000,
+            id: id, key: "", user: i % 5 == 4 ? nil : "user\(i % users)", node: "", ttlMs: ttlMs,
+            createdAtMs: now - 60_000,
             lastAccessedAtMs: now - 1_000, maxInactiveSeconds: ttlMs / 1000, schema: "", attributes: attrs)
     }
 }
 
 /// Collects a whole listing.
-func listAll(_ store: any SessionStore, _ query: ListQuery = ListQuery()) async throws -> (sessions: [Session], outcome: ListOutcome) {
+func listAll(_ store: any SessionStore, _ query: ListQuery = ListQuery()) async throws -> (
+    sessions: [Session], outcome: ListOutcome
+) {
     let collector = Collector()
     let outcome = try await store.list(query) { await collector.add($0) }
     return (await collector.sessions, outcome)
@@ -108,7 +118,8 @@ func listAll(_ store: any SessionStore, _ query: ListQuery = ListQuery()) async 
         let store = under.store
         let first = try #require(try await store.get(id: sessions[1].id))
         #expect(first.id == sessions[1].id && first.user == "user1")
-        #expect(first.attributes.contains { $0.name == "cart" && $0.raw == Array("item-1".utf8) }, "\(first.attributes)")
+        #expect(
+            first.attributes.contains { $0.name == "cart" && $0.raw == Array("item-1".utf8) }, "\(first.attributes)")
         #expect(first.ttlMs > 0 && first.ttlMs <= 600_000)
         try await Task.sleep(nanoseconds: 1_100_000_000)
         let again = try #require(try await store.get(id: sessions[1].id))
@@ -118,7 +129,9 @@ func listAll(_ store: any SessionStore, _ query: ListQuery = ListQuery()) async 
         #expect(try await store.get(id: "no-such-session") == nil)
     }
 
-    @Test(arguments: stores) func listingPagesEverySessionOnceWithLimitsAndFilters(_ kind: StoreKindUnderTest) async throws {
+    @Test(arguments: stores) func listingPagesEverySessionOnceWithLimitsAndFilters(_ kind: StoreKindUnderTest)
+        async throws
+    {
         let sessions = sampleSessions(25)
         let under = try await written(kind, sessions)
         let (all, outcome) = try await listAll(under.store)
@@ -163,7 +176,9 @@ func listAll(_ store: any SessionStore, _ query: ListQuery = ListQuery()) async 
         #expect(Set(left.map(\.id)) == Set([ids[1], ids[2], ids[4], ids[5]]))
     }
 
-    @Test(arguments: stores) func logoutRemovesEverySessionOfTheUserAndNothingElse(_ kind: StoreKindUnderTest) async throws {
+    @Test(arguments: stores) func logoutRemovesEverySessionOfTheUserAndNothingElse(_ kind: StoreKindUnderTest)
+        async throws
+    {
         let sessions = sampleSessions(20)
         let under = try await written(kind, sessions)
         let theirs = Set(sessions.filter { $0.user == "user3" }.map(\.id))
@@ -188,7 +203,9 @@ func listAll(_ store: any SessionStore, _ query: ListQuery = ListQuery()) async 
         #expect(cheap.count == nodes.count)
     }
 
-    @Test(arguments: stores) func eventsReportDeletionsAndSayWhenTheyMayHaveBeenLost(_ kind: StoreKindUnderTest) async throws {
+    @Test(arguments: stores) func eventsReportDeletionsAndSayWhenTheyMayHaveBeenLost(_ kind: StoreKindUnderTest)
+        async throws
+    {
         let sessions = sampleSessions(4)
         let under = try await written(kind, sessions)
         let caps = await under.store.capabilities()

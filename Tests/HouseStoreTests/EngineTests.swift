@@ -1,4 +1,5 @@
 import Testing
+
 @testable import HouseStore
 
 @Suite struct EngineTests {
@@ -40,9 +41,11 @@ import Testing
 
     @Test func evictionIsLeastRecentlyUsedFirst() {
         var e = SessionEngine(node: "n1", maxSessions: 3)
-        for (i, id) in ["a", "b", "c"].enumerated() { e.put(id: id, maxInactiveMs: 60_000, principal: nil, attributes: [], now: Int64(i)) }
-        _ = e.get("a", now: 10, touch: true)            // a is now the most recent
-        _ = e.get("b", now: 11, touch: false)           // a peek does not count as use
+        for (i, id) in ["a", "b", "c"].enumerated() {
+            e.put(id: id, maxInactiveMs: 60_000, principal: nil, attributes: [], now: Int64(i))
+        }
+        _ = e.get("a", now: 10, touch: true)  // a is now the most recent
+        _ = e.get("b", now: 11, touch: false)  // a peek does not count as use
         #expect(e.lruOrder() == ["b", "c", "a"])
         let ev = e.put(id: "d", maxInactiveMs: 60_000, principal: nil, attributes: [], now: 12)
         #expect(ev.map(\.kind) == [.created, .evicted] && ev[1].id == "b")
@@ -52,7 +55,9 @@ import Testing
         e.maxSessions = nil
         #expect(e.usedMemory == 3 * 150)
         e.maxMemory = e.usedMemory + 310
-        let big = e.put(id: "big", maxInactiveMs: 60_000, principal: nil, attributes: attrs(("blob", String(repeating: "x", count: 400))), now: 13)
+        let big = e.put(
+            id: "big", maxInactiveMs: 60_000, principal: nil,
+            attributes: attrs(("blob", String(repeating: "x", count: 400))), now: 13)
         #expect(big.filter { $0.kind == .evicted }.map(\.id) == ["c", "a"])
         #expect(e.count == 2 && e.usedMemory <= e.maxMemory!)
         #expect(e.checkConsistency().isEmpty)
@@ -60,7 +65,9 @@ import Testing
 
     @Test func logoutUsesThePrincipalIndex() {
         var e = SessionEngine(node: "n1")
-        for i in 0..<5 { e.put(id: "s\(i)", maxInactiveMs: 60_000, principal: i < 3 ? "alice" : "bob", attributes: [], now: 0) }
+        for i in 0..<5 {
+            e.put(id: "s\(i)", maxInactiveMs: 60_000, principal: i < 3 ? "alice" : "bob", attributes: [], now: 0)
+        }
         let (n, events) = e.logout(principal: "alice", now: 5)
         #expect(n == 3 && events.allSatisfy { $0.kind == .deleted && $0.reason == "logout" && $0.principal == "alice" })
         #expect(e.sessions(of: "alice").isEmpty && e.sessions(of: "bob") == ["s3", "s4"])
@@ -76,11 +83,16 @@ import Testing
 
     @Test func scanWalksEverythingWithoutTouching() {
         var e = SessionEngine(node: "n1")
-        for i in 0..<250 { e.put(id: "sess:\(i)", maxInactiveMs: 60_000, principal: i % 2 == 0 ? "even" : "odd", attributes: [], now: 0) }
-        var cursor = 0, seen: [String] = []
+        for i in 0..<250 {
+            e.put(
+                id: "sess:\(i)", maxInactiveMs: 60_000, principal: i % 2 == 0 ? "even" : "odd", attributes: [], now: 0)
+        }
+        var cursor = 0
+        var seen: [String] = []
         repeat {
             let (next, page) = e.scan(cursor: cursor, match: "sess:1*", principal: "even", count: 40, now: 100)
-            seen += page.map(\.id); cursor = next
+            seen += page.map(\.id)
+            cursor = next
         } while cursor != 0
         let expected = (0..<250).filter { $0 % 2 == 0 && String($0).hasPrefix("1") }.map { "sess:\($0)" }
         #expect(seen.sorted() == expected.sorted())
@@ -95,8 +107,12 @@ import Testing
             now += Int64.random(in: 0...300, using: &rng)
             let id = "s\(Int.random(in: 0..<60, using: &rng))"
             switch Int.random(in: 0..<8, using: &rng) {
-            case 0, 1: e.put(id: id, maxInactiveMs: Int64.random(in: 500...5_000, using: &rng), principal: ["a", "b", nil].randomElement(using: &rng)!,
-                             attributes: attrs(("x", String(repeating: "y", count: Int.random(in: 0...300, using: &rng)))), now: now)
+            case 0, 1:
+                e.put(
+                    id: id, maxInactiveMs: Int64.random(in: 500...5_000, using: &rng),
+                    principal: ["a", "b", nil].randomElement(using: &rng)!,
+                    attributes: attrs(("x", String(repeating: "y", count: Int.random(in: 0...300, using: &rng)))),
+                    now: now)
             case 2: _ = e.get(id, now: now, touch: true)
             case 3:
                 if Bool.random(using: &rng) {
@@ -106,7 +122,11 @@ import Testing
                     let value = [UInt8](repeating: 7, count: Int.random(in: 0...200, using: &rng))
                     let set = Bool.random(using: &rng)
                     _ = e.modify(id, now: now) { s in
-                        if set { s.setAttribute(name: Array("x".utf8)[...], value: value[...]) } else { _ = s.removeAttribute(name: Array("x".utf8)[...]) }
+                        if set {
+                            s.setAttribute(name: Array("x".utf8)[...], value: value[...])
+                        } else {
+                            _ = s.removeAttribute(name: Array("x".utf8)[...])
+                        }
                     }
                 }
             case 4: _ = e.expire(id, inMs: Int64.random(in: -1...2_000, using: &rng), now: now)
@@ -115,13 +135,20 @@ import Testing
             default: _ = e.expireDue(now: now)
             }
             let problems = e.checkConsistency()
-            if !problems.isEmpty { Issue.record("step \(step): \(problems)"); return }
+            if !problems.isEmpty {
+                Issue.record("step \(step): \(problems)")
+                return
+            }
             #expect(e.count <= 40 && e.usedMemory <= 20_000 || e.count == 1)
         }
         // Whatever is left expires on time, each session once.
         let events = e.expireDue(now: now + 10_000_000)
         #expect(Set(events.map(\.id)).count == events.count)
-        #expect(e.count == 0 || e.scan(cursor: 0, match: nil, principal: nil, count: 100, now: now).1.allSatisfy { $0.deadlineMs == nil })
+        #expect(
+            e.count == 0
+                || e.scan(cursor: 0, match: nil, principal: nil, count: 100, now: now).1.allSatisfy {
+                    $0.deadlineMs == nil
+                })
     }
 
     /// The id and principal indexes (open-addressing tables, lists through the slots) against
@@ -150,7 +177,10 @@ import Testing
             }
             if step % 1_000 == 0 {
                 let problems = e.checkConsistency()
-                if !problems.isEmpty { Issue.record("step \(step): \(problems.prefix(3))"); return }
+                if !problems.isEmpty {
+                    Issue.record("step \(step): \(problems.prefix(3))")
+                    return
+                }
             }
         }
         #expect(e.count == model.count)

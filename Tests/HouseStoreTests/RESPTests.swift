@@ -1,4 +1,5 @@
 import Testing
+
 @testable import HouseStore
 
 @Suite struct RESPTests {
@@ -16,7 +17,9 @@ import Testing
     }
 
     @Test func multibulkInlineAndPipelines() throws {
-        let wire = Array("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$0\r\n\r\n*1\r\n$4\r\nPING\r\nPING\r\nSESSION.PUT id1 60 \"with space\"\n*0\r\n\r\n".utf8)
+        let wire = Array(
+            "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$0\r\n\r\n*1\r\n$4\r\nPING\r\nPING\r\nSESSION.PUT id1 60 \"with space\"\n*0\r\n\r\n"
+                .utf8)
         let expected = [["SET", "k", ""], ["PING"], ["PING"], ["SESSION.PUT", "id1", "60", "with space"]]
         #expect(try decodeAll(wire) == expected)
         // Every split point gives the same requests: partial frames wait for more bytes.
@@ -60,8 +63,10 @@ import Testing
         limits.maxBulkLength = 10
         limits.maxArrayLength = 3
         limits.maxInlineLength = 16
-        for (wire, message) in [("*1\r\n$11\r\n", "exceeds"), ("*4\r\n", "too many arguments"),
-                                (String(repeating: "A", count: 40), "inline request too long")] {
+        for (wire, message) in [
+            ("*1\r\n$11\r\n", "exceeds"), ("*4\r\n", "too many arguments"),
+            (String(repeating: "A", count: 40), "inline request too long"),
+        ] {
             var d = RESPRequestDecoder(limits: limits)
             d.append(Array(wire.utf8))
             #expect(throws: RESPProtocolError.self) { try d.next() }
@@ -75,7 +80,9 @@ import Testing
 
     @Test func repliesEncode() {
         let r = RESPReply.array([.ok, .integer(-3), .bulk("é"), .null, .error("ERR bad\r\nthing"), .array([])])
-        #expect(String(decoding: r.bytes, as: UTF8.self) == "*6\r\n+OK\r\n:-3\r\n$2\r\né\r\n$-1\r\n-ERR bad  thing\r\n*0\r\n")
+        #expect(
+            String(decoding: r.bytes, as: UTF8.self)
+                == "*6\r\n+OK\r\n:-3\r\n$2\r\né\r\n$-1\r\n-ERR bad  thing\r\n*0\r\n")
     }
 
     @Test func globs() {
@@ -87,8 +94,13 @@ import Testing
 
 @Suite struct RESPSequenceTests {
     @Test func sequencesAreSeparateReplies() {
-        let r = RESPReply.sequence([.array([.bulk("subscribe"), .bulk("a"), .integer(1)]), .array([.bulk("subscribe"), .bulk("b"), .integer(2)])])
-        #expect(String(decoding: r.bytes, as: UTF8.self) == "*3\r\n$9\r\nsubscribe\r\n$1\r\na\r\n:1\r\n*3\r\n$9\r\nsubscribe\r\n$1\r\nb\r\n:2\r\n")
+        let r = RESPReply.sequence([
+            .array([.bulk("subscribe"), .bulk("a"), .integer(1)]),
+            .array([.bulk("subscribe"), .bulk("b"), .integer(2)]),
+        ])
+        #expect(
+            String(decoding: r.bytes, as: UTF8.self)
+                == "*3\r\n$9\r\nsubscribe\r\n$1\r\na\r\n:1\r\n*3\r\n$9\r\nsubscribe\r\n$1\r\nb\r\n:2\r\n")
     }
 }
 
@@ -113,9 +125,12 @@ import Testing
     }
 
     @Test func integersParseStrictly() throws {
-        let r = try request("+5", "-0", "", "-", "12a", "9223372036854775807", "9223372036854775808", "-9223372036854775807", " 1", "007")
+        let r = try request(
+            "+5", "-0", "", "-", "12a", "9223372036854775807", "9223372036854775808", "-9223372036854775807", " 1",
+            "007")
         #expect(r.integer(0) == 5 && r.integer(1) == 0)
-        #expect(r.integer(2) == nil && r.integer(3) == nil && r.integer(4) == nil, "empty, a lone sign, trailing garbage")
+        #expect(
+            r.integer(2) == nil && r.integer(3) == nil && r.integer(4) == nil, "empty, a lone sign, trailing garbage")
         #expect(r.integer(5) == Int64.max && r.integer(6) == nil, "overflow is refused, not wrapped")
         #expect(r.integer(7) == -Int64.max && r.integer(8) == nil && r.integer(9) == 7)
     }
@@ -130,9 +145,14 @@ import Testing
 
     @Test func theWriterEncodesEveryNumberExactly() throws {
         var w = RESPWriter()
-        for v: Int64 in [0, 9, 10, -1, -10, 1_234_567_890, Int64.max, Int64.min] { w.integer(v); w.bulk(decimal: v) }
+        for v: Int64 in [0, 9, 10, -1, -10, 1_234_567_890, Int64.max, Int64.min] {
+            w.integer(v)
+            w.bulk(decimal: v)
+        }
         var expected = ""
-        for v: Int64 in [0, 9, 10, -1, -10, 1_234_567_890, Int64.max, Int64.min] { expected += ":\(v)\r\n$\(String(v).utf8.count)\r\n\(v)\r\n" }
+        for v: Int64 in [0, 9, 10, -1, -10, 1_234_567_890, Int64.max, Int64.min] {
+            expected += ":\(v)\r\n$\(String(v).utf8.count)\r\n\(v)\r\n"
+        }
         #expect(String(decoding: w.bytes, as: UTF8.self) == expected)
     }
 }
@@ -142,18 +162,23 @@ import Testing
         // Lengths around the varint steps (1, 2 and 3 bytes), empty names and values, binary.
         var attributes: [HouseSession.Attribute] = []
         for (i, n) in [0, 1, 127, 128, 300, 16_383, 16_384, 70_000].enumerated() {
-            attributes.append(.init(String(repeating: "n", count: i == 0 ? 0 : n % 200), (0..<n).map { UInt8(truncatingIfNeeded: $0 &* 31) }))
+            attributes.append(
+                .init(
+                    String(repeating: "n", count: i == 0 ? 0 : n % 200),
+                    (0..<n).map { UInt8(truncatingIfNeeded: $0 &* 31) }))
         }
         attributes.append(.init("é", [0x00, 0x0D, 0x0A, 0x1B]))
-        let s = HouseSession(id: "sess-1", principal: "alice", attributes: attributes, createdMs: 1, lastAccessMs: 2,
-                             maxInactiveMs: 1_800_000, absoluteDeadlineMs: 9_000_000)
+        let s = HouseSession(
+            id: "sess-1", principal: "alice", attributes: attributes, createdMs: 1, lastAccessMs: 2,
+            maxInactiveMs: 1_800_000, absoluteDeadlineMs: 9_000_000)
         let stored = StoredSession(s)
         #expect(stored.session == s)
         #expect(stored.attributeCount == UInt32(attributes.count))
         #expect(stored.accountedBytes == s.accountedBytes)
         #expect(stored.deadlineMs == 1_800_002 && s.deadlineMs == 1_800_002)
         var none = s
-        none.absoluteDeadlineMs = nil; none.maxInactiveMs = -1
+        none.absoluteDeadlineMs = nil
+        none.maxInactiveMs = -1
         #expect(StoredSession(none).deadlineMs == nil && StoredSession(none).session == none)
     }
 
@@ -165,11 +190,17 @@ import Testing
         for (n, size) in [("a", 10), ("b", 127), ("a", 128), ("c", 0), ("b", 20_000), ("a", 5)] {
             let value = [UInt8](repeating: UInt8(size % 251), count: size)
             stored.setAttribute(name: name(n), value: value[...])
-            if let i = model.firstIndex(where: { $0.name == n }) { model[i].value = value } else { model.append(.init(n, value)) }
+            if let i = model.firstIndex(where: { $0.name == n }) {
+                model[i].value = value
+            } else {
+                model.append(.init(n, value))
+            }
             #expect(stored.session.attributes == model, "after setting \(n) to \(size) bytes")
         }
-        stored.appendAttribute(name: name("a"), value: name("dup"))   // a duplicate name (a migrated session may have one)
-        #expect(stored.removeAttribute(name: name("a")) && !stored.removeAttribute(name: name("a")), "every 'a' goes, once")
+        // A duplicate name (a migrated session may have one).
+        stored.appendAttribute(name: name("a"), value: name("dup"))
+        #expect(
+            stored.removeAttribute(name: name("a")) && !stored.removeAttribute(name: name("a")), "every 'a' goes, once")
         model.removeAll { $0.name == "a" }
         #expect(stored.session.attributes == model && stored.attributeCount == UInt32(model.count))
         #expect(stored.accountedBytes == stored.session.accountedBytes)

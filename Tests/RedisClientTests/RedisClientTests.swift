@@ -1,8 +1,8 @@
-import Testing
 import Foundation
 import RedisClient
 import SessionKit
 import TestSupport
+import Testing
 
 @Suite struct RedisURLTests {
     @Test func parsesFullURL() throws {
@@ -35,7 +35,10 @@ import TestSupport
     }
 
     @Test func rejectsBadURLsWithoutEchoingPassword() {
-        for bad in ["http://x", "redis://u:topsecret@h:notaport", "redis://u:topsecret@h:1/x", "unix://relative", "unix:///s?password=topsecret&db=x", "redis://topsecret@h:1/x"] {
+        for bad in [
+            "http://x", "redis://u:topsecret@h:notaport", "redis://u:topsecret@h:1/x", "unix://relative",
+            "unix:///s?password=topsecret&db=x", "redis://topsecret@h:1/x",
+        ] {
             do {
                 _ = try RedisURL(bad)
                 Issue.record("accepted \(bad)")
@@ -46,7 +49,9 @@ import TestSupport
     }
 
     @Test func redactsFreeText() {
-        #expect(Redaction.redact("cannot reach redis://bob:hunter2@db:6379/0 now") == "cannot reach redis://bob:***@db:6379/0 now")
+        #expect(
+            Redaction.redact("cannot reach redis://bob:hunter2@db:6379/0 now")
+                == "cannot reach redis://bob:***@db:6379/0 now")
         #expect(Redaction.redact("redis://hunter2@db") == "redis://***@db")
         #expect(Redaction.redact("unix:///s?password=hunter2&db=1") == "unix:///s?password=***&db=1")
     }
@@ -87,12 +92,16 @@ import TestSupport
     @Test func authWithPasswordAndACLUserAndSelect() async throws {
         let server = try RedisServer(password: "pa ss")
         // Wrong password: authentication error, message without the password.
-        let wrong = RedisClient(url: RedisURL(endpoint: .tcp(host: "127.0.0.1", port: server.port), password: "nope-secret"))
+        let wrong = RedisClient(
+            url: RedisURL(endpoint: .tcp(host: "127.0.0.1", port: server.port), password: "nope-secret"))
         do {
             try await wrong.connect()
             Issue.record("wrong password accepted")
         } catch {
-            guard case .authentication = error else { Issue.record("expected authentication error, got \(error)"); return }
+            guard case .authentication = error else {
+                Issue.record("expected authentication error, got \(error)")
+                return
+            }
             #expect(!error.description.contains("nope-secret"))
         }
         // Password via the fallback (REDISCLI_AUTH path), database selection.
@@ -110,7 +119,8 @@ import TestSupport
 
     @Test func connectionErrorsAndReconnect() async throws {
         let dead = try DeadPort()
-        let client = RedisClient(url: RedisURL(endpoint: .tcp(host: "127.0.0.1", port: dead.port)), reconnectAttempts: 1)
+        let client = RedisClient(
+            url: RedisURL(endpoint: .tcp(host: "127.0.0.1", port: dead.port)), reconnectAttempts: 1)
         do {
             _ = try await client.send(RedisCommand("PING"))
             Issue.record("PING to a closed port succeeded")
@@ -126,7 +136,9 @@ import TestSupport
     }
 
     @Test func unixSocketWithDatabase() async throws {
-        let socketPath = FileManager.default.temporaryDirectory.appendingPathComponent("sctl-\(UUID().uuidString.prefix(8)).sock").path
+        let socketPath = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "sctl-\(UUID().uuidString.prefix(8)).sock"
+        ).path
         let server = try RedisServer(config: ["--unixsocket", socketPath, "--unixsocketperm", "700"])
         let client = RedisClient(url: try RedisURL("unix://\(socketPath)?db=3"))
         _ = try await client.send(RedisCommand("SET", "via-socket", "1"))
@@ -138,7 +150,8 @@ import TestSupport
 
     @Test func commandTimeoutIsAConnectionError() async throws {
         let server = try RedisServer()
-        let client = RedisClient(url: server.url, timeouts: .init(connectMs: 1000, commandMs: 200), reconnectAttempts: 1)
+        let client = RedisClient(
+            url: server.url, timeouts: .init(connectMs: 1000, commandMs: 200), reconnectAttempts: 1)
         try await client.connect()
         // Another client pauses the server for 1.5 s: our command cannot be answered in time.
         try server.command("CLIENT", "PAUSE", "1500", "ALL")

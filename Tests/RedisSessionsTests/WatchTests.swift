@@ -1,15 +1,17 @@
-import Testing
 import Foundation
 import RedisClient
 import RedisSessions
 import SessionKit
 import TestSupport
+import Testing
 
 @Suite struct WatchTests {
     /// Collects events until `done` says so or the deadline passes.
-    func events(_ server: RedisServer, _ store: RedisSessionStore, kinds: Set<SessionEvent.Kind>, seconds: Double,
-                during action: @escaping @Sendable () async throws -> Void,
-                until done: @escaping @Sendable ([SessionEvent]) -> Bool) async throws -> [SessionEvent] {
+    func events(
+        _ server: RedisServer, _ store: RedisSessionStore, kinds: Set<SessionEvent.Kind>, seconds: Double,
+        during action: @escaping @Sendable () async throws -> Void,
+        until done: @escaping @Sendable ([SessionEvent]) -> Bool
+    ) async throws -> [SessionEvent] {
         let stream = store.events(kinds: kinds, deadlines: .byStore)
         let box = EventBox()
         let reader = Task {
@@ -24,10 +26,16 @@ import TestSupport
         var isSubscribed = false
         while Date() < subscribed {
             let n = try server.command("PUBSUB", "NUMSUB", "__keyevent@0__:del").array?.last?.int ?? 0
-            if n >= 1 { isSubscribed = true; break }
+            if n >= 1 {
+                isSubscribed = true
+                break
+            }
             try await Task.sleep(nanoseconds: 20_000_000)
         }
-        guard isSubscribed else { reader.cancel(); throw HarnessError("the watcher did not subscribe within 30 s") }
+        guard isSubscribed else {
+            reader.cancel()
+            throw HarnessError("the watcher did not subscribe within 30 s")
+        }
         try await action()
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline, !done(await box.events) { try await Task.sleep(nanoseconds: 50_000_000) }
@@ -39,7 +47,10 @@ import TestSupport
         let server = try RedisServer()
         let store = RedisSessionStore(urls: [server.url])
         let status = await store.notificationStatus()
-        guard case .success(let s)? = status.first else { Issue.record("no status"); return }
+        guard case .success(let s)? = status.first else {
+            Issue.record("no status")
+            return
+        }
         #expect(!s.isSufficient && s.current == "")
         let changes = try await store.enableNotifications()
         #expect(changes.count == 1 && changes[0].before == "")
@@ -60,12 +71,16 @@ import TestSupport
         try Seeder.run(cmds, on: server)
         let store = RedisSessionStore(urls: [server.url])
         let deadlineBox = EventBox()
-        let got = try await events(server, store, kinds: [.expired], seconds: 20, during: {
-            // Shorten two sessions' life to 1.5 s, behind the watcher's back (PEXPIREAT fires `expire`).
-            let deadline = Seeder.nowMs() + 1500
-            await deadlineBox.setMark(deadline)
-            for id in ["w0", "w1"] { try server.command("PEXPIREAT", "spring:session:sessions:expires:\(id)", String(deadline)) }
-        }, until: { evs in evs.filter { $0.kind == .expired }.count >= 2 })
+        let got = try await events(
+            server, store, kinds: [.expired], seconds: 20,
+            during: {
+                // Shorten two sessions' life to 1.5 s, behind the watcher's back (PEXPIREAT fires `expire`).
+                let deadline = Seeder.nowMs() + 1500
+                await deadlineBox.setMark(deadline)
+                for id in ["w0", "w1"] {
+                    try server.command("PEXPIREAT", "spring:session:sessions:expires:\(id)", String(deadline))
+                }
+            }, until: { evs in evs.filter { $0.kind == .expired }.count >= 2 })
         let deadline = await deadlineBox.mark
         let expired = got.filter { $0.kind == .expired }
         #expect(Set(expired.compactMap(\.sessionID)) == ["w0", "w1"])
@@ -83,12 +98,14 @@ import TestSupport
         for i in 0..<20 { cmds += try Seeder.springCommands(.init(id: "d\(i)", user: "bob", nowMs: now)) }
         try Seeder.run(cmds, on: server)
         let store = RedisSessionStore(urls: [server.url])
-        let got = try await events(server, store, kinds: [.deleted, .evicted], seconds: 30, during: {
-            try server.command("DEL", "spring:session:sessions:d0")
-            // A cap far below the data: the next write makes Redis evict every key it can.
-            try server.command("CONFIG", "SET", "maxmemory", "1")
-            try server.command("SET", "filler", "x")
-        }, until: { evs in evs.contains { $0.kind == .deleted } && evs.contains { $0.kind == .evicted } })
+        let got = try await events(
+            server, store, kinds: [.deleted, .evicted], seconds: 30,
+            during: {
+                try server.command("DEL", "spring:session:sessions:d0")
+                // A cap far below the data: the next write makes Redis evict every key it can.
+                try server.command("CONFIG", "SET", "maxmemory", "1")
+                try server.command("SET", "filler", "x")
+            }, until: { evs in evs.contains { $0.kind == .deleted } && evs.contains { $0.kind == .evicted } })
         #expect(got.contains { $0.kind == .deleted && $0.sessionID == "d0" && $0.key == "spring:session:sessions:d0" })
         #expect(got.contains { $0.kind == .evicted && ($0.sessionID ?? "").hasPrefix("d") })
         #expect(!got.contains { ($0.key ?? "").hasPrefix("filler") }, "non-session keys are not reported")
@@ -97,9 +114,11 @@ import TestSupport
     @Test func connectionLossGivesAGapNotice() async throws {
         let server = try RedisServer(config: ["--notify-keyspace-events", "Egxe"])
         let store = RedisSessionStore(urls: [server.url], timeouts: .init(connectMs: 300, commandMs: 1000))
-        let got = try await events(server, store, kinds: [.deleted], seconds: 30, during: {
-            try server.command("CLIENT", "KILL", "TYPE", "pubsub")
-        }, until: { evs in evs.filter { $0.kind == .gap }.count >= 2 })
+        let got = try await events(
+            server, store, kinds: [.deleted], seconds: 30,
+            during: {
+                try server.command("CLIENT", "KILL", "TYPE", "pubsub")
+            }, until: { evs in evs.filter { $0.kind == .gap }.count >= 2 })
         let gaps = got.filter { $0.kind == .gap }
         #expect(gaps.count >= 2, "a gap when the link broke and a notice when resubscribed")
         #expect(gaps.contains { ($0.detail ?? "").contains("resubscribed") })

@@ -1,7 +1,7 @@
-import Testing
 import SessionFormats
 import SessionKit
 import TestSupport
+import Testing
 
 @Suite struct JavaStreamTests {
     @Test func stringsAndBoxedNumbers() throws {
@@ -13,8 +13,12 @@ import TestSupport
 
     @Test func serializedStringMatchesTheJVM() throws {
         #expect(JavaStream.serializedString("alice") == (try Fixtures.bytes("java/string-alice.bin")))
-        #expect(JavaStream.serializedString("J\u{f6}rg \u{20ac} \u{1F600} \u{0}end") == (try Fixtures.bytes("java/string-unicode.bin")))
-        #expect(JavaStream.serializedString("expires:2f0d8b7e-6c8a-4d6e-9b4f-0c1a2b3c4d5e") == (try Fixtures.bytes("java/expires-member.bin")))
+        #expect(
+            JavaStream.serializedString("J\u{f6}rg \u{20ac} \u{1F600} \u{0}end")
+                == (try Fixtures.bytes("java/string-unicode.bin")))
+        #expect(
+            JavaStream.serializedString("expires:2f0d8b7e-6c8a-4d6e-9b4f-0c1a2b3c4d5e")
+                == (try Fixtures.bytes("java/expires-member.bin")))
     }
 
     @Test func boxedNumbersMatchTheJVM() throws {
@@ -35,10 +39,16 @@ import TestSupport
 
     @Test func objectGraphIsDescribed() throws {
         let v = try JavaStream.decode(Fixtures.bytes("java/security-context-alice.bin"))
-        guard let auth = v.field("authentication") else { Issue.record("no authentication field"); return }
+        guard let auth = v.field("authentication") else {
+            Issue.record("no authentication field")
+            return
+        }
         #expect(auth.className == "org.springframework.security.authentication.UsernamePasswordAuthenticationToken")
         // Superclass fields come first, then the subclass's.
-        guard case .object(let o) = auth else { Issue.record("not an object"); return }
+        guard case .object(let o) = auth else {
+            Issue.record("not an object")
+            return
+        }
         #expect(o.fields.map(\.name) == ["authenticated", "authorities", "details", "credentials", "principal"])
         #expect(auth.field("authenticated") == .bool(true))
         #expect(auth.field("details")?.field("remoteAddress") == .string("10.1.2.3"))
@@ -49,12 +59,20 @@ import TestSupport
     }
 
     @Test func collectionsArraysEnumsAndHandles() throws {
-        #expect(try JavaStream.decode(Fixtures.bytes("java/arraylist-cart.bin")).decoded == .list([.string("sku-1"), .string("sku-2"), .int(3)]))
+        #expect(
+            try JavaStream.decode(Fixtures.bytes("java/arraylist-cart.bin")).decoded
+                == .list([.string("sku-1"), .string("sku-2"), .int(3)]))
         let prefs = try JavaStream.decode(Fixtures.bytes("java/hashmap-prefs.bin")).decoded
-        #expect(prefs == .map([.init("theme", .string("dark")), .init("pageSize", .int(50)), .init("beta", .bool(true))]))
-        #expect(try JavaStream.decode(Fixtures.bytes("java/int-array.bin")).decoded == .list([.int(1), .int(2), .int(3)]))
-        #expect(try JavaStream.decode(Fixtures.bytes("java/byte-array.bin")).decoded == .bytes([0x1B, 0x5B, 0x32, 0x4A, 0xFF]))
-        #expect(try JavaStream.decode(Fixtures.bytes("java/enum-timeunit.bin")) == .enumConstant(className: "java.util.concurrent.TimeUnit", name: "MINUTES"))
+        #expect(
+            prefs == .map([.init("theme", .string("dark")), .init("pageSize", .int(50)), .init("beta", .bool(true))]))
+        #expect(
+            try JavaStream.decode(Fixtures.bytes("java/int-array.bin")).decoded == .list([.int(1), .int(2), .int(3)]))
+        #expect(
+            try JavaStream.decode(Fixtures.bytes("java/byte-array.bin")).decoded
+                == .bytes([0x1B, 0x5B, 0x32, 0x4A, 0xFF]))
+        #expect(
+            try JavaStream.decode(Fixtures.bytes("java/enum-timeunit.bin"))
+                == .enumConstant(className: "java.util.concurrent.TimeUnit", name: "MINUTES"))
         let shared = try JavaStream.decode(Fixtures.bytes("java/arraylist-shared-refs.bin")).decoded
         #expect(shared == .list(Array(repeating: .string("shared-value"), count: 3)))
     }
@@ -64,9 +82,13 @@ import TestSupport
         #expect(throws: JavaStreamError.self) { try JavaStream.decode([0xAC, 0xED, 0x00, 0x04, 0x70]) }
         #expect(throws: JavaStreamError.self) { try JavaStream.decode([0xAC, 0xED, 0x00, 0x05, 0x99]) }
         // A reference to a handle that does not exist.
-        #expect(throws: JavaStreamError.self) { try JavaStream.decode([0xAC, 0xED, 0x00, 0x05, 0x71, 0x00, 0x7E, 0x00, 0x09]) }
+        #expect(throws: JavaStreamError.self) {
+            try JavaStream.decode([0xAC, 0xED, 0x00, 0x05, 0x71, 0x00, 0x7E, 0x00, 0x09])
+        }
         // A string length past the end.
-        #expect(throws: JavaStreamError.self) { try JavaStream.decode([0xAC, 0xED, 0x00, 0x05, 0x74, 0xFF, 0xFF, 0x41]) }
+        #expect(throws: JavaStreamError.self) {
+            try JavaStream.decode([0xAC, 0xED, 0x00, 0x05, 0x74, 0xFF, 0xFF, 0x41])
+        }
         // Every truncation of a real context is an error with an offset inside the input.
         let full = try Fixtures.bytes("java/security-context-alice.bin")
         for cut in 0..<full.count {
@@ -81,8 +103,12 @@ import TestSupport
 
     @Test func randomMutationsNeverCrashOrHang() throws {
         var rng = SplitMix(seed: 42)
-        let names = ["security-context-alice.bin", "hashmap-prefs.bin", "arraylist-cart.bin", "enum-timeunit.bin", "long-creation.bin"]
-        var decodedCount = 0, failedCount = 0
+        let names = [
+            "security-context-alice.bin", "hashmap-prefs.bin", "arraylist-cart.bin", "enum-timeunit.bin",
+            "long-creation.bin",
+        ]
+        var decodedCount = 0
+        var failedCount = 0
         for name in names {
             let original = try Fixtures.bytes("java/" + name)
             for _ in 0..<1000 {
@@ -91,7 +117,10 @@ import TestSupport
                     let i = Int(rng.next() % UInt64(b.count))
                     b[i] = UInt8(truncatingIfNeeded: rng.next())
                 }
-                do { _ = try JavaStream.decode(b); decodedCount += 1 } catch { failedCount += 1 }
+                do {
+                    _ = try JavaStream.decode(b)
+                    decodedCount += 1
+                } catch { failedCount += 1 }
             }
         }
         #expect(decodedCount + failedCount == names.count * 1000)
@@ -101,7 +130,10 @@ import TestSupport
     @Test func deepNestingIsBounded() {
         // 10,000 nested arrays of Object: must stop at the depth limit, not overflow the stack.
         var b: [UInt8] = [0xAC, 0xED, 0x00, 0x05]
-        let desc: [UInt8] = [0x75, 0x72, 0x00, 0x13] + Array("[Ljava.lang.Object;".utf8) + [0, 0, 0, 0, 0, 0, 0, 1, 0x02, 0x00, 0x00, 0x78, 0x70, 0x00, 0x00, 0x00, 0x01]
+        let desc: [UInt8] =
+            [0x75, 0x72, 0x00, 0x13] + Array("[Ljava.lang.Object;".utf8) + [
+                0, 0, 0, 0, 0, 0, 0, 1, 0x02, 0x00, 0x00, 0x78, 0x70, 0x00, 0x00, 0x00, 0x01,
+            ]
         b += desc
         for _ in 0..<10_000 { b += [0x75, 0x71, 0x00, 0x7E, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01] }
         #expect(throws: JavaStreamError.self) { try JavaStream.decode(b) }

@@ -1,14 +1,18 @@
-import TestSupport
-import Testing
 import SessionFormats
 import SessionKit
+import TestSupport
+import Testing
 
 @Suite struct FilterTests {
     let now: Int64 = 1_800_000_000_000
-    func session(id: String = "abc", user: String? = "alice", node: String = "n2", ttl: Int64 = 30_000,
-                 idleS: Int64 = 700, ageS: Int64 = 3600, size: Int64 = 900, attrs: [Attribute] = []) -> Session {
-        Session(id: id, key: "k:" + id, user: user, node: node, ttlMs: ttl, createdAtMs: now - ageS * 1000,
-                lastAccessedAtMs: now - idleS * 1000, maxInactiveSeconds: 1800, sizeBytes: size, schema: "spring", attributes: attrs)
+    func session(
+        id: String = "abc", user: String? = "alice", node: String = "n2", ttl: Int64 = 30_000,
+        idleS: Int64 = 700, ageS: Int64 = 3600, size: Int64 = 900, attrs: [Attribute] = []
+    ) -> Session {
+        Session(
+            id: id, key: "k:" + id, user: user, node: node, ttlMs: ttl, createdAtMs: now - ageS * 1000,
+            lastAccessedAtMs: now - idleS * 1000, maxInactiveSeconds: 1800, sizeBytes: size, schema: "spring",
+            attributes: attrs)
     }
 
     @Test func theIssueExampleMatches() throws {
@@ -16,7 +20,10 @@ import SessionKit
         #expect(f.needsAttributes)
         let admin = session(attrs: [Attribute(name: "role", raw: [], decoded: .string("super-ADMIN"), format: "text")])
         #expect(f.matches(admin, nowMs: now))
-        #expect(!f.matches(session(attrs: [Attribute(name: "role", raw: [], decoded: .string("user"), format: "text")]), nowMs: now))
+        #expect(
+            !f.matches(
+                session(attrs: [Attribute(name: "role", raw: [], decoded: .string("user"), format: "text")]), nowMs: now
+            ))
         #expect(!f.matches(session(ttl: 61_000, attrs: admin.attributes), nowMs: now))
         #expect(!f.matches(session(idleS: 500, attrs: admin.attributes), nowMs: now))
         #expect(!f.matches(session(node: "n1", attrs: admin.attributes), nowMs: now))
@@ -34,7 +41,8 @@ import SessionKit
         #expect(try Filter("user='alice'").matches(s, nowMs: now))
         #expect(try Filter("id~B").matches(s, nowMs: now))
         #expect(try !Filter("user=alice").matches(session(user: nil), nowMs: now))
-        #expect(try Filter("ttl>1d").matches(session(ttl: -1), nowMs: now), "never-expiring sessions have an infinite TTL")
+        #expect(
+            try Filter("ttl>1d").matches(session(ttl: -1), nowMs: now), "never-expiring sessions have an infinite TTL")
         #expect(try Filter("user=alice").exactUser == "alice")
         #expect(try Filter("user=al*").exactUser == nil)
     }
@@ -99,12 +107,17 @@ import SessionKit
     }
 
     @Test func jsonDecoding() throws {
-        let v = try JSONDecoding.decode(Array(#"{"cookie":{"originalMaxAge":86400000,"expires":"2026-01-01T00:00:00.000Z"},"passport":{"user":"alice"},"n":[1,2.5,true,null,"\u00e9\ud83d\ude00"]}"#.utf8))
+        let v = try JSONDecoding.decode(
+            Array(
+                #"{"cookie":{"originalMaxAge":86400000,"expires":"2026-01-01T00:00:00.000Z"},"passport":{"user":"alice"},"n":[1,2.5,true,null,"\u00e9\ud83d\ude00"]}"#
+                    .utf8))
         #expect(v["passport"]?["user"] == .string("alice"))
         #expect(v["cookie"]?["originalMaxAge"] == .int(86_400_000))
         #expect(v["n"] == .list([.int(1), .double(2.5), .bool(true), .null, .string("é😀")]))
         #expect(throws: JSONDecoding.DecodeError.self) { try JSONDecoding.decode(Array("{\"a\":".utf8)) }
-        #expect(throws: JSONDecoding.DecodeError.self) { try JSONDecoding.decode(Array(repeating: UInt8(ascii: "["), count: 100_000)) }
+        #expect(throws: JSONDecoding.DecodeError.self) {
+            try JSONDecoding.decode(Array(repeating: UInt8(ascii: "["), count: 100_000))
+        }
     }
 }
 
@@ -113,7 +126,11 @@ import SessionKit
         var h = DeadlineHeap<Int>()
         var rng = SplitMix(seed: 7)
         var pushed: [Int64] = []
-        for i in 0..<500 { let d = Int64(rng.next() % 10_000); pushed.append(d); h.push(d, i) }
+        for i in 0..<500 {
+            let d = Int64(rng.next() % 10_000)
+            pushed.append(d)
+            h.push(d, i)
+        }
         var out: [Int64] = []
         while let top = h.popFirst() { out.append(top.deadline) }
         #expect(out == pushed.sorted())

@@ -1,10 +1,12 @@
+import SessionKit
 import TestSupport
 import Testing
-import SessionKit
 
 @Suite struct HashRingTests {
-    let members = [ClusterMember(id: "n1", host: "127.0.0.1", port: 7001), ClusterMember(id: "n2", host: "127.0.0.1", port: 7002),
-                   ClusterMember(id: "n3", host: "127.0.0.1", port: 7003)]
+    let members = [
+        ClusterMember(id: "n1", host: "127.0.0.1", port: 7001), ClusterMember(id: "n2", host: "127.0.0.1", port: 7002),
+        ClusterMember(id: "n3", host: "127.0.0.1", port: 7003),
+    ]
 
     @Test func balancedWithinTenPercentOverThreeNodes() {
         let ring = HashRing(members)
@@ -27,21 +29,28 @@ import SessionKit
     }
 
     @Test func everyoneAgreesAndRemovingANodeMovesOnlyItsSessions() {
-        let a = HashRing(members), b = HashRing(members.reversed())
+        let a = HashRing(members)
+        let b = HashRing(members.reversed())
         let smaller = HashRing(members.filter { $0.id != "n2" })
         for i in 0..<5_000 {
             let id = "s\(i)"
             let owner = a.owner(of: id)
             #expect(owner == b.owner(of: id), "order of the list does not matter")
             if owner?.id != "n2" { #expect(smaller.owner(of: id) == owner, "sessions of other nodes stay put") }
-            #expect(a.owner(of: id, excluding: ["n2"]) == smaller.owner(of: id), "the drain successor is the smaller ring's owner")
+            #expect(
+                a.owner(of: id, excluding: ["n2"]) == smaller.owner(of: id),
+                "the drain successor is the smaller ring's owner")
         }
         #expect(a.owner(of: "x", excluding: ["n1", "n2", "n3"]) == nil)
     }
 
     @Test func parsesTheClusterOption() throws {
         let list = try ClusterMember.parseList("n1=127.0.0.1:7001,n2=[::1]:7002")
-        #expect(list == [ClusterMember(id: "n1", host: "127.0.0.1", port: 7001), ClusterMember(id: "n2", host: "::1", port: 7002)])
+        #expect(
+            list == [
+                ClusterMember(id: "n1", host: "127.0.0.1", port: 7001),
+                ClusterMember(id: "n2", host: "::1", port: 7002),
+            ])
         #expect(list[1].address == "[::1]:7002")
         for bad in ["", "n1", "n1=host", "n1=host:0", "n1=h:1,n1=h:2", "=h:1"] {
             #expect(throws: ClusterMember.ParseError.self) { try ClusterMember.parseList(bad) }

@@ -1,8 +1,8 @@
 import Foundation
 import SessionKit
 import SessionOps
-import Testing
 import TestSupport
+import Testing
 
 /// Records what operations say to a person, and answers questions as told.
 final class RecordingReporter: Reporter, @unchecked Sendable {
@@ -61,7 +61,8 @@ func ops(
     _ store: any SessionStore, _ policy: SafetyPolicy, audit: Audit, output: Output? = nil,
     reporter: RecordingReporter = RecordingReporter(), commandLine: String = "sessionctl test"
 ) -> Operations {
-    Operations(store: store, policy: policy, audit: audit.log, output: output, reporter: reporter, commandLine: commandLine)
+    Operations(
+        store: store, policy: policy, audit: audit.log, output: output, reporter: reporter, commandLine: commandLine)
 }
 
 @Suite struct OperationsTests {
@@ -74,7 +75,8 @@ func ops(
         let o = try await ops(store, SafetyPolicy(confirmed: true), audit: audit, reporter: reporter)
             .expire(ids: ["a", "zz"], after: nil)
         #expect(o.result.affected == ["a"] && o.exitCode == Exit.partial)
-        let a = try await store.get(id: "a"), b = try await store.get(id: "b")
+        let a = try await store.get(id: "a")
+        let b = try await store.get(id: "b")
         #expect(a == nil && b != nil)
         #expect(reporter.errors.contains { $0.contains("zz") && $0.contains("not found") })
         let r = audit.records
@@ -86,10 +88,13 @@ func ops(
         let store = MemoryStore()
         store.put(id: "a", ttlMs: 3_600_000)
         let audit = Audit()
-        let o = try await ops(store, SafetyPolicy(confirmed: true), audit: audit).expire(ids: ["a"], after: (30_000, "30s"))
+        let o = try await ops(store, SafetyPolicy(confirmed: true), audit: audit).expire(
+            ids: ["a"], after: (30_000, "30s"))
         let ttl = try #require(try await store.get(id: "a")).ttlMs
         #expect(o.exitCode == Exit.ok && ttl <= 30_000 && ttl > 25_000)
-        #expect(audit.records.first?["action"] as? String == "expire-in" && audit.records.first?["in_ms"] as? String == "30000")
+        #expect(
+            audit.records.first?["action"] as? String == "expire-in"
+                && audit.records.first?["in_ms"] as? String == "30000")
     }
 
     @Test func dryRunChangesNothingAndSaysWhatItWouldDo() async throws {
@@ -97,9 +102,12 @@ func ops(
         store.put(id: "a", user: "alice")
         let audit = Audit()
         let out = Captured()
-        let o = try await ops(store, SafetyPolicy(dryRun: true), audit: audit, output: out.output).logout(.user("alice"))
+        let o = try await ops(store, SafetyPolicy(dryRun: true), audit: audit, output: out.output).logout(
+            .user("alice"))
         let text = out.read()
-        #expect(o.dryRun && o.found == 1 && text.contains("would log out: a of alice") && text.contains("dry run: 1 session(s)"))
+        #expect(
+            o.dryRun && o.found == 1 && text.contains("would log out: a of alice")
+                && text.contains("dry run: 1 session(s)"))
         let kept = try await store.get(id: "a")
         #expect(kept != nil && audit.records.isEmpty)
     }
@@ -139,9 +147,12 @@ func ops(
         for i in 0..<4 { store.put(id: "t\(i)", user: "tom") }
         store.put(id: "other", user: "dave")
         let audit = Audit()
-        let cli = try await ops(store, SafetyPolicy(confirmed: true), audit: audit, commandLine: "sessionctl logout --user carol")
-            .logout(.user("carol"))
-        let tui = try await ops(store, SafetyPolicy(confirmed: true), audit: audit, commandLine: "tui").logout(.user("tom"))
+        let cli = try await ops(
+            store, SafetyPolicy(confirmed: true), audit: audit, commandLine: "sessionctl logout --user carol"
+        )
+        .logout(.user("carol"))
+        let tui = try await ops(store, SafetyPolicy(confirmed: true), audit: audit, commandLine: "tui").logout(
+            .user("tom"))
         #expect(cli.result.affected.sorted() == (0..<4).map { "c\($0)" } && tui.result.affected.count == 4)
         #expect(store.count == 1)
         let r = audit.records
@@ -155,7 +166,8 @@ func ops(
         let store = MemoryStore()
         store.put(id: "a", user: "alice")
         let reporter = RecordingReporter()
-        let o = try await ops(store, SafetyPolicy(confirmed: true), audit: Audit(), reporter: reporter).logout(.user("nobody"))
+        let o = try await ops(store, SafetyPolicy(confirmed: true), audit: Audit(), reporter: reporter).logout(
+            .user("nobody"))
         #expect(o.exitCode == Exit.notFound && reporter.errors.contains { $0.contains("no sessions of user nobody") })
     }
 
@@ -200,7 +212,9 @@ func ops(
         store.downNodes = ["m1", "m2"]
         let reporter = RecordingReporter()
         let o = ops(store, SafetyPolicy(), audit: Audit(), reporter: reporter)
-        let code = o.report(failures: [NodeFailure(node: "m1", message: "redis://u:secret@h:1 refused"), NodeFailure(node: "m2", message: "x")])
+        let code = o.report(failures: [
+            NodeFailure(node: "m1", message: "redis://u:secret@h:1 refused"), NodeFailure(node: "m2", message: "x"),
+        ])
         #expect(code == Exit.connection && reporter.errors.count == 2 && !reporter.errors.joined().contains("secret"))
         #expect(o.report(failures: [NodeFailure(node: "m1", message: "x")]) == Exit.partial)
     }
@@ -223,11 +237,13 @@ func ops(
         var everywhere = Set<String>()
         for i in 0..<20 {
             let id = "s\(i)"
-            let here = try await source.get(id: id), there = try await target.get(id: id)
+            let here = try await source.get(id: id)
+            let there = try await target.get(id: id)
             if here != nil || there != nil { everywhere.insert(id) }
         }
         #expect(everywhere.count == 20 && source.count < 20)
-        let atSource = try await source.get(id: "s7"), atTarget = try await target.get(id: "s7")
+        let atSource = try await source.get(id: "s7")
+        let atTarget = try await target.get(id: "s7")
         #expect(atSource != nil && atTarget == nil)
         // Resumed once the target takes it: everything arrives exactly once, with attributes.
         target.refuseWrites = []
@@ -254,7 +270,8 @@ func ops(
         store.put(id: "here", node: "m2")
         let audit = Audit()
         let tui = Operations(
-            store: store, policy: SafetyPolicy(confirmed: true), audit: audit.log, output: nil, reporter: RecordingReporter(),
+            store: store, policy: SafetyPolicy(confirmed: true), audit: audit.log, output: nil,
+            reporter: RecordingReporter(),
             commandLine: "tui", auditAttempts: true)
         _ = try await tui.migrate(ids: ["here"], to: "m2")
         _ = try await tui.expire(ids: ["gone"], after: nil)

@@ -1,13 +1,17 @@
 import Foundation
 import SessionKit
 import SessionOps
-import Testing
 import TestSupport
+import Testing
 
 @Suite struct StoreFactoryTests {
-    static let memoryKind = StoreKind(name: "memory", schemes: ["memory"]) { urls, _ in MemoryStore(name: urls.joined(separator: ",")) }
+    static let memoryKind = StoreKind(name: "memory", schemes: ["memory"]) { urls, _ in
+        MemoryStore(name: urls.joined(separator: ","))
+    }
     static let otherKind = StoreKind(name: "other", schemes: ["other", "other+tls"]) { urls, _ in
-        guard !urls.contains(where: { $0.contains("bad") }) else { throw UnsupportedOperation("bad URL redis://u:pw@h") }
+        guard !urls.contains(where: { $0.contains("bad") }) else {
+            throw UnsupportedOperation("bad URL redis://u:pw@h")
+        }
         return MemoryStore(name: "other")
     }
     let factory = StoreFactory([memoryKind, otherKind])
@@ -60,7 +64,9 @@ import TestSupport
         let reporter = RecordingReporter(answer: false)
         #expect(try SafetyPolicy().authorize("expire", count: 0, reporter: reporter))
         #expect(reporter.questions.isEmpty)
-        #expect(throws: ConsoleError.self) { try SafetyPolicy(readOnly: true).authorize("expire", count: 0, reporter: reporter) }
+        #expect(throws: ConsoleError.self) {
+            try SafetyPolicy(readOnly: true).authorize("expire", count: 0, reporter: reporter)
+        }
         #expect(try SafetyPolicy(dryRun: true).authorize("expire", count: 5, reporter: reporter) == false)
     }
 }
@@ -74,8 +80,11 @@ import TestSupport
             sessions: ["a\u{1B}[31m"], result: MutationResult(affected: ["a"], keysTouched: 2))
         let r = try #require(audit.records.first)
         #expect(r["store"] as? String == "redis://u:***@h:6379" || !(r["store"] as? String ?? "").contains("topsecret"))
-        #expect(r["sessions"] as? [String] == ["a\u{1B}[31m"] && r["keys_changed"] as? Int == 2 && r["result"] as? String == "ok")
-        let raw = String(decoding: FileManager.default.contents(atPath: audit.dir + "/audit.log") ?? Data(), as: UTF8.self)
+        #expect(
+            r["sessions"] as? [String] == ["a\u{1B}[31m"] && r["keys_changed"] as? Int == 2
+                && r["result"] as? String == "ok")
+        let raw = String(
+            decoding: FileManager.default.contents(atPath: audit.dir + "/audit.log") ?? Data(), as: UTF8.self)
         #expect(!raw.contains("\u{1B}"), "control characters are escaped in the file")
         let mode = try FileManager.default.attributesOfItem(atPath: audit.dir + "/audit.log")[.posixPermissions] as? Int
         #expect(mode == 0o600)
@@ -85,8 +94,9 @@ import TestSupport
         let store = MemoryStore()
         store.put(id: "a")
         let log = AuditLog(path: "/proc/sessionctl-no/audit.log")
-        let o = Operations(store: store, policy: SafetyPolicy(confirmed: true), audit: log, output: nil,
-                           reporter: RecordingReporter(), commandLine: "x")
+        let o = Operations(
+            store: store, policy: SafetyPolicy(confirmed: true), audit: log, output: nil,
+            reporter: RecordingReporter(), commandLine: "x")
         await #expect(throws: ConsoleError.self) { try await o.expire(ids: ["a"], after: nil) }
         #expect(try await store.get(id: "a") != nil)
     }
@@ -94,8 +104,9 @@ import TestSupport
 
 @Suite struct FormatterTests {
     static func session() -> Session {
-        Session(id: "=cmd|' /C calc'!A0", key: "k", user: "a,\"b\"", node: "n1", ttlMs: 61_000, createdAtMs: 0,
-                lastAccessedAtMs: 0, sizeBytes: 2048, schema: "spring")
+        Session(
+            id: "=cmd|' /C calc'!A0", key: "k", user: "a,\"b\"", node: "n1", ttlMs: 61_000, createdAtMs: 0,
+            lastAccessedAtMs: 0, sizeBytes: 2048, schema: "spring")
     }
 
     @Test func csvQuotesAndDisarmsFormulas() {
@@ -110,8 +121,10 @@ import TestSupport
         var w = JSONWriter()
         SessionFormatter.json(s, into: &w, nowMs: 1000)
         let obj = try #require(try JSONSerialization.jsonObject(with: Data(w.bytes)) as? [String: Any])
-        for f in ["id", "user", "node", "ttl_ms", "schema", "created_at", "last_accessed_at", "size_bytes", "idle_ms",
-                  "max_inactive_s", "key"] {
+        for f in [
+            "id", "user", "node", "ttl_ms", "schema", "created_at", "last_accessed_at", "size_bytes", "idle_ms",
+            "max_inactive_s", "key",
+        ] {
             #expect(obj.keys.contains(f), "\(f)")
         }
         #expect(obj["user"] as? String == "e\u{1B}[2J" && !String(decoding: w.bytes, as: UTF8.self).contains("\u{1B}"))
@@ -134,7 +147,10 @@ import TestSupport
 
 @Suite struct ShellWordsAndConfigTests {
     @Test func splitsLikeAShellWithoutExpansion() throws {
-        #expect(try ShellWords.split(#"logout --user 'a b' "c\"d" e\ f $HOME"#) == ["logout", "--user", "a b", "c\"d", "e f", "$HOME"])
+        #expect(
+            try ShellWords.split(#"logout --user 'a b' "c\"d" e\ f $HOME"#) == [
+                "logout", "--user", "a b", "c\"d", "e f", "$HOME",
+            ])
         #expect(throws: ConsoleError.self) { try ShellWords.split("ls 'open") }
     }
 

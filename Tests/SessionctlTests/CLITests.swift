@@ -1,15 +1,17 @@
-import Testing
 import Foundation
 import RedisClient
 import SessionKit
 import TestSupport
+import Testing
 
 /// The real binary against real redis-servers.
 @Suite struct CLITests {
     func seedSpring(_ server: RedisServer, users: [String?]) throws {
         let now = Seeder.nowMs()
         var cmds: [RedisCommand] = []
-        for (i, u) in users.enumerated() { cmds += try Seeder.springCommands(.init(id: "sess-\(i)", user: u, nowMs: now)) }
+        for (i, u) in users.enumerated() {
+            cmds += try Seeder.springCommands(.init(id: "sess-\(i)", user: u, nowMs: now))
+        }
         try Seeder.run(cmds, on: server)
     }
 
@@ -54,18 +56,27 @@ import TestSupport
         try seedSpring(server, users: ["alice"])
         let dead = try DeadPort()
         let deadPort = dead.port
-        let r = try CLI.run(["ls", "--store", server.urlString, "--store", "redis://127.0.0.1:\(deadPort)", "-o", "jsonl", "--connect-timeout", "500ms"])
+        let r = try CLI.run([
+            "ls", "--store", server.urlString, "--store", "redis://127.0.0.1:\(deadPort)", "-o", "jsonl",
+            "--connect-timeout", "500ms",
+        ])
         #expect(r.code == 1, "\(r)")
         #expect(r.lines.count == 1)
         #expect(r.stderr.contains("127.0.0.1:\(deadPort)"))
         let allDown = try CLI.run(["ls", "--store", "redis://127.0.0.1:\(deadPort)"])
         #expect(allDown.code == 3)
-        let nodes = try CLI.run(["nodes", "--store", server.urlString, "--store", "redis://127.0.0.1:\(deadPort)", "-o", "json"])
+        let nodes = try CLI.run([
+            "nodes", "--store", server.urlString, "--store", "redis://127.0.0.1:\(deadPort)", "-o", "json",
+        ])
         #expect(nodes.code == 1)
         let list = try #require(try json(nodes.stdout) as? [[String: Any]])
         #expect(list.count == 2)
-        #expect(list[0]["up"] as? Bool == true && list[0]["sessions"] as? Int == 1 && list[0]["role"] as? String == "master")
-        #expect((list[0]["used_memory"] as? Int ?? 0) > 100_000 && list[0]["keys"] as? Int == 4, "hash, expires:, minute bucket, index set")
+        #expect(
+            list[0]["up"] as? Bool == true && list[0]["sessions"] as? Int == 1 && list[0]["role"] as? String == "master"
+        )
+        #expect(
+            (list[0]["used_memory"] as? Int ?? 0) > 100_000 && list[0]["keys"] as? Int == 4,
+            "hash, expires:, minute bucket, index set")
         #expect(list[0]["eviction_policy"] as? String == "noeviction" && list[0]["expired_total"] as? Int == 0)
         #expect(list[1]["up"] as? Bool == false)
     }
@@ -82,7 +93,8 @@ import TestSupport
         #expect(down.stdout.contains("admin:***@"))
         let badURL = try CLI.run(["ls", "--store", "redis://u:topsecret@host:notaport"])
         #expect(badURL.code == 2 && !badURL.stderr.contains("topsecret"))
-        let viaEnv = try CLI.run(["ls", "--store", "redis://127.0.0.1:\(server.port)", "-o", "json"], env: ["REDISCLI_AUTH": "s3cret-pw"])
+        let viaEnv = try CLI.run(
+            ["ls", "--store", "redis://127.0.0.1:\(server.port)", "-o", "json"], env: ["REDISCLI_AUTH": "s3cret-pw"])
         #expect(viaEnv.code == 0, "\(viaEnv)")
     }
 
@@ -98,13 +110,17 @@ import TestSupport
         #expect(noYes.code == 2 && noYes.stderr.contains("--yes"), "\(noYes)")
         let dry = try CLI.run(["logout", "--user", "alice", "--dry-run"] + store)
         #expect(dry.code == 0 && dry.stdout.contains("2 session(s) would be logged out"))
-        #expect(try server.command("EXISTS", "spring:session:sessions:sess-0") == .integer(1), "nothing changed by refusals and dry runs")
+        #expect(
+            try server.command("EXISTS", "spring:session:sessions:sess-0") == .integer(1),
+            "nothing changed by refusals and dry runs")
         let auditBefore = (try? String(contentsOfFile: audit, encoding: .utf8)) ?? ""
         #expect(auditBefore.isEmpty, "refusals and dry runs are not mutations")
         let done = try CLI.run(["logout", "--user", "alice", "--yes"] + store)
         #expect(done.code == 0, "\(done)")
         #expect(done.stdout.contains("2 session(s) removed"))
-        #expect(try server.command("EXISTS", "spring:session:sessions:sess-0", "spring:session:sessions:sess-1") == .integer(0))
+        #expect(
+            try server.command("EXISTS", "spring:session:sessions:sess-0", "spring:session:sessions:sess-1")
+                == .integer(0))
         let nobody = try CLI.run(["logout", "--user", "alice", "--yes"] + store)
         #expect(nobody.code == 4)
         let expire = try CLI.run(["expire", "sess-2", "missing-id", "--yes"] + store)
@@ -114,7 +130,9 @@ import TestSupport
         let lines = try String(contentsOfFile: audit, encoding: .utf8).split(separator: "\n")
         #expect(lines.count == 2)
         let first = try #require(try json(String(lines[0])) as? [String: Any])
-        #expect(first["action"] as? String == "logout" && first["target"] as? String == "alice" && first["affected"] as? Int == 2)
+        #expect(
+            first["action"] as? String == "logout" && first["target"] as? String == "alice"
+                && first["affected"] as? Int == 2)
         #expect((first["sessions"] as? [String])?.sorted() == ["sess-0", "sess-1"])
         let second = try #require(try json(String(lines[1])) as? [String: Any])
         #expect(second["action"] as? String == "expire" && second["result"] as? String == "partial")
@@ -124,15 +142,19 @@ import TestSupport
         let server = try RedisServer()
         let now = Seeder.nowMs()
         var s = Seeder.SpringSession(id: "evil\u{1B}[2J", user: nil, nowMs: now)
-        s.attributes = [("title\u{1B}]0;x\u{07}", Array("\u{1B}[31mred\u{9B}".utf8)),
-                        ("bytes", [0xFF, 0xFE, 0x41, 0x00]),
-                        ("huge", [UInt8](repeating: 0x41, count: 5 << 20)),
-                        ("javaEscape", try Fixtures.bytes("java/string-escape.bin")),
-                        ("badJava", [0xAC, 0xED, 0x00, 0x05, 0x73, 0x72, 0xFF])]
+        s.attributes = [
+            ("title\u{1B}]0;x\u{07}", Array("\u{1B}[31mred\u{9B}".utf8)),
+            ("bytes", [0xFF, 0xFE, 0x41, 0x00]),
+            ("huge", [UInt8](repeating: 0x41, count: 5 << 20)),
+            ("javaEscape", try Fixtures.bytes("java/string-escape.bin")),
+            ("badJava", [0xAC, 0xED, 0x00, 0x05, 0x73, 0x72, 0xFF]),
+        ]
         try Seeder.run(try Seeder.springCommands(s), on: server)
         let show = try CLI.run(["show", "evil\u{1B}[2J", "--store", server.urlString])
         #expect(show.code == 0, "\(show)")
-        #expect(!show.stdout.unicodeScalars.contains { $0.value == 0x1B || $0.value == 0x07 || $0.value == 0x9B }, "no raw escape reaches the terminal")
+        #expect(
+            !show.stdout.unicodeScalars.contains { $0.value == 0x1B || $0.value == 0x07 || $0.value == 0x9B },
+            "no raw escape reaches the terminal")
         #expect(show.stdout.contains("\\e[31mred"))
         #expect(show.stdout.contains("Java serialization"), "a malformed Java stream is a decode error")
         #expect(show.stdout.utf8.count < 100_000, "the 5 MB attribute is cut")
@@ -151,18 +173,21 @@ import TestSupport
         try seedSpring(server, users: ["alice", "bob", "carol"])
         let store = ["--store", server.urlString, "--yes"]
         let script = """
-        # runbook
-        logout --user alice
+            # runbook
+            logout --user alice
 
-        expire sess-1 --in 5m
-        logout --user nobody
-        expire sess-2
-        """
+            expire sess-1 --in 5m
+            logout --user nobody
+            expire sess-2
+            """
         let stop = try CLI.run(["batch", "-"] + store, stdin: script)
         #expect(stop.code == 4, "stops at the first failure with its code: \(stop)")
-        #expect(stop.stdout.contains("[line 2] ok") && stop.stdout.contains("[line 4] ok") && stop.stdout.contains("[line 5] failed"))
+        #expect(
+            stop.stdout.contains("[line 2] ok") && stop.stdout.contains("[line 4] ok")
+                && stop.stdout.contains("[line 5] failed"))
         #expect(stop.stdout.contains("4 line(s): 2 ok, 1 failed, 1 skipped"))
-        #expect(try server.command("EXISTS", "spring:session:sessions:expires:sess-2") == .integer(1), "line 6 did not run")
+        #expect(
+            try server.command("EXISTS", "spring:session:sessions:expires:sess-2") == .integer(1), "line 6 did not run")
         let ttl = try server.command("PTTL", "spring:session:sessions:expires:sess-1").int ?? 0
         #expect(ttl > 290_000 && ttl <= 300_000)
         let keep = try CLI.run(["batch", "-", "--keep-going", "-o", "jsonl"] + store, stdin: script)
@@ -185,7 +210,9 @@ import TestSupport
         #expect(off.code == 1 && off.stderr.contains("--enable-notifications"), "\(off)")
         let dry = try CLI.run(["watch", "--store", server.urlString, "--enable-notifications", "--dry-run"])
         #expect(dry.code == 0 && dry.stdout.contains("would set notify-keyspace-events"), "\(dry)")
-        #expect(try server.command("CONFIG", "GET", "notify-keyspace-events").array?.last?.text == "", "a dry run changes nothing")
+        #expect(
+            try server.command("CONFIG", "GET", "notify-keyspace-events").array?.last?.text == "",
+            "a dry run changes nothing")
         let ro = try CLI.run(["watch", "--store", server.urlString, "--enable-notifications", "--read-only"])
         #expect(ro.code == 2 && ro.stderr.contains("read-only"))
         // Delete a session shortly after watch starts, from a background thread.
@@ -195,11 +222,16 @@ import TestSupport
             _ = try? RedisConnection(url: url).send([RedisCommand("DEL", "spring:session:sessions:sess-1")])
         }
         t.start()
-        let on = try CLI.run(["watch", "--store", server.urlString, "--enable-notifications", "-o", "jsonl", "--count", "1", "--for", "20s"])
+        let on = try CLI.run([
+            "watch", "--store", server.urlString, "--enable-notifications", "-o", "jsonl", "--count", "1", "--for",
+            "20s",
+        ])
         #expect(on.code == 0, "\(on)")
         #expect(on.stderr.contains("notify-keyspace-events '' ->"))
         let event = try #require(try json(on.lines.first ?? "") as? [String: Any])
-        #expect(event["event"] as? String == "deleted" && event["id"] as? String == "sess-1" && event["user"] as? String == "bob")
+        #expect(
+            event["event"] as? String == "deleted" && event["id"] as? String == "sess-1"
+                && event["user"] as? String == "bob")
     }
 
     @Test func helpAndUsageErrors() throws {
@@ -255,17 +287,31 @@ import TestSupport
         for name in ["php", "django", "flask", "formats"] { try Fixtures.restoreFramework(name, into: server) }
         let ls = try CLI.run(["ls", "-o", "jsonl", "--store", server.urlString])
         #expect(ls.code == 0 && ls.lines.count == 17, "\(ls)")
-        #expect(ls.stdout.contains("\"schema\":\"django\"") && ls.stdout.contains("\"schema\":\"aspnet\"") && ls.stdout.contains("\"schema\":\"laravel\""))
+        #expect(
+            ls.stdout.contains("\"schema\":\"django\"") && ls.stdout.contains("\"schema\":\"aspnet\"")
+                && ls.stdout.contains("\"schema\":\"laravel\""))
         let show = try CLI.run(["show", "phpsess1abcdef0123456789", "--raw", "--store", server.urlString])
-        #expect(show.code == 0 && show.stdout.contains("Schema       phpredis") && show.stdout.contains("User         alice1"), "\(show)")
-        #expect(show.stdout.contains("theme: \"dark\"") && show.stdout.contains("Stored value ("), "decoded tree and the exact bytes")
+        #expect(
+            show.code == 0 && show.stdout.contains("Schema       phpredis")
+                && show.stdout.contains("User         alice1"), "\(show)")
+        #expect(
+            show.stdout.contains("theme: \"dark\"") && show.stdout.contains("Stored value ("),
+            "decoded tree and the exact bytes")
         #expect(!show.stdout.contains("\u{1B}"), "terminal escapes in session data are shown escaped")
-        let json = try CLI.run(["show", "djcache0000000000000000000000000a", "-o", "json", "--raw", "--store", server.urlString])
-        #expect(json.code == 0 && json.stdout.contains("\"_auth_user_id\"") && json.stdout.contains("\"stored_value_hex\":\"8005"), "\(json)")
+        let json = try CLI.run([
+            "show", "djcache0000000000000000000000000a", "-o", "json", "--raw", "--store", server.urlString,
+        ])
+        #expect(
+            json.code == 0 && json.stdout.contains("\"_auth_user_id\"")
+                && json.stdout.contains("\"stored_value_hex\":\"8005"), "\(json)")
         let only = try CLI.run(["ls", "--schema", "flask", "-o", "jsonl", "--store", server.urlString])
-        #expect(only.code == 0 && only.lines.count == 1 && only.stdout.contains("\"user\":\"alice\""), "--schema overrides detection: \(only)")
+        #expect(
+            only.code == 0 && only.lines.count == 1 && only.stdout.contains("\"user\":\"alice\""),
+            "--schema overrides detection: \(only)")
         let logout = try CLI.run(["logout", "--user", "alice2", "--yes", "--store", server.urlString])
-        #expect(logout.code == 0 && logout.stdout.contains("1 session(s) removed") && logout.stderr.contains("--repeat-after"), "\(logout)")
+        #expect(
+            logout.code == 0 && logout.stdout.contains("1 session(s) removed")
+                && logout.stderr.contains("--repeat-after"), "\(logout)")
         #expect(try server.command("EXISTS", "PHPREDIS_SESSION:phpsess2abcdef0123456789") == .integer(0))
     }
 }
@@ -274,25 +320,38 @@ import TestSupport
 /// expiration-set memberships fixed on both sides, checked afterwards.
 @Suite struct RedisMigrateCLITests {
     @Test func springSessionMovesBetweenNodesWithEveryTrace() throws {
-        let a = try RedisServer(), b = try RedisServer()
+        let a = try RedisServer()
+        let b = try RedisServer()
         let now = Seeder.nowMs()
-        try Seeder.run(try Seeder.springCommands(.init(id: "mv-1", user: "alice", nowMs: now)) + Seeder.springCommands(.init(id: "stay", user: "alice", nowMs: now)), on: a)
+        try Seeder.run(
+            try Seeder.springCommands(.init(id: "mv-1", user: "alice", nowMs: now))
+                + Seeder.springCommands(.init(id: "stay", user: "alice", nowMs: now)), on: a)
         let store = ["--store", a.urlString, "--store", b.urlString]
         let target = "127.0.0.1:\(b.port)"
         let dry = try CLI.run(["migrate", "mv-1", "--to", target, "--dry-run"] + store)
-        #expect(dry.code == 0 && dry.stdout.contains("would migrate: mv-1 from 127.0.0.1:\(a.port) to \(target)"), "\(dry)")
+        #expect(
+            dry.code == 0 && dry.stdout.contains("would migrate: mv-1 from 127.0.0.1:\(a.port) to \(target)"), "\(dry)")
         let run = try CLI.run(["migrate", "mv-1", "--to", target, "--yes"] + store)
         #expect(run.code == 0 && run.stdout.contains("migrated 1 session(s)"), "\(run)")
-        let index = "spring:session:index:org.springframework.session.FindByIndexNameSessionRepository.PRINCIPAL_NAME_INDEX_NAME:alice"
-        #expect(try b.command("EXISTS", "spring:session:sessions:mv-1", "spring:session:sessions:expires:mv-1") == .integer(2))
+        let index =
+            "spring:session:index:org.springframework.session.FindByIndexNameSessionRepository.PRINCIPAL_NAME_INDEX_NAME:alice"
+        #expect(
+            try b.command("EXISTS", "spring:session:sessions:mv-1", "spring:session:sessions:expires:mv-1")
+                == .integer(2))
         #expect((try b.command("PTTL", "spring:session:sessions:expires:mv-1").int ?? 0) > 1_000_000, "TTL kept")
-        #expect(try b.command("SCARD", index) == .integer(1) && a.command("SCARD", index) == .integer(1), "index fixed on both sides")
-        #expect(try a.command("EXISTS", "spring:session:sessions:mv-1", "spring:session:sessions:expires:mv-1") == .integer(0))
+        #expect(
+            try b.command("SCARD", index) == .integer(1) && a.command("SCARD", index) == .integer(1),
+            "index fixed on both sides")
+        #expect(
+            try a.command("EXISTS", "spring:session:sessions:mv-1", "spring:session:sessions:expires:mv-1")
+                == .integer(0))
         let ls = try CLI.run(["ls", "--user", "alice", "-o", "jsonl"] + store)
         #expect(ls.lines.contains { $0.contains("\"id\":\"mv-1\"") && $0.contains(target) }, "\(ls)")
         // The same id at the source again: the target's copy is not overwritten without --replace.
         try Seeder.run(try Seeder.springCommands(.init(id: "mv-1", user: "alice", nowMs: now)), on: a)
-        let busy = try CLI.run(["migrate", "mv-1", "--to", target, "--yes", "--store", a.urlString, "--store", b.urlString])
+        let busy = try CLI.run([
+            "migrate", "mv-1", "--to", target, "--yes", "--store", a.urlString, "--store", b.urlString,
+        ])
         #expect(busy.code != 0 && busy.stderr.contains("--replace"), "\(busy)")
         let forced = try CLI.run(["migrate", "mv-1", "--to", target, "--yes", "--replace"] + store)
         #expect(forced.code == 0 && forced.stdout.contains("migrated 1 session(s)"), "\(forced)")

@@ -1,12 +1,13 @@
-import Testing
 import Foundation
+import HouseStore
 import RedisClient
 import SessionKit
-import TestSupport
-import HouseStore
 import SessiondSessions
+import TestSupport
+import Testing
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A real three-node in-house cluster (sessiond processes): ownership, redirects,
@@ -35,7 +36,7 @@ import Glibc
 
     @Test func ownershipFollowsTheRingAndOthersRedirect() async throws {
         let cluster = try SessiondCluster()
-        let app = try SessiondClient(url: cluster["n2"].urlString)   // any node: the rest is discovered
+        let app = try SessiondClient(url: cluster["n2"].urlString)  // any node: the rest is discovered
         let ring = HashRing(cluster.memberList)
         for i in 0..<300 { try await app.create(id: "sess-\(i)", timeoutSeconds: 600, principal: "u\(i % 7)") }
         var perNode: [String: Int] = [:]
@@ -61,17 +62,22 @@ import Glibc
         #expect(ls.code == 0 && rows.count == 300, "\(ls.stderr)")
         #expect(rows.allSatisfy { ($0["node"] as? String) == ring.owner(of: $0["id"] as? String ?? "")?.id })
         let nodes = try CLI.run(["nodes", "--store", cluster["n1"].urlString])
-        #expect(nodes.code == 0 && nodes.stdout.contains("RING") && nodes.lines.filter { $0.contains("%") }.count == 3, "\(nodes)")
+        #expect(
+            nodes.code == 0 && nodes.stdout.contains("RING") && nodes.lines.filter { $0.contains("%") }.count == 3,
+            "\(nodes)")
     }
 
     @Test func migrateMovesEverythingAndLookupsFollow() async throws {
         let cluster = try SessiondCluster()
         let app = try SessiondClient(url: cluster["n1"].urlString)
         let id = Self.id(homedOn: "n1", cluster)
-        try await app.create(id: id, timeoutSeconds: 900, principal: "alice",
-                             attributes: [("cart", Array("{\"items\":3}".utf8)), ("bin", [0, 0xFF, 0x7F])])
+        try await app.create(
+            id: id, timeoutSeconds: 900, principal: "alice",
+            attributes: [("cart", Array("{\"items\":3}".utf8)), ("bin", [0, 0xFF, 0x7F])])
         let before = try #require(try await app.get(id))
-        let audit = FileManager.default.temporaryDirectory.appendingPathComponent("audit-\(UUID().uuidString.prefix(6)).log").path
+        let audit = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "audit-\(UUID().uuidString.prefix(6)).log"
+        ).path
         let dry = try CLI.run(["migrate", id, "--to", "n3", "--dry-run", "--store", cluster["n2"].urlString])
         #expect(dry.code == 0 && dry.stdout.contains("would migrate: \(id) from n1 to n3"), "\(dry)")
         #expect(try Self.holders(id, cluster) == ["n1"], "a dry run moves nothing")
@@ -79,12 +85,15 @@ import Glibc
         #expect(noYes.code == 2 && noYes.stderr.contains("--yes"))
         let ro = try CLI.run(["migrate", id, "--to", "n3", "--yes", "--read-only", "--store", cluster["n2"].urlString])
         #expect(ro.code == 2 && ro.stderr.contains("read-only"))
-        let run = try CLI.run(["migrate", id, "--to", "n3", "--yes", "--store", cluster["n2"].urlString], env: ["SESSIONCTL_AUDIT_LOG": audit])
+        let run = try CLI.run(
+            ["migrate", id, "--to", "n3", "--yes", "--store", cluster["n2"].urlString],
+            env: ["SESSIONCTL_AUDIT_LOG": audit])
         #expect(run.code == 0 && run.stdout.contains("migrated 1 session(s) to n3"), "\(run)")
         #expect(try Self.holders(id, cluster) == ["n3"])
         // Everything kept; the home (n1) redirects to the new owner; the app still finds it.
         let after = try #require(try await app.get(id))
-        #expect(after.principal == "alice" && after.attributes == before.attributes && after.createdMs == before.createdMs
+        #expect(
+            after.principal == "alice" && after.attributes == before.attributes && after.createdMs == before.createdMs
                 && after.maxInactiveMs == before.maxInactiveMs)
         #expect(try cluster["n1"].command("SESSION.PEEK", id).errorMessage?.hasPrefix("MOVED n3 ") == true)
         #expect(try await app.node(of: id) == "n3")
@@ -110,11 +119,16 @@ import Glibc
     @Test func drainMovesEveryoneOffNoneLostNoneDuplicated() async throws {
         let cluster = try SessiondCluster()
         let app = try SessiondClient(url: cluster["n1"].urlString)
-        for i in 0..<900 { try await app.create(id: "d-\(i)", timeoutSeconds: 900, principal: "u\(i % 13)", attributes: [("n", Array(String(i).utf8))]) }
+        for i in 0..<900 {
+            try await app.create(
+                id: "d-\(i)", timeoutSeconds: 900, principal: "u\(i % 13)", attributes: [("n", Array(String(i).utf8))])
+        }
         let onN1 = try Self.count(cluster["n1"])
         #expect(onN1 > 200)
         let drain = try CLI.run(["migrate", "--from-node", "n1", "--yes", "--store", cluster["n2"].urlString])
-        #expect(drain.code == 0 && drain.stdout.contains("drained n1: moved \(onN1) session(s)") && drain.stdout.contains("0 left on n1"), "\(drain)")
+        #expect(
+            drain.code == 0 && drain.stdout.contains("drained n1: moved \(onN1) session(s)")
+                && drain.stdout.contains("0 left on n1"), "\(drain)")
         #expect(try Self.count(cluster["n1"]) == 0)
         #expect(try Self.count(cluster["n2"]) + Self.count(cluster["n3"]) == 900)
         var seen = Set<String>()
@@ -126,9 +140,13 @@ import Glibc
             }
         }
         #expect(seen == Set((0..<900).map { "d-\($0)" }))
-        for i in stride(from: 0, to: 900, by: 29) { #expect(try await app.get("d-\(i)")?.attributes.first?.value == Array(String(i).utf8)) }
+        for i in stride(from: 0, to: 900, by: 29) {
+            #expect(try await app.get("d-\(i)")?.attributes.first?.value == Array(String(i).utf8))
+        }
         // Drain to a named node.
-        let named = try CLI.run(["migrate", "--from-node", "n3", "--to", "n1", "--yes", "--store", cluster["n1"].urlString])
+        let named = try CLI.run([
+            "migrate", "--from-node", "n3", "--to", "n1", "--yes", "--store", cluster["n1"].urlString,
+        ])
         #expect(named.code == 0, "\(named)")
         #expect(try Self.count(cluster["n3"]) == 0 && Self.count(cluster["n1"]) + Self.count(cluster["n2"]) == 900)
     }
@@ -136,8 +154,10 @@ import Glibc
     /// Kills the source or the target (a real `kill -9` at the step, via `--fault`) or cuts
     /// the link after the hand-over; after the node is back, the session is on exactly one
     /// node and found by an ordinary lookup, with its contents.
-    @Test(arguments: [("target-before-restore", "n2", false), ("target-after-restore", "n2", false),
-                      ("source-after-ack", "n1", false), ("source-after-delete", "n1", true), ("source-drop-commit", "n1", true)])
+    @Test(arguments: [
+        ("target-before-restore", "n2", false), ("target-after-restore", "n2", false),
+        ("source-after-ack", "n1", false), ("source-after-delete", "n1", true), ("source-drop-commit", "n1", true),
+    ])
     func migrationSurvivesAFailureAtEveryStep(step: String, victim: String, movedExpected: Bool) async throws {
         let cluster = try SessiondCluster(faults: [victim: step])
         let id = Self.id(homedOn: "n1", cluster)
@@ -149,20 +169,26 @@ import Glibc
         if step == "source-drop-commit" {
             #expect(reply?.errorMessage == nil, "the move itself succeeded: \(String(describing: reply))")
         } else {
-            #expect(reply == nil || reply?.errorMessage != nil, "the caller hears of the failure: \(String(describing: reply))")
+            #expect(
+                reply == nil || reply?.errorMessage != nil,
+                "the caller hears of the failure: \(String(describing: reply))")
         }
         let node = cluster[victim]
         if step != "source-drop-commit" {
-            #expect(node.isRunning == false || (usleep(500_000), node.isRunning).1 == false, "\(victim) died at \(step)")
-            try node.restart(removing: "--fault")   // back as a healthy node
+            #expect(
+                node.isRunning == false || (usleep(500_000), node.isRunning).1 == false, "\(victim) died at \(step)")
+            try node.restart(removing: "--fault")  // back as a healthy node
         }
         // The next access settles it: exactly one copy, contents intact, wherever it is.
         let s = try #require(try await app.get(id), "never lost (\(step))")
         #expect(s.principal == "alice" && s.attributes.first?.value == Array("v".utf8))
-        let where_ = try Self.holders(id, cluster)
-        #expect(where_.count == 1, "exactly one copy after \(step): \(where_)")
-        if movedExpected { #expect(where_ == ["n2"], "\(step): the hand-over had happened") }
-        else { #expect(where_ == ["n1"], "\(step): the session stays at the source") }
+        let copies = try Self.holders(id, cluster)
+        #expect(copies.count == 1, "exactly one copy after \(step): \(copies)")
+        if movedExpected {
+            #expect(copies == ["n2"], "\(step): the hand-over had happened")
+        } else {
+            #expect(copies == ["n1"], "\(step): the session stays at the source")
+        }
         #expect(try await app.get(other) != nil, "bystanders untouched")
         // A later migration works (no stuck state).
         let again = try await app.store.migrate(ids: [id], to: "n3")
@@ -175,24 +201,33 @@ import Glibc
         let app = try SessiondClient(url: cluster["n1"].urlString)
         let ids = cluster.ids.map { Self.id(homedOn: $0, cluster, prefix: "alice") }
         // Watch the cluster through one URL while alice logs in on every node and is logged out.
-        let out = FileManager.default.temporaryDirectory.appendingPathComponent("watch-\(UUID().uuidString.prefix(6))").path
-        let watch = try ChildProcess(path: try CLI.binary("sessionctl"),
-                                     arguments: ["watch", "--store", cluster["n2"].urlString, "-o", "jsonl", "--count", "3", "--for", "30s"],
-                                     outputPath: out)
-        defer { watch.stop(grace: 1); try? FileManager.default.removeItem(atPath: out) }
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("watch-\(UUID().uuidString.prefix(6))")
+            .path
+        let watch = try ChildProcess(
+            path: try CLI.binary("sessionctl"),
+            arguments: ["watch", "--store", cluster["n2"].urlString, "-o", "jsonl", "--count", "3", "--for", "30s"],
+            outputPath: out)
+        defer {
+            watch.stop(grace: 1)
+            try? FileManager.default.removeItem(atPath: out)
+        }
         usleep(1_500_000)
         for id in ids { try await app.create(id: id, timeoutSeconds: 600, principal: "alice") }
         try await app.create(id: "bob-1", timeoutSeconds: 600, principal: "bob")
         let logout = try CLI.run(["logout", "--user", "alice", "--yes", "--store", cluster["n3"].urlString])
         #expect(logout.code == 0 && logout.stdout.contains("3 session(s) removed"), "\(logout)")
-        for n in cluster.ids { #expect(try cluster[n].command("SESSION.SCAN", "0", "PRINCIPAL", "alice").array?[1].array?.isEmpty == true) }
+        for n in cluster.ids {
+            #expect(try cluster[n].command("SESSION.SCAN", "0", "PRINCIPAL", "alice").array?[1].array?.isEmpty == true)
+        }
         #expect(try await app.get("bob-1") != nil)
         #expect(watch.wait(seconds: 20), "watch saw its 3 events")
         let events = ((try? String(contentsOfFile: out, encoding: .utf8)) ?? "").split(separator: "\n").compactMap {
             try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
         }
         let deleted = events.filter { $0["event"] as? String == "deleted" }
-        #expect(Set(deleted.compactMap { $0["node"] as? String }) == Set(cluster.ids), "events of every node in one stream: \(events)")
+        #expect(
+            Set(deleted.compactMap { $0["node"] as? String }) == Set(cluster.ids),
+            "events of every node in one stream: \(events)")
         #expect(Set(deleted.compactMap { $0["id"] as? String }) == Set(ids))
     }
 
@@ -202,7 +237,11 @@ import Glibc
         var text = ""
         for _ in 0..<40 {
             text = try cluster["n1"].command("CLUSTER.NODES").text ?? ""
-            if text.contains("n3 ") && text.split(separator: "\n").contains(where: { $0.hasPrefix("n3 ") && $0.contains(" down ") }) { break }
+            if text.contains("n3 ")
+                && text.split(separator: "\n").contains(where: { $0.hasPrefix("n3 ") && $0.contains(" down ") })
+            {
+                break
+            }
             usleep(100_000)
         }
         #expect(text.split(separator: "\n").contains { $0.hasPrefix("n3 ") && $0.contains(" down ") }, "\(text)")
@@ -224,17 +263,27 @@ import Glibc
     }
 
     @Test func theDemoRunsExpiresEvictsAndStopsOnSigint() throws {
-        let out = FileManager.default.temporaryDirectory.appendingPathComponent("demo-\(UUID().uuidString.prefix(6))").path
-        let demo = try ChildProcess(path: try CLI.binary("sessionctl"), arguments: ["demo", "--no-tui", "--max-sessions", "30"], outputPath: out)
-        defer { demo.stop(grace: 1); try? FileManager.default.removeItem(atPath: out) }
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("demo-\(UUID().uuidString.prefix(6))")
+            .path
+        let demo = try ChildProcess(
+            path: try CLI.binary("sessionctl"), arguments: ["demo", "--no-tui", "--max-sessions", "30"], outputPath: out
+        )
+        defer {
+            demo.stop(grace: 1)
+            try? FileManager.default.removeItem(atPath: out)
+        }
         var url: String? = nil
         for _ in 0..<100 where url == nil {
             let text = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
-            url = text.split(separator: " ").first { $0.hasPrefix("sessiond://") }.map { String($0.prefix { !$0.isWhitespace }) }
+            url = text.split(separator: " ").first { $0.hasPrefix("sessiond://") }.map {
+                String($0.prefix { !$0.isWhitespace })
+            }
             usleep(100_000)
         }
         let store = try #require(url, "the demo printed its URLs")
-        var expired = 0, evicted = 0, nodes = 0
+        var expired = 0
+        var evicted = 0
+        var nodes = 0
         for _ in 0..<30 {
             let r = try CLI.run(["nodes", "-o", "json", "--store", store])
             let rows = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [[String: Any]] ?? []

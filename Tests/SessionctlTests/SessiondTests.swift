@@ -1,12 +1,13 @@
-import Testing
 import Foundation
+import HouseStore
 import RedisClient
 import SessionKit
-import TestSupport
-import HouseStore
 import SessiondSessions
+import TestSupport
+import Testing
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The real sessiond binary, spoken to with hiredis (RedisClient) and redis-cli.
@@ -18,7 +19,10 @@ import Glibc
             try await c.send(RedisCommand(args.map(\.bytes)))
         }
         #expect(try await send("PING") == .status("PONG"))
-        #expect(try await send("SESSION.PUT", "s1", "600", "PRINCIPAL", "alice", "ATTR", "cart", [0xFF, 0x00, 0x41] as [UInt8]) == .status("OK"))
+        #expect(
+            try await send(
+                "SESSION.PUT", "s1", "600", "PRINCIPAL", "alice", "ATTR", "cart", [0xFF, 0x00, 0x41] as [UInt8])
+                == .status("OK"))
         #expect(try await send("SESSION.PUT", "s2", "600", "PRINCIPAL", "alice") == .status("OK"))
         #expect(try await send("SESSION.PUT", "s3", "-1") == .status("OK"))
         let peek = try await send("SESSION.PEEK", "s1").array ?? []
@@ -66,7 +70,10 @@ import Glibc
         let anon = try RedisConnection(url: RedisURL(endpoint: .tcp(host: "127.0.0.1", port: server.port)))
         #expect(try anon.send([RedisCommand("SESSION.COUNT")])[0].errorMessage?.hasPrefix("NOAUTH") == true)
         #expect(try anon.send([RedisCommand("AUTH", "wrong")])[0].errorMessage?.hasPrefix("WRONGPASS") == true)
-        #expect(try anon.send([RedisCommand("AUTH", "s3cret"), RedisCommand("SESSION.COUNT")]) == [.status("OK"), .integer(0)])
+        #expect(
+            try anon.send([RedisCommand("AUTH", "s3cret"), RedisCommand("SESSION.COUNT")]) == [
+                .status("OK"), .integer(0),
+            ])
     }
 
     @Test func protocolErrorsAndLimitsCloseTheConnection() throws {
@@ -84,10 +91,11 @@ import Glibc
     @Test func extremeTimesNeitherCrashNorWrap() throws {
         let server = try SessiondServer()
         let c = try RedisConnection(url: server.url)
-        let max = String(Int64.max), min = String(Int64.min)
+        let max = String(Int64.max)
+        let min = String(Int64.min)
         let replies = try c.send([
-            RedisCommand("SESSION.PUT", "a", "9223372036854775"),                 // ttl * 1000 fits; now + it does not
-            RedisCommand("SESSION.PUT", "b", "9223372036854776"),                 // ttl * 1000 overflows
+            RedisCommand("SESSION.PUT", "a", "9223372036854775"),  // ttl * 1000 fits; now + it does not
+            RedisCommand("SESSION.PUT", "b", "9223372036854776"),  // ttl * 1000 overflows
             RedisCommand("SESSION.PUT", "c", "-1", "LASTACCESS", min),
             RedisCommand("SESSION.PUT", "d", "-1", "DEADLINE", "-5"),
             RedisCommand("SESSION.PUT", "e", "-1"),
@@ -99,9 +107,13 @@ import Glibc
         ])
         #expect(replies[0] == .status("OK") && replies[4] == .status("OK"))
         #expect(replies[1].errorMessage?.contains("too large") == true, "\(replies[1])")
-        #expect(replies[2].errorMessage?.contains("LASTACCESS") == true && replies[3].errorMessage?.contains("DEADLINE") == true)
+        #expect(
+            replies[2].errorMessage?.contains("LASTACCESS") == true
+                && replies[3].errorMessage?.contains("DEADLINE") == true)
         #expect(replies[5] == .integer(1) && replies[6] == .integer(1))
-        #expect(replies[7] == .integer(-1) && replies[8] == .integer(-1), "a deadline past Int64 is never, not the past: \(replies[7]) \(replies[8])")
+        #expect(
+            replies[7] == .integer(-1) && replies[8] == .integer(-1),
+            "a deadline past Int64 is never, not the past: \(replies[7]) \(replies[8])")
         #expect(replies.last == .status("PONG"))
     }
 
@@ -113,19 +125,27 @@ import Glibc
         let c = try RedisConnection(url: server.url)
         let seed = UInt64.random(in: 1...UInt64.max)
         var state = seed
-        func next(_ n: Int) -> Int {   // xorshift: the same seed replays the same requests
-            state ^= state << 13; state ^= state >> 7; state ^= state << 17
+        func next(_ n: Int) -> Int {  // xorshift: the same seed replays the same requests
+            state ^= state << 13
+            state ^= state >> 7
+            state ^= state << 17
             return Int(state % UInt64(n))
         }
-        let names = ["SESSION.PUT", "SESSION.GET", "SESSION.PEEK", "SESSION.SETATTR", "SESSION.DELATTR", "SESSION.TOUCH",
-                     "SESSION.TTL", "SESSION.EXPIRE", "SESSION.PEXPIRE", "SESSION.DEL", "SESSION.LOGOUT", "SESSION.SCAN",
-                     "SESSION.COUNT", "SESSION.MIGRATE", "NODE.INFO", "INFO", "ECHO", "SELECT", "HELLO", "CLUSTER.NODES",
-                     "CLUSTER.RESTORE", "CLUSTER.COMMIT", "CLUSTER.POINT", "CLUSTER.FORGET", "CONFIG", "CLIENT", "COMMAND",
-                     "session.put", "NOSUCH"]
-        let words = ["PRINCIPAL", "ATTR", "DEADLINE", "CREATED", "LASTACCESS", "MATCH", "COUNT", "TO", "principal", "0", "1",
-                     "-1", "60", String(Int64.max), String(Int64.min), "9223372036854775", "99999999999999999999", "", "*",
-                     "[", "\\", "s1", "s2", "s3", "u1", "u2", "n1"]
-        let numbers = ["0", "1", "-1", "60", "1800", String(Int64.max), String(Int64.min), "9223372036854775", "-9223372036854775"]
+        let names = [
+            "SESSION.PUT", "SESSION.GET", "SESSION.PEEK", "SESSION.SETATTR", "SESSION.DELATTR", "SESSION.TOUCH",
+            "SESSION.TTL", "SESSION.EXPIRE", "SESSION.PEXPIRE", "SESSION.DEL", "SESSION.LOGOUT", "SESSION.SCAN",
+            "SESSION.COUNT", "SESSION.MIGRATE", "NODE.INFO", "INFO", "ECHO", "SELECT", "HELLO", "CLUSTER.NODES",
+            "CLUSTER.RESTORE", "CLUSTER.COMMIT", "CLUSTER.POINT", "CLUSTER.FORGET", "CONFIG", "CLIENT", "COMMAND",
+            "session.put", "NOSUCH",
+        ]
+        let words = [
+            "PRINCIPAL", "ATTR", "DEADLINE", "CREATED", "LASTACCESS", "MATCH", "COUNT", "TO", "principal", "0", "1",
+            "-1", "60", String(Int64.max), String(Int64.min), "9223372036854775", "99999999999999999999", "", "*",
+            "[", "\\", "s1", "s2", "s3", "u1", "u2", "n1",
+        ]
+        let numbers = [
+            "0", "1", "-1", "60", "1800", String(Int64.max), String(Int64.min), "9223372036854775", "-9223372036854775",
+        ]
         func pick(_ list: [String]) -> String { list[next(list.count)] }
         func id() -> String { "s\(next(12))" }
         // Half the requests are well formed with extreme values (they reach the engine), half
@@ -149,16 +169,25 @@ import Glibc
             case 4: return [pick(["SESSION.GET", "SESSION.PEEK", "SESSION.TOUCH", "SESSION.TTL"]), id()]
             case 5: return ["SESSION.DEL", id(), id()]
             case 6: return ["SESSION.LOGOUT", "u\(next(4))"]
-            default: return ["SESSION.SCAN", pick(["0", "3", "-1", "999999"]), "MATCH", pick(["*", "s1*", "[", "\\"]), "COUNT", pick(numbers)]
+            default:
+                return [
+                    "SESSION.SCAN", pick(["0", "3", "-1", "999999"]), "MATCH", pick(["*", "s1*", "[", "\\"]), "COUNT",
+                    pick(numbers),
+                ]
             }
         }
         for _ in 0..<40 {
             var batch: [RedisCommand] = []
             for _ in 0..<50 {
-                if next(2) == 0 { batch.append(RedisCommand(wellFormed().map { Array($0.utf8) })); continue }
+                if next(2) == 0 {
+                    batch.append(RedisCommand(wellFormed().map { Array($0.utf8) }))
+                    continue
+                }
                 var args: [[UInt8]] = [Array(names[next(names.count)].utf8)]
                 for _ in 0..<next(9) {
-                    args.append(next(5) == 0 ? (0..<next(40)).map { _ in UInt8(next(256)) } : Array(words[next(words.count)].utf8))
+                    args.append(
+                        next(5) == 0
+                            ? (0..<next(40)).map { _ in UInt8(next(256)) } : Array(words[next(words.count)].utf8))
                 }
                 batch.append(RedisCommand(args))
             }
@@ -171,8 +200,11 @@ import Glibc
         // expiry timer and a batch is counted (not yet reaped) but not listed (past its deadline).
         usleep(2_100_000)
         let scan = try c.send([RedisCommand("SESSION.SCAN", "0", "COUNT", "1000"), RedisCommand("SESSION.COUNT")])
-        guard case .array(let page) = scan[0], page.count == 2, case .array(let rows) = page[1], case .integer(let n) = scan[1] else {
-            Issue.record("seed \(seed): \(scan)"); return
+        guard case .array(let page) = scan[0], page.count == 2, case .array(let rows) = page[1],
+            case .integer(let n) = scan[1]
+        else {
+            Issue.record("seed \(seed): \(scan)")
+            return
         }
         #expect(rows.count == Int(n) && n <= 50, "seed \(seed): \(rows.count) rows, \(n) sessions")
     }
@@ -190,12 +222,12 @@ import Glibc
         let sub = RedisSubscriber.subscribe(url: server.url, channels: ["sessiond:events"])
         try await sub.ready()
         let start = Int64(Date().timeIntervalSince1970 * 1000)
-        try server.command("SESSION.PUT", "a", "1", "PRINCIPAL", "alice")        // expires in 1 s
+        try server.command("SESSION.PUT", "a", "1", "PRINCIPAL", "alice")  // expires in 1 s
         try server.command("SESSION.PUT", "b", "600", "PRINCIPAL", "bob")
-        try server.command("SESSION.PUT", "c", "600", "PRINCIPAL", "carol")      // evicts the LRU one (a)
-        try server.command("SESSION.PUT", "d", "1", "PRINCIPAL", "dave")          // evicts b
+        try server.command("SESSION.PUT", "c", "600", "PRINCIPAL", "carol")  // evicts the LRU one (a)
+        try server.command("SESSION.PUT", "d", "1", "PRINCIPAL", "dave")  // evicts b
         try server.command("SESSION.DEL", "c")
-        try server.command("SESSION.PUT", "e", "600", "PRINCIPAL", "erin")      // d and e: within the cap
+        try server.command("SESSION.PUT", "e", "600", "PRINCIPAL", "erin")  // d and e: within the cap
         try server.command("SESSION.LOGOUT", "erin")
         var seen: [[String: Any]] = []
         for try await m in sub.messages {
@@ -204,8 +236,11 @@ import Glibc
             if obj["event"] as? String == "expired" { break }
         }
         let kinds = seen.map { "\($0["event"] ?? "")/\($0["id"] ?? "")" }
-        #expect(kinds == ["created/a", "created/b", "created/c", "evicted/a", "created/d", "evicted/b", "deleted/c",
-                          "created/e", "deleted/e", "expired/d"], "\(kinds)")
+        #expect(
+            kinds == [
+                "created/a", "created/b", "created/c", "evicted/a", "created/d", "evicted/b", "deleted/c",
+                "created/e", "deleted/e", "expired/d",
+            ], "\(kinds)")
         #expect(seen.allSatisfy { $0["node"] as? String == "n1" })
         #expect(seen[6]["reason"] as? String == "del" && seen[6]["principal"] as? String == "carol")
         #expect(seen[8]["reason"] as? String == "logout" && seen[8]["principal"] as? String == "erin")
@@ -215,9 +250,13 @@ import Glibc
 
     @Test func redisCliWorks() throws {
         let server = try SessiondServer()
-        guard let cli = findExecutable("redis-cli") else { throw HarnessError("redis-cli not found: install redis-tools") }
+        guard let cli = findExecutable("redis-cli") else {
+            throw HarnessError("redis-cli not found: install redis-tools")
+        }
         func run(_ args: String...) throws -> String {
-            let out = FileManager.default.temporaryDirectory.appendingPathComponent("cli-\(UUID().uuidString.prefix(6))").path
+            let out = FileManager.default.temporaryDirectory.appendingPathComponent(
+                "cli-\(UUID().uuidString.prefix(6))"
+            ).path
             defer { try? FileManager.default.removeItem(atPath: out) }
             let p = try ChildProcess(path: cli, arguments: ["-p", String(server.port)] + args, outputPath: out)
             guard p.wait(seconds: 10) else { throw HarnessError("redis-cli hung") }
@@ -232,7 +271,10 @@ import Glibc
         #expect(try run("SESSION.DELATTR", "k1", "n") == "1\n")
         #expect(try run("SESSION.TOUCH", "k1") == "1\n")
         #expect(try run("SESSION.EXPIRE", "k1", "30") == "1\n")
-        #expect(Int(try run("SESSION.TTL", "k1").trimmingCharacters(in: .whitespacesAndNewlines)).map { $0 > 25_000 && $0 <= 30_000 } == true)
+        #expect(
+            Int(try run("SESSION.TTL", "k1").trimmingCharacters(in: .whitespacesAndNewlines)).map {
+                $0 > 25_000 && $0 <= 30_000
+            } == true)
         #expect(try run("SESSION.SCAN", "0").contains("k1"))
         #expect(try run("SESSION.COUNT") == "1\n")
         #expect(try run("NODE.INFO").contains("sessions:1"))
@@ -244,9 +286,11 @@ import Glibc
     @Test func theConsoleWorksAgainstSessiond() throws {
         let server = try SessiondServer(password: "pw")
         let conn = try RedisConnection(url: server.url)
-        _ = try conn.send([RedisCommand("SESSION.PUT", "a1", "600", "PRINCIPAL", "alice", "ATTR", "title", "\u{1B}[2Jx"),
-                           RedisCommand("SESSION.PUT", "a2", "600", "PRINCIPAL", "alice"),
-                           RedisCommand("SESSION.PUT", "b1", "600", "PRINCIPAL", "bob")])
+        _ = try conn.send([
+            RedisCommand("SESSION.PUT", "a1", "600", "PRINCIPAL", "alice", "ATTR", "title", "\u{1B}[2Jx"),
+            RedisCommand("SESSION.PUT", "a2", "600", "PRINCIPAL", "alice"),
+            RedisCommand("SESSION.PUT", "b1", "600", "PRINCIPAL", "bob"),
+        ])
         let store = ["--store", server.urlString]
         let ls = try CLI.run(["ls", "-o", "json", "--sort", "id"] + store)
         #expect(ls.code == 0, "\(ls)")
@@ -293,11 +337,17 @@ import Glibc
         let acked = AckedLog()
         let url = server.url
         let writer = Thread {
-            guard let c = try? RedisConnection(url: url, timeouts: .init(connectMs: 500, commandMs: 2000)) else { return }
+            guard let c = try? RedisConnection(url: url, timeouts: .init(connectMs: 500, commandMs: 2000)) else {
+                return
+            }
             var i = 0
-            while i < 5_000 {   // bounded: a load, not a disk benchmark
-                guard let r = try? c.send([RedisCommand("SESSION.PUT", "w\(i)", "600", "PRINCIPAL", "u\(i % 7)", "ATTR", "n", String(i))]),
-                      r.first == .status("OK") else { return }
+            while i < 5_000 {  // bounded: a load, not a disk benchmark
+                guard
+                    let r = try? c.send([
+                        RedisCommand("SESSION.PUT", "w\(i)", "600", "PRINCIPAL", "u\(i % 7)", "ATTR", "n", String(i))
+                    ]),
+                    r.first == .status("OK")
+                else { return }
                 acked.add("w\(i)")
                 i += 1
             }
@@ -313,7 +363,9 @@ import Glibc
         let c = try RedisConnection(url: server.url)
         let count = try c.send([RedisCommand("SESSION.COUNT")])[0].int ?? 0
         #expect(count >= Int64(written.count), "acknowledged \(written.count), recovered \(count)")
-        let missing = try c.send(written.map { RedisCommand("SESSION.TTL", $0) }).enumerated().filter { $0.element == .integer(-2) }.map { written[$0.offset] }
+        let missing = try c.send(written.map { RedisCommand("SESSION.TTL", $0) }).enumerated().filter {
+            $0.element == .integer(-2)
+        }.map { written[$0.offset] }
         #expect(missing.isEmpty, "lost acknowledged writes: \(missing.prefix(5))")
         let peek = try c.send([RedisCommand("SESSION.PEEK", written[written.count / 2])])[0].array ?? []
         #expect(peek.count == 8 && peek[1].text == "u\((written.count / 2) % 7)")
@@ -335,13 +387,20 @@ import Glibc
         let url = server.url
         let pad = String(repeating: "p", count: 4_096)
         let writer = Thread {
-            guard let c = try? RedisConnection(url: url, timeouts: .init(connectMs: 500, commandMs: 2000)) else { return }
+            guard let c = try? RedisConnection(url: url, timeouts: .init(connectMs: 500, commandMs: 2000)) else {
+                return
+            }
             var round = 0
             while round < 2_000 {
                 let ids = (0..<30).map { "k\($0)" }
-                guard let r = try? c.send(ids.map { RedisCommand("SESSION.PUT", $0, "600", "ATTR", "round", String(round), "ATTR", "pad", pad) }
-                                            + [RedisCommand("SESSION.PUT", "n\(round)", "600")]),
-                      r.allSatisfy({ $0 == .status("OK") }) else { return }
+                guard
+                    let r = try? c.send(
+                        ids.map {
+                            RedisCommand("SESSION.PUT", $0, "600", "ATTR", "round", String(round), "ATTR", "pad", pad)
+                        }
+                            + [RedisCommand("SESSION.PUT", "n\(round)", "600")]),
+                    r.allSatisfy({ $0 == .status("OK") })
+                else { return }
                 acked.add(String(round))
                 round += 1
             }
@@ -352,13 +411,15 @@ import Glibc
         var compactions = 0
         while Date() < deadline && compactions < 3 {
             let info = try setup.send([RedisCommand("INFO")])[0].text ?? ""
-            compactions = Int(info.split(separator: "\r\n").first { $0.hasPrefix("aof_rewrites:") }?.dropFirst(13) ?? "0") ?? 0
+            compactions =
+                Int(info.split(separator: "\r\n").first { $0.hasPrefix("aof_rewrites:") }?.dropFirst(13) ?? "0") ?? 0
             usleep(20_000)
         }
         server.kill9()
         usleep(100_000)
         let lastAcked = acked.ids.last.flatMap { Int($0) } ?? -1
-        #expect(compactions >= 1 && lastAcked >= 0, "compacted \(compactions) times, \(lastAcked + 1) rounds acknowledged")
+        #expect(
+            compactions >= 1 && lastAcked >= 0, "compacted \(compactions) times, \(lastAcked + 1) rounds acknowledged")
         try server.restart()
         let c = try RedisConnection(url: server.url)
         #expect(try c.send([RedisCommand("SESSION.COUNT")])[0].int ?? 0 >= Int64(20_030 + lastAcked + 1))
@@ -377,7 +438,10 @@ import Glibc
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let server = try SessiondServer(arguments: ["--dir", dir])
         let c = try RedisConnection(url: server.url)
-        _ = try c.send((0..<100).map { RedisCommand("SESSION.PUT", "g\($0)", "600", "ATTR", "k", "v") } + [RedisCommand("SESSION.DEL", "g5")])
+        _ = try c.send(
+            (0..<100).map { RedisCommand("SESSION.PUT", "g\($0)", "600", "ATTR", "k", "v") } + [
+                RedisCommand("SESSION.DEL", "g5")
+            ])
         server.stop()
         try server.restart()
         #expect(try RedisConnection(url: server.url).send([RedisCommand("SESSION.COUNT")])[0] == .integer(99))
@@ -403,7 +467,10 @@ extension SessiondDurabilityTests {
         let big = String(repeating: "x", count: 2_048)
         var round = 0
         while try info("aof_rewrites") == 0 && round < 200 {
-            _ = try c.send((0..<40).map { RedisCommand("SESSION.PUT", "c\($0)", "600", "ATTR", "round", "\(round)", "ATTR", "pad", big) })
+            _ = try c.send(
+                (0..<40).map {
+                    RedisCommand("SESSION.PUT", "c\($0)", "600", "ATTR", "round", "\(round)", "ATTR", "pad", big)
+                })
             round += 1
         }
         #expect(try info("aof_rewrites") ?? 0 >= 1, "compacted after \(round) rounds")
@@ -412,11 +479,16 @@ extension SessiondDurabilityTests {
         server.stop()
         try server.restart()
         let r = try RedisConnection(url: server.url)
-        let replies = try r.send([RedisCommand("SESSION.COUNT"), RedisCommand("SESSION.PEEK", "c0"), RedisCommand("SESSION.PEEK", "c39")])
+        let replies = try r.send([
+            RedisCommand("SESSION.COUNT"), RedisCommand("SESSION.PEEK", "c0"), RedisCommand("SESSION.PEEK", "c39"),
+        ])
         #expect(replies[0] == .integer(1_999))
         func attributes(_ reply: RedisReply) -> [String] { reply.array?.last?.array?.compactMap(\.text) ?? [] }
-        let c0 = attributes(replies[1]), c39 = attributes(replies[2])
-        #expect(c0.contains("after") && c0.contains("\(round - 1)") && c39.contains("\(round - 1)"), "the last round and the change after it: \(c0.prefix(6))")
+        let c0 = attributes(replies[1])
+        let c39 = attributes(replies[2])
+        #expect(
+            c0.contains("after") && c0.contains("\(round - 1)") && c39.contains("\(round - 1)"),
+            "the last round and the change after it: \(c0.prefix(6))")
         #expect(!FileManager.default.fileExists(atPath: dir + "/sessiond.aof.rewrite"))
     }
 }
@@ -424,8 +496,16 @@ extension SessiondDurabilityTests {
 final class AckedLog: @unchecked Sendable {
     private let lock = NSLock()
     private var list: [String] = []
-    func add(_ id: String) { lock.lock(); list.append(id); lock.unlock() }
-    var ids: [String] { lock.lock(); defer { lock.unlock() }; return list }
+    func add(_ id: String) {
+        lock.lock()
+        list.append(id)
+        lock.unlock()
+    }
+    var ids: [String] {
+        lock.lock()
+        defer { lock.unlock() }
+        return list
+    }
 }
 
 @Suite struct SessiondClientAndLimitsTests {
@@ -441,7 +521,9 @@ final class AckedLog: @unchecked Sendable {
         #expect(try await app.delete("app-1"))
         #expect(try await app.get("app-1") == nil)
         #expect(try await !app.touch("app-1"))
-        do { try await app.create(id: "x", timeoutSeconds: nil, attributes: [("big", [UInt8](repeating: 0, count: 32))]) } catch {
+        do {
+            try await app.create(id: "x", timeoutSeconds: nil, attributes: [("big", [UInt8](repeating: 0, count: 32))])
+        } catch {
             Issue.record("create failed: \(error)")
         }
     }
@@ -457,10 +539,14 @@ final class AckedLog: @unchecked Sendable {
         // Many events (each PUT and DEL publishes one), far more than the buffers hold.
         let c = try RedisConnection(url: server.url)
         for batch in 0..<10 {
-            _ = try c.send((0..<1000).map { RedisCommand("SESSION.PUT", "k\(batch)-\($0)", "600", "ATTR", "pad", String(repeating: "x", count: 200)) })
+            _ = try c.send(
+                (0..<1000).map {
+                    RedisCommand(
+                        "SESSION.PUT", "k\(batch)-\($0)", "600", "ATTR", "pad", String(repeating: "x", count: 200))
+                })
         }
         // Now read everything: somewhere there must be a gap notice with the count missed.
-        var tail = ""          // the end of what was read, so a marker split across reads is found
+        var tail = ""  // the end of what was read, so a marker split across reads is found
         var total = 0
         var found: String? = nil
         var buf = [UInt8](repeating: 0, count: 1 << 16)
@@ -470,7 +556,9 @@ final class AckedLog: @unchecked Sendable {
             if n <= 0 { break }
             total += n
             let window = tail + String(decoding: buf[0..<n], as: UTF8.self)
-            if let r = window.firstRange(of: "\"event\":\"gap\",\"missed\":") { found = String(window[r.lowerBound...].prefix(60)) }
+            if let r = window.firstRange(of: "\"event\":\"gap\",\"missed\":") {
+                found = String(window[r.lowerBound...].prefix(60))
+            }
             tail = String(window.suffix(80))
         }
         #expect(found != nil, "no gap notice in \(total) bytes")
@@ -483,7 +571,9 @@ final class AckedLog: @unchecked Sendable {
         // The harness's own readiness probe may not be closed on the server's side yet: wait
         // until `a` is the only client, or the next one would be refused as a third.
         for _ in 0..<200 {
-            let clients = try a.send([RedisCommand("INFO")])[0].text?.split(separator: "\r\n").first { $0.hasPrefix("connected_clients:") }
+            let clients = try a.send([RedisCommand("INFO")])[0].text?.split(separator: "\r\n").first {
+                $0.hasPrefix("connected_clients:")
+            }
             if clients == "connected_clients:1" { break }
             usleep(10_000)
         }

@@ -1,8 +1,8 @@
-import Testing
 import Foundation
 import RedisClient
 import SessionKit
 import TestSupport
+import Testing
 
 /// The real binary in a real terminal (tmux) against a real redis-server. Serialized: two
 /// private tmux servers started at the same moment from one test process lost one of them
@@ -16,14 +16,19 @@ import TestSupport
             cmds += try Seeder.springCommands(.init(id: "\(user)-\(i)", user: user, nowMs: now))
         }
         try Seeder.run(cmds, on: server)
-        let audit = FileManager.default.temporaryDirectory.appendingPathComponent("tui-audit-\(UUID().uuidString.prefix(6)).log").path
+        let audit = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "tui-audit-\(UUID().uuidString.prefix(6)).log"
+        ).path
         defer { try? FileManager.default.removeItem(atPath: audit) }
-        let term = try TmuxSession(command: "'\(try CLI.binary("sessionctl"))' --store \(server.urlString) --timeout 2s",
-                                   environment: ["SESSIONCTL_AUDIT_LOG": audit, "TERM": "xterm-256color", "HOME": NSTemporaryDirectory()])
+        let term = try TmuxSession(
+            command: "'\(try CLI.binary("sessionctl"))' --store \(server.urlString) --timeout 2s",
+            environment: ["SESSIONCTL_AUDIT_LOG": audit, "TERM": "xterm-256color", "HOME": NSTemporaryDirectory()])
 
         // Rows appear, with users and the node.
         try term.wait(for: "sessions 6")
-        let first = try term.wait("six rows") { s in s.contains("alice-0") && s.contains("bob-3") && s.contains("carol-5") }
+        let first = try term.wait("six rows") { s in
+            s.contains("alice-0") && s.contains("bob-3") && s.contains("carol-5")
+        }
         #expect(first.contains("127.0.0.1:\(server.port)"))
 
         // Filter with the shared language.
@@ -74,7 +79,9 @@ import TestSupport
         #expect(stale.contains("bob-3"), "the last data stays on screen")
         try server.restart()
         try Seeder.run(try Seeder.springCommands(.init(id: "dave-9", user: "dave", nowMs: Seeder.nowMs())), on: server)
-        try term.wait("reconnected", timeout: 25) { s in s.contains("dave-9") && s.contains("● connected") && !s.contains("disconnected:") }
+        try term.wait("reconnected", timeout: 25) { s in
+            s.contains("dave-9") && s.contains("● connected") && !s.contains("disconnected:")
+        }
 
         // q quits and the shell sees exit code 0.
         try term.send("q")
@@ -84,8 +91,10 @@ import TestSupport
     @Test func readOnlyShowsTheBadgeAndRefusesActions() throws {
         let server = try RedisServer()
         try Seeder.run(try Seeder.springCommands(.init(id: "erin-1", user: "erin", nowMs: Seeder.nowMs())), on: server)
-        let term = try TmuxSession(command: "'\(try CLI.binary("sessionctl"))' tui --store \(server.urlString) --read-only --theme no-such-theme",
-                                   environment: ["TERM": "xterm-256color", "HOME": NSTemporaryDirectory()])
+        let term = try TmuxSession(
+            command:
+                "'\(try CLI.binary("sessionctl"))' tui --store \(server.urlString) --read-only --theme no-such-theme",
+            environment: ["TERM": "xterm-256color", "HOME": NSTemporaryDirectory()])
         try term.wait(for: "erin-1")
         let screen = try term.screen()
         #expect(screen.contains("READ-ONLY"))
@@ -101,12 +110,17 @@ import TestSupport
     @Test func browseLogoutAndWatchExpiryOnSessiond() throws {
         let server = try SessiondServer()
         let conn = try RedisConnection(url: server.url)
-        _ = try conn.send([RedisCommand("SESSION.PUT", "amy-1", "600", "PRINCIPAL", "amy", "ATTR", "cart", "3 items"),
-                           RedisCommand("SESSION.PUT", "amy-2", "600", "PRINCIPAL", "amy"),
-                           RedisCommand("SESSION.PUT", "ben-1", "600", "PRINCIPAL", "ben")])
-        let term = try TmuxSession(command: "'\(try CLI.binary("sessionctl"))' --store \(server.urlString)",
-                                   environment: ["TERM": "xterm-256color", "HOME": NSTemporaryDirectory(),
-                                                 "SESSIONCTL_AUDIT_LOG": NSTemporaryDirectory() + "tui-sd-\(UUID().uuidString.prefix(6)).log"])
+        _ = try conn.send([
+            RedisCommand("SESSION.PUT", "amy-1", "600", "PRINCIPAL", "amy", "ATTR", "cart", "3 items"),
+            RedisCommand("SESSION.PUT", "amy-2", "600", "PRINCIPAL", "amy"),
+            RedisCommand("SESSION.PUT", "ben-1", "600", "PRINCIPAL", "ben"),
+        ])
+        let term = try TmuxSession(
+            command: "'\(try CLI.binary("sessionctl"))' --store \(server.urlString)",
+            environment: [
+                "TERM": "xterm-256color", "HOME": NSTemporaryDirectory(),
+                "SESSIONCTL_AUDIT_LOG": NSTemporaryDirectory() + "tui-sd-\(UUID().uuidString.prefix(6)).log",
+            ])
         try term.wait("rows") { $0.contains("amy-2") && $0.contains("ben-1") && $0.contains("sessiond") }
         try term.send("Enter")
         try term.wait(for: "3 items")
@@ -131,15 +145,19 @@ import TestSupport
     /// README's first command: the demo opens the TUI on a live three-node cluster.
     @Test func theDemoOpensTheConsoleOnALiveCluster() throws {
         let audit = NSTemporaryDirectory() + "tui-demo-\(UUID().uuidString.prefix(6)).log"
-        let term = try TmuxSession(command: "'\(try CLI.binary("sessionctl"))' demo",
-                                   environment: ["TERM": "xterm-256color", "HOME": NSTemporaryDirectory(), "SESSIONCTL_AUDIT_LOG": audit])
+        let term = try TmuxSession(
+            command: "'\(try CLI.binary("sessionctl"))' demo",
+            environment: ["TERM": "xterm-256color", "HOME": NSTemporaryDirectory(), "SESSIONCTL_AUDIT_LOG": audit])
         defer { try? FileManager.default.removeItem(atPath: audit) }
         try term.wait("sessions on three nodes") { screen in
-            ["n1", "n2", "n3"].allSatisfy { n in screen.split(separator: "\n").contains { $0.contains(" \(n) ") && $0.contains("sessiond") } }
+            ["n1", "n2", "n3"].allSatisfy { n in
+                screen.split(separator: "\n").contains { $0.contains(" \(n) ") && $0.contains("sessiond") }
+            }
         }
         try term.send("3")
         try term.wait("nodes with their ring share") { screen in
-            screen.contains("RING") && screen.split(separator: "\n").filter { $0.contains("%") && $0.contains(" up ") }.count == 3
+            screen.contains("RING")
+                && screen.split(separator: "\n").filter { $0.contains("%") && $0.contains(" up ") }.count == 3
         }
         try term.send("1")
         try term.send("m")
@@ -150,7 +168,9 @@ import TestSupport
         try term.send("y")
         try term.wait(for: "migrated to n2:")
         let log = (try? String(contentsOfFile: audit, encoding: .utf8)) ?? ""
-        #expect(log.contains("\"action\":\"migrate\"") && log.contains("\"command\":\"tui\"") && log.contains("\"to\":\"n2\""), "audited: \(log)")
+        #expect(
+            log.contains("\"action\":\"migrate\"") && log.contains("\"command\":\"tui\"")
+                && log.contains("\"to\":\"n2\""), "audited: \(log)")
         try term.send("q")
         try term.wait(for: "EXITED-0")
     }

@@ -1,6 +1,7 @@
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A child process started with `posix_spawn` and reaped with `waitpid`.
@@ -14,8 +15,10 @@ public final class ChildProcess: @unchecked Sendable {
     private let lock = NSLock()
 
     /// Starts `path` with `arguments`; stdout/stderr go to `outputPath` (or /dev/null).
-    public init(path: String, arguments: [String], environment: [String: String]? = nil,
-                outputPath: String? = nil, errorPath: String? = nil, stdinPath: String? = nil) throws {
+    public init(
+        path: String, arguments: [String], environment: [String: String]? = nil,
+        outputPath: String? = nil, errorPath: String? = nil, stdinPath: String? = nil
+    ) throws {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -28,10 +31,10 @@ public final class ChildProcess: @unchecked Sendable {
             posix_spawn_file_actions_adddup2(&actions, 1, 2)
         }
         let argv: [UnsafeMutablePointer<CChar>?] = ([path] + arguments).map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
+        defer { for a in argv { free(a) } }
         let env = (environment ?? ProcessInfo.processInfo.environment).map { "\($0.key)=\($0.value)" }
         let envp: [UnsafeMutablePointer<CChar>?] = env.map { strdup($0) } + [nil]
-        defer { envp.forEach { free($0) } }
+        defer { for e in envp { free(e) } }
         // The spawning thread may block signals (the concurrency runtime's threads do):
         // the child must start with an empty mask and default handlers, or it ignores SIGTERM.
         var attr = posix_spawnattr_t()
@@ -53,17 +56,27 @@ public final class ChildProcess: @unchecked Sendable {
 
     /// Whether the child still runs (reaps it when it has ended).
     public var isRunning: Bool {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         if exitStatus != nil { return false }
         var status: Int32 = 0
         let r = waitpid(pid, &status, WNOHANG)
-        if r == pid { exitStatus = status; return false }
-        if r < 0 { exitStatus = -1; return false }
+        if r == pid {
+            exitStatus = status
+            return false
+        }
+        if r < 0 {
+            exitStatus = -1
+            return false
+        }
         return true
     }
 
     /// The raw wait status once ended.
-    public var status: Int32? { _ = isRunning; return exitStatus }
+    public var status: Int32? {
+        _ = isRunning
+        return exitStatus
+    }
 
     /// Exit code when the child exited normally.
     public var exitCode: Int32? {

@@ -17,7 +17,8 @@ public final class MemoryStore: SessionStore, SessionEventSource, SessionMigrato
     public let nodeNames: [String]
     private let lock = NSLock()
     private var sessions: [String: Stored] = [:]
-    private var subscribers: [UUID: (Set<SessionEvent.Kind>, AsyncThrowingStream<SessionEvent, Error>.Continuation)] = [:]
+    private var subscribers: [UUID: (Set<SessionEvent.Kind>, AsyncThrowingStream<SessionEvent, Error>.Continuation)] =
+        [:]
     /// Page size of listings (small by default so paging is exercised).
     public var pageSize = 3
     /// Nodes that fail every request (a node down).
@@ -33,7 +34,9 @@ public final class MemoryStore: SessionStore, SessionEventSource, SessionMigrato
     // MARK: test setup
 
     /// The node a new session lands on (stable across runs).
-    public func home(of id: String) -> String { nodeNames[Int(HashRing.fnv1a(Array(id.utf8)) % UInt64(nodeNames.count))] }
+    public func home(of id: String) -> String {
+        nodeNames[Int(HashRing.fnv1a(Array(id.utf8)) % UInt64(nodeNames.count))]
+    }
 
     /// Puts a session on its node (`ttlMs < 0`: never expires).
     public func put(
@@ -41,7 +44,9 @@ public final class MemoryStore: SessionStore, SessionEventSource, SessionMigrato
         attributes: [(String, String)] = [], schema: String = "memory"
     ) {
         let now = currentTimeMs()
-        let attrs = attributes.map { Attribute(name: $0.0, raw: Array($0.1.utf8), decoded: .string($0.1), format: "text") }
+        let attrs = attributes.map {
+            Attribute(name: $0.0, raw: Array($0.1.utf8), decoded: .string($0.1), format: "text")
+        }
         var s = Session(
             id: id, key: "session:" + id, user: user, node: node ?? home(of: id), ttlMs: ttlMs,
             createdAtMs: now, lastAccessedAtMs: now, maxInactiveSeconds: ttlMs < 0 ? -1 : ttlMs / 1000,
@@ -62,7 +67,10 @@ public final class MemoryStore: SessionStore, SessionEventSource, SessionMigrato
         }
     }
 
-    public var count: Int { expireDue(); return lock.withLock { sessions.count } }
+    public var count: Int {
+        expireDue()
+        return lock.withLock { sessions.count }
+    }
 
     // MARK: core
 
@@ -75,8 +83,10 @@ public final class MemoryStore: SessionStore, SessionEventSource, SessionMigrato
             return due
         }
         for d in gone {
-            publish(SessionEvent(kind: .expired, sessionID: d.session.id, key: d.session.key, user: d.session.user,
-                                 node: d.session.node, timeMs: now))
+            publish(
+                SessionEvent(
+                    kind: .expired, sessionID: d.session.id, key: d.session.key, user: d.session.user,
+                    node: d.session.node, timeMs: now))
         }
     }
 
@@ -87,7 +97,9 @@ public final class MemoryStore: SessionStore, SessionEventSource, SessionMigrato
         return s
     }
 
-    public func list(_ query: ListQuery, onPage: @escaping @Sendable ([Session]) async throws -> Void) async throws -> ListOutcome {
+    public func list(_ query: ListQuery, onPage: @escaping @Sendable ([Session]) async throws -> Void) async throws
+        -> ListOutcome
+    {
         expireDue()
         let now = currentTimeMs()
         var outcome = ListOutcome()
@@ -104,12 +116,14 @@ public final class MemoryStore: SessionStore, SessionEventSource, SessionMigrato
             outcome.scannedKeys += rows.count
             var start = 0
             while start < rows.count {
-                let page = rows[start..<min(rows.count, start + pageSize)].filter { query.filter.matches($0, nowMs: now) }
-                    .map { s -> Session in
-                        var s = s
-                        if !query.withAttributes { s.attributes = [] }
-                        return s
-                    }
+                let page = rows[start..<min(rows.count, start + pageSize)].filter {
+                    query.filter.matches($0, nowMs: now)
+                }
+                .map { s -> Session in
+                    var s = s
+                    if !query.withAttributes { s.attributes = [] }
+                    return s
+                }
                 start += pageSize
                 let (taken, done) = await progress.accept(page)
                 if !taken.isEmpty {
@@ -141,7 +155,8 @@ public final class MemoryStore: SessionStore, SessionEventSource, SessionMigrato
         switch target {
         case .ids(let ids): return ids
         case .sessions(let rows): return rows.map(\.id)
-        case .user(let user): return lock.withLock { sessions.values.filter { $0.session.user == user }.map(\.session.id).sorted() }
+        case .user(let user):
+            return lock.withLock { sessions.values.filter { $0.session.user == user }.map(\.session.id).sorted() }
         }
     }
 
@@ -156,12 +171,19 @@ public final class MemoryStore: SessionStore, SessionEventSource, SessionMigrato
                 sessions[id]?.deadline = now + milliseconds
                 return true
             }
-            if hit { result.affected.append(id); result.keysTouched += 1 } else { result.notFound.append(id) }
+            if hit {
+                result.affected.append(id)
+                result.keysTouched += 1
+            } else {
+                result.notFound.append(id)
+            }
         }
         return result
     }
 
-    public func delete(_ target: SessionTarget) async throws -> MutationResult { try await remove(target, kind: .deleted) }
+    public func delete(_ target: SessionTarget) async throws -> MutationResult {
+        try await remove(target, kind: .deleted)
+    }
 
     private func remove(_ target: SessionTarget, kind: SessionEvent.Kind) async throws -> MutationResult {
         expireDue()
@@ -172,8 +194,10 @@ public final class MemoryStore: SessionStore, SessionEventSource, SessionMigrato
             if let gone {
                 result.affected.append(id)
                 result.keysTouched += 1
-                publish(SessionEvent(kind: kind, sessionID: id, key: gone.session.key, user: gone.session.user,
-                                     node: gone.session.node, timeMs: now))
+                publish(
+                    SessionEvent(
+                        kind: kind, sessionID: id, key: gone.session.key, user: gone.session.user,
+                        node: gone.session.node, timeMs: now))
             } else {
                 result.notFound.append(id)
             }
@@ -204,11 +228,15 @@ public final class MemoryStore: SessionStore, SessionEventSource, SessionMigrato
     public var expiresLazily: Bool { false }
     public func promptExpiry(ids: [String]) async { expireDue() }
 
-    public func events(kinds: Set<SessionEvent.Kind>, deadlines: DeadlineTracking) -> AsyncThrowingStream<SessionEvent, Error> {
+    public func events(kinds: Set<SessionEvent.Kind>, deadlines: DeadlineTracking) -> AsyncThrowingStream<
+        SessionEvent, Error
+    > {
         let (stream, continuation) = AsyncThrowingStream.makeStream(of: SessionEvent.self)
         let key = UUID()
         lock.withLock { subscribers[key] = (kinds, continuation) }
-        continuation.onTermination = { [weak self] _ in self?.lock.withLock { _ = self?.subscribers.removeValue(forKey: key) } }
+        continuation.onTermination = { [weak self] _ in
+            self?.lock.withLock { _ = self?.subscribers.removeValue(forKey: key) }
+        }
         // A clock for on-time expiry while someone listens.
         Task { [weak self] in
             while !Task.isCancelled, let self, self.lock.withLock({ self.subscribers[key] != nil }) {
@@ -226,7 +254,9 @@ public final class MemoryStore: SessionStore, SessionEventSource, SessionMigrato
 
     /// Tells every subscriber that events were lost (what a reconnect does).
     public func simulateGap(_ detail: String) {
-        publish(SessionEvent(kind: .gap, sessionID: nil, key: nil, node: nodeNames[0], timeMs: currentTimeMs(), detail: detail))
+        publish(
+            SessionEvent(
+                kind: .gap, sessionID: nil, key: nil, node: nodeNames[0], timeMs: currentTimeMs(), detail: detail))
     }
 
     // MARK: migration
@@ -246,8 +276,10 @@ public final class MemoryStore: SessionStore, SessionEventSource, SessionMigrato
             }
             if let moved {
                 result.affected.append(id)
-                publish(SessionEvent(kind: .migrated, sessionID: id, key: moved.key, user: moved.user, node: node, timeMs: now,
-                                     target: node))
+                publish(
+                    SessionEvent(
+                        kind: .migrated, sessionID: id, key: moved.key, user: moved.user, node: node, timeMs: now,
+                        target: node))
             } else {
                 result.notFound.append(id)
             }

@@ -1,8 +1,9 @@
 import Foundation
 import RedisClient
 import SessionKit
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Errors of the test harness itself (a missing server binary is a failure, never a skip).
@@ -24,7 +25,8 @@ public func findExecutable(_ name: String) -> String? {
 /// A fresh directory under the system's temporary one, named `PREFIX-random` (the caller
 /// removes it).
 public func makeTemporaryDirectory(_ prefix: String) throws -> String {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString.prefix(8))").path
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString.prefix(8))")
+        .path
     try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
     return dir
 }
@@ -41,8 +43,15 @@ public func connectLoopback(port: Int, receiveTimeoutSeconds: Int = 5, receiveBu
     addr.sin_family = sa_family_t(AF_INET)
     addr.sin_port = in_port_t(UInt16(port).bigEndian)
     addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-    let ok = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-    guard ok == 0 else { close(fd); throw HarnessError("connect to 127.0.0.1:\(port) failed") }
+    let ok = withUnsafePointer(to: &addr) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+        }
+    }
+    guard ok == 0 else {
+        close(fd)
+        throw HarnessError("connect to 127.0.0.1:\(port) failed")
+    }
     return fd
 }
 
@@ -77,9 +86,16 @@ func bindLoopbackEphemeral() -> (fd: Int32, port: Int)? {
     addr.sin_port = 0
     addr.sin_addr.s_addr = inet_addr("127.0.0.1")
     var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let bound = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
-    guard bound == 0 else { close(fd); return nil }
-    _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+    let bound = withUnsafePointer(to: &addr) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) }
+    }
+    guard bound == 0 else {
+        close(fd)
+        return nil
+    }
+    _ = withUnsafeMutablePointer(to: &addr) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
+    }
     return (fd, Int(UInt16(bigEndian: addr.sin_port)))
 }
 
@@ -96,7 +112,8 @@ public func freePort(below limit: Int = 60000) -> Int {
 /// Whether a RESP server (redis-server, sessiond) at `url` answers PING now.
 func answersPing(_ url: RedisURL) -> Bool {
     guard let c = try? RedisConnection(url: url, timeouts: .init(connectMs: 200, commandMs: 1000)),
-          let r = try? c.send([RedisCommand("PING")]) else { return false }
+        let r = try? c.send([RedisCommand("PING")])
+    else { return false }
     return r.first == .status("PONG")
 }
 
@@ -124,25 +141,33 @@ public final class RedisServer: @unchecked Sendable {
         }
         port = freePort(below: portBelow)
         self.password = password
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("sessionctl-redis-\(port)-\(UUID().uuidString.prefix(8))")
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "sessionctl-redis-\(port)-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         self.binary = binary
-        var args = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                    "--dir", directory.path, "--daemonize", "no", "--loglevel", "warning"]
+        var args = [
+            "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+            "--dir", directory.path, "--daemonize", "no", "--loglevel", "warning",
+        ]
         if let password { args += ["--requirepass", password] }
         args += config
         arguments = args
-        process = try ChildProcess(path: binary, arguments: args, outputPath: directory.appendingPathComponent("server.log").path)
+        process = try ChildProcess(
+            path: binary, arguments: args, outputPath: directory.appendingPathComponent("server.log").path)
         // A port picked as free can be taken by the time the server binds it: retry on
         // another port a few times before failing.
         var attempt = 0
         while true {
-            do { try waitUntilReady(); break } catch {
+            do {
+                try waitUntilReady()
+                break
+            } catch {
                 attempt += 1
                 guard attempt < 3, !process.isRunning else { throw error }
                 port = freePort(below: portBelow)
                 arguments[1] = String(port)
-                process = try ChildProcess(path: binary, arguments: arguments, outputPath: directory.appendingPathComponent("server.log").path)
+                process = try ChildProcess(
+                    path: binary, arguments: arguments, outputPath: directory.appendingPathComponent("server.log").path)
             }
         }
     }
@@ -151,7 +176,8 @@ public final class RedisServer: @unchecked Sendable {
         let deadline = Date().addingTimeInterval(10)
         while Date() < deadline {
             if !process.isRunning {
-                let log = (try? String(contentsOf: directory.appendingPathComponent("server.log"), encoding: .utf8)) ?? ""
+                let log =
+                    (try? String(contentsOf: directory.appendingPathComponent("server.log"), encoding: .utf8)) ?? ""
                 throw HarnessError("redis-server exited at start (port \(port)): \(log.suffix(400))")
             }
             if answersPing(url) { return }
@@ -185,7 +211,8 @@ public final class RedisServer: @unchecked Sendable {
 
     public func restart() throws {
         kill()
-        process = try ChildProcess(path: binary, arguments: arguments, outputPath: directory.appendingPathComponent("server.log").path)
+        process = try ChildProcess(
+            path: binary, arguments: arguments, outputPath: directory.appendingPathComponent("server.log").path)
         try waitUntilReady()
     }
 
@@ -195,7 +222,8 @@ public final class RedisServer: @unchecked Sendable {
 /// Where the committed fixtures live (`Tests/Fixtures`).
 public enum Fixtures {
     public static var root: URL {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fixtures")
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent(
+            "Fixtures")
     }
     public static func bytes(_ relative: String) throws -> [UInt8] {
         [UInt8](try Data(contentsOf: root.appendingPathComponent(relative)))
@@ -207,12 +235,18 @@ public enum Fixtures {
     @discardableResult
     public static func restoreFramework(_ name: String, into server: RedisServer) throws -> [String] {
         let data = try Data(contentsOf: root.appendingPathComponent("frameworks/\(name).json"))
-        guard let doc = try JSONSerialization.jsonObject(with: data) as? [String: Any], let keys = doc["keys"] as? [[String: Any]] else {
+        guard let doc = try JSONSerialization.jsonObject(with: data) as? [String: Any],
+            let keys = doc["keys"] as? [[String: Any]]
+        else {
             throw HarnessError("frameworks/\(name).json is not a fixture")
         }
         func hex(_ s: String) -> [UInt8] {
-            var out: [UInt8] = [], i = s.startIndex
-            while let j = s.index(i, offsetBy: 2, limitedBy: s.endIndex), j > i, let b = UInt8(s[i..<j], radix: 16) { out.append(b); i = j }
+            var out: [UInt8] = []
+            var i = s.startIndex
+            while let j = s.index(i, offsetBy: 2, limitedBy: s.endIndex), j > i, let b = UInt8(s[i..<j], radix: 16) {
+                out.append(b)
+                i = j
+            }
             return out
         }
         var commands: [RedisCommand] = []
@@ -221,18 +255,25 @@ public enum Fixtures {
             guard let keyHex = k["key_hex"] as? String, let type = k["type"] as? String else { continue }
             let key = hex(keyHex)
             switch type {
-            case "string": commands.append(RedisCommand([Array("SET".utf8), key, hex(k["value_hex"] as? String ?? "")]))
+            case "string":
+                commands.append(RedisCommand([Array("SET".utf8), key, hex(k["value_hex"] as? String ?? "")]))
             case "hash":
                 var args: [[UInt8]] = [Array("HSET".utf8), key]
-                for (f, v) in (k["fields_hex"] as? [String: String] ?? [:]).sorted(by: { $0.key < $1.key }) { args += [Array(f.utf8), hex(v)] }
+                for (f, v) in (k["fields_hex"] as? [String: String] ?? [:]).sorted(by: { $0.key < $1.key }) {
+                    args += [Array(f.utf8), hex(v)]
+                }
                 commands.append(RedisCommand(args))
             default: continue
             }
-            if let ttl = k["ttl_ms"] as? Int, ttl > 0 { commands.append(RedisCommand([Array("PEXPIRE".utf8), key, Array(String(ttl).utf8)])) }
+            if let ttl = k["ttl_ms"] as? Int, ttl > 0 {
+                commands.append(RedisCommand([Array("PEXPIRE".utf8), key, Array(String(ttl).utf8)]))
+            }
             written.append(String(decoding: key, as: UTF8.self))
         }
         let replies = try RedisConnection(url: server.url).send(commands)
-        if let bad = replies.first(where: { $0.errorMessage != nil }) { throw HarnessError("restoring \(name): \(bad)") }
+        if let bad = replies.first(where: { $0.errorMessage != nil }) {
+            throw HarnessError("restoring \(name): \(bad)")
+        }
         return written
     }
 }
@@ -266,7 +307,9 @@ public final class SessiondServer: @unchecked Sendable {
     public init(password: String? = nil, port fixed: Int? = nil, arguments extra: [String] = []) throws {
         let binary = try CLI.binary("sessiond")
         self.password = password
-        log = FileManager.default.temporaryDirectory.appendingPathComponent("sessiond-\(UUID().uuidString.prefix(8)).log").path
+        log =
+            FileManager.default.temporaryDirectory.appendingPathComponent("sessiond-\(UUID().uuidString.prefix(8)).log")
+            .path
         var attempt = 0
         var port = fixed ?? freePort()
         var args: [String] = []
@@ -301,7 +344,9 @@ public final class SessiondServer: @unchecked Sendable {
     }
 
     public var url: RedisURL { RedisURL(endpoint: .tcp(host: "127.0.0.1", port: port), password: password) }
-    public var urlString: String { password.map { "sessiond://:\($0)@127.0.0.1:\(port)" } ?? "sessiond://127.0.0.1:\(port)" }
+    public var urlString: String {
+        password.map { "sessiond://:\($0)@127.0.0.1:\(port)" } ?? "sessiond://127.0.0.1:\(port)"
+    }
 
     @discardableResult
     public func command(_ args: String...) throws -> RedisReply {
@@ -320,7 +365,9 @@ public final class SessiondServer: @unchecked Sendable {
     /// Starts it again with the same arguments and port (after `kill9` or `stop`);
     /// `removing` drops an option and its value (a fault injection, say).
     public func restart(removing option: String? = nil) throws {
-        if let option, let i = arguments.firstIndex(of: option), i + 1 < arguments.count { arguments.removeSubrange(i...(i + 1)) }
+        if let option, let i = arguments.firstIndex(of: option), i + 1 < arguments.count {
+            arguments.removeSubrange(i...(i + 1))
+        }
         process = try ChildProcess(path: try CLI.binary("sessiond"), arguments: arguments, outputPath: log)
         guard SessiondServer.waitReady(port: port, password: password, process: process) else {
             throw HarnessError("sessiond did not restart: \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
@@ -330,9 +377,11 @@ public final class SessiondServer: @unchecked Sendable {
     /// What the server printed.
     public var output: String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
     public var isRunning: Bool { process.isRunning }
-    deinit { process.stop(grace: 2); try? FileManager.default.removeItem(atPath: log) }
+    deinit {
+        process.stop(grace: 2)
+        try? FileManager.default.removeItem(atPath: log)
+    }
 }
-
 
 /// A cluster of real sessiond processes on loopback: `n1`, `n2`, ... each with its own log
 /// folder (`--fsync always`), so a node killed with `kill -9` restarts with its data.
@@ -351,7 +400,9 @@ public final class SessiondCluster: @unchecked Sendable {
         }
         ids = (1...count).map { "n\($0)" }
         members = zip(ids, ports).map { "\($0)=127.0.0.1:\($1)" }.joined(separator: ",")
-        let base = FileManager.default.temporaryDirectory.appendingPathComponent("sessiond-cluster-\(UUID().uuidString.prefix(8))").path
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "sessiond-cluster-\(UUID().uuidString.prefix(8))"
+        ).path
         var dirs: [String] = []
         var nodes: [String: SessiondServer] = [:]
         for (id, port) in zip(ids, ports) {
@@ -377,10 +428,11 @@ public final class SessiondCluster: @unchecked Sendable {
 
     deinit {
         for n in nodes.values { n.stop() }
-        if let first = dirs.first { try? FileManager.default.removeItem(atPath: (first as NSString).deletingLastPathComponent) }
+        if let first = dirs.first {
+            try? FileManager.default.removeItem(atPath: (first as NSString).deletingLastPathComponent)
+        }
     }
 }
-
 
 /// A real Redis Cluster on loopback: `masters` masters with `replicas` replicas each,
 /// created by `redis-cli --cluster create` (ports below 55536: the bus is port + 10000).
@@ -390,25 +442,41 @@ public final class RedisClusterHarness: @unchecked Sendable {
     public init(masters: Int = 3, replicas: Int = 1) throws {
         var servers: [RedisServer] = []
         for _ in 0..<(masters * (1 + replicas)) {
-            servers.append(try RedisServer(config: ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
-                                                    "--cluster-node-timeout", "1500", "--cluster-replica-validity-factor", "0"],
-                                           portBelow: 55000))
+            servers.append(
+                try RedisServer(
+                    config: [
+                        "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+                        "--cluster-node-timeout", "1500", "--cluster-replica-validity-factor", "0",
+                    ],
+                    portBelow: 55000))
         }
         self.servers = servers
-        guard let cli = findExecutable("redis-cli") else { throw HarnessError("redis-cli not found (package redis-tools)") }
-        let log = FileManager.default.temporaryDirectory.appendingPathComponent("cluster-create-\(UUID().uuidString.prefix(6)).log").path
-        let create = try ChildProcess(path: cli, arguments: ["--cluster", "create"] + servers.map { "127.0.0.1:\($0.port)" }
-                                      + ["--cluster-replicas", String(replicas), "--cluster-yes"], outputPath: log)
+        guard let cli = findExecutable("redis-cli") else {
+            throw HarnessError("redis-cli not found (package redis-tools)")
+        }
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "cluster-create-\(UUID().uuidString.prefix(6)).log"
+        ).path
+        let create = try ChildProcess(
+            path: cli,
+            arguments: ["--cluster", "create"] + servers.map { "127.0.0.1:\($0.port)" }
+                + ["--cluster-replicas", String(replicas), "--cluster-yes"], outputPath: log)
         guard create.wait(seconds: 60), create.exitCode == 0 else {
-            throw HarnessError("redis-cli --cluster create failed: \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
+            throw HarnessError(
+                "redis-cli --cluster create failed: \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
         }
         // Ready when every node says ok and sees every master with its replicas.
         let deadline = Date().addingTimeInterval(30)
         while Date() < deadline {
             let ok = servers.allSatisfy { s in
-                guard let info = try? s.command("CLUSTER", "INFO").text, info.contains("cluster_state:ok") else { return false }
+                guard let info = try? s.command("CLUSTER", "INFO").text, info.contains("cluster_state:ok") else {
+                    return false
+                }
                 let shards = (try? s.command("CLUSTER", "SHARDS").array) ?? []
-                guard shards.count == masters && shards.allSatisfy({ ($0.array?.last?.array ?? []).count == 1 + replicas }) else { return false }
+                guard
+                    shards.count == masters
+                        && shards.allSatisfy({ ($0.array?.last?.array ?? []).count == 1 + replicas })
+                else { return false }
                 // A replica counts once its initial sync is done (else a failover loses data).
                 let repl = (try? s.command("INFO", "replication").text) ?? ""
                 return repl.contains("role:master") || repl.contains("master_link_status:up")

@@ -1,6 +1,7 @@
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A real terminal for end-to-end TUI tests: a private tmux server (its own socket), one
@@ -11,7 +12,9 @@ public final class TmuxSession: @unchecked Sendable {
     let dir: URL
 
     public init(command: String, environment: [String: String], cols: Int = 120, rows: Int = 30) throws {
-        guard let tmux = findExecutable("tmux") else { throw HarnessError("tmux not found: install tmux (the README's test command does)") }
+        guard let tmux = findExecutable("tmux") else {
+            throw HarnessError("tmux not found: install tmux (the README's test command does)")
+        }
         self.tmux = tmux
         socket = "sctl-\(UUID().uuidString.prefix(8))"
         dir = FileManager.default.temporaryDirectory.appendingPathComponent(socket)
