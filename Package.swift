@@ -29,7 +29,7 @@ let package = Package(
         .target(name: "RedisSessions", dependencies: ["SessionKit", "SessionFormats", "RedisClient"]),
         // The in-house store: RESP codec, the session engine, its log, and its clients
         // (the console's SessionStore and the application API, both cluster-aware).
-        .target(name: "HouseStore", dependencies: ["SessionKit"]),
+        .target(name: "HouseStore", dependencies: ["SessionKit", "SessionFormats"]),
         // The in-house store as the console and applications reach it (over RedisClient):
         // the console's SessionStore and the application API, both cluster-aware.
         .target(name: "SessiondSessions", dependencies: ["HouseStore", "SessionKit", "SessionFormats", "RedisClient"]),

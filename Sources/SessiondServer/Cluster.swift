@@ -422,14 +422,14 @@ extension NodeServer {
             members = [ClusterMember(id: config.nodeID, host: config.advertisedHost, port: config.advertisedPort)]
             shares = [config.nodeID: 1]
         }
-        return members.map { m in
-            let me = m.id == (cluster?.selfID ?? config.nodeID)
-            let peer = cluster?.peers[m.id]
-            let state = me ? "myself,up" : peer?.up == true ? "up" : peer?.up == false ? "down" : "unknown"
-            let sessions = me ? engine.count : peer?.sessions ?? -1
-            let share = String(Int(((shares[m.id] ?? 0) * 1000).rounded()))
-            return "\(m.id) \(m.address) \(state) \(sessions) \(share)"
-        }.joined(separator: "\n") + "\n"
+        return Wire.clusterNodesText(
+            members.map { m in
+                let me = m.id == (cluster?.selfID ?? config.nodeID)
+                let peer = cluster?.peers[m.id]
+                let state = me ? "myself,up" : peer?.up == true ? "up" : peer?.up == false ? "down" : "unknown"
+                return Wire.NodeLine(
+                    member: m, state: state, sessions: me ? engine.count : peer?.sessions, share: shares[m.id] ?? 0)
+            })
     }
 
     func ringShares(_ ring: HashRing) -> [String: Double] {

@@ -227,18 +227,7 @@ extension NodeServer {
             }
             if i < a.count { return .error("ERR syntax error") }
             let (next, page) = engine.scan(cursor: cursor, match: match, principal: principal, count: count, now: now)
-            return .array([
-                .bulk(String(next)),
-                .array(
-                    page.map { s in
-                        .array([
-                            .bulk(s.id), s.principal.map { .bulk($0) } ?? .null,
-                            .integer(s.deadlineMs.map { max(0, $0 - now) } ?? -1),
-                            .integer(max(0, now - s.lastAccessMs)), .integer(s.createdMs),
-                            .integer(Int64(s.accountedBytes)),
-                        ])
-                    }),
-            ])
+            return Wire.scanReply(next: next, rows: page, now: now)
         case "SUBSCRIBE":
             if let e = arity(1, "SUBSCRIBE channel [channel ...]") { return e }
             c.subscribed = true
@@ -280,21 +269,9 @@ extension NodeServer {
             .nonisolated()
     }
 
-    /// `[id, principal, created_ms, last_access_ms, max_inactive_ms, ttl_ms, size, [name, value, ...]]`
+    /// A whole session (`Wire.writeSession`).
     func write(_ s: StoredSession, now: Int64, into out: inout RESPWriter) {
-        out.arrayHeader(8)
-        out.bulk(s.id)
-        out.bulk(s.principal)
-        out.integer(s.createdMs)
-        out.integer(s.lastAccessMs)
-        out.integer(s.maxInactiveMs)
-        out.integer(s.deadlineMs.map { max(0, $0 - now) } ?? -1)
-        out.integer(Int64(s.accountedBytes))
-        out.arrayHeader(2 * Int(s.attributeCount))
-        s.forEachAttribute { name, value in
-            out.bulk(name)
-            out.bulk(value)
-        }
+        Wire.writeSession(s, now: now, into: &out)
     }
 }
 

@@ -124,7 +124,7 @@ final class Connection: ChannelInboundHandler {
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         if context.channel.isWritable && dropped > 0 {
-            let notice = Array("{\"event\":\"gap\",\"missed\":\(dropped),\"node\":\"\(node.config.nodeID)\"}".utf8)
+            let notice = Wire.gapJSON(missed: dropped, node: node.config.nodeID, timeMs: currentTimeMs())
             dropped = 0
             write(message: notice, channel: NodeServer.eventChannel, context: context)
         }

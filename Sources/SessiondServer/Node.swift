@@ -25,7 +25,7 @@ struct NodeConfig: Sendable {
 /// The node's state, owned by its one event loop: every connection runs on that loop, so
 /// the engine needs no lock (like Redis's single thread).
 final class NodeServer {
-    static let eventChannel = "sessiond:events"
+    static let eventChannel = Wire.eventChannel
     var config: NodeConfig
     var engine: SessionEngine
     let loop: any EventLoop
@@ -73,25 +73,7 @@ final class NodeServer {
         for s in subscribers.values { s.deliver(channel: NodeServer.eventChannel, payloads: payloads) }
     }
 
-    static func json(_ e: EngineEvent) -> [UInt8] {
-        var w = JSONWriter()
-        w.raw("{\"event\":")
-        w.string(e.kind.rawValue)
-        w.raw(",\"id\":")
-        w.string(e.id)
-        w.raw(",\"principal\":")
-        w.optionalString(e.principal)
-        w.raw(",\"node\":")
-        w.string(e.node)
-        w.raw(",\"time\":")
-        w.int(e.timeMs)
-        if let r = e.reason {
-            w.raw(",\"reason\":")
-            w.string(r)
-        }
-        w.raw("}")
-        return w.bytes
-    }
+    static func json(_ e: EngineEvent) -> [UInt8] { Wire.eventJSON(e) }
 
     /// Keeps one timer armed for the earliest deadline: expiry on time, no polling.
     func armExpiryTimer() {

@@ -83,20 +83,11 @@ public struct SessiondClient: Sendable {
         }
     }
 
-    /// `[id, principal, created_ms, last_access_ms, max_inactive_ms, ttl_ms, size, [name, value, ...]]`
+    /// A `SESSION.GET` reply (`Wire.SessionReply`) as the application's session.
     static func session(from r: RedisReply) -> HouseSession? {
-        guard let f = r.array, f.count == 8, let id = f[0].text, let created = f[2].int, let last = f[3].int,
-            let maxInactive = f[4].int
-        else { return nil }
-        var attrs: [HouseSession.Attribute] = []
-        let items = f[7].array ?? []
-        var k = 0
-        while k + 1 < items.count {
-            attrs.append(.init(items[k].text ?? "", items[k + 1].bytes ?? []))
-            k += 2
-        }
+        guard let w = Wire.sessionReply(r.resp) else { return nil }
         return HouseSession(
-            id: id, principal: f[1].text, attributes: attrs, createdMs: created, lastAccessMs: last,
-            maxInactiveMs: maxInactive)
+            id: w.id, principal: w.principal, attributes: w.attributes.map { .init($0.name, $0.value) },
+            createdMs: w.createdMs, lastAccessMs: w.lastAccessMs, maxInactiveMs: w.maxInactiveMs)
     }
 }

@@ -54,7 +54,7 @@ public final class SessiondStore: SessionStore, SessionEventSource, SessionMigra
         if !refresh, let t = lock.withLock({ known }) { return t }
         for seed in seeds {
             guard let text = try? await seed.client.send(RedisCommand("CLUSTER.NODES")).orThrow().text else { continue }
-            let lines = SessiondStore.parseClusterNodes(text)
+            let lines = Wire.parseClusterNodes(text)
             guard lines.count > 1 else { continue }
             let members = lines.map(\.member)
             let previous = lock.withLock { known }
@@ -88,27 +88,6 @@ public final class SessiondStore: SessionStore, SessionEventSource, SessionMigra
         return t
     }
 
-    struct NodeLine {
-        var member: ClusterMember
-        var state: String
-        var sessions: Int?
-        var share: Double
-    }
-
-    /// `id host:port flags sessions share-per-mille` per line.
-    static func parseClusterNodes(_ text: String) -> [NodeLine] {
-        text.split(whereSeparator: \.isNewline).compactMap { line in
-            let f = line.split(separator: " ")
-            guard f.count >= 5, let colon = f[1].lastIndex(of: ":"), let port = Int(f[1][f[1].index(after: colon)...])
-            else { return nil }
-            var host = String(f[1][..<colon])
-            if host.hasPrefix("[") { host = String(host.dropFirst().dropLast()) }
-            return NodeLine(
-                member: ClusterMember(id: String(f[0]), host: host, port: port), state: String(f[2]),
-                sessions: Int(f[3]).flatMap { $0 >= 0 ? $0 : nil }, share: Double(Int(f[4]) ?? 0) / 1000)
-        }
-    }
-
     public var displayName: String {
         let nodes = lock.withLock { known?.nodes } ?? seeds
         let names = nodes.map { "sessiond://" + ($0.url.password != nil ? ":***@" : "") + $0.url.nodeName }
@@ -131,14 +110,13 @@ public final class SessiondStore: SessionStore, SessionEventSource, SessionMigra
                     var args: [RedisArgument] = [cursor, "COUNT", 1000]
                     if let u = query.filter.exactUser { args += ["PRINCIPAL", u] }
                     let reply = try await node.client.send(RedisCommand("SESSION.SCAN", arguments: args)).orThrow()
-                    guard let parts = reply.array, parts.count == 2, let next = parts[0].text, let rows = parts[1].array
-                    else {
+                    guard let (next, rows) = Wire.scanPage(reply.resp) else {
                         throw RedisError.protocolViolation("SESSION.SCAN reply")
                     }
                     cursor = next
                     scanned += rows.count
                     let now = currentTimeMs()
-                    var page = rows.compactMap { SessiondStore.session(row: $0, node: node.name, now: now) }
+                    var page = rows.map { SessiondStore.session(row: $0, node: node.name, now: now) }
                     if query.withAttributes || query.filter.needsAttributes {
                         page = try await withAttributes(page, node: node)
                     }
@@ -154,29 +132,21 @@ public final class SessiondStore: SessionStore, SessionEventSource, SessionMigra
         return ListOutcome(scannedKeys: scanned, matched: await progress.matched, failedNodes: failures)
     }
 
-    /// `[id, principal, ttl_ms, idle_ms, created_ms, size]`
-    static func session(row: RedisReply, node: String, now: Int64) -> Session? {
-        guard let f = row.array, f.count == 6, let id = f[0].text else { return nil }
-        let idle = f[3].int
-        return Session(
-            id: id, key: id, user: f[1].text, node: node, ttlMs: f[2].int ?? -1, createdAtMs: f[4].int,
-            lastAccessedAtMs: idle.map { now - $0 }, sizeBytes: f[5].int, schema: "sessiond")
+    /// A listing row (`Wire.ScanRow`) as a session.
+    static func session(row r: Wire.ScanRow, node: String, now: Int64) -> Session {
+        Session(
+            id: r.id, key: r.id, user: r.principal, node: node, ttlMs: r.ttlMs, createdAtMs: r.createdMs,
+            lastAccessedAtMs: r.idleMs.map { now - $0 }, sizeBytes: r.sizeBytes, schema: "sessiond")
     }
 
-    /// `[id, principal, created_ms, last_access_ms, max_inactive_ms, ttl_ms, size, [name, value, ...]]`
+    /// A `SESSION.PEEK` reply (`Wire.SessionReply`) as a session with decoded attributes.
     static func session(peek: RedisReply, node: String) -> Session? {
-        guard let f = peek.array, f.count == 8, let id = f[0].text else { return nil }
-        let maxInactive = f[4].int ?? -1
+        guard let r = Wire.sessionReply(peek.resp) else { return nil }
         var s = Session(
-            id: id, key: id, user: f[1].text, node: node, ttlMs: f[5].int ?? -1, createdAtMs: f[2].int,
-            lastAccessedAtMs: f[3].int, maxInactiveSeconds: maxInactive < 0 ? -1 : maxInactive / 1000,
-            sizeBytes: f[6].int, schema: "sessiond")
-        let items = f[7].array ?? []
-        var k = 0
-        while k + 1 < items.count {
-            s.attributes.append(Decode.attribute(name: items[k].text ?? "", raw: items[k + 1].bytes ?? []))
-            k += 2
-        }
+            id: r.id, key: r.id, user: r.principal, node: node, ttlMs: r.ttlMs, createdAtMs: r.createdMs,
+            lastAccessedAtMs: r.lastAccessMs, maxInactiveSeconds: r.maxInactiveMs < 0 ? -1 : r.maxInactiveMs / 1000,
+            sizeBytes: r.sizeBytes, schema: "sessiond")
+        s.attributes = r.attributes.map { Decode.attribute(name: $0.name, raw: $0.value) }
         return s
     }
 
@@ -457,15 +427,14 @@ public final class SessiondStore: SessionStore, SessionEventSource, SessionMigra
             var movedThisPass = 0
             repeat {
                 let reply = try await source.client.send(RedisCommand("SESSION.SCAN", cursor, "COUNT", 4000)).orThrow()
-                guard let parts = reply.array, parts.count == 2, let next = parts[0].text, let rows = parts[1].array
-                else {
+                guard let (next, rows) = Wire.scanPage(reply.resp) else {
                     throw RedisError.protocolViolation("SESSION.SCAN reply")
                 }
                 cursor = next
                 var byTarget: [String: [String]] = [:]
                 for row in rows {
-                    guard let id = row.array?.first?.text,
-                        let to = target ?? ring.owner(of: id, excluding: excluded)?.id
+                    let id = row.id
+                    guard let to = target ?? ring.owner(of: id, excluding: excluded)?.id
                     else { continue }
                     byTarget[to, default: []].append(id)
                 }
@@ -530,7 +499,7 @@ public final class SessiondStore: SessionStore, SessionEventSource, SessionMigra
                                 }
                                 connectedBefore = true
                                 for try await m in sub.messages {
-                                    if let e = SessiondStore.event(m.payload, node: node.name),
+                                    if let e = Wire.event(m.payload, node: node.name),
                                         wanted.contains(e.kind) || e.kind == .gap
                                     {
                                         continuation.yield(e)
@@ -552,33 +521,6 @@ public final class SessiondStore: SessionStore, SessionEventSource, SessionMigra
         }
         continuation.onTermination = { _ in task.cancel() }
         return stream
-    }
-
-    /// `{"event":"expired","id":..,"principal":..,"node":..,"time":..,"reason":..}` or a gap notice.
-    static func event(_ payload: [UInt8], node: String) -> SessionEvent? {
-        guard let v = try? JSONDecoding.decode(payload), case .string(let kind)? = v["event"] else { return nil }
-        let time: Int64
-        if case .int(let t)? = v["time"] { time = t } else { time = currentTimeMs() }
-        if kind == "gap" {
-            var missed: Int64 = 0
-            if case .int(let n)? = v["missed"] { missed = n }
-            return SessionEvent(
-                kind: .gap, sessionID: nil, key: nil, node: node, timeMs: time,
-                detail: "this subscriber fell behind: \(missed) events missed")
-        }
-        guard let k = SessionEvent.Kind(rawValue: kind) else { return nil }
-        var user: String? = nil
-        if case .string(let p)? = v["principal"] { user = p }
-        var id: String? = nil
-        if case .string(let s)? = v["id"] { id = s }
-        var detail: String? = nil
-        var target: String? = nil
-        if case .string(let r)? = v["reason"] {
-            detail = "reason: " + r
-            if k == .migrated && r.hasPrefix("to ") { target = String(r.dropFirst(3)) }
-        }
-        return SessionEvent(
-            kind: k, sessionID: id, key: id, user: user, node: node, timeMs: time, detail: detail, target: target)
     }
 }
 
@@ -634,5 +576,19 @@ extension SessiondStore: SessionWriter {
             }
         }
         return (written, failures)
+    }
+}
+
+extension RedisReply {
+    /// The reply as sessiond's own wire types read it (`HouseStore.Wire`).
+    var resp: RESPReply {
+        switch self {
+        case .string(let b): return .bulk(b)
+        case .status(let s): return .simple(s)
+        case .integer(let v): return .integer(v)
+        case .array(let items): return .array(items.map(\.resp))
+        case .null: return .null
+        case .error(let m): return .error(m)
+        }
     }
 }
