@@ -5,21 +5,21 @@ import SessionKit
 /// What an application uses to keep its sessions in sessiond: create, read (and touch),
 /// touch, set an attribute, delete. Cluster-aware: given any node of a cluster it learns
 /// the members, sends each request to the session's home and follows `MOVED` to wherever
-/// the session lives (the console's routing, `SessiondStore.routed`). One instance can be
-/// shared by many tasks.
+/// the session lives (`SessiondRouting`, shared with the console's store). One instance
+/// can be shared by many tasks.
 public struct SessiondClient: Sendable {
-    public let store: SessiondStore
+    public let routing: SessiondRouting
 
     public struct ServerError: Error, CustomStringConvertible { public var description: String }
 
     /// `url`: `sessiond://[:password@]host:port` (any node of a cluster).
     public init(url: String, timeouts: RedisConnection.Timeouts = .init()) throws {
-        do { store = SessiondStore(urls: [try SessiondStore.url(url)], timeouts: timeouts) } catch {
+        do { routing = SessiondRouting(urls: [try SessiondStore.url(url)], timeouts: timeouts) } catch {
             throw ServerError(description: error.description)
         }
     }
 
-    public init(store: SessiondStore) { self.store = store }
+    public init(routing: SessiondRouting) { self.routing = routing }
 
     /// Creates (or replaces) a session with a sliding timeout (`nil`: none).
     public func create(
@@ -51,9 +51,16 @@ public struct SessiondClient: Sendable {
 
     /// Ends every session of `principal` on every node; the ids that ended.
     public func logout(_ principal: String) async throws -> [String] {
-        let r = try await store.logout(user: principal)
-        if let f = r.failedNodes.first { throw ServerError(description: "\(f.node): \(f.message)") }
-        return r.affected
+        var ended: [String] = []
+        for node in await routing.topology().nodes {
+            let r: RedisReply
+            do { r = try await node.client.send(RedisCommand("SESSION.LOGOUT", principal)) } catch {
+                throw ServerError(description: "\(node.name): \(error.description)")
+            }
+            if let m = r.errorMessage { throw ServerError(description: "\(node.name): \(m)") }
+            ended += (r.array ?? []).compactMap(\.text)
+        }
+        return ended
     }
 
     /// The node that answered for `id` last (its holder).
@@ -67,12 +74,12 @@ public struct SessiondClient: Sendable {
     }
 
     private func route(_ id: String, _ command: RedisCommand) async throws -> (reply: RedisReply, node: String) {
-        let t = await store.topology()
-        let result: Result<(RedisReply, SessiondStore.Node), RedisError>?
+        let t = await routing.topology()
+        let result: Result<(RedisReply, SessiondRouting.Node), RedisError>?
         if t.ring == nil, let node = t.nodes.first {
             do { result = .success((try await node.client.send(command), node)) } catch { result = .failure(error) }
         } else {
-            result = await store.routed([id], { _ in command }, topology: t)[id]
+            result = await routing.routed([id], { _ in command }, topology: t)[id]
         }
         switch result {
         case .success(let (r, node))?:

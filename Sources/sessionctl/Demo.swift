@@ -58,7 +58,7 @@ struct Demo: AsyncParsableCommand {
 
         // 2. Traffic.
         let store = SessiondStore(urls: urls.compactMap { try? SessiondStore.url($0) })
-        let simulator = TrafficSimulator(client: SessiondClient(store: store), ratePerSecond: rate)
+        let simulator = TrafficSimulator(client: SessiondClient(routing: store.routing), ratePerSecond: rate)
         let traffic = Task { await simulator.run() }
 
         // 3. The TUI, or wait for a signal.

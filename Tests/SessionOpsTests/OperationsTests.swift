@@ -282,3 +282,55 @@ func ops(
         #expect(batch.records.isEmpty, "the batch commands record changes only")
     }
 }
+
+/// A decorator as a deployment might add (metrics, a read-only view): it forwards the core
+/// and `capabilities()`, and nothing is lost by wrapping.
+struct CountingStore: SessionStore {
+    let inner: any SessionStore
+    let calls = Counter()
+    final class Counter: @unchecked Sendable {
+        private let lock = NSLock()
+        private var n = 0
+        func bump() { lock.withLock { n += 1 } }
+        var value: Int { lock.withLock { n } }
+    }
+    var displayName: String { "counting(\(inner.displayName))" }
+    var nodeNames: [String] { inner.nodeNames }
+    func list(_ query: ListQuery, onPage: @escaping @Sendable ([Session]) async throws -> Void) async throws
+        -> ListOutcome
+    {
+        calls.bump()
+        return try await inner.list(query, onPage: onPage)
+    }
+    func get(id: String) async throws -> Session? { try await inner.get(id: id) }
+    func locate(ids: [String]) async -> SessionPlan { await inner.locate(ids: ids) }
+    func expire(_ target: SessionTarget, after milliseconds: Int64?) async throws -> MutationResult {
+        calls.bump()
+        return try await inner.expire(target, after: milliseconds)
+    }
+    func delete(_ target: SessionTarget) async throws -> MutationResult {
+        calls.bump()
+        return try await inner.delete(target)
+    }
+    func nodes(_ detail: NodeDetail) async -> [NodeInfo] { await inner.nodes(detail) }
+    func capabilities() async -> StoreCapabilities { await inner.capabilities() }
+}
+
+@Suite struct WrapperTests {
+    @Test func capabilitiesSurviveAWrapperWithoutCasts() async throws {
+        let inner = MemoryStore(nodes: ["m1", "m2"])
+        inner.put(id: "a", node: "m1")
+        let wrapped = CountingStore(inner: inner)
+        let caps = await wrapped.capabilities()
+        #expect(caps.migration != nil && caps.events != nil && caps.writer != nil && caps.slotMoves == nil)
+        let o = try await ops(wrapped, SafetyPolicy(confirmed: true), audit: Audit()).migrate(ids: ["a"], to: "m2")
+        #expect(o.result.affected == ["a"])
+        let target = CountingStore(inner: MemoryStore(name: "memory://t"))
+        let code = try await StoreMigration(source: wrapped, target: target, filter: Filter(), batchSize: 10)
+            .run(ops(wrapped, SafetyPolicy(confirmed: true), audit: Audit()))
+        let moved = try await target.get(id: "a")
+        #expect(
+            code == Exit.ok && moved != nil && wrapped.calls.value >= 3,
+            "listed, deleted and verified through the wrapper")
+    }
+}

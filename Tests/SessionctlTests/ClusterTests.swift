@@ -191,7 +191,7 @@ import Testing
         }
         #expect(try await app.get(other) != nil, "bystanders untouched")
         // A later migration works (no stuck state).
-        let again = try await app.store.migrate(ids: [id], to: "n3")
+        let again = try await SessiondStore(routing: app.routing).migrate(ids: [id], to: "n3")
         #expect(again.affected == [id], "\(again)")
         #expect(try Self.holders(id, cluster) == ["n3"])
     }
