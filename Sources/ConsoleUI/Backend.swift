@@ -1,0 +1,22 @@
+import SessionKit
+
+/// What the TUI needs from the program around it: the store, and the actions that
+/// mutate (done by the host, which audits them).
+public protocol ConsoleBackend: Sendable {
+    var store: any SessionStore { get }
+    var storeName: String { get }
+    /// Nodes a session can be migrated to (empty: the store cannot migrate).
+    var migrateTargets: [String] { get }
+    /// Node facts without an expensive session count (the table's rows give it).
+    func nodeFacts() async -> [NodeInfo]
+    /// The server setting the store's events need, in its words (nil: none).
+    var eventSetting: EventSettingWords? { get }
+    /// Nodes where that setting is off.
+    func notificationsOff() async -> [String]
+    /// Live events (the TUI tracks deadlines itself, from its rows).
+    func events() -> AsyncThrowingStream<SessionEvent, Error>
+    /// Asks the store to notice expiries whose deadline passed (Redis is lazy about them).
+    func promptExpiry(ids: [String]) async
+    /// Runs a confirmed action (audited by the host); returns the message to flash.
+    func perform(_ action: PendingAction) async -> (message: String, error: Bool)
+}

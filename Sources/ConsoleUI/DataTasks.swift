@@ -1,0 +1,170 @@
+import SessionKit
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The tasks that read the store (listing, nodes, events) and act on effects; they run on
+/// the cooperative pool and only post messages to the UI thread.
+extension TUIController {
+    func startDataTasks() -> [Task<Void, Never>] {
+        let backend = self.backend
+        let inbox = self.inbox
+        let kicker = self.kicker
+        let refreshMs = self.refreshMs
+        let listing = Task {
+            while !Task.isCancelled {
+                let start = currentTimeMs()
+                let collected = RowCollector()
+                do {
+                    let outcome = try await backend.store.list(ListQuery()) { page in await collected.add(page) }
+                    let (rows, names) = await collected.result()
+                    let failed = outcome.failedNodes.map(\.node)
+                    inbox.post(.rows(rows, names, failed: failed))
+                    if !failed.isEmpty && rows.isEmpty {
+                        // Every node failed: the state keeps the last rows, marked stale.
+                        inbox.post(
+                            .loadFailed(outcome.failedNodes.first?.message ?? "no node answered", retryInMs: 3000))
+                        await kicker.wait(ms: 3000)
+                        continue
+                    }
+                    // Refresh often on small stores, rarely on huge ones: a full scan costs the
+                    // store and this process (a million sessions: ~10 s). Between scans, events
+                    // remove rows and TTLs count down locally. 50x keeps scanning near 2% of
+                    // the time; --refresh overrides.
+                    await kicker.wait(ms: refreshMs ?? max(5000, 50 * (currentTimeMs() - start)))
+                } catch {
+                    inbox.post(.loadFailed("\(error)", retryInMs: 3000))
+                    await kicker.wait(ms: 3000)
+                }
+            }
+        }
+        let nodes = Task {
+            while !Task.isCancelled {
+                inbox.post(.nodes(await backend.nodeFacts()))
+                try? await Task.sleep(nanoseconds: 2_000_000_000)
+            }
+        }
+        let events = Task {
+            inbox.post(.notificationsOff(await backend.notificationsOff()))
+            while !Task.isCancelled {
+                do {
+                    for try await e in backend.events() { inbox.post(.event(e)) }
+                } catch {
+                    inbox.post(
+                        .event(
+                            SessionEvent(
+                                kind: .gap, sessionID: nil, key: nil, node: "-", timeMs: currentTimeMs(),
+                                detail: "event stream failed: \(error)")))
+                }
+                try? await Task.sleep(nanoseconds: 3_000_000_000)
+                inbox.post(.notificationsOff(await backend.notificationsOff()))
+            }
+        }
+        return [listing, nodes, events]
+    }
+
+    func dispatch(_ effects: [Effect]) -> Bool {
+        for e in effects {
+            switch e {
+            case .quit: return true
+            case .refresh:
+                let k = kicker
+                Task { await k.kick() }
+            case .loadDetail(let id):
+                let backend = self.backend
+                let inbox = self.inbox
+                Task {
+                    do { inbox.post(.detail(try await backend.store.get(id: id), id: id)) } catch {
+                        inbox.post(.detailFailed("cannot read the session: \(error)"))
+                    }
+                }
+            case .fetchFilterMatches(let f):
+                let backend = self.backend
+                let inbox = self.inbox
+                Task {
+                    let ids = IDCollector()
+                    do {
+                        _ = try await backend.store.list(ListQuery(filter: f, withAttributes: true)) {
+                            await ids.add($0)
+                        }
+                        inbox.post(.filterMatches(f.source, await ids.ids))
+                    } catch {
+                        inbox.post(.done("filter: cannot read attributes: \(error)", error: true))
+                    }
+                }
+            case .perform(let action):
+                let backend = self.backend
+                let inbox = self.inbox
+                let k = kicker
+                Task {
+                    let r = await backend.perform(action)
+                    inbox.post(.done(r.message, error: r.error))
+                    if case .enableNotifications = action {
+                        inbox.post(.notificationsOff(await backend.notificationsOff()))
+                    }
+                    await k.kick()
+                }
+            case .setTheme(let name):
+                do {
+                    theme = try themes.load(name)
+                    state.themeName = theme.name
+                    state.showFlash("theme \(theme.name)", error: false, now: currentTimeMs())
+                    themeChanged = true
+                } catch {
+                    state.showFlash("\(error)", error: true, now: currentTimeMs())
+                }
+            }
+        }
+        return false
+    }
+
+    func apply(_ m: Message, now t: Int64) {
+        switch m {
+        case .rows(let rows, let names, let failed): state.load(rows: rows, names: names, failedNodes: failed, now: t)
+        case .loadFailed(let msg, let retry): state.loadFailed(Redaction.redact(msg), now: t, retryInMs: retry)
+        case .nodes(let infos):
+            var withCounts = infos
+            for i in withCounts.indices {
+                if let idx = state.names.nodes.firstIndex(of: withCounts[i].name) {
+                    withCounts[i].sessions = state.rows.reduce(0) { $0 + ($1.node == UInt16(idx) ? 1 : 0) }
+                } else if withCounts[i].up {
+                    withCounts[i].sessions = 0
+                }
+            }
+            state.loadNodes(withCounts, now: t)
+        case .notificationsOff(let nodes): state.notificationsOff = nodes
+        case .event(let e): state.addEvent(e)
+        case .detail(let s, let id):
+            guard state.view == .inspect else { return }
+            if let s {
+                state.inspect = s
+                state.inspectLines = Renderer.inspectLines(s, now: t)
+            } else {
+                state.inspectError = "session \(Sanitizer.display(id, limit: 80)) is gone"
+            }
+        case .detailFailed(let msg): state.inspectError = msg
+        case .filterMatches(let source, let ids): state.filterMatches(source, ids: ids, now: t)
+        case .done(let msg, let error): state.showFlash(msg, error: error, now: t)
+        }
+    }
+}
+
+/// Builds rows from listing pages (off the UI thread).
+actor RowCollector {
+    private var rows: [Row] = []
+    private var names = RowNames()
+    func add(_ page: [Session]) {
+        let t = currentTimeMs()
+        // No reserveCapacity(count + page) here: an exact reservation per page defeats the
+        // array's geometric growth and copies everything again on every page.
+        for s in page { rows.append(Row.from(s, now: t, names: &names)) }
+    }
+    func result() -> ([Row], RowNames) { (rows, names) }
+}
+
+/// Ids of listed sessions (the matches of a filter's `attr.` terms).
+actor IDCollector {
+    private(set) var ids: [String] = []
+    func add(_ page: [Session]) { ids += page.map(\.id) }
+}
