@@ -152,7 +152,9 @@ public struct RESPRequestDecoder: Sendable {
         // Inline lines may end in a bare LF (telnet, nc).
         var end = s
         while end < buffer.count && buffer[end] != 0x0A {
-            if end - s > limits.maxInlineLength { throw RESPProtocolError(message: "inline request too long") }
+            // The byte at `end` makes the line `end - s + 1` long: the same bound as the
+            // chunked check below (it accepted one byte more when the line came whole).
+            if end - s >= limits.maxInlineLength { throw RESPProtocolError(message: "inline request too long") }
             end += 1
         }
         guard end < buffer.count else {

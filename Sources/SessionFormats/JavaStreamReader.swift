@@ -88,6 +88,13 @@ struct JavaStreamReader {
         return handles.count - 1
     }
 
+    /// Fills a handle taken before its value was read. A reset inside the value empties the
+    /// table, so the handle may be gone: that is an error, never a write past the end.
+    private mutating func setHandle(_ h: Int, _ slot: Slot) throws(JavaStreamError) {
+        guard h < handles.count else { throw fail("a reset inside a value invalidated its handle") }
+        handles[h] = slot
+    }
+
     private mutating func handleIndex() throws(JavaStreamError) -> Int {
         let h = Int(try u4()) - JavaStreamReader.baseWireHandle
         guard h >= 0, h < handles.count else { throw fail("reference to unknown handle") }
@@ -133,7 +140,7 @@ struct JavaStreamReader {
                 throw fail("enum constant name is not a string")
             }
             let v = JavaValue.enumConstant(className: descs[d].name, name: name)
-            handles[h] = .value(v)
+            try setHandle(h, .value(v))
             return v
         case JavaTypeCode.classDesc, JavaTypeCode.proxyClassDesc:  // a class descriptor as content
             i -= 1
@@ -146,8 +153,13 @@ struct JavaStreamReader {
             let n = Int(try u4())
             return .blockData(Array(try bytes(n)))
         case JavaTypeCode.reset:
+            // A run of resets is read in a loop: recursing per reset overflowed the stack.
             handles.removeAll()
-            return try content(depth: depth)
+            while i < b.count, b[i] == JavaTypeCode.reset {
+                i += 1
+                try countNode()
+            }
+            return try content(depth: depth + 1)
         case JavaTypeCode.exception:
             handles.removeAll()
             let thrown = try content(depth: depth + 1)
@@ -195,7 +207,7 @@ struct JavaStreamReader {
             }
             descs.append(JavaClassDesc(name: name, flags: flags, fields: fields, superDesc: nil))
             let d = descs.count - 1
-            handles[h] = .desc(d)
+            try setHandle(h, .desc(d))
             try skipAnnotation(depth: depth)
             descs[d].superDesc = try classDesc(depth: depth + 1)
             return d
@@ -210,7 +222,7 @@ struct JavaStreamReader {
                     name: "Proxy(" + names.joined(separator: ",") + ")", flags: 0x02, fields: [], superDesc: nil,
                     isProxy: true))
             let d = descs.count - 1
-            handles[h] = .desc(d)
+            try setHandle(h, .desc(d))
             try skipAnnotation(depth: depth)
             descs[d].superDesc = try classDesc(depth: depth + 1)
             return d
@@ -268,7 +280,7 @@ struct JavaStreamReader {
             }
         }
         let v = JavaValue.object(object)
-        handles[h] = .value(v)
+        try setHandle(h, .value(v))
         return v
     }
 
@@ -298,7 +310,7 @@ struct JavaStreamReader {
             // byte[] is common (serialized payloads): keep it compact as block data.
             let raw = try bytes(n)
             let v = JavaValue.array(className: name, elements: [.blockData(Array(raw))])
-            handles[h] = .value(v)
+            try setHandle(h, .value(v))
             return v
         }
         elements.reserveCapacity(min(n, 1024))
@@ -307,7 +319,7 @@ struct JavaStreamReader {
             elements.append(try fieldValue(elementType, depth: depth))
         }
         let v = JavaValue.array(className: name, elements: elements)
-        handles[h] = .value(v)
+        try setHandle(h, .value(v))
         return v
     }
 }

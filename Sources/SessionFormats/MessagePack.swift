@@ -85,7 +85,8 @@ public enum MessagePack {
             default: return .object(className: "msgpack timestamp", fields: [.init("bytes", .bytes(data))])
             }
             let (ms, overflow) = seconds.multipliedReportingOverflow(by: 1000)
-            if !overflow { return .string(ISOTime.format(ms: ms + nanos / 1_000_000)) }
+            let (total, overflow2) = ms.addingReportingOverflow(nanos / 1_000_000)
+            if !overflow && !overflow2 { return .string(ISOTime.format(ms: total)) }
         }
         return .object(className: "msgpack extension \(type)", fields: [.init("data", .bytes(data))])
     }

@@ -48,7 +48,10 @@ struct MarshalParser {
         return try r.take(n)
     }
 
-    mutating func symbol() throws(DecodeError) -> String {
+    /// A symbol or a symbol link; `depth` counts the encoding wrappers around it (each one
+    /// is a level: tens of thousands of them overflowed the stack).
+    mutating func symbol(depth: Int = 0) throws(DecodeError) -> String {
+        try r.node(depth: depth)
         let at = r.pos
         switch try r.u8() {
         case UInt8(ascii: ":"):
@@ -60,8 +63,8 @@ struct MarshalParser {
             guard i >= 0, i < symbols.count else { throw r.fail("symbol link \(i) of \(symbols.count)", at: at) }
             return symbols[i]
         case UInt8(ascii: "I"):  // a symbol with an encoding ivar
-            let s = try symbol()
-            _ = try ivars(depth: 1)
+            let s = try symbol(depth: depth + 1)
+            _ = try ivars(depth: depth + 1)
             return s
         default: throw r.fail("expected a symbol", at: at)
         }
@@ -71,7 +74,7 @@ struct MarshalParser {
         let n = try r.checkedCount(try int(), minBytes: 2)
         var out: [DecodedValue.Entry] = []
         for _ in 0..<n {
-            let name = try symbol()
+            let name = try symbol(depth: depth + 1)
             out.append(.init(name.hasPrefix("@") ? String(name.dropFirst()) : name, try value(depth: depth + 1)))
         }
         return out

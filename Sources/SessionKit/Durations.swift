@@ -40,8 +40,9 @@ public enum DurationText {
                 chars = chars.dropFirst()
             }
             let (part, o) = n.multipliedReportingOverflow(by: unit)
-            guard !o else { throw ParseError(text: text) }
-            total += part
+            let (sum, o2) = total.addingReportingOverflow(part)
+            guard !o, !o2 else { throw ParseError(text: text) }
+            total = sum
             number = nil
         }
         guard number == nil else { throw ParseError(text: text) }
@@ -74,7 +75,12 @@ extension String {
 /// ISO 8601 UTC timestamps from epoch milliseconds, without Foundation's formatters
 /// (which are slow enough to show in a million-row listing).
 public enum ISOTime {
+    /// Times with a four-digit year (0000-01-01 to 9999-12-31): anything further out is
+    /// stored garbage, shown as the number it is (near Int64.min the arithmetic trapped).
+    static let formattable: ClosedRange<Int64> = -62_167_219_200_000...253_402_300_799_999
+
     public static func format(ms: Int64) -> String {
+        guard formattable.contains(ms) else { return "\(ms) ms (out of range)" }
         let secs = ms >= 0 ? ms / 1000 : (ms - 999) / 1000
         let millis = ms - secs * 1000
         var days = secs >= 0 ? secs / 86400 : (secs - 86399) / 86400

@@ -248,7 +248,10 @@ public struct Filter: Sendable, Equatable, CustomStringConvertible {
         let lower = text.lowercased()
         let multipliers: [(String, Int64)] = [("kb", 1024), ("mb", 1 << 20), ("k", 1024), ("m", 1 << 20), ("b", 1)]
         for (suffix, mul) in multipliers where lower.hasSuffix(suffix) {
-            return Int64(lower.dropLast(suffix.count)).map { $0 * mul }
+            // A number too large for its unit is not a size (it trapped on overflow before).
+            guard let n = Int64(lower.dropLast(suffix.count)) else { return nil }
+            let (bytes, overflow) = n.multipliedReportingOverflow(by: mul)
+            return overflow ? nil : bytes
         }
         return Int64(lower)
     }

@@ -54,3 +54,41 @@ import Testing
         }
     }
 }
+
+/// The inline limit is the same whether a line arrives whole or a byte at a time (a line one
+/// byte over the limit was accepted whole and refused chunked).
+@Suite struct InlineLimitTests {
+    static func decode(_ line: [UInt8], chunked: Bool, limit: Int) -> Result<Int, RESPProtocolError> {
+        var limits = RESPLimits()
+        limits.maxInlineLength = limit
+        var d = RESPRequestDecoder(limits: limits)
+        var count = 0
+        do {
+            if chunked {
+                for b in line {
+                    d.append([b])
+                    while let r = try d.next() { count += r.count }
+                }
+            } else {
+                d.append(line)
+                while let r = try d.next() { count += r.count }
+            }
+        } catch { return .failure(error) }
+        return .success(count)
+    }
+
+    @Test func wholeAndChunkedAgreeAtTheLimit() {
+        let limit = 64
+        for length in [limit - 1, limit, limit + 1, limit + 2] {
+            let body = Array("PING ".utf8) + [UInt8](repeating: UInt8(ascii: "x"), count: length - 5)
+            let line = body + [0x0A]
+            let whole = Self.decode(line, chunked: false, limit: limit)
+            let chunked = Self.decode(line, chunked: true, limit: limit)
+            switch (whole, chunked) {
+            case (.success(let a), .success(let b)): #expect(a == b && length <= limit, "length \(length)")
+            case (.failure, .failure): #expect(length > limit, "length \(length)")
+            default: Issue.record("length \(length): whole \(whole), chunked \(chunked)")
+            }
+        }
+    }
+}
