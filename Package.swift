@@ -12,6 +12,8 @@ let package = Package(
     products: [
         .executable(name: "sessionctl", targets: ["sessionctl"]),
         .executable(name: "sessiond", targets: ["sessiond"]),
+        // For the fuzz harnesses in Fuzz/ (a package of its own, built with -sanitize=fuzzer).
+        .library(name: "SessionParsers", targets: ["SessionKit", "SessionFormats", "HouseStore"]),
     ],
     dependencies: [
         // The only external dependency so far: no macros, builds in seconds.

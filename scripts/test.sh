@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
 # Formatting is part of the build: drift from .swift-format fails here, before any test.
-swift format lint --strict --recursive --parallel Sources Tests Package.swift
+swift format lint --strict --recursive --parallel Sources Tests Package.swift Fuzz/Package.swift Fuzz/Sources
 swift build --build-tests
 heavy='StoreMigrationTests|RedisClusterTests|ContractTests'
 if [ $# -gt 0 ]; then
@@ -16,4 +16,7 @@ if [ $# -gt 0 ]; then
 else
   swift test --skip-build --skip "$heavy"
   swift test --skip-build --filter "$heavy"
+  # Every parser under libFuzzer for 10 s (a fixed seed: the same run each time), so a
+  # regression a fuzzer finds quickly fails the suite. Longer runs: scripts/fuzz.sh 600.
+  FUZZ_SEED=1 scripts/fuzz.sh 10
 fi

@@ -1,0 +1,61 @@
+#!/usr/bin/env python3
+"""Writes the seed corpora (Fuzz/corpus/HARNESS/) from the test fixtures and a few
+hand-written inputs per grammar. Run once; the result is committed."""
+import binascii, glob, hashlib, json, os, sys
+
+root = os.path.dirname(os.path.abspath(__file__))
+repo = os.path.dirname(root)
+out = os.path.join(root, "corpus")
+
+def put(harness, data):
+    d = os.path.join(out, harness)
+    os.makedirs(d, exist_ok=True)
+    if isinstance(data, str):
+        data = data.encode()
+    with open(os.path.join(d, hashlib.sha1(data).hexdigest()[:16]), "wb") as f:
+        f.write(data)
+
+for path in glob.glob(os.path.join(repo, "Tests/Fixtures/java/*.bin")):
+    data = open(path, "rb").read()
+    put("java", data)
+    put("attribute", data)
+
+by_format = {"php-session": "php-session", "php": "php", "pickle": "pickle", "msgpack": "msgpack",
+             "marshal": "marshal", "json": "json", "jwt": "jwt", "aspnet": "aspnet"}
+for path in glob.glob(os.path.join(repo, "Tests/Fixtures/frameworks/*.json")):
+    try:
+        doc = json.load(open(path))
+    except ValueError:
+        continue
+    for k in doc.get("keys", []):
+        raw = k.get("value_hex")
+        if not raw:
+            continue
+        data = binascii.unhexlify(raw)
+        head = data[:2]
+        if head[:1] == b"\x80":
+            put("pickle", data)
+        elif head == b"\x04\x08":
+            put("marshal", data)
+        elif data[:1] in (b"{", b"["):
+            put("json", data)
+        elif b"|" in data[:64]:
+            put("php-session", data)
+        elif data[1:2] == b":":
+            put("php", data)
+        elif data[:1] == b"\x02":
+            put("aspnet", data)
+        else:
+            put("msgpack", data)
+        put("attribute", data)
+
+put("jwt", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSIsImV4cCI6MTgwMDAwMDAwMH0.c2ln")
+put("msgpack", bytes([0x82, 0xA4]) + b"user" + bytes([0xA5]) + b"alice" + bytes([0xA1]) + b"t" + bytes([0xD6, 0xFF, 0, 0, 0, 1]))
+for f in ["user=alice* ttl<5m idle>10m", "size>4k attr.role~admin", "key=sess:* !~x", "1h30m", "500ms"]:
+    put("filter", f)
+put("toml", 'name = "x"\n[roles]\nheader = { fg = "red", attrs = ["bold"] }\n')
+put("resp-request", b"\x05*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\nPING\r\nSESSION.PUT id 60 \"a b\" 'c'\n")
+put("resp-reply", b"\x03*2\r\n$1\r\n0\r\n*1\r\n*6\r\n$2\r\nid\r\n$-1\r\n:-1\r\n:5\r\n:1\r\n:150\r\n+OK\r\n-MOVED n2 h:1\r\n")
+put("resp-reply", b"\x07$40\r\nn1 127.0.0.1:7001 myself,up 12 334\nn2 x:1 up\r\n")
+put("log-replay", b"*3\r\n$7\r\nLOG.DEL\r\n$2\r\nid\r\n$0\r\n\r\n")
+print("seeds:", sum(len(fs) for _, _, fs in os.walk(out)))
