@@ -25,6 +25,8 @@ fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 failed=0
+passed=0
+broken=0
 for h in "${harnesses[@]}"; do
   mkdir -p "$work/$h" "Fuzz/corpus/$h"
   log="$work/$h.log"
@@ -40,8 +42,11 @@ for h in "${harnesses[@]}"; do
     failed=1
     echo "fuzz $h: FAILED after ${execs:-?} executions (exit $status); reproducer: ${found:-none written}; log: $(grep -m1 -E 'ERROR|Fatal|deadly' "$log" || true)"
     cp "$log" "Fuzz/findings/$h.log"
+    broken=$((broken + 1))
   else
+    passed=$((passed + 1))
     echo "fuzz $h: ok, ${execs:-?} executions in ${seconds}s, coverage ${cov:-?}"
   fi
 done
+echo "fuzz: $passed passed, $broken failed"
 exit $failed
