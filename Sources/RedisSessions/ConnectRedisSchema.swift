@@ -23,7 +23,7 @@ public struct ConnectRedisSchema: RedisSchema {
         // OBJECT IDLETIME before GET: the read would reset the idle time.
         [
             RedisCommand("PTTL", key), RedisCommand("OBJECT", "IDLETIME", key),
-            RedisCommand("MEMORY", "USAGE", key), RedisCommand("GET", key),
+            RedisCommand("MEMORY", "USAGE", key, "SAMPLES", "0"), RedisCommand("GET", key),
         ]
     }
 
@@ -95,7 +95,10 @@ public struct PrefixSchema: RedisSchema {
     public func listCommands(key: String, id: String, withAttributes: Bool) -> [RedisCommand] {
         // No value read: the value's shape is unknown and reading would reset idle time.
         // `show` reads the value by its type (RedisSessionStore.get).
-        [RedisCommand("PTTL", key), RedisCommand("OBJECT", "IDLETIME", key), RedisCommand("MEMORY", "USAGE", key)]
+        [
+            RedisCommand("PTTL", key), RedisCommand("OBJECT", "IDLETIME", key),
+            RedisCommand("MEMORY", "USAGE", key, "SAMPLES", "0"),
+        ]
     }
 
     public func parseListing(

@@ -110,7 +110,8 @@ public struct FrameworkSchema: RedisSchema {
     public func listCommands(key: String, id: String, withAttributes: Bool) -> [RedisCommand] {
         // Idle time before the read (a read resets it).
         [
-            RedisCommand("PTTL", key), RedisCommand("OBJECT", "IDLETIME", key), RedisCommand("MEMORY", "USAGE", key),
+            RedisCommand("PTTL", key), RedisCommand("OBJECT", "IDLETIME", key),
+            RedisCommand("MEMORY", "USAGE", key, "SAMPLES", "0"),
             framework.keyType == "hash" ? RedisCommand("HGETALL", key) : RedisCommand("GET", key),
         ]
     }

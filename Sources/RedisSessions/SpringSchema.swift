@@ -52,6 +52,8 @@ public struct SpringSchema: RedisSchema {
     ]
     // Pre-encoded command words: a listing builds three commands per session.
     private static let pttl = Array("PTTL".utf8), memory = Array("MEMORY".utf8), usage = Array("USAGE".utf8)
+    // `SAMPLES 0`: every field counted, so one huge attribute is never estimated away.
+    private static let samples = Array("SAMPLES".utf8), all = Array("0".utf8)
     private static let hgetall = Array("HGETALL".utf8), hmget = Array("HMGET".utf8)
     private static let listFieldBytes = listFields.map { Array($0.utf8) }
 
@@ -60,7 +62,7 @@ public struct SpringSchema: RedisSchema {
         let ttlKey = indexed ? Array((expiresPrefix + id).utf8) : keyBytes
         return [
             RedisCommand([SpringSchema.pttl, ttlKey]),
-            RedisCommand([SpringSchema.memory, SpringSchema.usage, keyBytes]),
+            RedisCommand([SpringSchema.memory, SpringSchema.usage, keyBytes, SpringSchema.samples, SpringSchema.all]),
             withAttributes
                 ? RedisCommand([SpringSchema.hgetall, keyBytes])
                 : RedisCommand([SpringSchema.hmget, keyBytes] + SpringSchema.listFieldBytes),

@@ -105,6 +105,26 @@ public struct SessionFormatter {
         w.raw("}")
     }
 
+    /// The largest value `show -o json` writes whole (its JSON text); `--full` lifts it.
+    public static let valueLimit = 64 * 1024
+
+    /// A decoded value as JSON. Over `limit` bytes of JSON text it becomes the first `limit`
+    /// bytes of that text as a string, followed by `"truncated":true` (the attribute's
+    /// `size_bytes` stays exact): a multi-megabyte attribute never floods a terminal or a pipe.
+    public static func jsonValue(_ v: DecodedValue, into w: inout JSONWriter, limit: Int?) {
+        var inner = JSONWriter()
+        inner.value(v)
+        guard let limit, inner.bytes.count > limit else {
+            w.bytes += inner.bytes
+            return
+        }
+        var cut = limit
+        // Cut on a UTF-8 boundary (never inside a multi-byte character).
+        while cut > 0 && inner.bytes[cut] & 0xC0 == 0x80 { cut -= 1 }
+        w.string(String(decoding: inner.bytes[..<cut], as: UTF8.self))
+        w.raw(",\"truncated\":true")
+    }
+
     public static func tableRow(_ s: Session, nowMs: Int64) -> [String] {
         [
             Sanitizer.display(s.id, limit: 256), s.user.map { Sanitizer.display($0, limit: 256) } ?? "-",

@@ -96,6 +96,8 @@ struct Show: ConsoleCommand {
         help:
             "Add the raw bytes (hex): each attribute's, or the whole stored value for frameworks that keep the session in one value."
     ) var raw = false
+    @Flag(help: "JSON: every value whole (by default a value over 64 KiB is cut and marked \"truncated\": true).")
+    var full = false
 
     func execute(_ console: Console) async throws -> Int32 {
         guard let s = try await console.store.get(id: id) else {
@@ -117,7 +119,7 @@ struct Show: ConsoleCommand {
                 w.raw(",\"size_bytes\":")
                 w.int(Int64(a.raw.count))
                 w.raw(",\"value\":")
-                w.value(a.decoded)
+                SessionFormatter.jsonValue(a.decoded, into: &w, limit: full ? nil : SessionFormatter.valueLimit)
                 if raw {
                     w.raw(",\"raw_hex\":")
                     w.string(Sanitizer.hex(a.raw, limit: Int.max))

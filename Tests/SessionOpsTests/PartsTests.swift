@@ -174,3 +174,22 @@ import Testing
         #expect(try ConfigFile.load(path: dir + "/missing.toml").contexts.isEmpty)
     }
 }
+
+@Suite struct JSONValueLimitTests {
+    @Test func bigValuesAreCutOnACharacterBoundaryAndMarked() throws {
+        var small = JSONWriter()
+        SessionFormatter.jsonValue(.string("é"), into: &small, limit: 64)
+        #expect(String(decoding: small.bytes, as: UTF8.self) == "\"é\"")
+        var big = JSONWriter()
+        big.raw("{\"value\":")
+        SessionFormatter.jsonValue(.string(String(repeating: "é", count: 200)), into: &big, limit: 64)
+        big.raw("}")
+        let obj = try #require(try JSONSerialization.jsonObject(with: Data(big.bytes)) as? [String: Any])
+        let text = try #require(obj["value"] as? String)
+        #expect(obj["truncated"] as? Bool == true && text.utf8.count <= 64 && !text.isEmpty)
+        #expect(text.hasPrefix("\"é") && !text.contains("\u{FFFD}"), "cut between characters: \(text)")
+        var whole = JSONWriter()
+        SessionFormatter.jsonValue(.string(String(repeating: "x", count: 200)), into: &whole, limit: nil)
+        #expect(whole.bytes.count == 202)
+    }
+}

@@ -168,6 +168,28 @@ import Testing
         #expect(obj["id"] as? String == "evil\u{1B}[2J", "JSON keeps the exact value, escaped")
     }
 
+    @Test func hugeValuesAreCutInJSONUnlessFullAndTheirSizeIsExact() throws {
+        let server = try RedisServer()
+        var s = Seeder.SpringSession(id: "big", user: "alice", nowMs: Seeder.nowMs())
+        // Many small fields and one of 2 MiB: a sampled MEMORY USAGE can miss the big one.
+        s.attributes = (0..<40).map { ("small\($0)", Array("value-\($0)-with-some-length-to-be-a-hashtable".utf8)) }
+        s.attributes.append(("huge", [UInt8](repeating: 0x41, count: 2 << 20)))
+        try Seeder.run(try Seeder.springCommands(s), on: server)
+        let js = try CLI.run(["show", "big", "--store", server.urlString, "-o", "json"])
+        #expect(js.code == 0 && js.stdout.utf8.count < 200_000, "cut by default: \(js.stdout.utf8.count) bytes")
+        let obj = try #require(try json(js.stdout) as? [String: Any])
+        let attrs = try #require(obj["attributes"] as? [[String: Any]])
+        let huge = try #require(attrs.first { $0["name"] as? String == "huge" })
+        #expect(huge["truncated"] as? Bool == true && huge["size_bytes"] as? Int == 2 << 20)
+        #expect((huge["value"] as? String)?.utf8.count ?? 0 <= 64 * 1024)
+        #expect(attrs.filter { $0["truncated"] != nil }.count == 1, "small values stay whole")
+        let full = try CLI.run(["show", "big", "--store", server.urlString, "-o", "json", "--full"])
+        #expect(full.code == 0 && full.stdout.utf8.count > 2 << 20 && !full.stdout.contains("\"truncated\""))
+        let ls = try CLI.run(["ls", "--store", server.urlString, "-o", "jsonl"])
+        let row = try #require(try json(String(ls.stdout.split(separator: "\n")[0])) as? [String: Any])
+        #expect((row["size_bytes"] as? Int ?? 0) >= 2 << 20, "size_bytes counts every field: \(row)")
+    }
+
     @Test func batchRunsLinesOverOneConnectionAndStopsOrKeepsGoing() throws {
         let server = try RedisServer()
         try seedSpring(server, users: ["alice", "bob", "carol"])
