@@ -1,7 +1,7 @@
 /* C reference for `sessionctl ls -o jsonl` on Spring Session, over hiredis: SCAN COUNT 1000
  * MATCH spring:session:sessions:* (expires: keys skipped client-side), then per session, in
  * one pipeline per page:
- *   default ("same work"): PTTL of the expires: key, MEMORY USAGE of the hash, HMGET of the
+ *   default ("same work"): PTTL of the expires: key, MEMORY USAGE ... SAMPLES 0 of the hash, HMGET of the
  *     five fields sessionctl reads (times, max inactive, principal name, security context);
  *   --minimal (the issue's literal reference): PTTL and HMGET of the three time fields.
  * One JSON line per session. It does not decode the Java-serialized values (it prints their
@@ -39,7 +39,7 @@ int main(int argc, char **argv) {
                 redisAppendCommand(c, "HMGET %b creationTime lastAccessedTime maxInactiveInterval", k, keys->element[i]->len);
             } else {
                 redisAppendCommand(c, "PTTL spring:session:sessions:expires:%s", k + plen);
-                redisAppendCommand(c, "MEMORY USAGE %b", k, keys->element[i]->len);
+                redisAppendCommand(c, "MEMORY USAGE %b SAMPLES 0", k, keys->element[i]->len);
                 redisAppendCommand(c, "HMGET %b creationTime lastAccessedTime maxInactiveInterval "
                                    "sessionAttr:org.springframework.session.FindByIndexNameSessionRepository.PRINCIPAL_NAME_INDEX_NAME "
                                    "sessionAttr:SPRING_SECURITY_CONTEXT", k, keys->element[i]->len);
