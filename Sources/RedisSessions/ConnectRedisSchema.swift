@@ -4,7 +4,7 @@ import SessionKit
 
 /// express-session with connect-redis: `sess:<sid>` holding the session as JSON, SET with
 /// an expiry from the cookie. The user is Passport's `passport.user`.
-public struct ConnectRedisSchema: RedisSchema {
+public struct ConnectRedisSchema: RedisSchema, PrefixedKeys {
     public var prefix: String
     public init(prefix: String = "sess:") { self.prefix = prefix }
 
@@ -13,18 +13,9 @@ public struct ConnectRedisSchema: RedisSchema {
     public var scanPattern: String { Glob.escape(prefix) + "*" }
     public var scanType: String? { "string" }
 
-    public func sessionID(forKey key: String) -> String? {
-        guard key.hasPrefix(prefix), key.count > prefix.count else { return nil }
-        return String(key.dropFirst(prefix.count))
-    }
-    public func key(forID id: String) -> String { prefix + id }
-
     public func listCommands(key: String, id: String, withAttributes: Bool) -> [RedisCommand] {
         // OBJECT IDLETIME before GET: the read would reset the idle time.
-        [
-            RedisCommand("PTTL", key), RedisCommand("OBJECT", "IDLETIME", key),
-            RedisCommand("MEMORY", "USAGE", key, "SAMPLES", "0"), RedisCommand("GET", key),
-        ]
+        Self.headCommands(key) + [RedisCommand("GET", key)]
     }
 
     public func parseListing(
@@ -77,7 +68,7 @@ public struct ConnectRedisSchema: RedisSchema {
 }
 
 /// Anything else: sessions are the keys under a prefix, values shown as they are.
-public struct PrefixSchema: RedisSchema {
+public struct PrefixSchema: RedisSchema, PrefixedKeys {
     public var prefix: String
     public init(prefix: String) { self.prefix = prefix }
 
@@ -86,19 +77,10 @@ public struct PrefixSchema: RedisSchema {
     public var scanPattern: String { Glob.escape(prefix) + "*" }
     public var scanType: String? { nil }
 
-    public func sessionID(forKey key: String) -> String? {
-        guard key.hasPrefix(prefix), key.count > prefix.count else { return nil }
-        return String(key.dropFirst(prefix.count))
-    }
-    public func key(forID id: String) -> String { prefix + id }
-
     public func listCommands(key: String, id: String, withAttributes: Bool) -> [RedisCommand] {
         // No value read: the value's shape is unknown and reading would reset idle time.
         // `show` reads the value by its type (RedisSessionStore.get).
-        [
-            RedisCommand("PTTL", key), RedisCommand("OBJECT", "IDLETIME", key),
-            RedisCommand("MEMORY", "USAGE", key, "SAMPLES", "0"),
-        ]
+        Self.headCommands(key)
     }
 
     public func parseListing(
@@ -116,5 +98,27 @@ public struct PrefixSchema: RedisSchema {
     public func deleteCommands(for s: Session) -> [RedisCommand] { [RedisCommand("DEL", s.key)] }
     public func expireCommands(for s: Session, afterMs: Int64?) -> [RedisCommand] {
         [RedisCommand("PEXPIRE", s.key, max(1, afterMs ?? 1))]
+    }
+}
+
+/// Schemas whose session key is the prefix and the id.
+protocol PrefixedKeys {
+    var prefix: String { get }
+}
+
+extension PrefixedKeys {
+    public func sessionID(forKey key: String) -> String? {
+        guard key.hasPrefix(prefix), key.count > prefix.count else { return nil }
+        return String(key.dropFirst(prefix.count))
+    }
+    public func key(forID id: String) -> String { prefix + id }
+
+    /// What a listing reads of a key without resetting its idle time: TTL, idle time, exact
+    /// memory (every field counted).
+    static func headCommands(_ key: String) -> [RedisCommand] {
+        [
+            RedisCommand("PTTL", key), RedisCommand("OBJECT", "IDLETIME", key),
+            RedisCommand("MEMORY", "USAGE", key, "SAMPLES", "0"),
+        ]
     }
 }

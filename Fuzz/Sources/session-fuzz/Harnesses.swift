@@ -37,35 +37,43 @@ enum Harnesses {
         "log-replay": logReplay,
     ]
 
+    /// Feeds `data` to a decoder `chunk` bytes at a time: what it read, and whether it
+    /// stopped on an error.
+    static func feed<Decoder, Item: Equatable>(
+        _ data: [UInt8], chunk: Int, into decoder: Decoder, append: (inout Decoder, ArraySlice<UInt8>) -> Void,
+        next: (inout Decoder) throws -> Item?
+    ) -> (items: [Item], failed: Bool) {
+        var d = decoder
+        var out: [Item] = []
+        var i = 0
+        do {
+            while i < data.count {
+                let end = min(data.count, i + chunk)
+                append(&d, data[i..<end])
+                i = end
+                while let item = try next(&d) { out.append(item) }
+            }
+        } catch { return (out, true) }
+        return (out, false)
+    }
+
     /// sessiond's request decoder: the same requests whether the bytes come whole or in the
     /// chunks the input's first byte chooses (a wrong parse is a finding, not only a crash).
     static let respRequest: @Sendable ([UInt8]) -> Void = { bytes in
         guard let first = bytes.first else { return }
-        let data = Array(bytes.dropFirst())
         var limits = RESPLimits()
         limits.maxInlineLength = 256
         limits.maxBulkLength = 4096
-        func run(chunk: Int) -> ([[[UInt8]]], Bool) {
-            var d = RESPRequestDecoder(limits: limits)
-            var out: [[[UInt8]]] = []
-            var i = 0
-            do {
-                while i < data.count {
-                    let end = min(data.count, i + chunk)
-                    d.append(data[i..<end])
-                    i = end
-                    while let r = try d.nextRequest() { out.append(r.all) }
-                }
-                return (out, false)
-            } catch {
-                return (out, true)
-            }
+        func run(_ chunk: Int) -> (items: [[[UInt8]]], failed: Bool) {
+            feed(
+                Array(bytes.dropFirst()), chunk: chunk, into: RESPRequestDecoder(limits: limits),
+                append: { $0.append($1) }, next: { try $0.nextRequest()?.all })
         }
-        let whole = run(chunk: Int.max)
-        let chunked = run(chunk: Int(first % 16) + 1)
-        // Chunked feeding may stop earlier on an error, but never disagree on what it read.
-        guard whole.1 == chunked.1 && whole.0 == chunked.0 else {
-            fatalError("whole and chunked feeding differ: \(whole) vs \(chunked)")
+        // Both must read the same requests and agree on whether the input is malformed.
+        let whole = run(Int.max)
+        let chunked = run(Int(first % 16) + 1)
+        guard whole.items == chunked.items && whole.failed == chunked.failed else {
+            fatalError("whole and chunked feeding differ")
         }
     }
 
@@ -73,25 +81,17 @@ enum Harnesses {
     /// layouts on whatever it read.
     static let respReply: @Sendable ([UInt8]) -> Void = { bytes in
         guard let first = bytes.first else { return }
-        let data = Array(bytes.dropFirst())
-        func run(chunk: Int) -> [RESPReply]? {
-            var d = RESPReplyDecoder()
-            var out: [RESPReply] = []
-            var i = 0
-            do {
-                while i < data.count {
-                    let end = min(data.count, i + chunk)
-                    d.append(data[i..<end])
-                    i = end
-                    while let r = try d.next() { out.append(r) }
-                }
-            } catch { return nil }
-            return out
+        func run(_ chunk: Int) -> (items: [RESPReply], failed: Bool) {
+            feed(
+                Array(bytes.dropFirst()), chunk: chunk, into: RESPReplyDecoder(), append: { $0.append($1) },
+                next: { try $0.next() })
         }
-        let whole = run(chunk: Int.max)
-        let chunked = run(chunk: Int(first % 16) + 1)
-        guard whole == chunked else { fatalError("whole and chunked replies differ") }
-        for r in whole ?? [] {
+        let whole = run(Int.max)
+        let chunked = run(Int(first % 16) + 1)
+        guard whole.items == chunked.items && whole.failed == chunked.failed else {
+            fatalError("whole and chunked replies differ")
+        }
+        for r in whole.items {
             _ = Wire.sessionReply(r)
             _ = Wire.scanPage(r)
             if let t = r.text { _ = Wire.parseClusterNodes(t) }
