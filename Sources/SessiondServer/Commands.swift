@@ -42,7 +42,7 @@ extension NodeServer {
             return
         }
         if touch { log?.logTouch(id, at: now) }
-        write(s, now: now, into: &out)
+        Wire.writeSession(s, now: now, into: &out)
     }
 
     /// Whether a command may run here now: authentication, subscriber mode, and in a
@@ -177,10 +177,6 @@ extension NodeServer {
             .nonisolated()
     }
 
-    /// A whole session (`Wire.writeSession`).
-    func write(_ s: StoredSession, now: Int64, into out: inout RESPWriter) {
-        Wire.writeSession(s, now: now, into: &out)
-    }
 }
 
 /// Compares secrets without an early exit on the first difference.

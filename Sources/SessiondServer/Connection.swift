@@ -126,7 +126,7 @@ final class Connection: ChannelInboundHandler {
         if context.channel.isWritable && dropped > 0 {
             let notice = Wire.gapJSON(missed: dropped, node: node.config.nodeID, timeMs: currentTimeMs())
             dropped = 0
-            write(message: notice, channel: NodeServer.eventChannel, context: context)
+            write(message: notice, channel: Wire.eventChannel, context: context)
         }
         context.fireChannelWritabilityChanged()
     }

@@ -25,7 +25,6 @@ struct NodeConfig: Sendable {
 /// The node's state, owned by its one event loop: every connection runs on that loop, so
 /// the engine needs no lock (like Redis's single thread).
 final class NodeServer {
-    static let eventChannel = Wire.eventChannel
     var config: NodeConfig
     var engine: SessionEngine
     let loop: any EventLoop
@@ -69,11 +68,9 @@ final class NodeServer {
         guard !subscribers.isEmpty, !events.isEmpty else { return }
         // One write and one flush per subscriber for the whole batch (10,000 sessions expiring
         // in the same tick are one write, not 10,000).
-        let payloads = events.map(NodeServer.json)
-        for s in subscribers.values { s.deliver(channel: NodeServer.eventChannel, payloads: payloads) }
+        let payloads = events.map(Wire.eventJSON)
+        for s in subscribers.values { s.deliver(channel: Wire.eventChannel, payloads: payloads) }
     }
-
-    static func json(_ e: EngineEvent) -> [UInt8] { Wire.eventJSON(e) }
 
     /// Keeps one timer armed for the earliest deadline: expiry on time, no polling.
     func armExpiryTimer() {

@@ -47,11 +47,10 @@ public final class MemoryStore: SessionStore, SessionEventSource, SessionMigrato
         let attrs = attributes.map {
             Attribute(name: $0.0, raw: Array($0.1.utf8), decoded: .string($0.1), format: "text")
         }
-        var s = Session(
+        let s = Session(
             id: id, key: "session:" + id, user: user, node: node ?? home(of: id), ttlMs: ttlMs,
             createdAtMs: now, lastAccessedAtMs: now, maxInactiveSeconds: ttlMs < 0 ? -1 : ttlMs / 1000,
             sizeBytes: Int64(attrs.reduce(0) { $0 + $1.raw.count }), schema: schema, attributes: attrs)
-        s.ttlMs = ttlMs
         lock.withLock { sessions[id] = Stored(session: s, deadline: ttlMs < 0 ? nil : now + ttlMs) }
         publish(SessionEvent(kind: .created, sessionID: id, key: s.key, user: user, node: s.node, timeMs: now))
     }
