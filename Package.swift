@@ -27,7 +27,15 @@ let package = Package(
         .target(name: "SessionKit"),
         // Every session decoder and the framework value formats (no store, no I/O).
         .target(name: "SessionFormats", dependencies: ["SessionKit"]),
-        .target(name: "RedisClient", dependencies: ["CHiredis"]),
+        // A serial executor on a thread of its own and a poll wake-up pipe: how the clients keep
+        // blocking calls off the cooperative pool.
+        .target(name: "DedicatedThread"),
+        .target(name: "RedisClient", dependencies: ["CHiredis", "DedicatedThread"]),
+        // memcached's text and meta protocol over plain sockets (no C library).
+        .target(name: "MemcachedClient", dependencies: ["DedicatedThread"]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .target(
+            name: "MemcachedSessions", dependencies: ["SessionKit", "SessionFormats", "MemcachedClient", "CZlib"]),
         .target(name: "RedisSessions", dependencies: ["SessionKit", "SessionFormats", "RedisClient"]),
         // The in-house store: RESP codec, the session engine, its log, and its clients
         // (the console's SessionStore and the application API, both cluster-aware).
@@ -61,6 +69,7 @@ let package = Package(
             name: "sessionctl",
             dependencies: [
                 "SessionKit", "SessionOps", "RedisSessions", "SessiondSessions", "SessiondServer", "ConsoleUI",
+                "MemcachedSessions",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -81,11 +90,19 @@ let package = Package(
         // The store contract: the same tests over every store with its real server.
         .testTarget(
             name: "ContractTests",
-            dependencies: ["TestSupport", "SessionKit", "RedisClient", "RedisSessions", "SessiondSessions", "sessiond"]),
+            dependencies: [
+                "TestSupport", "SessionKit", "RedisClient", "RedisSessions", "SessiondSessions", "sessiond",
+                "MemcachedClient", "MemcachedSessions",
+            ]),
         .testTarget(name: "SessionOpsTests", dependencies: ["SessionOps", "SessionKit", "TestSupport"]),
         .testTarget(
             name: "ConsoleUITests", dependencies: ["ConsoleUI", "SessionKit", "TestSupport"], exclude: ["Golden"]),
         .testTarget(name: "HouseStoreTests", dependencies: ["HouseStore", "SessionKit"]),
+        .testTarget(
+            name: "MemcachedTests",
+            dependencies: [
+                "MemcachedClient", "MemcachedSessions", "SessionKit", "SessionFormats", "TestSupport", "sessionctl",
+            ]),
         .testTarget(name: "RedisClientTests", dependencies: ["RedisClient", "SessionKit", "TestSupport"]),
         .testTarget(
             name: "RedisSessionsTests", dependencies: ["RedisSessions", "SessionKit", "SessionFormats", "TestSupport"]),

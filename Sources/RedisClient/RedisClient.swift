@@ -1,3 +1,5 @@
+import DedicatedThread
+
 #if canImport(Glibc)
     import Glibc
 #endif

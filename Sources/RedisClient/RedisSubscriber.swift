@@ -1,3 +1,4 @@
+import DedicatedThread
 import Foundation
 
 #if canImport(Glibc)
@@ -28,9 +29,7 @@ public enum RedisSubscriber {
         let (stream, continuation) = AsyncThrowingStream<Message, Error>.makeStream(
             bufferingPolicy: .bufferingNewest(100_000))
         let (readyStream, readyContinuation) = AsyncStream<Result<Void, RedisError>>.makeStream()
-        var fds: [Int32] = [-1, -1]
-        _ = pipe(&fds)
-        let wake = WakePipe(read: fds[0], write: fds[1])
+        let wake = WakePipe()
         continuation.onTermination = { _ in wake.signal() }
         let thread = Thread {
             run(
@@ -52,34 +51,6 @@ public enum RedisSubscriber {
             for await r in readyStream {
                 try r.get()
                 return
-            }
-        }
-    }
-
-    final class WakePipe: @unchecked Sendable {
-        let readFD: Int32
-        let writeFD: Int32
-        private let lock = NSLock()
-        private var closed = false
-        init(read: Int32, write: Int32) {
-            readFD = read
-            writeFD = write
-        }
-        func signal() {
-            lock.lock()
-            defer { lock.unlock() }
-            if !closed {
-                var b: UInt8 = 1
-                _ = Glibc.write(writeFD, &b, 1)
-            }
-        }
-        func close() {
-            lock.lock()
-            defer { lock.unlock() }
-            if !closed {
-                closed = true
-                _ = Glibc.close(readFD)
-                _ = Glibc.close(writeFD)
             }
         }
     }

@@ -30,6 +30,17 @@ public enum JavaStream {
     }
 }
 
+extension JavaStream {
+    /// Every content of a stream that holds several (objects written one after another),
+    /// with the byte range each came from.
+    public static func decodeAll(_ bytes: [UInt8], max: Int = 100_000, limits: Limits = Limits())
+        throws(JavaStreamError) -> [(value: JavaValue, range: Range<Int>)]
+    {
+        var r = JavaStreamReader(bytes: bytes, limits: limits)
+        return try r.readAllContents(max: max).map { ($0.0, $0.1) }
+    }
+}
+
 public struct JavaStreamError: Error, CustomStringConvertible, Equatable {
     public var message: String
     public var offset: Int

@@ -25,13 +25,31 @@ struct JavaStreamReader {
     private func fail(_ m: String) -> JavaStreamError { JavaStreamError(message: m, offset: i) }
 
     mutating func readStream() throws(JavaStreamError) -> JavaValue {
+        try readHeader()
+        return try content(depth: 0)
+    }
+
+    private mutating func readHeader() throws(JavaStreamError) {
         guard b.count >= 4 else { throw fail("too short for a stream header") }
         guard b[0] == 0xAC, b[1] == 0xED else { throw fail("no stream magic (AC ED)") }
         guard b[2] == 0x00, b[3] == 0x05 else {
             throw JavaStreamError(message: "unsupported stream version", offset: 2)
         }
         i = 4
-        return try content(depth: 0)
+    }
+
+    /// Every content of the stream in order, with each one's byte range (a stream that
+    /// holds several objects, as Tomcat's memcached-session-manager writes attributes).
+    mutating func readAllContents(max: Int) throws(JavaStreamError) -> [(JavaValue, Range<Int>)] {
+        try readHeader()
+        var out: [(JavaValue, Range<Int>)] = []
+        while i < b.count {
+            guard out.count < max else { throw fail("more than \(max) contents") }
+            let start = i
+            let v = try content(depth: 0)
+            out.append((v, start..<i))
+        }
+        return out
     }
 
     // MARK: primitives

@@ -123,6 +123,13 @@ public protocol SessionEventSource: Sendable {
     func events(kinds: Set<SessionEvent.Kind>, deadlines: DeadlineTracking) -> AsyncThrowingStream<SessionEvent, Error>
     /// Makes the store notice expiries whose deadline passed (a no-op where expiry is on time).
     func promptExpiry(ids: [String]) async
+    /// What the store cannot report, said once where events are shown ("memcached 1.6.18
+    /// logs no deletions: ...").
+    var notes: [String] { get }
+}
+
+extension SessionEventSource {
+    public var notes: [String] { [] }
 }
 
 /// Options of a migration between nodes.

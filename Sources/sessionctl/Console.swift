@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import MemcachedSessions
 import RedisSessions
 import SessionKit
 import SessionOps
@@ -90,7 +91,7 @@ final class Console: @unchecked Sendable {
     let contextName: String?
 
     /// Every kind of store this program can open.
-    static let factory = StoreFactory([RedisSessionStore.kind, SessiondStore.kind])
+    static let factory = StoreFactory([RedisSessionStore.kind, SessiondStore.kind, MemcachedStore.kind])
 
     /// The operations of this command: its store, policy, audit log and output.
     var ops: Operations {

@@ -1,0 +1,93 @@
+import CZlib
+
+/// Memcached keys are bytes; sessions carry keys and ids as text. Printable UTF-8 keys stay
+/// as they are; any other byte (control, space, `%`, invalid UTF-8) is written `%XX`, so
+/// the text round-trips to the same key and never puts a raw control byte on a terminal.
+enum KeyText {
+    static func text(_ key: [UInt8]) -> String {
+        if let s = String(validating: key, as: UTF8.self),
+            !s.unicodeScalars.contains(where: {
+                $0.value < 0x21 || $0.value == 0x7F || $0 == "%" || ($0.value >= 0x80 && $0.value < 0xA0)
+            })
+        {
+            return s
+        }
+        var out = ""
+        for b in key {
+            if b > 0x20 && b < 0x7F && b != UInt8(ascii: "%") {
+                out.unicodeScalars.append(UnicodeScalar(b))
+            } else {
+                out += "%" + (b < 16 ? "0" : "") + String(b, radix: 16, uppercase: true)
+            }
+        }
+        return out
+    }
+
+    static func bytes(_ text: String) -> [UInt8] {
+        let utf8 = Array(text.utf8)
+        guard utf8.contains(UInt8(ascii: "%")) else { return utf8 }
+        var out: [UInt8] = []
+        var i = 0
+        while i < utf8.count {
+            if utf8[i] == UInt8(ascii: "%"), i + 2 < utf8.count, let h = hex(utf8[i + 1]), let l = hex(utf8[i + 2]) {
+                out.append(h << 4 | l)
+                i += 3
+            } else {
+                out.append(utf8[i])
+                i += 1
+            }
+        }
+        return out
+    }
+
+    private static func hex(_ c: UInt8) -> UInt8? {
+        switch c {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): return c - UInt8(ascii: "0")
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): return c - UInt8(ascii: "A") + 10
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): return c - UInt8(ascii: "a") + 10
+        default: return nil
+        }
+    }
+}
+
+/// zlib (RFC 1950) inflation with a cap on the output: dalli and pymemcache compress large
+/// values. A value that inflates beyond the cap, or is not zlib, is an error, never a crash.
+enum Inflate {
+    struct Failure: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    static func zlib(_ input: [UInt8], limit: Int = 16 << 20) throws -> [UInt8] {
+        var stream = z_stream()
+        guard inflateInit_(&stream, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
+            throw Failure(description: "zlib: cannot start inflating")
+        }
+        defer { inflateEnd(&stream) }
+        var out: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+        var input = input
+        let status: Int32 = input.withUnsafeMutableBufferPointer { inBuf in
+            stream.next_in = inBuf.baseAddress
+            stream.avail_in = UInt32(inBuf.count)
+            while true {
+                let rc = chunk.withUnsafeMutableBufferPointer { outBuf -> Int32 in
+                    stream.next_out = outBuf.baseAddress
+                    stream.avail_out = UInt32(outBuf.count)
+                    return inflate(&stream, Z_NO_FLUSH)
+                }
+                let produced = chunk.count - Int(stream.avail_out)
+                out += chunk[0..<produced]
+                if rc == Z_STREAM_END { return Z_STREAM_END }
+                if rc != Z_OK { return rc }
+                if out.count > limit { return Z_MEM_ERROR }
+                if produced == 0 && stream.avail_in == 0 { return Z_BUF_ERROR }
+            }
+        }
+        switch status {
+        case Z_STREAM_END: return out
+        case Z_MEM_ERROR: throw Failure(description: "zlib: the value inflates beyond \(limit >> 20) MiB")
+        case Z_BUF_ERROR: throw Failure(description: "zlib: the compressed value is truncated")
+        default: throw Failure(description: "zlib: not a valid compressed value (\(status))")
+        }
+    }
+}

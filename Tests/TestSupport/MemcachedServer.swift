@@ -1,0 +1,134 @@
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// A real `memcached` on a free loopback port, stopped when released.
+public final class MemcachedServer: @unchecked Sendable {
+    public private(set) var port: Int
+    private var process: ChildProcess
+    private var arguments: [String]
+    private let binary: String
+    public let directory: String
+
+    public var address: String { "127.0.0.1:\(port)" }
+    public var urlString: String { "memcached://127.0.0.1:\(port)" }
+
+    /// Starts a node; `options` are extra command-line flags (`-X`, `-o no_lru_crawler`).
+    public init(memoryMB: Int = 64, options: [String] = []) throws {
+        guard
+            let binary = findExecutable("memcached")
+                ?? ["/usr/bin/memcached"].first(where: {
+                    FileManager.default.isExecutableFile(atPath: $0)
+                })
+        else {
+            throw HarnessError("memcached not found on PATH: install memcached (the README's test command does)")
+        }
+        self.binary = binary
+        directory = try makeTemporaryDirectory("sessionctl-memcached")
+        port = freePort()
+        var args = ["-p", String(port), "-l", "127.0.0.1", "-U", "0", "-m", String(memoryMB), "-t", "2"]
+        // memcached refuses to run as root without a user to switch to.
+        if getuid() == 0 { args += ["-u", "root"] }
+        args += options
+        arguments = args
+        process = try ChildProcess(path: binary, arguments: args, outputPath: directory + "/memcached.log")
+        var attempt = 0
+        while true {
+            do {
+                try waitUntilReady()
+                break
+            } catch {
+                attempt += 1
+                guard attempt < 3, !process.isRunning else { throw error }
+                port = freePort()
+                arguments[1] = String(port)
+                process = try ChildProcess(path: binary, arguments: arguments, outputPath: directory + "/memcached.log")
+            }
+        }
+    }
+
+    private func waitUntilReady() throws {
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline {
+            if !process.isRunning {
+                let log = (try? String(contentsOfFile: directory + "/memcached.log", encoding: .utf8)) ?? ""
+                throw HarnessError("memcached exited at start (port \(port)): \(log.suffix(400))")
+            }
+            if (try? command("version").hasPrefix("VERSION")) == true { return }
+            usleep(20_000)
+        }
+        throw HarnessError("memcached did not answer within 10 s (port \(port))")
+    }
+
+    /// Sends raw protocol text and returns what the node answered up to `until` (a line that
+    /// ends the reply: `END`, `STORED`...), or the first line.
+    @discardableResult
+    public func command(_ text: String, until terminator: String? = nil) throws -> String {
+        let fd = try connectLoopback(port: port, receiveTimeoutSeconds: 5)
+        defer { close(fd) }
+        send(fd, text.hasSuffix("\r\n") ? text : text + "\r\n")
+        var out: [UInt8] = []
+        var buf = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = read(fd, &buf, buf.count)
+            if n <= 0 { break }
+            out += buf[0..<n]
+            let s = String(decoding: out, as: UTF8.self)
+            if let terminator {
+                if s.hasSuffix(terminator + "\r\n") { break }
+            } else if s.hasSuffix("\r\n") {
+                break
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Stores raw bytes under a key (any bytes: the key goes base64 with the meta `b` flag).
+    public func set(key: [UInt8], value: [UInt8], flags: UInt32 = 0, ttl: Int = 0) throws {
+        let b64 = Data(key).base64EncodedString()
+        let fd = try connectLoopback(port: port, receiveTimeoutSeconds: 5)
+        defer { close(fd) }
+        var msg = Array("ms \(b64) \(value.count) T\(ttl) F\(flags) b\r\n".utf8)
+        msg += value + [13, 10]
+        var off = 0
+        while off < msg.count {
+            let n = msg[off...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            if n <= 0 { throw HarnessError("write to memcached failed") }
+            off += n
+        }
+        var buf = [UInt8](repeating: 0, count: 256)
+        let n = read(fd, &buf, buf.count)
+        let reply = n > 0 ? String(decoding: buf[0..<n], as: UTF8.self) : ""
+        guard reply.hasPrefix("HD") else { throw HarnessError("memcached did not store the key: \(reply)") }
+    }
+
+    public func set(_ key: String, _ value: [UInt8], flags: UInt32 = 0, ttl: Int = 0) throws {
+        try set(key: Array(key.utf8), value: value, flags: flags, ttl: ttl)
+    }
+
+    /// Whether a key is there (read without touching it).
+    public func has(_ key: String) throws -> Bool {
+        try command("mg \(key) u").hasPrefix("HD")
+    }
+
+    public func stop() {
+        process.stop()
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    /// Kills the node hard; `restart()` brings it back (empty) on the same port.
+    public func kill() {
+        process.signal(SIGKILL)
+        process.wait(seconds: 5)
+    }
+
+    public func restart() throws {
+        kill()
+        process = try ChildProcess(path: binary, arguments: arguments, outputPath: directory + "/memcached.log")
+        try waitUntilReady()
+    }
+
+    deinit { stop() }
+}
