@@ -2,17 +2,29 @@
 # Installs the system packages sessionctl needs to build, test and demo, when missing.
 # Runs `apt-get update` at most once. Uses sudo when not root.
 set -euo pipefail
-packages=(libncurses-dev libhiredis-dev redis-server redis-tools tmux pkg-config)
+packages=(
+  libncurses-dev libhiredis-dev zlib1g-dev redis-server redis-tools tmux pkg-config
+  # memcached and the frameworks whose sessions the memcached tests write and read back
+  memcached sasl2-bin php-cli php-memcached php-memcache ruby-rack ruby-dalli ruby-connection-pool
+)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-echo "installing: ${missing[*]}" >&2
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
-# The package starts a system redis on 6379 on some images; the tests and the demo use
-# their own servers on free ports and never need it.
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+  # Debian starts the services it installs (redis on 6379, memcached on 11211 on some
+  # images); the tests and the demo run their own on free ports and never need them.
+  $SUDO service memcached stop >/dev/null 2>&1 || true
+fi
+# Django and pymemcache (PyPI) for the python3 on PATH, which the tests run.
+if ! python3 -c "import django, pymemcache" 2>/dev/null; then
+  echo "installing from PyPI: django pymemcache" >&2
+  python3 -m pip install -q django pymemcache 2>/dev/null \
+    || python3 -m pip install -q --break-system-packages django pymemcache
+fi

@@ -13,6 +13,8 @@ public protocol ConsoleBackend: Sendable {
     var eventSetting: EventSettingWords? { get }
     /// Nodes where that setting is off.
     func notificationsOff() async -> [String]
+    /// What the store's events cannot report, shown above them.
+    var eventNotes: [String] { get }
     /// Live events (the TUI tracks deadlines itself, from its rows).
     func events() -> AsyncThrowingStream<SessionEvent, Error>
     /// Asks the store to notice expiries whose deadline passed (Redis is lazy about them).

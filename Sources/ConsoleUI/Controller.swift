@@ -30,6 +30,7 @@ public final class TUIController: @unchecked Sendable {
         state.themeNames = themes.available()
         state.migrateTargets = backend.migrateTargets
         state.eventSetting = backend.eventSetting
+        state.eventNotes = backend.eventNotes
     }
 
     /// A message shown when the screen opens (a theme fallback, say).

@@ -25,6 +25,10 @@ extension Renderer {
                 .eventGap)
             y += 1
         }
+        for note in s.eventNotes where y + 2 < body.upperBound {
+            c.put(y, 1, "note: " + note, .dim)
+            y += 1
+        }
         c.fill(y, from: 0, .tableHeader)
         c.put(y, 1, fit("TIME", 13) + fit("EVENT", 10) + fit("NODE", 17) + fit("SESSION", 38) + "USER", .tableHeader)
         y += 1

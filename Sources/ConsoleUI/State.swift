@@ -188,6 +188,8 @@ public struct AppState: Sendable {
     public var notificationsOff: [String] = []
     /// The store's server setting for events, in its own words (nil: the store has none).
     public var eventSetting: EventSettingWords?
+    /// What the store's events cannot report (memcached logs no deletions...).
+    public var eventNotes: [String] = []
     public var inspect: Session? = nil
     public var inspectLines: [(String, Role)] = []
     public var inspectScroll = 0

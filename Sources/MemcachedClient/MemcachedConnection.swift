@@ -32,6 +32,8 @@ public final class MemcachedConnection {
     private var buffer: [UInt8]
     private var start = 0
     private var end = 0
+    /// Whether the node ever answered (a node that hangs up at once speaks another protocol).
+    private var answered = false
 
     public struct Timeouts: Sendable {
         public var connectMs: Int
@@ -168,9 +170,18 @@ public final class MemcachedConnection {
             if n < 0 && errno == EINTR { continue }
             if n == 0 {
                 close()
+                guard answered else {
+                    throw .connection(
+                        node: endpoint.nodeName,
+                        message:
+                            "the node closed the connection without a reply: a node with SASL (-S) speaks only the "
+                            + "binary protocol, which has no metadump or watch; give sessionctl ASCII auth (-Y) instead"
+                    )
+                }
                 throw .connection(node: endpoint.nodeName, message: "the node closed the connection")
             }
             if n < 0 { throw failure("read failed") }
+            answered = true
             end += n
             return
         }

@@ -121,6 +121,8 @@ struct StoreBackend: ConsoleBackend {
 
     func nodeFacts() async -> [NodeInfo] { await console.store.nodes(.cheap) }
 
+    var eventNotes: [String] { capabilities.events?.notes ?? [] }
+
     func events() -> AsyncThrowingStream<SessionEvent, Error> {
         guard let source = capabilities.events else {
             return AsyncThrowingStream { $0.finish() }

@@ -87,6 +87,7 @@ struct Watch: ConsoleCommand {
         }
         console.output.flush()
 
+        for note in source.notes { Terminal.note("note: \(note)") }
         let stream = source.events(kinds: kinds, deadlines: .byStore)
         let start = currentTimeMs()
         let limit = count

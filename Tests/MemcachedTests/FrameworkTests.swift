@@ -225,6 +225,21 @@ func collect(_ store: any SessionStore, _ query: ListQuery = ListQuery()) async 
         #expect(off.failedNodes.first?.message.contains("lru_crawler") == true, "\(off.failedNodes)")
     }
 
+    @Test func asciiAuthLogsInAndASASLNodeIsExplained() async throws {
+        let m = try MemcachedServer(asciiAuth: ["ops:s3cret-pw"])
+        let good = try CLI.run(["ls", "--store", "memcached://ops:s3cret-pw@\(m.address)"])
+        #expect(good.code == 0, "\(good)")
+        let bad = try CLI.run(["ls", "--store", "memcached://ops:wrong-pw@\(m.address)"])
+        #expect(bad.code == 3 && bad.stderr.contains("authentication failed"), "\(bad)")
+        #expect(!bad.stderr.contains("wrong-pw") && !bad.stdout.contains("wrong-pw"), "never print a password")
+        let none = try CLI.run(["ls", "--store", m.urlString])
+        #expect(none.code == 3 && none.stderr.contains("unauthenticated"), "\(none)")
+
+        let sasl = try MemcachedServer(sasl: true)
+        let refused = try CLI.run(["ls", "--store", sasl.urlString])
+        #expect(refused.code == 3 && refused.stderr.contains("SASL") && refused.stderr.contains("-Y"), "\(refused)")
+    }
+
     @Test func aCopyOnASecondNodeIsAReplicaNotASecondSession() async throws {
         let a = try MemcachedServer()
         let b = try MemcachedServer()

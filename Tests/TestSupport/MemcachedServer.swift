@@ -11,12 +11,17 @@ public final class MemcachedServer: @unchecked Sendable {
     private var arguments: [String]
     private let binary: String
     public let directory: String
+    private var environment: [String: String] = [:]
 
     public var address: String { "127.0.0.1:\(port)" }
     public var urlString: String { "memcached://127.0.0.1:\(port)" }
 
     /// Starts a node; `options` are extra command-line flags (`-X`, `-o no_lru_crawler`).
-    public init(memoryMB: Int = 64, options: [String] = []) throws {
+    /// `asciiAuth` turns on ASCII auth (`-Y`) with these `user:password` lines; `sasl` turns
+    /// on SASL (`-S`, binary protocol only) with a user made by `saslpasswd2`.
+    public init(
+        memoryMB: Int = 64, options: [String] = [], asciiAuth: [String]? = nil, sasl: Bool = false
+    ) throws {
         guard
             let binary = findExecutable("memcached")
                 ?? ["/usr/bin/memcached"].first(where: {
@@ -31,9 +36,36 @@ public final class MemcachedServer: @unchecked Sendable {
         var args = ["-p", String(port), "-l", "127.0.0.1", "-U", "0", "-m", String(memoryMB), "-t", "2"]
         // memcached refuses to run as root without a user to switch to.
         if getuid() == 0 { args += ["-u", "root"] }
+        if let asciiAuth {
+            try (asciiAuth.joined(separator: "\n") + "\n").write(
+                toFile: directory + "/auth", atomically: true, encoding: .utf8)
+            args += ["-Y", directory + "/auth"]
+        }
+        var environment = ProcessInfo.processInfo.environment
+        if sasl {
+            guard
+                let saslpasswd = findExecutable("saslpasswd2")
+                    ?? ["/usr/sbin/saslpasswd2"].first(where: {
+                        FileManager.default.isExecutableFile(atPath: $0)
+                    })
+            else {
+                throw HarnessError("saslpasswd2 not found: install sasl2-bin (the README's test command does)")
+            }
+            try "mech_list: plain\nsasldb_path: \(directory)/sasldb2\n".write(
+                toFile: directory + "/memcached.conf", atomically: true, encoding: .utf8)
+            try "secret\n".write(toFile: directory + "/pw", atomically: true, encoding: .utf8)
+            let p = try ChildProcess(
+                path: saslpasswd, arguments: ["-a", "memcached", "-c", "-p", "-f", directory + "/sasldb2", "ops"],
+                stdinPath: directory + "/pw")
+            guard p.wait(seconds: 10), p.exitCode == 0 else { throw HarnessError("saslpasswd2 failed") }
+            environment["SASL_CONF_PATH"] = directory
+            args += ["-S"]
+        }
+        self.environment = environment
         args += options
         arguments = args
-        process = try ChildProcess(path: binary, arguments: args, outputPath: directory + "/memcached.log")
+        process = try ChildProcess(
+            path: binary, arguments: args, environment: environment, outputPath: directory + "/memcached.log")
         var attempt = 0
         while true {
             do {
@@ -44,10 +76,14 @@ public final class MemcachedServer: @unchecked Sendable {
                 guard attempt < 3, !process.isRunning else { throw error }
                 port = freePort()
                 arguments[1] = String(port)
-                process = try ChildProcess(path: binary, arguments: arguments, outputPath: directory + "/memcached.log")
+                process = try ChildProcess(
+                    path: binary, arguments: arguments, environment: environment,
+                    outputPath: directory + "/memcached.log")
             }
         }
     }
+
+    private var sasl: Bool { arguments.contains("-S") }
 
     private func waitUntilReady() throws {
         let deadline = Date().addingTimeInterval(10)
@@ -56,7 +92,10 @@ public final class MemcachedServer: @unchecked Sendable {
                 let log = (try? String(contentsOfFile: directory + "/memcached.log", encoding: .utf8)) ?? ""
                 throw HarnessError("memcached exited at start (port \(port)): \(log.suffix(400))")
             }
-            if (try? command("version").hasPrefix("VERSION")) == true { return }
+            // Any answer will do (a node with ASCII auth answers CLIENT_ERROR before login).
+            if let reply = try? command("version"), !reply.isEmpty { return }
+            // A SASL node hangs up on text commands: that it accepts a connection is enough.
+            if sasl, (try? connectLoopback(port: port)).map({ close($0) }) != nil { return }
             usleep(20_000)
         }
         throw HarnessError("memcached did not answer within 10 s (port \(port))")
@@ -126,7 +165,8 @@ public final class MemcachedServer: @unchecked Sendable {
 
     public func restart() throws {
         kill()
-        process = try ChildProcess(path: binary, arguments: arguments, outputPath: directory + "/memcached.log")
+        process = try ChildProcess(
+            path: binary, arguments: arguments, environment: environment, outputPath: directory + "/memcached.log")
         try waitUntilReady()
     }
 
