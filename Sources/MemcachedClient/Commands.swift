@@ -31,11 +31,25 @@ public let relativeExpiryLimit: Int64 = 30 * 24 * 3600
 /// replies in order.
 extension MemcachedConnection {
     private func metaLine(_ verb: String, _ key: [UInt8], _ flags: String) -> [UInt8] {
-        let (token, b64) = MetaProtocol.metaKey(key)
-        var line = Array((verb + " ").utf8) + token
-        if !flags.isEmpty { line += Array((" " + flags).utf8) }
-        if b64 { line += Array(" b".utf8) }
-        return line + [13, 10]
+        var line: [UInt8] = []
+        appendMetaLine(&line, verb, key, flags)
+        return line
+    }
+
+    /// Appends `VERB KEY FLAGS [b]\r\n` to a request buffer (no intermediate arrays: a
+    /// listing sends one per session).
+    private func appendMetaLine(_ out: inout [UInt8], _ verb: String, _ key: [UInt8], _ flags: String) {
+        out.append(contentsOf: verb.utf8)
+        out.append(UInt8(ascii: " "))
+        let plain = MetaProtocol.isPlainKey(key)
+        if plain { out.append(contentsOf: key) } else { out.append(contentsOf: MetaProtocol.base64(key)) }
+        if !flags.isEmpty {
+            out.append(UInt8(ascii: " "))
+            out.append(contentsOf: flags.utf8)
+        }
+        if !plain { out.append(contentsOf: " b".utf8) }
+        out.append(13)
+        out.append(10)
     }
 
     private func refusal(_ header: MetaProtocol.MetaHeader?, _ line: ArraySlice<UInt8>) -> MemcachedError {
@@ -50,26 +64,20 @@ extension MemcachedConnection {
         guard !keys.isEmpty else { return [] }
         var out: [UInt8] = []
         out.reserveCapacity(keys.count * 48)
-        for k in keys { out += metaLine("mg", k, "s v t f l u") }
+        for k in keys { appendMetaLine(&out, "mg", k, "s v t f l u") }
         try write(out)
         var values: [MetaValue?] = []
         values.reserveCapacity(keys.count)
         for _ in keys {
             let line = try readLine()
-            let header = MetaProtocol.metaHeader(line)
-            guard let h = header else { throw refusal(nil, line) }
-            switch h.code {
-            case "EN":
+            switch MetaProtocol.valueHeader(line) {
+            case .miss:
                 values.append(nil)
-            case "VA":
-                let n = h.valueLength ?? 0
-                let ttl = h.int("t") ?? -1
-                let flags = UInt32(truncatingIfNeeded: h.int("f") ?? 0)
-                let idle = h.int("l")
+            case .value(let n, let ttl, let flags, let idle):
                 let value = try readValue(n)
                 values.append(MetaValue(value: value, ttlSeconds: ttl, clientFlags: flags, idleSeconds: idle))
-            default:
-                throw refusal(h, line)
+            case .other:
+                throw refusal(MetaProtocol.metaHeader(line), line)
             }
         }
         return values

@@ -49,20 +49,27 @@ public enum MetaProtocol {
         var la: Int64?
         var size: Int64?
         var fetched: Bool?
-        for field in line.split(separator: UInt8(ascii: " "), omittingEmptySubsequences: true) {
-            guard let eq = field.firstIndex(of: UInt8(ascii: "=")) else { continue }
-            let name = field[field.startIndex..<eq]
-            let value = field[(eq + 1)...]
-            if name.elementsEqual("key".utf8) {
-                key = percentDecode(value)
-            } else if name.elementsEqual("exp".utf8) {
-                exp = integer(value)
-            } else if name.elementsEqual("la".utf8) {
-                la = integer(value)
-            } else if name.elementsEqual("size".utf8) {
-                size = integer(value)
-            } else if name.elementsEqual("fetch".utf8) {
+        // One pass, no allocation but the key: a dump is millions of these lines.
+        var i = line.startIndex
+        let end = line.endIndex
+        while i < end {
+            while i < end && line[i] == UInt8(ascii: " ") { i += 1 }
+            let nameStart = i
+            while i < end && line[i] != UInt8(ascii: "=") && line[i] != UInt8(ascii: " ") { i += 1 }
+            guard i < end, line[i] == UInt8(ascii: "=") else { continue }
+            let name = line[nameStart..<i]
+            i += 1
+            let valueStart = i
+            while i < end && line[i] != UInt8(ascii: " ") { i += 1 }
+            let value = line[valueStart..<i]
+            switch (name.count, name.first) {
+            case (3, UInt8(ascii: "k")?) where name.elementsEqual("key".utf8): key = percentDecode(value)
+            case (3, UInt8(ascii: "e")?) where name.elementsEqual("exp".utf8): exp = integer(value)
+            case (2, UInt8(ascii: "l")?) where name.elementsEqual("la".utf8): la = integer(value)
+            case (4, UInt8(ascii: "s")?) where name.elementsEqual("size".utf8): size = integer(value)
+            case (5, UInt8(ascii: "f")?) where name.elementsEqual("fetch".utf8):
                 fetched = value.elementsEqual("yes".utf8)
+            default: break
             }
         }
         guard let key, !key.isEmpty else { return .malformed(printable(line)) }
@@ -71,6 +78,7 @@ public enum MetaProtocol {
 
     /// `%XX` sequences decoded; a stray or bad `%` is kept as is.
     public static func percentDecode(_ s: ArraySlice<UInt8>) -> [UInt8] {
+        guard s.contains(UInt8(ascii: "%")) else { return Array(s) }
         var out: [UInt8] = []
         out.reserveCapacity(s.count)
         var i = s.startIndex
@@ -181,6 +189,44 @@ public enum MetaProtocol {
             guard let a = flag.asciiValue, let v = flags[a] else { return nil }
             return MetaProtocol.integer(v)
         }
+    }
+
+    /// The reply to `mg ... s v t f l`: `EN` (nil), or `VA` with the value length and the
+    /// flags this client asks for; `.other` for anything else (an error line). A fast path:
+    /// every listed session's reply goes through here.
+    public enum ValueHeader: Sendable, Equatable {
+        case miss
+        case value(length: Int, ttl: Int64, flags: UInt32, idle: Int64?)
+        case other
+    }
+
+    public static func valueHeader(_ line: ArraySlice<UInt8>) -> ValueHeader {
+        if line.elementsEqual("EN".utf8) { return .miss }
+        guard line.count > 3, line.starts(with: "VA ".utf8) else { return .other }
+        var i = line.startIndex + 3
+        let end = line.endIndex
+        var tokenStart = i
+        while i < end && line[i] != UInt8(ascii: " ") { i += 1 }
+        guard let length = integer(line[tokenStart..<i]), length >= 0, length <= Int64(Int32.max) else {
+            return .other
+        }
+        var ttl: Int64 = -1
+        var flags: UInt32 = 0
+        var idle: Int64?
+        while i < end {
+            i += 1
+            tokenStart = i
+            while i < end && line[i] != UInt8(ascii: " ") { i += 1 }
+            guard tokenStart < i else { continue }
+            let v = line[(tokenStart + 1)..<i]
+            switch line[tokenStart] {
+            case UInt8(ascii: "t"): ttl = integer(v) ?? -1
+            case UInt8(ascii: "f"): flags = UInt32(truncatingIfNeeded: integer(v) ?? 0)
+            case UInt8(ascii: "l"): idle = integer(v)
+            default: break
+            }
+        }
+        return .value(length: Int(length), ttl: ttl, flags: flags, idle: idle)
     }
 
     /// Parses a meta reply header; nil when it is not one (an error line is returned as the

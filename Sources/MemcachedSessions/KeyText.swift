@@ -5,6 +5,9 @@ import CZlib
 /// the text round-trips to the same key and never puts a raw control byte on a terminal.
 enum KeyText {
     static func text(_ key: [UInt8]) -> String {
+        if key.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "%") }) {
+            return String(decoding: key, as: UTF8.self)
+        }
         if let s = String(validating: key, as: UTF8.self),
             !s.unicodeScalars.contains(where: {
                 $0.value < 0x21 || $0.value == 0x7F || $0 == "%" || ($0.value >= 0x80 && $0.value < 0xA0)

@@ -19,7 +19,7 @@ public struct MemcachedLayout: Sendable {
 
     /// The session id of a session key of this layout; nil for other keys and companions.
     public func sessionID(forKey key: String) -> String? {
-        guard key.hasPrefix(prefix), key.count > prefix.count, !isCompanion(key) else { return nil }
+        guard key.utf8.count > prefix.utf8.count, key.hasPrefix(prefix), !isCompanion(key) else { return nil }
         let id = key.dropFirst(prefix.count)
         return idRule(id) ? String(id) : nil
     }

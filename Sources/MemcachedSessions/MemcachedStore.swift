@@ -70,7 +70,20 @@ public final class MemcachedStore: SessionStore {
     /// Reads the candidates' values (and msm's validity keys) in one pipeline and turns
     /// them into sessions; keys whose value is not a session are dropped.
     func read(_ cands: [Candidate], on node: Node, withAttributes: Bool) async throws -> [Session] {
-        guard !cands.isEmpty else { return [] }
+        let fetched = try await fetch(cands, on: node)
+        return decode(fetched, node: node.name, withAttributes: withAttributes)
+    }
+
+    /// The candidates with their values, as one pipeline read them.
+    struct Fetched: Sendable {
+        let candidates: [Candidate]
+        let values: [MetaValue?]
+        /// Where each msm candidate's validity value is in `values`.
+        let validityIndex: [Int: Int]
+    }
+
+    func fetch(_ cands: [Candidate], on node: Node) async throws -> Fetched {
+        guard !cands.isEmpty else { return Fetched(candidates: [], values: [], validityIndex: [:]) }
         var keys = cands.map(\.key)
         var validityIndex: [Int: Int] = [:]
         for (i, c) in cands.enumerated() where c.layouts.first?.name == "msm" {
@@ -78,13 +91,31 @@ public final class MemcachedStore: SessionStore {
             keys.append(KeyText.bytes(c.layouts[0].prefix + "validity:" + c.id))
         }
         let values = try await node.client.metaGet(keys)
+        return Fetched(candidates: cands, values: values, validityIndex: validityIndex)
+    }
+
+    /// Decodes a batch in two halves at once (decoding is most of a listing's work).
+    func decodeInParallel(_ f: Fetched, node: String, withAttributes: Bool) async -> [Session] {
+        let n = f.candidates.count
+        guard n >= 64 else { return decode(f, node: node, withAttributes: withAttributes) }
+        async let first = decode(f, range: 0..<(n / 2), node: node, withAttributes: withAttributes)
+        let second = decode(f, range: (n / 2)..<n, node: node, withAttributes: withAttributes)
+        return await first + second
+    }
+
+    func decode(_ f: Fetched, node: String, withAttributes: Bool) -> [Session] {
+        decode(f, range: 0..<f.candidates.count, node: node, withAttributes: withAttributes)
+    }
+
+    func decode(_ f: Fetched, range: Range<Int>, node: String, withAttributes: Bool) -> [Session] {
         let nowMs = currentTimeMs()
         var out: [Session] = []
-        out.reserveCapacity(cands.count)
-        for (i, c) in cands.enumerated() {
-            guard let v = values[i] else { continue }
-            let validity = validityIndex[i].flatMap { values[$0] }.flatMap { TomcatMSM.validity($0.value) }
-            if let s = session(c, value: v, validity: validity, node: node.name, nowMs: nowMs, full: withAttributes) {
+        out.reserveCapacity(range.count)
+        for i in range {
+            let c = f.candidates[i]
+            guard let v = f.values[i] else { continue }
+            let validity = f.validityIndex[i].flatMap { f.values[$0] }.flatMap { TomcatMSM.validity($0.value) }
+            if let s = session(c, value: v, validity: validity, node: node, nowMs: nowMs, full: withAttributes) {
                 out.append(s)
             }
         }
@@ -192,26 +223,52 @@ public final class MemcachedStore: SessionStore {
         let withAttributes = query.withAttributes || query.filter.needsAttributes
         let reader = MetadumpReader(endpoint: node.endpoint, timeouts: timeouts)
         var scanned = 0
+        // Four stages overlap: the dump of the next batch (its own thread), the values of
+        // this batch (the node's client thread), the decoding of this batch (a task) and the
+        // filtering and delivery of the previous one (here).
+        var decoding: Task<[Session], Never>?
+        defer { decoding?.cancel() }
         var next: [MetaProtocol.DumpItem]? = try await reader.next(max: 1000)
-        while let batch = next {
-            scanned += batch.count
-            async let upcoming = reader.next(max: 1000)
-            let sessions = try await read(candidates(batch), on: node, withAttributes: withAttributes)
-            let now = currentTimeMs()
-            var matching = sessions.filter { query.filter.matches($0, nowMs: now) }
-            if let seen { matching = await seen.firstSightings(matching) }
-            if let progress {
-                let page = await progress.accept(matching)
-                if !page.sessions.isEmpty { try await onPage(page.sessions) }
-                if page.done {
-                    _ = try? await upcoming
-                    await reader.finish()
-                    break
+        var stop = false
+        while !stop {
+            var upcoming: Task<[MetaProtocol.DumpItem]?, Error>?
+            var fetched: Fetched?
+            if let batch = next {
+                scanned += batch.count
+                upcoming = Task { try await reader.next(max: 1000) }
+                do { fetched = try await fetch(candidates(batch), on: node) } catch {
+                    upcoming?.cancel()
+                    _ = try? await upcoming?.value
+                    throw error
                 }
-            } else if !matching.isEmpty {
-                try await onPage(matching)
             }
-            next = try await upcoming
+            // This batch decodes while the previous one is filtered and delivered.
+            let previous = decoding
+            decoding = fetched.map { f in
+                Task { await self.decodeInParallel(f, node: node.name, withAttributes: withAttributes) }
+            }
+            if let previous {
+                let sessions = await previous.value
+                let now = currentTimeMs()
+                var matching = sessions.filter { query.filter.matches($0, nowMs: now) }
+                if let seen { matching = await seen.firstSightings(matching) }
+                if let progress {
+                    let page = await progress.accept(matching)
+                    if !page.sessions.isEmpty { try await onPage(page.sessions) }
+                    stop = page.done
+                } else if !matching.isEmpty {
+                    try await onPage(matching)
+                }
+            }
+            if stop {
+                upcoming?.cancel()
+                _ = try? await upcoming?.value
+                await reader.finish()
+                break
+            }
+            // The dump is over and the last batch was delivered.
+            guard let upcoming else { break }
+            next = try await upcoming.value
         }
         let bad = await reader.malformedCount
         let examples = await reader.malformed

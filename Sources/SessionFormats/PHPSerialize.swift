@@ -64,9 +64,29 @@ struct PHPParser {
     mutating func integer(until stop: UInt8) throws(DecodeError) -> Int64 {
         let at = r.pos
         let text = try r.until(stop, max: 24)
-        guard let v = Int64(String(decoding: text, as: UTF8.self)) else {
-            throw r.fail("'\(String(decoding: text, as: UTF8.self))' is not an integer", at: at)
+        // Parsed from the bytes (an optional sign, then digits; overflow is an error).
+        var i = text.startIndex
+        var negative = false
+        if i < text.endIndex, text[i] == UInt8(ascii: "-") || text[i] == UInt8(ascii: "+") {
+            negative = text[i] == UInt8(ascii: "-")
+            i += 1
         }
+        var v: Int64 = 0
+        var ok = i < text.endIndex
+        while ok, i < text.endIndex {
+            let d = text[i]
+            guard d >= UInt8(ascii: "0"), d <= UInt8(ascii: "9") else {
+                ok = false
+                break
+            }
+            let (m, o1) = v.multipliedReportingOverflow(by: 10)
+            let (a, o2) =
+                negative ? m.subtractingReportingOverflow(Int64(d - 48)) : m.addingReportingOverflow(Int64(d - 48))
+            if o1 || o2 { ok = false }
+            v = a
+            i += 1
+        }
+        guard ok else { throw r.fail("'\(String(decoding: text, as: UTF8.self))' is not an integer", at: at) }
         return v
     }
 

@@ -16,12 +16,12 @@ public struct JSONWriter {
             var i = 0
             let n = u.count
             while i < n {
+                // Runs of plain ASCII are copied at once.
+                let run = i
+                while i < n, u[i] >= 0x20, u[i] < 0x7F, u[i] != 0x22, u[i] != 0x5C { i += 1 }
+                if i > run { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: u[run..<i])) }
+                guard i < n else { break }
                 let b = u[i]
-                if b >= 0x20 && b < 0x7F && b != 0x22 && b != 0x5C {
-                    bytes.append(b)
-                    i += 1
-                    continue
-                }
                 switch b {
                 case 0x22:
                     bytes.append(0x5C)
