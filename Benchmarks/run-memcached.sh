@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Memcached listing benchmark (issue 14): N PHP sessions (memcached handler layout) in one
-# local memcached 1.6.18; times, in the same run and interleaved, (a) the C reference
-# (metadump + pipelined `mg ... u` batches of 1000, JSON lines, no decoding) and (b)
-# sessionctl ls -o jsonl (which also decodes every value for its user). Prints rates, the
-# ratio and sessionctl's peak memory. Not a test: no thresholds.
+# local memcached 1.6.18; times, in the same run and interleaved, (a) the C reference's
+# minimal listing (metadump + pipelined `mg ... u` batches of 1000, JSON lines, no decoding),
+# (b) the C reference doing the same work as sessionctl (each PHP session parsed far enough
+# to find its user, sessionctl's JSON fields) and (c) sessionctl ls -o jsonl. Prints rates,
+# the ratios and sessionctl's peak memory. Not a test: no thresholds.
 # Usage: Benchmarks/run-memcached.sh [SESSIONS=1000000] [ROUNDS=3]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,7 +30,9 @@ rate() { echo "scale=0; $1 / ($3 - $2)" | bc; }
 for r in $(seq "$ROUNDS"); do
   t0=$(now); "$out/memcached_ref" 127.0.0.1 "$port" > "$out/mref.jsonl" 2>"$out/mref.err"; t1=$(now)
   a=$(rate "$N" "$t0" "$t1")
+  t0=$(now); "$out/memcached_ref" 127.0.0.1 "$port" --same-work > "$out/mref-same.jsonl" 2>"$out/mref.err"; t1=$(now)
+  s=$(rate "$N" "$t0" "$t1")
   t0=$(now); /usr/bin/time -f "%M" -o "$out/mctl.mem" "$bin/sessionctl" ls --store "$store" -o jsonl > "$out/mctl.jsonl"; t1=$(now)
   b=$(rate "$N" "$t0" "$t1")
-  echo "round $r: C reference ${a}/s ($(wc -l < "$out/mref.jsonl") rows) | sessionctl ${b}/s ($(wc -l < "$out/mctl.jsonl") rows, peak RSS $(cat "$out/mctl.mem") KiB) | sessionctl/reference $(echo "scale=2; $b / $a" | bc)x"
+  echo "round $r: C minimal ${a}/s ($(wc -l < "$out/mref.jsonl") rows) | C same work ${s}/s | sessionctl ${b}/s ($(wc -l < "$out/mctl.jsonl") rows, peak RSS $(cat "$out/mctl.mem") KiB) | sessionctl/same-work $(echo "scale=2; $b / $s" | bc)x, sessionctl/minimal $(echo "scale=2; $b / $a" | bc)x"
 done

@@ -58,4 +58,22 @@ put("resp-request", b"\x05*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\nPING\r\nSESSI
 put("resp-reply", b"\x03*2\r\n$1\r\n0\r\n*1\r\n*6\r\n$2\r\nid\r\n$-1\r\n:-1\r\n:5\r\n:1\r\n:150\r\n+OK\r\n-MOVED n2 h:1\r\n")
 put("resp-reply", b"\x07$40\r\nn1 127.0.0.1:7001 myself,up 12 334\nn2 x:1 up\r\n")
 put("log-replay", b"*3\r\n$7\r\nLOG.DEL\r\n$2\r\nid\r\n$0\r\n\r\n")
+put("memcached-lines", b"key=memc.sess.key.a%20b exp=1700000000 la=1699999000 cas=7 fetch=no cls=1 size=90\nEND\r\n"
+    b"VA 5 t30 f1 s5 l2\r\nEN\r\nBUSY currently processing crawler request\r\n"
+    b"ts=1700000000.5123 gid=9 type=eviction key=rack%3Asession%3Aab fetch=no ttl=10 la=3 clsid=1 size=70\nskipped=4\n"
+    b"STAT curr_items 3\r\nops:p%40ss@h1:11311,h2")
+import struct
+def jstr(s):
+    return b"\x74" + struct.pack(">H", len(s)) + s.encode()
+integer = (b"\x73\x72" + struct.pack(">H", 17) + b"java.lang.Integer" + bytes.fromhex("12E2A0A4F7818738") + b"\x02"
+           + struct.pack(">H", 1) + b"I" + struct.pack(">H", 5) + b"value\x78\x72" + struct.pack(">H", 16)
+           + b"java.lang.Number" + bytes.fromhex("86AC951D0B94E08B") + b"\x02" + struct.pack(">H", 0) + b"\x78\x70"
+           + struct.pack(">i", 1))
+principal = b"\xAC\xED\x00\x05" + jstr("alice")
+sid = b"0123456789ABCDEF0123456789ABCDEF-n1"
+rest = (struct.pack(">qqi", 1700000000000, 1700000100000, 1800) + b"01" + struct.pack(">qq", 1700000100000, 0)
+        + struct.pack(">H", len(sid)) + sid + struct.pack(">H", 0) + struct.pack(">H", len(principal)) + principal
+        + struct.pack(">HH", 0, 0))
+put("msm", struct.pack(">HH", 2, 4 + len(rest)) + rest + b"\xAC\xED\x00\x05" + integer + jstr("cart") + jstr("abc"))
+put("msm", struct.pack(">iqq", 1800, 1, 2))
 print("seeds:", sum(len(fs) for _, _, fs in os.walk(out)))

@@ -88,6 +88,14 @@ enum Frameworks {
     }
 }
 
+actor Counter {
+    private var n = 0
+    func next() -> Int {
+        n += 1
+        return n
+    }
+}
+
 func collect(_ store: any SessionStore, _ query: ListQuery = ListQuery()) async throws -> ([Session], ListOutcome) {
     let c = Collector()
     let outcome = try await store.list(query) { await c.add($0) }
@@ -213,6 +221,29 @@ func collect(_ store: any SessionStore, _ query: ListQuery = ListQuery()) async 
         #expect(nodes.map(\.up) == [true, false] && nodes[1].error?.contains("connect") == true)
         let cli = try CLI.run(["ls", "--store", a.urlString, "--store", "memcached://127.0.0.1:\(deadPort)"])
         #expect(cli.stdout.contains("upnode1") && cli.stderr.contains("127.0.0.1:\(deadPort)"), "\(cli)")
+    }
+
+    @Test func aNodeThatDiesMidDumpKeepsWhatWasListedAndSaysSo() async throws {
+        let m = try MemcachedServer(memoryMB: 256)
+        let total = 60_000
+        for start in stride(from: 0, to: total, by: 10_000) {
+            try m.setMany(
+                (start..<(start + 10_000)).map { ("memc.sess.key.mid\($0)", Array("user|s:2:\"u\($0 % 10)\";".utf8)) },
+                ttl: 600)
+        }
+        let store = MemcachedStore(
+            endpoints: try MemcachedEndpoint.parse(m.urlString), timeouts: .init(connectMs: 500, commandMs: 2000))
+        let pages = Counter()
+        let collector = Collector()
+        let outcome = try await store.list(ListQuery()) { page in
+            await collector.add(page)
+            // The node dies after the first page: the listing must stop with what it has.
+            if await pages.next() == 1 { m.kill() }
+        }
+        let listed = await collector.sessions.count
+        #expect(listed > 0 && listed < total, "\(listed) listed")
+        #expect(outcome.failedNodes.map(\.node) == [m.address], "\(outcome.failedNodes)")
+        #expect(Set(await collector.sessions.map(\.id)).count == listed, "nothing listed twice")
     }
 
     @Test func aNodeThatForbidsDumpsSaysWhichFlag() async throws {

@@ -147,6 +147,33 @@ public final class MemcachedServer: @unchecked Sendable {
         try set(key: Array(key.utf8), value: value, flags: flags, ttl: ttl)
     }
 
+    /// Stores many items in one pipelined write (`ms ... q`, then `mn`).
+    public func setMany(_ items: [(key: String, value: [UInt8])], ttl: Int = 0) throws {
+        let fd = try connectLoopback(port: port, receiveTimeoutSeconds: 30)
+        defer { close(fd) }
+        var msg: [UInt8] = []
+        for (key, value) in items {
+            msg += Array("ms \(key) \(value.count) T\(ttl) q\r\n".utf8) + value + [13, 10]
+        }
+        msg += Array("mn\r\n".utf8)
+        var off = 0
+        while off < msg.count {
+            let n = msg[off...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            if n <= 0 { throw HarnessError("write to memcached failed") }
+            off += n
+        }
+        var reply: [UInt8] = []
+        var buf = [UInt8](repeating: 0, count: 4096)
+        while !String(decoding: reply, as: UTF8.self).hasSuffix("MN\r\n") {
+            let n = read(fd, &buf, buf.count)
+            if n <= 0 { throw HarnessError("memcached did not finish the bulk set") }
+            reply += buf[0..<n]
+        }
+        guard String(decoding: reply, as: UTF8.self) == "MN\r\n" else {
+            throw HarnessError("memcached refused some items: \(String(decoding: reply.prefix(200), as: UTF8.self))")
+        }
+    }
+
     /// Whether a key is there (read without touching it).
     public func has(_ key: String) throws -> Bool {
         try command("mg \(key) u").hasPrefix("HD")

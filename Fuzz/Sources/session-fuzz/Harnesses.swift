@@ -1,6 +1,7 @@
 import CFuzzDriver
 import Foundation
 import HouseStore
+import MemcachedClient
 import SessionFormats
 import SessionKit
 
@@ -32,6 +33,11 @@ enum Harnesses {
             _ = try? DurationText.milliseconds(text)
         },
         "toml": { _ = try? TOMLSubset.parse(String(decoding: $0, as: UTF8.self)) },
+        "msm": { bytes in
+            _ = try? TomcatMSM.decode(bytes)
+            _ = TomcatMSM.validity(bytes)
+        },
+        "memcached-lines": memcachedLines,
         "resp-request": respRequest,
         "resp-reply": respReply,
         "log-replay": logReplay,
@@ -97,6 +103,29 @@ enum Harnesses {
             if let t = r.text { _ = Wire.parseClusterNodes(t) }
             if case .bulk(let b) = r { _ = Wire.event(b, node: "n") }
         }
+    }
+
+    /// What a memcached node sends, line by line, through every line parser; the fast meta
+    /// header parser must agree with the general one.
+    static let memcachedLines: @Sendable ([UInt8]) -> Void = { bytes in
+        for line in bytes.split(separator: 10, omittingEmptySubsequences: false) {
+            _ = MetaProtocol.dumpLine(line)
+            _ = MetaProtocol.watchLine(line)
+            _ = MetaProtocol.stats([line])
+            let general = MetaProtocol.metaHeader(line)
+            switch MetaProtocol.valueHeader(line) {
+            case .value(let length, let ttl, _, _):
+                guard general?.code == "VA", general?.valueLength == length, general?.int("t") ?? -1 == ttl else {
+                    fatalError("the fast and the general meta header parsers differ")
+                }
+            case .miss:
+                guard general?.code == "EN" else { fatalError("EN read differently") }
+            case .other:
+                break
+            }
+            _ = MetaProtocol.percentDecode(line)
+        }
+        _ = try? MemcachedEndpoint.parse("memcached://" + String(decoding: bytes.prefix(200), as: UTF8.self))
     }
 
     /// sessiond's log replay on an arbitrary file.
