@@ -75,6 +75,8 @@ enum Frameworks {
           if mode == "write"
             s["warden.user.user.key"] = [[arg.to_i], "salt"]
             s["note"] = "hello"
+            # Over dalli's 4 KB threshold: the value is stored zlib-compressed (flag 2).
+            s["history"] = (1..600).map { |i| "page-#{i}" }
           end
           [200, {}, [s["note"].to_s]]
         end
@@ -141,6 +143,10 @@ func collect(_ store: any SessionStore, _ query: ListQuery = ListQuery()) async 
         #expect(byID["peclalice1"]?.schema == "php-memcache" && byID["peclalice1"]?.user == "alice")
         #expect(byID[djangoAlice]?.schema == "django" && byID[djangoAlice]?.user == "alice")
         #expect(byID[rackSID]?.schema == "rails" && byID[rackSID]?.user == "7")
+        let rackShown = try #require(try await store.get(id: rackSID))
+        #expect(rackShown.attributes.contains { $0.name == "history" }, "the compressed value inflated and decoded")
+        let rackFlags = try m.command("mg rack:session:\(rackSID) f u")
+        #expect(rackFlags.contains("f3") || rackFlags.contains("f2"), "dalli compressed it: \(rackFlags)")
         #expect(byID[Self.msmID]?.schema == "msm" && byID[Self.msmID]?.user == "alice")
         #expect(byID["exprAlice01"]?.schema == "express" && byID["exprAlice01"]?.user == "alice")
         // msm's validity key gives the real last access; companions are never sessions.
