@@ -86,7 +86,11 @@ import Testing
         #expect(Set(expired.compactMap(\.sessionID)) == ["w0", "w1"])
         for e in expired {
             #expect(e.user == "alice")
-            #expect(e.timeMs - deadline < 1500, "expired event \(e.timeMs - deadline) ms after the deadline")
+            // Active expiry is off: without the watcher's prompt these events would never come.
+            // The prompt goes out at the deadline; on a loaded 2-core CI machine (the
+            // framework interpreters of other suites running) the event arrived up to 1.7 s
+            // later, so the bound is generous and the `prompted` check below is the point.
+            #expect(e.timeMs - deadline < 5000, "expired event \(e.timeMs - deadline) ms after the deadline")
         }
         #expect(expired.contains { $0.prompted }, "at least one expiry was prompted by the watcher")
     }
