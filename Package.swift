@@ -58,20 +58,24 @@ let package = Package(
             dependencies: [
                 "SessiondServer", "HouseStore", "SessionKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]
+            ],
+            plugins: ["BuildVersion"]
         ),
         // What the console does, once: store factory, safety policy, audit, expire/logout/
         // migrate/drain, store-to-store migration, output formats, config contexts.
-        .target(name: "SessionOps", dependencies: ["SessionKit"]),
+        .target(name: "SessionOps", dependencies: ["SessionKit", "SessionFormats"]),
         // The TUI: the only importer of CNCurses.
         .target(name: "ConsoleUI", dependencies: ["SessionKit", "CNCurses"]),
+        // `git describe` stamped into the binary at build time (`sessionctl --version`).
+        .plugin(name: "BuildVersion", capability: .buildTool()),
         .executableTarget(
             name: "sessionctl",
             dependencies: [
                 "SessionKit", "SessionOps", "RedisSessions", "SessiondSessions", "SessiondServer", "ConsoleUI",
                 "MemcachedSessions",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]
+            ],
+            plugins: ["BuildVersion"]
         ),
         // Writes realistic sessions into Redis for the demo and the benchmarks.
         .executableTarget(

@@ -246,11 +246,13 @@ public struct ThemeLibrary: Sendable {
         if let d = env["SESSIONCTL_THEMES"] { dirs.append(d) }
         let config = env["XDG_CONFIG_HOME"] ?? ((env["HOME"] ?? "/tmp") + "/.config")
         dirs.append(config + "/sessionctl/themes")
-        // Walk up from the executable (…/.build/debug/sessionctl) to a folder holding themes/.
+        // Walk up from the executable (…/.build/debug/sessionctl) to a folder holding themes/,
+        // or an install prefix's share/sessionctl/themes (PREFIX/bin/sessionctl).
         var dir = executablePath
-        for _ in 0..<6 {
+        for level in 0..<6 {
             dir = asPath(dir).deletingLastComponent
             dirs.append(dir + "/themes")
+            if level == 1 { dirs.append(dir + "/share/sessionctl/themes") }
         }
         dirs.append("/usr/local/share/sessionctl/themes")
         dirs.append("/usr/share/sessionctl/themes")
@@ -258,7 +260,7 @@ public struct ThemeLibrary: Sendable {
     }
 
     public func available() -> [String] {
-        var names: Set<String> = []
+        var names: Set<String> = ["default"]  // built in
         for d in directories {
             for f in listDirectory(d) where f.hasSuffix(".toml") { names.insert(String(f.dropLast(5))) }
         }
@@ -280,6 +282,11 @@ public struct ThemeLibrary: Sendable {
             throw ThemeError(message: "theme inheritance loops: \((chain + [nameOrPath]).joined(separator: " -> "))")
         }
         guard let path = path(for: nameOrPath) else {
+            if nameOrPath == "default" {
+                return try Theme.parse(Theme.builtinDefaultText, name: "default") { parent in
+                    try load(parent, chain: chain + [nameOrPath])
+                }
+            }
             throw ThemeError(
                 message: "theme '\(nameOrPath)' not found (looked in \(directories.joined(separator: ", ")))")
         }

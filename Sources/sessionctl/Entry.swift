@@ -45,16 +45,18 @@ struct SessionCtl: AsyncParsableCommand {
         commandName: "sessionctl",
         abstract: "See and act on the live HTTP sessions of a web cluster (Redis, Spring Session, connect-redis, ...).",
         discussion: """
-            Stores are named by URL: redis://[user[:password]@]host[:port][/db] or unix:///path.
+            Stores are named by URL: redis://[user[:password]@]host[:port][/db], unix:///path,
+            memcached://[user:password@]host:port[,host:port...] or sessiond://host:port.
             Repeat --store for several independent nodes. The password may also come from
             REDISCLI_AUTH; it is never printed.
 
             Exit codes: 0 ok, 1 partial failure (a node down, some ids not found), 2 usage or
             refused (read-only, no --yes), 3 cannot connect or authenticate, 4 not found.
             """,
+        version: buildVersion,
         subcommands: [
             Tui.self, List.self, Show.self, Expire.self, Logout.self, Migrate.self, Watch.self, Nodes.self, Batch.self,
-            Themes.self, Demo.self,
+            Export.self, Import.self, Themes.self, Demo.self,
         ],
         defaultSubcommand: Tui.self
     )

@@ -12,7 +12,8 @@ struct Migrate: ConsoleCommand {
             sessionctl migrate --from-node N [--to NODE] drain N: every session goes to NODE, or else
                                                          to its next node on the ring (spread over the rest)
             sessionctl migrate --from URL --to URL [--filter EXPR]
-                                                         copy sessions between stores (Redis <-> sessiond),
+                                                         copy sessions between stores (Redis <-> sessiond,
+                                                         memcached -> Redis or sessiond),
                                                          deleting each at the source once the target has it
             Between stores: TTL, user, times and attributes are kept; each batch is deleted at the
             source only after the target confirmed it, so an interruption loses nothing and running

@@ -207,7 +207,8 @@ struct ThemesList: ParsableCommand {
                 _ = try lib.load(name)
                 status = "ok"
             } catch { status = "BROKEN: \(error)" }
-            print(name.padding(toLength: 18, withPad: " ", startingAt: 0) + (lib.path(for: name) ?? "") + "  " + status)
+            let place = lib.path(for: name) ?? "(built in)"
+            print(name.padding(toLength: 18, withPad: " ", startingAt: 0) + place + "  " + status)
         }
     }
 }

@@ -16,7 +16,8 @@ struct Sessiond: ParsableCommand {
             With --dir, every change is appended to DIR/sessiond.aof and replayed at start.
             A cluster: start each node with the same --cluster list and its own --node-id, e.g.
               sessiond --port 7001 --node-id n1 --cluster n1=127.0.0.1:7001,n2=127.0.0.1:7002,n3=127.0.0.1:7003
-            """)
+            """,
+        version: buildVersion)
 
     @Option(help: "Address to listen on (loopback unless told otherwise).") var bind = "127.0.0.1"
     @Option(help: "TCP port (0: pick a free one and print it).") var port = 7379

@@ -24,6 +24,14 @@ import Testing
         #expect(try lib.load("monochrome").style(.selected).reverse)
     }
 
+    @Test func theBuiltInDefaultIsThemesDefaultToml() throws {
+        let file = try String(contentsOfFile: Self.themesDir + "/default.toml", encoding: .utf8)
+        #expect(Theme.builtinDefaultText + "\n" == file, "edit themes/default.toml and BuiltinTheme.swift together")
+        // Found when no folder has it.
+        let nowhere = ThemeLibrary(directories: ["/nonexistent"])
+        #expect(try nowhere.load("default").name == "default" && nowhere.available() == ["default"])
+    }
+
     @Test func brokenThemesGiveClearMessages() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("themes-\(UUID().uuidString.prefix(6))")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
