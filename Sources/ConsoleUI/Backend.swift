@@ -5,6 +5,8 @@ import SessionKit
 public protocol ConsoleBackend: Sendable {
     var store: any SessionStore { get }
     var storeName: String { get }
+    /// The config context in use, shown as a badge in the header (nil: none).
+    var context: ContextBadge? { get }
     /// Nodes a session can be migrated to (empty: the store cannot migrate).
     var migrateTargets: [String] { get }
     /// Node facts without an expensive session count (the table's rows give it).
@@ -21,4 +23,22 @@ public protocol ConsoleBackend: Sendable {
     func promptExpiry(ids: [String]) async
     /// Runs a confirmed action (audited by the host); returns the message to flash.
     func perform(_ action: PendingAction) async -> (message: String, error: Bool)
+}
+
+/// A named context as the header shows it.
+public struct ContextBadge: Sendable, Equatable {
+    public var name: String
+    /// The badge's text (the context's name unless a label is set).
+    public var label: String
+    /// Marked production: a red badge, and every confirmation repeats the name.
+    public var production: Bool
+    /// A colour for the badge's background, overriding the theme's.
+    public var color: Color?
+
+    public init(name: String, label: String? = nil, production: Bool = false, color: Color? = nil) {
+        self.name = name
+        self.label = label ?? name
+        self.production = production
+        self.color = color
+    }
 }

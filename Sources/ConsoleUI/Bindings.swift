@@ -7,7 +7,7 @@ public enum Command: String, CaseIterable, Sendable {
     case inspect, back, filter, command, help, quit
     case mark, expire, logout, migrate
     case sortNext, sortReverse, refresh
-    case viewSessions, viewEvents, viewNodes
+    case viewSessions, viewEvents, viewNodes, viewStats
     case eventKinds, enableNotifications
 }
 
@@ -34,6 +34,7 @@ public struct Binding: Sendable {
         case .migrate: return "migrate"
         case .viewEvents: return "events"
         case .viewNodes: return "nodes"
+        case .viewStats: return "stats"
         case .eventKinds: return "kinds"
         case .enableNotifications: return "notify on"
         case .help: return "help"
@@ -104,6 +105,10 @@ public enum Bindings {
         Binding(
             keys: [.char("3")], label: "3", help: "nodes view", command: .viewNodes, views: [], footer: true,
             mutates: false),
+        Binding(
+            keys: [.char("4")], label: "4",
+            help: "stats view (per node and schema, signed in, top users, TTL/idle/age/size histograms)",
+            command: .viewStats, views: [], footer: false, mutates: false),
         Binding(
             keys: [.char("f")], label: "f", help: "events: cycle the kinds shown", command: .eventKinds,
             views: [.events], footer: true, mutates: false),

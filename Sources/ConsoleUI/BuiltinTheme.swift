@@ -42,5 +42,7 @@ extension Theme {
         memory-bar     = { fg = "#87d787" }
         node-down      = { fg = "#ff5f5f", attrs = ["bold"] }
         node-up        = { fg = "#87d787" }
+        context-badge  = { fg = "#000000", bg = "#87d7ff", attrs = ["bold"] }
+        context-production = { fg = "#ffffff", bg = "#d70000", attrs = ["bold"] }
         """#
 }

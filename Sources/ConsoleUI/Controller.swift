@@ -30,6 +30,8 @@ public final class TUIController: @unchecked Sendable {
         state.themeNames = themes.available()
         state.migrateTargets = backend.migrateTargets
         state.eventSetting = backend.eventSetting
+        state.context = backend.context
+        self.theme = Self.withContextColour(theme, backend.context)
         state.eventNotes = backend.eventNotes
     }
 
@@ -68,4 +70,14 @@ public final class TUIController: @unchecked Sendable {
 
     var themeChanged = false
     var lastPromptMs: Int64 = currentTimeMs()
+
+    /// The context's own colour wins over the theme's for its badge (whatever the theme).
+    static func withContextColour(_ theme: Theme, _ context: ContextBadge?) -> Theme {
+        guard let color = context?.color else { return theme }
+        var t = theme
+        let style = Style(fg: .rgb(255, 255, 255), bg: color, bold: true)
+        t.styles[.contextBadge] = style
+        t.styles[.contextProduction] = style
+        return t
+    }
 }

@@ -107,7 +107,7 @@ extension TUIController {
                 }
             case .setTheme(let name):
                 do {
-                    theme = try themes.load(name)
+                    theme = Self.withContextColour(try themes.load(name), state.context)
                     state.themeName = theme.name
                     state.showFlash("theme \(theme.name)", error: false, now: currentTimeMs())
                     themeChanged = true

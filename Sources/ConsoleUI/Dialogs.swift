@@ -37,6 +37,11 @@ extension AppState {
                     notificationsOff.joined(separator: ", ") + " (a server setting; audited).",
                 ], action: action)
         }
+        if let ctx = context, ctx.production, var d = dialog {
+            d.title = "[\(Sanitizer.display(ctx.name, limit: 30))] " + d.title
+            d.lines.append("This is the PRODUCTION context '\(Sanitizer.display(ctx.name, limit: 30))'.")
+            dialog = d
+        }
     }
 
     mutating func handleDialog(_ key: Key, now: Int64) -> [Effect] {

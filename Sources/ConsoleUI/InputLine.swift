@@ -95,6 +95,7 @@ extension AppState {
         case "sessions": view = .sessions
         case "events": view = .events
         case "nodes": view = .nodes
+        case "stats": view = .stats
         case "filter":
             do { return setFilter(try Filter(arg), now: now) } catch {
                 showFlash("filter: \(error.description)", error: true, now: now)

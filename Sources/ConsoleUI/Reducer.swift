@@ -113,6 +113,7 @@ extension AppState {
         case .viewSessions: view = .sessions
         case .viewEvents: view = .events
         case .viewNodes: view = .nodes
+        case .viewStats: view = .stats
         case .eventKinds:
             let cycle: [Set<SessionEvent.Kind>] = [
                 Set(SessionEvent.Kind.allCases), [.expired, .gap], [.evicted, .gap], [.deleted, .gap],

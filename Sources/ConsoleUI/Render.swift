@@ -18,6 +18,7 @@ public enum Renderer {
         case .sessions: sessions(s, c, body, now)
         case .events: events(s, c, body, now)
         case .nodes: nodes(s, c, body, now)
+        case .stats: stats(&s, c, body, now)
         case .inspect: inspect(s, c, body, now)
         case .help: help(s, c, body)
         }

@@ -14,6 +14,10 @@ extension Renderer {
         let badge = s.readOnly ? " READ-ONLY " : ""
         let right = cellWidth(state.0) + 1 + cellWidth(badge) + (badge.isEmpty ? 0 : 1)
         var x = c.put(0, 0, " sessionctl ", .headerAccent)
+        if let ctx = s.context {
+            let text = " " + Sanitizer.display(ctx.label, limit: 24) + (ctx.production ? " (production) " : " ")
+            x = c.put(0, x, text, ctx.production ? .contextProduction : .contextBadge)
+        }
         let up = s.nodes.isEmpty ? "?" : String(s.nodes.filter(\.up).count)
         let total = s.nodes.isEmpty ? String(max(1, s.names.nodes.count)) : String(s.nodes.count)
         var parts = ["nodes \(up)/\(total)", "sessions \(group(s.liveCount))"]
@@ -43,7 +47,9 @@ extension Renderer {
             return
         }
         var x = 0
-        for (n, (v, title)) in [(View.sessions, "Sessions"), (.events, "Events"), (.nodes, "Nodes")].enumerated() {
+        for (n, (v, title)) in [
+            (View.sessions, "Sessions"), (.events, "Events"), (.nodes, "Nodes"), (.stats, "Stats"),
+        ].enumerated() {
             let active = s.view == v || (v == .sessions && s.view == .inspect)
             x = c.put(1, x, " \(n + 1) \(title) ", active ? .selected : .dim)
         }

@@ -101,7 +101,7 @@ extension Row {
     }
 }
 
-public enum View: String, Sendable, CaseIterable { case sessions, events, nodes, inspect, help }
+public enum View: String, Sendable, CaseIterable { case sessions, events, nodes, stats, inspect, help }
 
 public enum Column: String, CaseIterable, Sendable {
     case id, user, node, ttl, idle, age, size, schema
@@ -149,10 +149,14 @@ public enum Effect: Equatable, Sendable {
 /// Everything the screen shows. Changed only by `handle`, on the UI thread.
 public struct AppState: Sendable {
     public var storeName: String
+    /// The config context's badge (header, confirmations).
+    public var context: ContextBadge?
     public var readOnly: Bool
     public var view: View = .sessions
     var returnView: View = .sessions
     public var rows: [Row] = []
+    /// The stats view's numbers, for the rows and filter they were computed from.
+    var statsCache: (key: StatsKey, stats: SessionStats)?
     public var names = RowNames()
     /// Indexes into `rows` that pass the filter, in display order.
     public private(set) var visible: [Int] = []
@@ -446,4 +450,12 @@ extension AppState {
         rebuildVisible(now: now)
         showFlash("\(visible.count) session\(visible.count == 1 ? "" : "s") match", error: false, now: now)
     }
+}
+
+/// What the stats view's numbers depend on: recomputed when the rows or the filter change.
+struct StatsKey: Equatable {
+    var loadedAtMs: Int64
+    var visible: Int
+    var gone: Int
+    var filter: String
 }

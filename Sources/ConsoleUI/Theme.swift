@@ -12,6 +12,8 @@ public enum Role: String, CaseIterable, Sendable {
     case eventExpired, eventEvicted, eventDeleted, eventMigrated, eventCreated, eventGap
     case dialog, dialogTitle, footer, footerKey, flashInfo, flashError
     case filter, help, sparkline, memoryBar, nodeDown, nodeUp
+    /// The header's context badge, and the same for a context marked production.
+    case contextBadge, contextProduction
 
     /// The TOML key: `table-header` for `tableHeader`.
     public var key: String {

@@ -10,6 +10,9 @@ import SessionKit
 ///     schema = "spring"
 ///     read-only = true
 ///     theme = "dracula"
+///     production = true        # the TUI header shows it in red; confirmations repeat it
+///     label = "PROD EU"        # the header's badge (default: the context's name)
+///     color = "#d70000"        # the badge's colour
 ///
 /// A context fills what the command line leaves out: `--store` given on the command line
 /// wins over the context's stores. Passwords belong in `REDISCLI_AUTH` or a prompt, not here.
@@ -19,11 +22,23 @@ public struct ConfigFile: Sendable {
         public var schema: String?
         public var readOnly = false
         public var theme: String?
-        public init(stores: [String] = [], schema: String? = nil, readOnly: Bool = false, theme: String? = nil) {
+        /// A production context: marked in red in the TUI, named in every confirmation.
+        public var production = false
+        /// The header badge's text (default: the context's name).
+        public var label: String?
+        /// The badge's colour (a theme colour: a name, 0-255 or #rrggbb).
+        public var color: String?
+        public init(
+            stores: [String] = [], schema: String? = nil, readOnly: Bool = false, theme: String? = nil,
+            production: Bool = false, label: String? = nil, color: String? = nil
+        ) {
             self.stores = stores
             self.schema = schema
             self.readOnly = readOnly
             self.theme = theme
+            self.production = production
+            self.label = label
+            self.color = color
         }
     }
 
@@ -73,10 +88,13 @@ public struct ConfigFile: Sendable {
                 case ("schema", .string(let s)): c.schema = s
                 case ("read-only", .bool(let b)): c.readOnly = b
                 case ("theme", .string(let s)): c.theme = s
+                case ("production", .bool(let b)): c.production = b
+                case ("label", .string(let s)): c.label = s
+                case ("color", .string(let s)): c.color = s
                 default:
                     throw ConsoleError.usage(
-                        "config \(path): contexts.\(name): unknown or mistyped key '\(k)' (stores, schema, read-only, theme)"
-                    )
+                        "config \(path): contexts.\(name): unknown or mistyped key '\(k)' "
+                            + "(stores, schema, read-only, theme, production, label, color)")
                 }
             }
             config.contexts[name] = c

@@ -89,6 +89,8 @@ final class Console: @unchecked Sendable {
     let contextTheme: String?
     /// The context's name, shown in the TUI header.
     let contextName: String?
+    /// The context's settings (production marker, label, colour).
+    let context: ConfigFile.Context?
 
     /// Every kind of store this program can open.
     static let factory = StoreFactory([RedisSessionStore.kind, SessiondStore.kind, MemcachedStore.kind])
@@ -97,7 +99,9 @@ final class Console: @unchecked Sendable {
     var ops: Operations {
         Operations(
             store: store,
-            policy: SafetyPolicy(readOnly: options.readOnly, dryRun: options.dryRun, confirmed: options.yes),
+            policy: SafetyPolicy(
+                readOnly: options.readOnly, dryRun: options.dryRun, confirmed: options.yes,
+                productionContext: context?.production == true ? contextName : nil),
             audit: audit, output: output, reporter: Terminal.reporter, commandLine: commandLine)
     }
 
@@ -105,8 +109,10 @@ final class Console: @unchecked Sendable {
         var options = given
         var contextTheme: String? = nil
         var contextName: String? = nil
+        var context: ConfigFile.Context? = nil
         if let (name, ctx) = try ConfigFile.load().context(named: given.context) {
             contextName = name
+            context = ctx
             if options.stores.isEmpty { options.stores = ctx.stores }
             if options.schema == "auto", let s = ctx.schema { options.schema = s }
             options.readOnly = options.readOnly || ctx.readOnly
@@ -114,6 +120,7 @@ final class Console: @unchecked Sendable {
         }
         self.contextTheme = contextTheme
         self.contextName = contextName
+        self.context = context
         self.options = options
         var texts = options.stores
         if texts.isEmpty {
@@ -151,6 +158,7 @@ final class Console: @unchecked Sendable {
         options = merged
         contextTheme = other.contextTheme
         contextName = other.contextName
+        context = other.context
         store = other.store
         storeOptions = other.storeOptions
         audit = other.audit

@@ -104,8 +104,12 @@ struct StoreBackend: ConsoleBackend {
     }
 
     var store: any SessionStore { console.store }
-    var storeName: String {
-        console.contextName.map { "\($0) (\(console.store.displayName))" } ?? console.store.displayName
+    var storeName: String { console.store.displayName }
+    var context: ContextBadge? {
+        guard let name = console.contextName else { return nil }
+        let color = console.context?.color.flatMap { Color.parse(.string($0)) }
+        return ContextBadge(
+            name: name, label: console.context?.label, production: console.context?.production ?? false, color: color)
     }
     var eventSetting: EventSettingWords? {
         capabilities.eventSettings.map { EventSettingWords(name: $0.settingName, change: $0.changeDescription) }

@@ -35,6 +35,54 @@ import Testing
             _ = s.handle(key: .enter, now: Scene.now)
         }
     }
+    @Test func statsViewSummarisesTheRowsAndFollowsTheFilter() throws {
+        var s = Scene.state()
+        _ = s.handle(key: .char("4"), now: Scene.now)
+        #expect(s.view == .stats)
+        let canvas = MemoryCanvas(rows: 40, cols: 120)
+        Renderer.draw(&s, on: canvas, now: Scene.now)
+        let text = canvas.text
+        #expect(text.contains("sessions \(s.visible.count)") && text.contains("TOP USERS") && text.contains("TTL"))
+        #expect(text.contains("4 Stats") && text.contains("PER NODE"), "\(text)")
+        #expect(!text.unicodeScalars.contains { $0.value < 0x20 && $0 != "\n" })
+        // A filter narrows what is counted.
+        let user = try #require(s.rows.first?.user)
+        _ = s.handle(key: .char("1"), now: Scene.now)
+        _ = s.handle(key: .char("/"), now: Scene.now)
+        for ch in "user=\(user)" { _ = s.handle(key: .char(ch), now: Scene.now) }
+        _ = s.handle(key: .enter, now: Scene.now)
+        _ = s.handle(key: .char("4"), now: Scene.now)
+        let narrowed = MemoryCanvas(rows: 40, cols: 120)
+        Renderer.draw(&s, on: narrowed, now: Scene.now)
+        let mine = s.rows.filter { $0.user == user && !$0.isGone }.count
+        #expect(narrowed.text.contains("sessions \(mine)   signed in \(mine) (100%)"), "\(narrowed.text)")
+    }
+
+    /// The role of the header cell where `text` starts.
+    func roleOfFirstRow(_ c: MemoryCanvas, _ text: String) -> Role? {
+        let line = c.line(0)
+        guard let r = line.range(of: text) else { return nil }
+        return c.role(0, line.distance(from: line.startIndex, to: r.lowerBound))
+    }
+
+    @Test func productionContextBadgeAndConfirmation() throws {
+        var s = Scene.state()
+        s.context = ContextBadge(name: "prod", label: "PROD EU", production: true)
+        _ = s.handle(key: .char("L"), now: Scene.now)
+        let canvas = MemoryCanvas(rows: 16, cols: 110)
+        Renderer.draw(&s, on: canvas, now: Scene.now)
+        let text = canvas.text
+        #expect(text.split(separator: "\n").first?.contains("PROD EU (production)") == true, "\(text)")
+        #expect(text.contains("[prod] Log out") && text.contains("PRODUCTION context 'prod'"), "\(text)")
+        #expect(roleOfFirstRow(canvas, "PROD EU") == .contextProduction)
+        var plain = Scene.state()
+        plain.context = ContextBadge(name: "staging")
+        _ = plain.handle(key: .char("L"), now: Scene.now)
+        let other = MemoryCanvas(rows: 16, cols: 110)
+        Renderer.draw(&plain, on: other, now: Scene.now)
+        #expect(other.text.contains(" staging ") && !other.text.contains("PRODUCTION"))
+        #expect(roleOfFirstRow(other, "staging") == .contextBadge)
+    }
     @Test func narrowTerminal() throws { try check("sessions-narrow", rows: 12, cols: 60) { _ in } }
     @Test func readOnlyBadgeAndFooter() throws {
         try check("read-only") { s in

@@ -56,6 +56,21 @@ import Testing
         try term.send("q")
     }
 
+    @Test func statsCountWhatTheFrameworksWrote() throws {
+        let m = try MemcachedServer()
+        for (i, user) in ["olga", "olga", "pete"].enumerated() {
+            try Frameworks.phpWrite("memcached", port: m.port, id: "stat\(i)", ["user": user])
+        }
+        try Frameworks.phpWrite("memcache", port: m.port, id: "statanon", ["cart": "1"])
+        let json = try CLI.run(["stats", "-o", "json", "--store", m.urlString])
+        #expect(json.code == 0, "\(json)")
+        #expect(json.stdout.hasPrefix("{\"sessions\":4,\"signed_in\":3,\"anonymous\":1"), "\(json.stdout)")
+        #expect(json.stdout.contains("\"per_schema\":{\"php-memcached\":3,\"php-memcache\":1}"))
+        #expect(json.stdout.contains("\"top_users\":[{\"user\":\"olga\",\"sessions\":2}"))
+        let table = try CLI.run(["stats", "--store", m.urlString, "--filter", "user=olga"])
+        #expect(table.stdout.contains("sessions 2   signed in 2 (100%)") && table.stdout.contains("TTL"), "\(table)")
+    }
+
     @Test func migrationMovesSessionsOffMemcachedAndNeedsYes() throws {
         let m = try MemcachedServer()
         try Frameworks.phpWrite("memcached", port: m.port, id: "movea1", ["user": "ivan", "cart": "two"])

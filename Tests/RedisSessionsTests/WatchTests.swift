@@ -74,8 +74,11 @@ import Testing
         let got = try await events(
             server, store, kinds: [.expired], seconds: 20,
             during: {
-                // Shorten two sessions' life to 1.5 s, behind the watcher's back (PEXPIREAT fires `expire`).
-                let deadline = Seeder.nowMs() + 1500
+                // Shorten two sessions' life to 4 s, behind the watcher's back (PEXPIREAT fires
+                // `expire`). The watcher learns users and deadlines from a listing after it
+                // subscribes; on a loaded machine that took over 1.5 s, so the listing's own
+                // reads expired the keys before the watcher knew them.
+                let deadline = Seeder.nowMs() + 4000
                 await deadlineBox.setMark(deadline)
                 for id in ["w0", "w1"] {
                     try server.command("PEXPIREAT", "spring:session:sessions:expires:\(id)", String(deadline))

@@ -163,15 +163,39 @@ import Testing
         [contexts.prod]
         stores = ["redis://10.0.0.5:6379"]
         read-only = true
+        production = true
+        label = "PROD EU"
+        color = "#d70000"
         """.write(toFile: good, atomically: true, encoding: .utf8)
         let c = try ConfigFile.load(path: good)
         let (name, ctx) = try #require(try c.context(named: nil))
         #expect(name == "prod" && ctx.stores == ["redis://10.0.0.5:6379"] && ctx.readOnly)
+        #expect(ctx.production && ctx.label == "PROD EU" && ctx.color == "#d70000")
         #expect(throws: ConsoleError.self) { try c.context(named: "nope") }
         let bad = dir + "/bad.toml"
         try "[contexts.x]\npasword = \"x\"\n".write(toFile: bad, atomically: true, encoding: .utf8)
         #expect(throws: ConsoleError.self) { try ConfigFile.load(path: bad) }
         #expect(try ConfigFile.load(path: dir + "/missing.toml").contexts.isEmpty)
+    }
+}
+
+@Suite struct ProductionContextTests {
+    @Test func refusalsAndConfirmationsNameTheProductionContext() throws {
+        let policy = SafetyPolicy(productionContext: "prod")
+        do {
+            _ = try policy.authorize("log out user alice", count: 3, reporter: SilentReporter())
+            Issue.record("needs a confirmation")
+        } catch let e as ConsoleError {
+            #expect(e.message.contains("PRODUCTION context 'prod'") && e.message.contains("3 sessions"), "\(e.message)")
+        }
+        let plain = SafetyPolicy()
+        do { _ = try plain.authorize("log out user alice", count: 3, reporter: SilentReporter()) } catch let e
+            as ConsoleError
+        {
+            #expect(!e.message.contains("PRODUCTION"))
+        }
+        // A batch line keeps the context.
+        #expect(policy.tightened(by: SafetyPolicy(confirmed: true)).productionContext == "prod")
     }
 }
 
