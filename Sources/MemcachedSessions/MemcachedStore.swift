@@ -473,7 +473,8 @@ public final class MemcachedStore: SessionStore {
     }
 
     public func capabilities() async -> StoreCapabilities {
-        StoreCapabilities(events: MemcachedEvents(store: self), writer: self)
+        StoreCapabilities(
+            events: MemcachedEvents(store: self), writer: self, diagnostics: MemcachedDiagnostics(store: self))
     }
 }
 

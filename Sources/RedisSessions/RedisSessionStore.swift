@@ -628,7 +628,7 @@ public final class RedisSessionStore: SessionStore, SessionEventSource, @uncheck
         let clustered = router != nil
         return StoreCapabilities(
             events: self, migration: clustered || all.count > 1 ? self : nil, slotMoves: clustered ? self : nil,
-            writer: self, eventSettings: self)
+            writer: self, eventSettings: self, diagnostics: RedisDiagnostics(store: self))
     }
 
     /// Makes Redis notice now that these sessions' deadlines passed (EXISTS reclaims an

@@ -92,17 +92,20 @@ public struct StoreCapabilities: Sendable {
     public var writer: (any SessionWriter)?
     /// A server setting that must be on for events (Redis keyspace notifications).
     public var eventSettings: (any EventSettings)?
+    /// The store's own health checks (`doctor`).
+    public var diagnostics: (any StoreDiagnostics)?
 
     public init(
         events: (any SessionEventSource)? = nil, migration: (any SessionMigrator)? = nil,
         slotMoves: (any SlotMover)? = nil, writer: (any SessionWriter)? = nil,
-        eventSettings: (any EventSettings)? = nil
+        eventSettings: (any EventSettings)? = nil, diagnostics: (any StoreDiagnostics)? = nil
     ) {
         self.events = events
         self.migration = migration
         self.slotMoves = slotMoves
         self.writer = writer
         self.eventSettings = eventSettings
+        self.diagnostics = diagnostics
     }
 }
 

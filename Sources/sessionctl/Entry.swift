@@ -56,7 +56,7 @@ struct SessionCtl: AsyncParsableCommand {
         version: buildVersion,
         subcommands: [
             Tui.self, List.self, Show.self, Expire.self, Logout.self, Migrate.self, Watch.self, Nodes.self, Batch.self,
-            Stats.self, Export.self, Import.self, Themes.self, Demo.self,
+            Stats.self, DoctorCommand.self, Export.self, Import.self, Themes.self, Demo.self,
         ],
         defaultSubcommand: Tui.self
     )

@@ -76,7 +76,13 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: lone) }
         try FileManager.default.copyItem(atPath: try CLI.binary("sessionctl"), toPath: lone + "/sessionctl")
         let env = ["PATH": "/usr/bin:/bin", "HOME": lone]
-        let (code, out) = try run(lone + "/sessionctl", ["themes", "list"], env: env, cwd: lone)
+        // A binary copied a moment ago can fail to start with "text file busy" while a
+        // process spawned by a parallel test still holds the copy's descriptor: try again.
+        var (code, out) = try run(lone + "/sessionctl", ["themes", "list"], env: env, cwd: lone)
+        for _ in 0..<10 where code != 0 && out.contains("busy") {
+            usleep(200_000)
+            (code, out) = try run(lone + "/sessionctl", ["themes", "list"], env: env, cwd: lone)
+        }
         #expect(code == 0 && out.contains("default") && out.contains("(built in)  ok"), "\(out)")
     }
 }

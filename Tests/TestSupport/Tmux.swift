@@ -28,8 +28,22 @@ public final class TmuxSession: @unchecked Sendable {
         let path = dir.appendingPathComponent("run.sh").path
         try script.write(toFile: path, atomically: true, encoding: .utf8)
         chmod(path, 0o755)
-        try run(["new-session", "-d", "-s", "t", "-x", String(cols), "-y", String(rows), path])
+        // Two tmux servers started at the same moment from one test process (suites run in
+        // parallel) lost one of them at start-up ("no server running"): starts are one at a
+        // time, and a server that is not there afterwards is started again.
+        Self.startLock.lock()
+        defer { Self.startLock.unlock() }
+        var attempt = 0
+        while true {
+            try run(["new-session", "-d", "-s", "t", "-x", String(cols), "-y", String(rows), path])
+            usleep(100_000)
+            if (try? run(["has-session", "-t", "t"])) != nil { break }
+            attempt += 1
+            guard attempt < 3 else { throw HarnessError("the tmux server did not stay up") }
+        }
     }
+
+    static let startLock = NSLock()
 
     @discardableResult
     func run(_ args: [String]) throws -> String {
