@@ -9,9 +9,16 @@ struct MemcachedDiagnostics: StoreDiagnostics {
     func diagnose() async -> [Finding] {
         var out: [Finding] = []
         for node in store.nodes {
+            let sent = currentTimeMs()
             guard let stats = try? await node.client.stats(),
                 let settings = try? await node.client.stats("settings")
             else { continue }  // a node down is the generic check's
+            if let t = stats["time"].flatMap({ Int64($0) }),
+                let skew = Finding.clockSkew(
+                    node: node.name, serverMs: t * 1000, sentMs: sent, receivedMs: currentTimeMs(), resolutionMs: 1000)
+            {
+                out.append(skew)
+            }
             if settings["dump_enabled"] == "no" {
                 out.append(
                     Finding(

@@ -13,7 +13,10 @@ struct RedisDiagnostics: StoreDiagnostics {
         var out: [Finding] = []
         let nodes = await store.resolve()
         for node in nodes {
-            out += await settings(node)
+            // Every master sees the same missing slots: say it once.
+            out += await settings(node).filter { f in
+                f.check != "cluster-slots" || !out.contains { $0.check == "cluster-slots" }
+            }
             guard let schemas = try? await store.schemas(on: node) else { continue }
             for case let spring as SpringSchema in schemas {
                 if let f = try? await orphanIndexMembers(spring, node, repair: false).finding { out.append(f) }
@@ -80,6 +83,50 @@ struct RedisDiagnostics: StoreDiagnostics {
 
     private func settings(_ node: RedisSessionStore.Node) async -> [Finding] {
         var out: [Finding] = []
+        let sent = currentTimeMs()
+        if let t = (try? await node.client.send(RedisCommand("TIME")))?.array, t.count == 2,
+            let sec = t[0].text.flatMap({ Int64($0) }), let usec = t[1].text.flatMap({ Int64($0) }),
+            let skew = Finding.clockSkew(
+                node: node.name, serverMs: sec * 1000 + usec / 1000, sentMs: sent, receivedMs: currentTimeMs())
+        {
+            out.append(skew)
+        }
+        if let info = (try? await node.client.send(RedisCommand("INFO", "replication")))?.text.map(RedisInfo.parse) {
+            // On a master: each replica's state and lag (seconds since its last ack).
+            for (k, v) in info where k.hasPrefix("slave") && k.dropFirst(5).allSatisfy(\.isNumber) {
+                var fields: [String: String] = [:]
+                for pair in v.split(separator: ",") {
+                    let kv = pair.split(separator: "=", maxSplits: 1).map(String.init)
+                    if kv.count == 2 { fields[kv[0]] = kv[1] }
+                }
+                let lag = fields["lag"].flatMap { Int($0) } ?? 0
+                let replica = "\(fields["ip"] ?? "?"):\(fields["port"] ?? "?")"
+                if fields["state"] != "online" || lag > 5 {
+                    out.append(
+                        Finding(
+                            check: "replica-lagging", severity: .warning, node: node.name,
+                            title:
+                                "replica \(replica) is \(fields["state"] == "online" ? "\(lag) s behind" : "not online (\(fields["state"] ?? "?"))"): a failover now loses the newest sessions and logouts",
+                            count: 1, examples: [v],
+                            fix: "check the replica's load and network; `sessionctl nodes` shows the replicas"))
+                }
+            }
+        }
+        if store.router != nil,
+            let info = (try? await node.client.send(RedisCommand("CLUSTER", "INFO")))?.text.map(RedisInfo.parse),
+            let assigned = info["cluster_slots_assigned"].flatMap({ Int($0) })
+        {
+            let ok = info["cluster_slots_ok"].flatMap { Int($0) } ?? assigned
+            if assigned < 16384 || ok < 16384 || info["cluster_state"] != "ok" {
+                out.append(
+                    Finding(
+                        check: "cluster-slots", severity: .error, node: node.name,
+                        title:
+                            "the cluster does not serve every hash slot (\(ok) of 16384 ok, state \(info["cluster_state"] ?? "?")): sessions in the others cannot be read or written",
+                        count: 16384 - min(ok, assigned), examples: ["cluster_slots_assigned \(assigned)"],
+                        fix: "assign the missing slots (redis-cli --cluster fix) or bring their masters back"))
+            }
+        }
         // An ACL user may not run CONFIG or INFO: then there is nothing to say here.
         if let reply = try? await node.client.send(RedisCommand("CONFIG", "GET", "maxmemory-policy")),
             let policy = reply.array?.last?.text

@@ -44,3 +44,26 @@ public protocol StoreDiagnostics: Sendable {
     /// wrong (checked again item by item); how many items were repaired.
     func repair(_ finding: Finding) async throws -> Int
 }
+
+extension Finding {
+    /// A node whose clock is off from the console's by more than `toleranceMs` (the reading's
+    /// round trip and the server clock's `resolutionMs` are allowed for): sessions then expire
+    /// early or late by that much wherever a deadline is an absolute time. Nil when in step.
+    public static func clockSkew(
+        node: String, serverMs: Int64, sentMs: Int64, receivedMs: Int64, resolutionMs: Int64 = 0,
+        toleranceMs: Int64 = 2000
+    ) -> Finding? {
+        let local = (sentMs + receivedMs) / 2
+        let skew = serverMs - local
+        let allowed = toleranceMs + resolutionMs + (receivedMs - sentMs) / 2
+        guard abs(skew) > allowed else { return nil }
+        let tenths = abs(skew) / 100
+        let seconds = "\(tenths / 10).\(tenths % 10)"
+        return Finding(
+            check: "clock-skew", severity: .warning, node: node,
+            title: "the node's clock is \(seconds) s \(skew > 0 ? "ahead of" : "behind") this console's: "
+                + "absolute deadlines and idle times are off by that much",
+            count: 1, examples: ["node \(serverMs) ms, console \(local) ms"],
+            fix: "run NTP (chrony, systemd-timesyncd) on the node and on the application servers")
+    }
+}

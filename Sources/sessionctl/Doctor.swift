@@ -9,11 +9,12 @@ struct DoctorCommand: ConsoleCommand {
         abstract: "Check a session store for what goes wrong in production; --fix repairs what is safe to.",
         discussion: """
             Every store: nodes down, sessions that never expire, very large sessions, users with
-            unusually many sessions. Redis with Spring Session: principal index members,
-            expiration-set members and expires: keys whose session is gone, session hashes
-            without a TTL, keyspace notifications missing for the indexed repository, an
-            eviction policy that evicts live sessions, memory near its limit. Memcached: dumps or
-            the LRU crawler off, evictions. Each finding has a severity, a count, examples and
+            unusually many sessions, a node clock off from this console's. Redis with Spring
+            Session: principal index members, expiration-set members and expires: keys whose
+            session is gone, session hashes without a TTL, keyspace notifications missing for the
+            indexed repository, an eviction policy that evicts live sessions, memory near its
+            limit, lagging replicas, cluster slots not served. Memcached: dumps or the LRU crawler
+            off, evictions. Each finding has a severity, a count, examples and
             the fix in words; exit code 1 when something is wrong.
             --fix removes only what was reported and is still wrong (checked again item by
             item): leaked index and expiration-set members, orphan expires: keys. It is

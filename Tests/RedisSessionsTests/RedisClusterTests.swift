@@ -35,6 +35,20 @@ import Testing
                 && ClusterRouter.slot(of: Array("{}x".utf8)) != ClusterRouter.slot(of: Array("x".utf8)))
     }
 
+    @Test func doctorSaysWhenSlotsAreNotCovered() async throws {
+        // No sessions: requests for keys in an unserved slot would wait out a failover.
+        let cluster = try RedisClusterHarness(masters: 3, replicas: 0)
+        let store = RedisSessionStore(urls: [cluster.servers[0].url])
+        _ = await store.resolve()
+        let diagnostics = try #require(await store.capabilities().diagnostics)
+        #expect(!(await diagnostics.diagnose()).contains { $0.check == "cluster-slots" }, "every slot is served")
+        // Slot 0 loses its master's assignment.
+        for server in cluster.servers { _ = try? server.command("CLUSTER", "DELSLOTS", "0") }
+        let findings = await diagnostics.diagnose()
+        let slots = findings.filter { $0.check == "cluster-slots" }
+        #expect(slots.count == 1 && slots[0].severity == .error && slots[0].count >= 1, "\(findings)")
+    }
+
     @Test func ownersNodesLogoutAndEventsAcrossMasters() async throws {
         let cluster = try RedisClusterHarness()
         let router = try await Self.seed(cluster, sessions: 300)

@@ -33,3 +33,20 @@ import Testing
         #expect(!st.lines(top: 1, barWidth: 5).joined().unicodeScalars.contains { $0.value == 0x1B })
     }
 }
+
+@Suite struct ClockSkewTests {
+    @Test func skewBeyondToleranceAndRoundTripIsReported() throws {
+        // In step, or off by less than the tolerance plus half the round trip: nothing.
+        #expect(Finding.clockSkew(node: "n", serverMs: 10_000, sentMs: 9_000, receivedMs: 11_000) == nil)
+        #expect(Finding.clockSkew(node: "n", serverMs: 11_900, sentMs: 10_000, receivedMs: 10_000) == nil)
+        #expect(Finding.clockSkew(node: "n", serverMs: 12_900, sentMs: 10_000, receivedMs: 10_000) != nil)
+        let ahead = try #require(Finding.clockSkew(node: "n", serverMs: 15_000, sentMs: 10_000, receivedMs: 10_000))
+        #expect(ahead.title.contains("5.0 s ahead") && ahead.check == "clock-skew" && ahead.node == "n")
+        let behind = try #require(Finding.clockSkew(node: "n", serverMs: 1_000, sentMs: 10_000, receivedMs: 10_200))
+        #expect(behind.title.contains("behind"))
+        // A clock read in whole seconds gets a second more.
+        #expect(
+            Finding.clockSkew(node: "n", serverMs: 13_000, sentMs: 10_000, receivedMs: 10_000, resolutionMs: 1000)
+                == nil)
+    }
+}

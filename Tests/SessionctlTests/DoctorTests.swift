@@ -77,6 +77,71 @@ import Testing
         #expect(!after.stdout.contains("spring-orphan-index") && after.stdout.contains("spring-hash-without-ttl"))
     }
 
+    @Test func everyStoresChecksAndServerSettings() throws {
+        let server = try RedisServer(config: ["--notify-keyspace-events", "Egx", "--maxmemory-policy", "noeviction"])
+        let now = Seeder.nowMs()
+        var big = Seeder.SpringSession(id: "big-1", user: "ann", nowMs: now)
+        big.attributes = [("blob", [UInt8](repeating: 0x41, count: 1_200_000))]
+        var cmds = try Seeder.springCommands(big)
+        cmds.append(
+            RedisCommand("SET", "sess:forever-1", #"{"cookie":{"originalMaxAge":null},"passport":{"user":"cy"}}"#))
+        try Seeder.run(cmds, on: server)
+        // maxmemory just above what the server uses now: memory near its limit, and with
+        // noeviction the next login would fail.
+        let info = try server.command("INFO", "memory").text ?? ""
+        // ("\r\n" is one Character: split on either.)
+        let usedLine = try #require(
+            info.split(whereSeparator: { $0 == "\n" || $0 == "\r\n" }).first { $0.hasPrefix("used_memory:") })
+        let used = try #require(
+            Int(usedLine.dropFirst("used_memory:".count).trimmingCharacters(in: .whitespacesAndNewlines)))
+        try server.command("CONFIG", "SET", "maxmemory", String(used + used / 20))
+        let dead = freePort()
+        let r = try CLI.run([
+            "doctor", "-o", "json", "--store", server.urlString, "--store", "redis://127.0.0.1:\(dead)",
+            "--connect-timeout", "500ms",
+        ])
+        #expect(r.code == 1)
+        for check in ["node-down", "sessions-without-expiry", "large-sessions", "eviction-policy", "memory-near-limit"]
+        {
+            #expect(r.stdout.contains("\"check\":\"\(check)\""), "\(check) missing: \(r.stdout)")
+        }
+        #expect(r.stdout.contains("forever-1") && r.stdout.contains("big-1"))
+        #expect(r.stdout.contains("noeviction"))
+    }
+
+    @Test func aReplicaThatFallsBehindIsReported() async throws {
+        let master = try RedisServer(config: ["--notify-keyspace-events", "Egx"])
+        let replica = try RedisServer(config: [
+            "--replicaof", "127.0.0.1", String(master.port), "--enable-debug-command", "yes",
+        ])
+        // Wait until the master counts the replica online.
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline, !(try master.command("INFO", "replication").text ?? "").contains("state=online") {
+            try await Task.sleep(nanoseconds: 100_000_000)
+        }
+        let healthy = try CLI.run(["doctor", "--store", master.urlString])
+        #expect(!healthy.stdout.contains("replica-lagging"), "\(healthy)")
+        // The replica stops acknowledging for 12 s (a frozen process).
+        let sleeper = Task.detached {
+            let fd = try connectLoopback(port: replica.port, receiveTimeoutSeconds: 20)
+            send(fd, "DEBUG SLEEP 12\r\n")
+            _ = readUntilClosed(fd)
+            close(fd)
+        }
+        defer { sleeper.cancel() }
+        var found = ""
+        let until = Date().addingTimeInterval(11)
+        while Date() < until {
+            try await Task.sleep(nanoseconds: 1_000_000_000)
+            let r = try CLI.run(["doctor", "--store", master.urlString])
+            if r.stdout.contains("replica-lagging") {
+                found = r.stdout
+                break
+            }
+        }
+        #expect(found.contains("127.0.0.1:\(replica.port)") && found.contains("behind"), "\(found)")
+    }
+
     @Test func memcachedWithDumpsOffAndEvictionsIsReported() throws {
         let off = try MemcachedServer(options: ["-X"])
         let r = try CLI.run(["doctor", "--store", off.urlString])
