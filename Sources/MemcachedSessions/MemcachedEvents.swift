@@ -135,11 +135,13 @@ struct MemcachedEvents: SessionEventSource {
             }
             let due = await tracker.due(at: currentTimeMs())
             if !due.isEmpty {
-                let (gone, alive) = await confirmGone(due.map(\.id), store: store, users: due)
+                let (gone, alive, unknown) = await confirmGone(due.map(\.id), store: store, users: due)
                 for e in gone { out.yield(e) }
                 // Touched since (a sliding timeout): follow the new deadline.
                 let t = currentTimeMs()
                 for s in alive where s.ttlMs >= 0 { await tracker.track(s, deadline: t + s.ttlMs) }
+                // The read failed (a node slow or away): ask again in a second.
+                for s in unknown { await tracker.track(s, deadline: t + 1000) }
             }
             let next = min(await tracker.nextDeadline ?? Int64.max, nextListing)
             let wait = max(50, min(next - currentTimeMs(), 60_000))
@@ -149,13 +151,17 @@ struct MemcachedEvents: SessionEventSource {
 
     /// Expired events for the sessions that are gone now (a read that changes nothing).
     static func confirmGone(_ ids: [String], store: MemcachedStore, users: [Session] = []) async -> (
-        gone: [SessionEvent], alive: [Session]
+        gone: [SessionEvent], alive: [Session], unknown: [Session]
     ) {
         var events: [SessionEvent] = []
         var alive: [Session] = []
+        var unknown: [Session] = []
         for id in ids {
             let now: Session?
-            do { now = try await store.get(id: id) } catch { continue }  // unknown: ask again later
+            do { now = try await store.get(id: id) } catch {
+                if let known = users.first(where: { $0.id == id }) { unknown.append(known) }
+                continue
+            }
             if let now {
                 alive.append(now)
                 continue
@@ -167,7 +173,7 @@ struct MemcachedEvents: SessionEventSource {
                     node: known?.node ?? store.nodes.first?.name ?? "", timeMs: currentTimeMs(), prompted: true,
                     detail: "confirmed gone at its deadline"))
         }
-        return (events, alive)
+        return (events, alive, unknown)
     }
 
     func promptExpiry(ids: [String]) async {

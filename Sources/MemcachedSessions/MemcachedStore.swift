@@ -181,28 +181,19 @@ public final class MemcachedStore: SessionStore {
         // With several nodes a session may have a copy on another (pecl redundancy): the first
         // node that lists it owns it, the copies are not listed again.
         let seen: SeenIDs? = nodes.count > 1 ? SeenIDs() : nil
-        let results = await withTaskGroup(of: (NodeFailure?, Int).self) { group in
-            for node in nodes {
-                group.addTask {
-                    do {
-                        let n = try await self.listNode(node, query: query, progress: progress, seen: seen) {
-                            try await onPage($0)
-                        }
-                        return (n.malformed.map { NodeFailure(node: node.name, message: $0) }, n.scanned)
-                    } catch {
-                        return (NodeFailure(node: node.name, message: Self.message(error, node: node.name)), 0)
-                    }
-                }
-            }
-            var failures: [NodeFailure] = []
-            var scanned = 0
-            for await (f, n) in group {
-                if let f { failures.append(f) }
-                scanned += n
-            }
-            return (failures, scanned)
+        let results = await listEveryNode(nodes, name: \.name) { node in
+            let n = try await self.listNode(node, query: query, progress: progress, seen: seen) { try await onPage($0) }
+            return (n.scanned, n.malformed.map { NodeFailure(node: node.name, message: $0) })
         }
-        return ListOutcome(scannedKeys: results.1, matched: await progress.matched, failedNodes: results.0)
+        let failures = results.failures.map { f in
+            NodeFailure(node: f.node, message: Self.message(f.message, node: f.node))
+        }
+        return ListOutcome(scannedKeys: results.scanned, matched: await progress.matched, failedNodes: failures)
+    }
+
+    /// A node's error without the node's name in front (the failure names the node).
+    static func message(_ text: String, node: String) -> String {
+        text.hasPrefix(node + ": ") ? String(text.dropFirst(node.count + 2)) : text
     }
 
     static func message(_ error: any Error, node: String) -> String {
@@ -295,7 +286,8 @@ public final class MemcachedStore: SessionStore {
             if !copies.isEmpty { s.node += " (replica on \(copies.joined(separator: ", ")))" }
             return s
         }
-        if let lastError, nodes.count == 1 { throw lastError }
+        // Not found, but a node could not be asked: it may hold it.
+        if let lastError { throw lastError }
         return nil
     }
 

@@ -203,19 +203,20 @@ struct RedisDiagnostics: StoreDiagnostics {
         }
     }
 
-    /// Members of the principal index sets whose session is gone (Spring removes them only
-    /// when it sees the session expire or be deleted).
-    private func orphanIndexMembers(_ spring: SpringSchema, _ node: RedisSessionStore.Node, repair: Bool) async throws
-        -> Tally
-    {
+    /// Members of the sets matching `pattern` that name a session (`sessionID` reads a
+    /// member) whose hash is gone: tallied, or removed when `repair` (SREM of exactly those,
+    /// found gone again just before).
+    private func setMembersWithoutSession(
+        _ pattern: String, _ spring: SpringSchema, _ node: RedisSessionStore.Node, repair: Bool,
+        sessionID: @escaping @Sendable ([UInt8]) -> String?
+    ) async throws -> Tally {
         var t = Tally()
-        let pattern = Glob.escape("\(spring.namespace):index:") + "*"
         try await scan(node, pattern, type: "set") { keys in
             let members = try await store.execute(keys.map { RedisCommand("SMEMBERS", $0) }, on: node)
             var pairs: [(key: String, member: [UInt8], id: String)] = []
             for (key, reply) in zip(keys, members) {
                 for m in reply.array ?? [] {
-                    guard let bytes = m.bytes, let id = Decode.userName(bytes) else { continue }
+                    guard let bytes = m.bytes, let id = sessionID(bytes) else { continue }
                     pairs.append((key, bytes, id))
                 }
             }
@@ -229,6 +230,17 @@ struct RedisDiagnostics: StoreDiagnostics {
                 for o in orphans { t.add("\(o.key) → \(o.id)") }
             }
         }
+        return t
+    }
+
+    /// Members of the principal index sets whose session is gone (Spring removes them only
+    /// when it sees the session expire or be deleted).
+    private func orphanIndexMembers(_ spring: SpringSchema, _ node: RedisSessionStore.Node, repair: Bool) async throws
+        -> Tally
+    {
+        var t = try await setMembersWithoutSession(
+            Glob.escape("\(spring.namespace):index:") + "*", spring, node, repair: repair
+        ) { Decode.userName($0) }
         if !repair && t.count > 0 {
             t.finding = Finding(
                 check: "spring-orphan-index", severity: .warning, node: node.name,
@@ -289,27 +301,11 @@ struct RedisDiagnostics: StoreDiagnostics {
     private func expirationSetsPointingNowhere(
         _ spring: SpringSchema, _ node: RedisSessionStore.Node, repair: Bool
     ) async throws -> Tally {
-        var t = Tally()
-        try await scan(node, Glob.escape(spring.namespace + ":expirations:") + "*", type: "set") { keys in
-            let members = try await store.execute(keys.map { RedisCommand("SMEMBERS", $0) }, on: node)
-            var pairs: [(key: String, member: [UInt8], id: String)] = []
-            for (key, reply) in zip(keys, members) {
-                for m in reply.array ?? [] {
-                    guard let bytes = m.bytes, let text = Decode.userName(bytes), text.hasPrefix("expires:") else {
-                        continue
-                    }
-                    pairs.append((key, bytes, String(text.dropFirst("expires:".count))))
-                }
-            }
-            let gone = try await missing(pairs.map(\.id), spring, node)
-            let orphans = pairs.filter { gone.contains($0.id) }
-            if repair && !orphans.isEmpty {
-                let r = try await store.execute(
-                    orphans.map { RedisCommand([Array("SREM".utf8), Array($0.key.utf8), $0.member]) }, on: node)
-                t.count += r.reduce(0) { $0 + Int(Decode.int($1) ?? 0) }
-            } else {
-                for o in orphans { t.add("\(o.key) → \(o.id)") }
-            }
+        var t = try await setMembersWithoutSession(
+            Glob.escape(spring.namespace + ":expirations:") + "*", spring, node, repair: repair
+        ) { member in
+            guard let text = Decode.userName(member), text.hasPrefix("expires:") else { return nil }
+            return String(text.dropFirst("expires:".count))
         }
         if !repair && t.count > 0 {
             t.finding = Finding(

@@ -145,31 +145,15 @@ public final class RedisSessionStore: SessionStore, SessionEventSource, @uncheck
     {
         let progress = ListProgress(limit: query.limit)
         let current = await resolve()
-        let failures = await withTaskGroup(of: (NodeFailure?, Int).self) { group in
-            for node in current {
-                group.addTask {
-                    do {
-                        let scanned =
-                            self.router != nil
-                            ? try await self.listClusterNode(node, query: query, progress: progress, onPage: onPage)
-                            : try await self.listNode(node, query: query, progress: progress, onPage: onPage)
-                        return (nil, scanned)
-                    } catch let e as RedisError {
-                        return (NodeFailure(node: node.name, message: e.description), 0)
-                    } catch {
-                        return (NodeFailure(node: node.name, message: "\(error)"), 0)
-                    }
-                }
-            }
-            var failures: [NodeFailure] = []
-            var scanned = 0
-            for await (f, n) in group {
-                if let f { failures.append(f) }
-                scanned += n
-            }
-            return (failures, scanned)
+        let clustered = router != nil
+        let results = await listEveryNode(current, name: \.name) { node in
+            let scanned =
+                clustered
+                ? try await self.listClusterNode(node, query: query, progress: progress, onPage: onPage)
+                : try await self.listNode(node, query: query, progress: progress, onPage: onPage)
+            return (scanned, nil)
         }
-        return ListOutcome(scannedKeys: failures.1, matched: await progress.matched, failedNodes: failures.0)
+        return ListOutcome(scannedKeys: results.scanned, matched: await progress.matched, failedNodes: results.failures)
     }
 
     /// Scans one node. The reads for a page and the SCAN for the next page go out in one

@@ -22,3 +22,31 @@ public actor Collector {
     public init() {}
     public func add(_ page: [Session]) { sessions += page }
 }
+
+/// Runs a listing on every node at once: the keys each scanned, summed, and a `NodeFailure`
+/// for each node that failed, with the error's description (the others go on). `body` may
+/// also report a failure of its own for a node it listed only in part.
+public func listEveryNode<Node: Sendable>(
+    _ nodes: [Node], name: @escaping @Sendable (Node) -> String,
+    _ body: @escaping @Sendable (Node) async throws -> (scanned: Int, failure: NodeFailure?)
+) async -> (scanned: Int, failures: [NodeFailure]) {
+    await withTaskGroup(of: (NodeFailure?, Int).self) { group in
+        for node in nodes {
+            group.addTask {
+                do {
+                    let r = try await body(node)
+                    return (r.failure, r.scanned)
+                } catch {
+                    return (NodeFailure(node: name(node), message: "\(error)"), 0)
+                }
+            }
+        }
+        var failures: [NodeFailure] = []
+        var scanned = 0
+        for await (f, n) in group {
+            if let f { failures.append(f) }
+            scanned += n
+        }
+        return (scanned, failures)
+    }
+}

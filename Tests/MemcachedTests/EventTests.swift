@@ -52,7 +52,7 @@ func await(
         let m = try MemcachedServer()
         // Long enough for the watcher's first listing to see it on a loaded machine (a session
         // that expires before the console ever saw it cannot be reported).
-        try m.set("memc.sess.key.shortlived", Array("user|s:3:\"ann\";".utf8), ttl: 5)
+        try m.set("memc.sess.key.shortlived", Array("user|s:3:\"ann\";".utf8), ttl: 8)
         try m.set("memc.sess.key.longlived", Array("user|s:3:\"bea\";".utf8), ttl: 600)
         let store = MemcachedStore(endpoints: try MemcachedEndpoint.parse(m.urlString))
         let source = try #require(await store.capabilities().events)
@@ -61,7 +61,7 @@ func await(
             for try await e in source.events(kinds: [.expired], deadlines: .byStore) { await seen.add(e) }
         }
         defer { task.cancel() }
-        let e = try #require(try await `await`(.expired, in: seen, seconds: 20))
+        let e = try #require(try await `await`(.expired, in: seen, seconds: 30))
         #expect(e.sessionID == "shortlived" && e.prompted && e.user == "ann", "\(e)")
         #expect(await seen.events.allSatisfy { $0.sessionID != "longlived" })
     }

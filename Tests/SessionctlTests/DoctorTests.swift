@@ -121,16 +121,16 @@ import Testing
         }
         let healthy = try CLI.run(["doctor", "--store", master.urlString])
         #expect(!healthy.stdout.contains("replica-lagging"), "\(healthy)")
-        // The replica stops acknowledging for 12 s (a frozen process).
+        // The replica stops acknowledging for 20 s (a frozen process).
         let sleeper = Task.detached {
-            let fd = try connectLoopback(port: replica.port, receiveTimeoutSeconds: 20)
-            send(fd, "DEBUG SLEEP 12\r\n")
+            let fd = try connectLoopback(port: replica.port, receiveTimeoutSeconds: 30)
+            send(fd, "DEBUG SLEEP 20\r\n")
             _ = readUntilClosed(fd)
             close(fd)
         }
         defer { sleeper.cancel() }
         var found = ""
-        let until = Date().addingTimeInterval(11)
+        let until = Date().addingTimeInterval(19)
         while Date() < until {
             try await Task.sleep(nanoseconds: 1_000_000_000)
             let r = try CLI.run(["doctor", "--store", master.urlString])

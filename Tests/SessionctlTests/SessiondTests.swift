@@ -37,7 +37,9 @@ import Testing
         #expect(try await send("SESSION.TTL", "nope") == .integer(-2))
         #expect(try await send("SESSION.EXPIRE", "s2", "100") == .integer(1))
         let ttl = try await send("SESSION.TTL", "s2").int ?? 0
-        #expect(ttl > 99_000 && ttl <= 100_000)
+        // About 100 s instead of 600 s; a loaded 2-core CI machine once took over a second
+        // between the two commands, so the lower bound is not 99 s.
+        #expect(ttl > 90_000 && ttl <= 100_000, "ttl \(ttl)")
         #expect(try await send("SESSION.COUNT") == .integer(3))
         let scan = try await send("SESSION.SCAN", "0", "PRINCIPAL", "alice", "COUNT", "10").array ?? []
         #expect(scan[0].text == "0" && Set((scan[1].array ?? []).compactMap { $0.array?[0].text }) == ["s1", "s2"])
