@@ -13,7 +13,9 @@ let package = Package(
         .executable(name: "sessionctl", targets: ["sessionctl"]),
         .executable(name: "sessiond", targets: ["sessiond"]),
         // For the fuzz harnesses in Fuzz/ (a package of its own, built with -sanitize=fuzzer).
-        .library(name: "SessionParsers", targets: ["SessionKit", "SessionFormats", "HouseStore", "MemcachedClient"]),
+        .library(
+            name: "SessionParsers",
+            targets: ["SessionKit", "SessionFormats", "HouseStore", "MemcachedClient", "RedisClient", "SessionOps"]),
     ],
     dependencies: [
         // The only external dependency so far: no macros, builds in seconds.

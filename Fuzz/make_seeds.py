@@ -76,4 +76,10 @@ rest = (struct.pack(">qqi", 1700000000000, 1700000100000, 1800) + b"01" + struct
         + struct.pack(">HH", 0, 0))
 put("msm", struct.pack(">HH", 2, 4 + len(rest)) + rest + b"\xAC\xED\x00\x05" + integer + jstr("cart") + jstr("abc"))
 put("msm", struct.pack(">iqq", 1800, 1, 2))
+put("redis-replies", b"*1\r\n*4\r\n:0\r\n:5460\r\n*3\r\n$9\r\n127.0.0.1\r\n:7000\r\n$40\r\n"
+    + b"a" * 40 + b"\r\n*3\r\n$9\r\n127.0.0.1\r\n:7003\r\n$40\r\n" + b"b" * 40 + b"\r\n")
+put("redis-replies", b"*1\r\n*4\r\n$5\r\nslots\r\n*2\r\n:0\r\n:16383\r\n$5\r\nnodes\r\n*1\r\n*8\r\n$2\r\nid\r\n$1\r\nx\r\n"
+    b"$2\r\nip\r\n$9\r\n127.0.0.1\r\n$4\r\nport\r\n:7000\r\n$4\r\nrole\r\n$6\r\nmaster\r\n")
+put("redis-replies", b"$61\r\n# Keyspace\r\ndb0:keys=10,expires=5,avg_ttl=0\r\nused_memory:1000\r\nrole:m\r\n")
+put("config", 'current-context = "prod"\n[contexts.prod]\nstores = ["redis://h:1"]\nread-only = true\nproduction = true\nlabel = "P"\ncolor = "#d70000"\n')
 print("seeds:", sum(len(fs) for _, _, fs in os.walk(out)))

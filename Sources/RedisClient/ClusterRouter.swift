@@ -287,7 +287,8 @@ public final class ClusterRouter: @unchecked Sendable {
     // MARK: topology replies
 
     /// `CLUSTER SHARDS` (RESP2): per shard a flat map `slots`, `nodes` (each a flat map).
-    static func parseShards(_ r: RedisReply) throws(RedisError) -> [ClusterShard] {
+    /// (Public for the fuzz harnesses.)
+    public static func parseShards(_ r: RedisReply) throws(RedisError) -> [ClusterShard] {
         guard let shards = r.array else { throw RedisError.protocolViolation("CLUSTER SHARDS reply") }
         var out: [ClusterShard] = []
         for s in shards {
@@ -296,7 +297,7 @@ public final class ClusterRouter: @unchecked Sendable {
             let slots = (m["slots"]?.array ?? []).compactMap(\.int)
             var k = 0
             while k + 1 < slots.count {
-                if slots[k] <= slots[k + 1] { ranges.append(Int(slots[k])...Int(slots[k + 1])) }
+                if let range = Self.slotRange(slots[k], slots[k + 1]) { ranges.append(range) }
                 k += 2
             }
             var master: ClusterShard.Member? = nil
@@ -329,12 +330,12 @@ public final class ClusterRouter: @unchecked Sendable {
     }
 
     /// `CLUSTER SLOTS`: `[start, end, [ip, port, id], replicas...]` per range.
-    static func parseSlots(_ r: RedisReply) throws(RedisError) -> [ClusterShard] {
+    public static func parseSlots(_ r: RedisReply) throws(RedisError) -> [ClusterShard] {
         guard let ranges = r.array else { throw RedisError.protocolViolation("CLUSTER SLOTS reply") }
         var byMaster: [String: ClusterShard] = [:]
         for e in ranges {
-            guard let f = e.array, f.count >= 3, let lo = f[0].int, let hi = f[1].int, let m = f[2].array, m.count >= 2,
-                let host = m[0].text, let port = m[1].int
+            guard let f = e.array, f.count >= 3, let lo = f[0].int, let hi = f[1].int, let range = slotRange(lo, hi),
+                let m = f[2].array, m.count >= 2, let host = m[0].text, let port = m[1].int
             else { continue }
             let id = m.count > 2 ? (m[2].text ?? "\(host):\(port)") : "\(host):\(port)"
             let replicas = f.dropFirst(3).compactMap { x -> ClusterShard.Member? in
@@ -347,10 +348,17 @@ public final class ClusterRouter: @unchecked Sendable {
                 ?? ClusterShard(
                     master: .init(id: id, host: host, port: Int(port), role: "master", health: "online"),
                     replicas: replicas, slots: [])
-            shard.slots.append(Int(lo)...Int(hi))
+            shard.slots.append(range)
             byMaster[id] = shard
         }
         return byMaster.values.sorted { ($0.slots.first?.lowerBound ?? 0) < ($1.slots.first?.lowerBound ?? 0) }
+    }
+
+    /// A range of hash slots from a server's reply, or nil when it is not one (reversed or
+    /// outside 0...16383: a server's bytes never make the router trap or index out of its table).
+    static func slotRange(_ lo: Int64, _ hi: Int64) -> ClosedRange<Int>? {
+        guard lo >= 0, lo <= hi, hi < 16384 else { return nil }
+        return Int(lo)...Int(hi)
     }
 
     static func flatMap(_ r: RedisReply) -> [String: RedisReply] {

@@ -61,10 +61,15 @@ public struct ConfigFile: Sendable {
 
     /// Loads the file; a missing file is an empty configuration, a broken one an error.
     public static func load(path: String = defaultPath) throws -> ConfigFile {
+        guard let data = FileManager.default.contents(atPath: path) else { return ConfigFile(path: path) }
+        return try parse(String(decoding: data, as: UTF8.self), path: path)
+    }
+
+    /// Reads a configuration's text (`path` names it in messages); a broken one is an error.
+    public static func parse(_ text: String, path: String) throws -> ConfigFile {
         var config = ConfigFile(path: path)
-        guard let data = FileManager.default.contents(atPath: path) else { return config }
         let doc: [String: TOMLValue]
-        do { doc = try TOMLSubset.parse(String(decoding: data, as: UTF8.self)) } catch {
+        do { doc = try TOMLSubset.parse(text) } catch {
             throw ConsoleError.usage("config \(path): \(error)")
         }
         for key in doc.keys where key != "current-context" && key != "contexts" {

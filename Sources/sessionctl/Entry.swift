@@ -43,7 +43,8 @@ enum Main {
 struct SessionCtl: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sessionctl",
-        abstract: "See and act on the live HTTP sessions of a web cluster (Redis, Spring Session, connect-redis, ...).",
+        abstract:
+            "See and act on the live HTTP sessions of a web cluster (Redis, memcached, sessiond; Spring, PHP, Django, Rails, express...).",
         discussion: """
             Stores are named by URL: redis://[user[:password]@]host[:port][/db], unix:///path,
             memcached://[user:password@]host:port[,host:port...] or sessiond://host:port.

@@ -179,3 +179,34 @@ import Testing
         #expect(got[1].channel == "ev:1" && got[1].pattern == "ev:*" && got[1].payload == Array("hello".utf8))
     }
 }
+
+/// What the fuzzer found in the topology readers: a server's reply must never make them trap.
+@Suite struct TopologyReplyTests {
+    @Test func reversedOrOutOfRangeSlotsAreSkipped() throws {
+        func node(_ port: Int64) -> RedisReply {
+            .array([.string(Array("127.0.0.1".utf8)), .integer(port), .string([0x61])])
+        }
+        // `CLUSTER SLOTS` with 0..-5460 (the fuzzer's reproducer), 16000..99999 and a good range.
+        let slots = RedisReply.array([
+            .array([.integer(0), .integer(-5460), node(7000)]),
+            .array([.integer(16000), .integer(99_999), node(7001)]),
+            .array([.integer(100), .integer(200), node(7002)]),
+        ])
+        let parsed = try ClusterRouter.parseSlots(slots)
+        #expect(parsed.flatMap(\.slots) == [100...200])
+        let shards = RedisReply.array([
+            .array([
+                .string(Array("slots".utf8)), .array([.integer(50), .integer(10), .integer(-1), .integer(3)]),
+                .string(Array("nodes".utf8)),
+                .array([
+                    .array([
+                        .string(Array("id".utf8)), .string(Array("x".utf8)), .string(Array("port".utf8)),
+                        .integer(7000),
+                        .string(Array("role".utf8)), .string(Array("master".utf8)),
+                    ])
+                ]),
+            ])
+        ])
+        #expect(try ClusterRouter.parseShards(shards).flatMap(\.slots).isEmpty)
+    }
+}

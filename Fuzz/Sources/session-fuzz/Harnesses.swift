@@ -2,8 +2,10 @@ import CFuzzDriver
 import Foundation
 import HouseStore
 import MemcachedClient
+import RedisClient
 import SessionFormats
 import SessionKit
+import SessionOps
 
 /// Every parser fed from outside, by name (`FUZZ_TARGET`). A harness returns normally for any
 /// input; a crash, a failed check or a hang is a finding.
@@ -38,6 +40,10 @@ enum Harnesses {
             _ = TomcatMSM.validity(bytes)
         },
         "memcached-lines": memcachedLines,
+        "redis-replies": redisReplies,
+        "config": { bytes in
+            _ = try? ConfigFile.parse(String(decoding: bytes, as: UTF8.self), path: "fuzz.toml")
+        },
         "resp-request": respRequest,
         "resp-reply": respReply,
         "log-replay": logReplay,
@@ -126,6 +132,32 @@ enum Harnesses {
             _ = MetaProtocol.percentDecode(line)
         }
         _ = try? MemcachedEndpoint.parse("memcached://" + String(decoding: bytes.prefix(200), as: UTF8.self))
+    }
+
+    /// Replies as a Redis server sends them, through the console's readers of `CLUSTER
+    /// SHARDS`, `CLUSTER SLOTS` and `INFO` (the bytes are framed by the RESP reply decoder).
+    static let redisReplies: @Sendable ([UInt8]) -> Void = { bytes in
+        func redis(_ r: RESPReply) -> RedisReply {
+            switch r {
+            case .simple(let s): return .status(s)
+            case .error(let e): return .error(e)
+            case .integer(let n): return .integer(n)
+            case .bulk(let b): return .string(b)
+            case .null: return .null
+            case .array(let items), .sequence(let items): return .array(items.map(redis))
+            }
+        }
+        let (items, _) = feed(
+            bytes, chunk: Int.max, into: RESPReplyDecoder(), append: { $0.append($1) }, next: { try $0.next() })
+        for item in items {
+            let r = redis(item)
+            _ = try? ClusterRouter.parseShards(r)
+            _ = try? ClusterRouter.parseSlots(r)
+            if let text = r.text {
+                let info = RedisInfo.parse(text)
+                _ = RedisInfo.keys(info, db: 0)
+            }
+        }
     }
 
     /// sessiond's log replay on an arbitrary file.
