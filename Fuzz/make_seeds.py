@@ -82,4 +82,6 @@ put("redis-replies", b"*1\r\n*4\r\n$5\r\nslots\r\n*2\r\n:0\r\n:16383\r\n$5\r\nno
     b"$2\r\nip\r\n$9\r\n127.0.0.1\r\n$4\r\nport\r\n:7000\r\n$4\r\nrole\r\n$6\r\nmaster\r\n")
 put("redis-replies", b"$61\r\n# Keyspace\r\ndb0:keys=10,expires=5,avg_ttl=0\r\nused_memory:1000\r\nrole:m\r\n")
 put("config", 'current-context = "prod"\n[contexts.prod]\nstores = ["redis://h:1"]\nread-only = true\nproduction = true\nlabel = "P"\ncolor = "#d70000"\n')
+put("cluster-restore", b"*11\r\n$15\r\nCLUSTER.RESTORE\r\n$2\r\ns1\r\n$13\r\n1700000000000\r\n$13\r\n1700000001000\r\n"
+    b"$7\r\n1800000\r\n$2\r\n-1\r\n$5\r\nalice\r\n$1\r\n1\r\n$4\r\ncart\r\n$3\r\n\x00\xff\x41\r\n")
 print("seeds:", sum(len(fs) for _, _, fs in os.walk(out)))

@@ -20,8 +20,8 @@ bin=.build-fuzz/release/session-fuzz
 [ -x "$bin" ] || { echo "fuzz: the harness did not build" >&2; exit 2; }
 harnesses=("$@")
 if [ ${#harnesses[@]} -eq 0 ]; then
-  harnesses=(aspnet attribute config filter java json jwt log-replay marshal memcached-lines msgpack msm php php-session
-    pickle redis-replies resp-reply resp-request toml)
+  harnesses=(aspnet attribute cluster-restore config filter java json jwt log-replay marshal memcached-lines msgpack msm
+    php php-session pickle redis-replies resp-reply resp-request toml)
 fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

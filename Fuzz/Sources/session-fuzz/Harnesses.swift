@@ -41,6 +41,7 @@ enum Harnesses {
         },
         "memcached-lines": memcachedLines,
         "redis-replies": redisReplies,
+        "cluster-restore": clusterRestore,
         "config": { bytes in
             _ = try? ConfigFile.parse(String(decoding: bytes, as: UTF8.self), path: "fuzz.toml")
         },
@@ -158,6 +159,27 @@ enum Harnesses {
                 _ = RedisInfo.keys(info, db: 0)
             }
         }
+    }
+
+    /// A peer's `CLUSTER.RESTORE` (client input on the receiving node): the arguments read
+    /// as a session must write back to the same arguments, and the session must go into an
+    /// engine (and expire from it) without trapping and leave it consistent.
+    static let clusterRestore: @Sendable ([UInt8]) -> Void = { bytes in
+        var limits = RESPLimits()
+        limits.maxBulkLength = 4096
+        let (requests, _) = feed(
+            bytes, chunk: Int.max, into: RESPRequestDecoder(limits: limits), append: { $0.append($1) },
+            next: { try $0.nextRequest()?.all })
+        var engine = SessionEngine(node: "fuzz")
+        for args in requests where args.count >= 2 {
+            guard let s = AppendLog.session(fields: args.dropFirst()[...]) else { continue }
+            guard AppendLog.session(fields: AppendLog.fields(of: s)[...]) == s else {
+                fatalError("CLUSTER.RESTORE fields do not round-trip")
+            }
+            _ = engine.restore(s, now: 1_800_000_000_000)
+            _ = engine.expireDue(now: 1_800_000_000_000 + Int64(args.count) * 3_600_000)
+        }
+        guard engine.checkConsistency().isEmpty else { fatalError("the engine is inconsistent after restores") }
     }
 
     /// sessiond's log replay on an arbitrary file.
