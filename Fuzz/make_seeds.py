@@ -84,4 +84,5 @@ put("redis-replies", b"$61\r\n# Keyspace\r\ndb0:keys=10,expires=5,avg_ttl=0\r\nu
 put("config", 'current-context = "prod"\n[contexts.prod]\nstores = ["redis://h:1"]\nread-only = true\nproduction = true\nlabel = "P"\ncolor = "#d70000"\n')
 put("cluster-restore", b"*11\r\n$15\r\nCLUSTER.RESTORE\r\n$2\r\ns1\r\n$13\r\n1700000000000\r\n$13\r\n1700000001000\r\n"
     b"$7\r\n1800000\r\n$2\r\n-1\r\n$5\r\nalice\r\n$1\r\n1\r\n$4\r\ncart\r\n$3\r\n\x00\xff\x41\r\n")
+put("resp-differential", b"+OK\r\n-ERR no\r\n:42\r\n$3\r\nabc\r\n$-1\r\n*2\r\n:1\r\n*0\r\n*-1\r\n$0\r\n\r\n")
 print("seeds:", sum(len(fs) for _, _, fs in os.walk(out)))

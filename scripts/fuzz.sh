@@ -21,7 +21,7 @@ bin=.build-fuzz/release/session-fuzz
 harnesses=("$@")
 if [ ${#harnesses[@]} -eq 0 ]; then
   harnesses=(aspnet attribute cluster-restore config filter java json jwt log-replay marshal memcached-lines msgpack msm
-    php php-session pickle redis-replies resp-reply resp-request toml)
+    php php-session pickle redis-replies resp-differential resp-reply resp-request toml)
 fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -179,7 +179,7 @@ public final class RedisConnection {
         }
     }
 
-    private static func convert(_ r: UnsafeMutablePointer<redisReply>) -> RedisReply {
+    static func convert(_ r: UnsafeMutablePointer<redisReply>) -> RedisReply {
         let reply = r.pointee
         switch reply.type {
         case REDIS_REPLY_STRING:
