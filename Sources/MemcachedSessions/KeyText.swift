@@ -1,4 +1,5 @@
 import CZlib
+import MemcachedClient
 
 /// Memcached keys are bytes; sessions carry keys and ids as text. Printable UTF-8 keys stay
 /// as they are; any other byte (control, space, `%`, invalid UTF-8) is written `%XX`, so
@@ -26,31 +27,8 @@ enum KeyText {
         return out
     }
 
-    static func bytes(_ text: String) -> [UInt8] {
-        let utf8 = Array(text.utf8)
-        guard utf8.contains(UInt8(ascii: "%")) else { return utf8 }
-        var out: [UInt8] = []
-        var i = 0
-        while i < utf8.count {
-            if utf8[i] == UInt8(ascii: "%"), i + 2 < utf8.count, let h = hex(utf8[i + 1]), let l = hex(utf8[i + 2]) {
-                out.append(h << 4 | l)
-                i += 3
-            } else {
-                out.append(utf8[i])
-                i += 1
-            }
-        }
-        return out
-    }
-
-    private static func hex(_ c: UInt8) -> UInt8? {
-        switch c {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): return c - UInt8(ascii: "0")
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): return c - UInt8(ascii: "A") + 10
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): return c - UInt8(ascii: "a") + 10
-        default: return nil
-        }
-    }
+    /// The key a text stands for: `%XX` decoded as memcached's own dump writes it.
+    static func bytes(_ text: String) -> [UInt8] { MetaProtocol.percentDecode(ArraySlice(text.utf8)) }
 }
 
 /// zlib (RFC 1950) inflation with a cap on the output: dalli and pymemcache compress large

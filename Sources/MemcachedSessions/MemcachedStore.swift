@@ -197,12 +197,8 @@ public final class MemcachedStore: SessionStore {
     }
 
     static func message(_ error: any Error, node: String) -> String {
-        if let e = error as? MemcachedError {
-            // The node's name is already the failure's node.
-            let text = e.description
-            return text.hasPrefix(node + ": ") ? String(text.dropFirst(node.count + 2)) : text
-        }
-        return "\(error)"
+        // The node's name is already the failure's node.
+        message("\(error)", node: node)
     }
 
     /// Dumps one node's keys and reads the session values batch by batch: the next dump

@@ -189,17 +189,17 @@ extension Operations {
     /// written as they come). Returns how many were written.
     public func export(filter: Filter, to sink: @escaping @Sendable ([UInt8]) -> Void) async throws -> Outcome {
         sink(SessionArchive.headerLine(store: store.displayName, nowMs: currentTimeMs()))
-        let count = ArchiveCount()
+        let count = Counter()
         let reporter = self.reporter
         let listing = try await store.list(ListQuery(filter: filter, withAttributes: true)) { page in
             var bytes: [UInt8] = []
             for s in page { bytes += SessionArchive.line(s) }
             sink(bytes)
-            let n = await count.add(page.count)
-            reporter.progress("exported \(n)…")
+            await count.add(page.map(\.id))
+            reporter.progress("exported \(await count.count)…")
         }
         reporter.clearProgress()
-        var outcome = Outcome(found: await count.value)
+        var outcome = Outcome(found: await count.count)
         outcome.summary = "exported \(outcome.found) session(s) from \(store.displayName)"
         outcome.exitCode = report(failures: listing.failedNodes)
         return outcome
@@ -258,13 +258,5 @@ extension Operations {
         outcome.summary = "imported \(written.count) of \(sessions.count) session(s) into \(store.displayName)"
         outcome.exitCode = failures.isEmpty ? Exit.ok : report(failures: failures)
         return outcome
-    }
-}
-
-actor ArchiveCount {
-    private(set) var value = 0
-    func add(_ n: Int) -> Int {
-        value += n
-        return value
     }
 }
