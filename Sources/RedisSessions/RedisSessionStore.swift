@@ -483,23 +483,63 @@ public final class RedisSessionStore: SessionStore, SessionEventSource, @uncheck
         }
     }
 
-    /// Runs each located session's commands, pipelined per node.
+    /// Sessions per pipelined batch of a mutation: a node that fails part way leaves at most
+    /// one batch whose outcome is unknown, and a report that counts what was done.
+    static let mutationBatch = 500
+
+    /// Runs each located session's commands, pipelined per node in batches. A session counts
+    /// as changed only when every reply to its commands is not an error (an ACL refusal
+    /// changes nothing and is reported in the server's words); when a node fails, the
+    /// sessions of the batch in flight are named as unknown and the rest as not sent.
     private func apply(_ found: [Located], commands: (Located) -> [RedisCommand]) async -> MutationResult {
         var result = MutationResult()
         let byNode = Dictionary(grouping: found, by: { $0.node.name })
         for node in nodes {
             guard let items = byNode[node.name] else { continue }
-            var all: [RedisCommand] = []
-            for item in items { all += commands(item) }
-            do {
-                let replies = try await execute(all, on: node)
-                if let err = replies.first(where: { $0.errorMessage != nil })?.errorMessage {
-                    result.failedNodes.append(NodeFailure(node: node.name, message: "server error: \(err)"))
+            var sent = 0
+            var serverError: (message: String, sessions: Int)? = nil
+            while sent < items.count {
+                let batch = items[sent..<min(items.count, sent + Self.mutationBatch)]
+                var all: [RedisCommand] = []
+                var counts: [Int] = []
+                for item in batch {
+                    let c = commands(item)
+                    counts.append(c.count)
+                    all += c
                 }
-                result.keysTouched += replies.reduce(0) { $0 + Int(max(0, Decode.int($1) ?? 0)) }
-                result.affected += items.map(\.session.id)
-            } catch {
-                result.failedNodes.append(NodeFailure(node: node.name, message: error.description))
+                let replies: [RedisReply]
+                do {
+                    replies = try await execute(all, on: node)
+                } catch {
+                    let notSent = items.count - sent - batch.count
+                    result.failedNodes.append(
+                        NodeFailure(
+                            node: node.name,
+                            message:
+                                "\(error.description); \(result.affected.count) session(s) done before it failed, "
+                                + "\(batch.count) in the batch in flight may or may not be done, \(notSent) not sent "
+                                + "(run the command again to finish)"))
+                    break
+                }
+                var at = 0
+                for (item, n) in zip(batch, counts) {
+                    let mine = replies[at..<min(replies.count, at + n)]
+                    at += n
+                    result.keysTouched += mine.reduce(0) { $0 + Int(max(0, Decode.int($1) ?? 0)) }
+                    if let err = mine.first(where: { $0.errorMessage != nil })?.errorMessage {
+                        serverError = (err, (serverError?.sessions ?? 0) + 1)
+                    } else if mine.count == n {
+                        result.affected.append(item.session.id)
+                    }
+                }
+                sent += batch.count
+            }
+            if let serverError {
+                result.failedNodes.append(
+                    NodeFailure(
+                        node: node.name,
+                        message: "server error: \(serverError.message) (\(serverError.sessions) session(s) not changed)"
+                    ))
             }
         }
         return result

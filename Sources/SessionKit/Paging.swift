@@ -23,6 +23,21 @@ public actor Collector {
     public func add(_ page: [Session]) { sessions += page }
 }
 
+/// How many sessions a listing delivered from each node: when a node fails part way, the
+/// report says how far it got.
+public actor ListingTally {
+    public private(set) var perNode: [String: Int] = [:]
+    public private(set) var total = 0
+    public init() {}
+    /// Counts a page; returns the running total.
+    @discardableResult
+    public func add(_ page: [Session]) -> Int {
+        for s in page { perNode[s.node, default: 0] += 1 }
+        total += page.count
+        return total
+    }
+}
+
 /// Runs a listing on every node at once: the keys each scanned, summed, and a `NodeFailure`
 /// for each node that failed, with the error's description (the others go on). `body` may
 /// also report a failure of its own for a node it listed only in part.

@@ -40,11 +40,39 @@ public final class AuditLog: @unchecked Sendable {
         }
     }
 
+    /// Session ids per record: an action on more sessions is written as several records
+    /// (`part`, `parts`), each with a slice of the ids and the same totals, so every id is
+    /// in the log and no line grows without bound.
+    public static let idsPerRecord = 10_000
+
     public func record(
         action: String, store: String, commandLine: String, target: String?, sessions: [String],
         result: MutationResult, extra: [String: String] = [:]
     ) {
+        let parts = max(1, (sessions.count + Self.idsPerRecord - 1) / Self.idsPerRecord)
         var w = JSONWriter()
+        for part in 0..<parts {
+            let ids = sessions.dropFirst(part * Self.idsPerRecord).prefix(Self.idsPerRecord)
+            line(
+                into: &w, action: action, store: store, commandLine: commandLine, target: target, ids: ids,
+                result: result, extra: extra, part: parts > 1 ? (part + 1, parts) : nil)
+        }
+        lock.lock()
+        defer { lock.unlock() }
+        guard let h = FileHandle(forWritingAtPath: path) else {
+            FileHandle.standardError.write(Data("sessionctl: cannot append to the audit log \(path)\n".utf8))
+            return
+        }
+        h.seekToEndOfFile()
+        h.write(Data(w.bytes))
+        try? h.close()
+    }
+
+    /// One record (a JSON line).
+    private func line(
+        into w: inout JSONWriter, action: String, store: String, commandLine: String, target: String?,
+        ids: ArraySlice<String>, result: MutationResult, extra: [String: String], part: (Int, Int)?
+    ) {
         w.raw("{\"time\":")
         w.string(ISOTime.format(ms: currentTimeMs()))
         w.raw(",\"actor\":")
@@ -59,8 +87,14 @@ public final class AuditLog: @unchecked Sendable {
         w.string(commandLine)
         w.raw(",\"target\":")
         w.optionalString(target)
+        if let (n, of) = part {
+            w.raw(",\"part\":")
+            w.int(Int64(n))
+            w.raw(",\"parts\":")
+            w.int(Int64(of))
+        }
         w.raw(",\"sessions\":[")
-        for (n, id) in sessions.prefix(10_000).enumerated() {
+        for (n, id) in ids.enumerated() {
             if n > 0 { w.raw(",") }
             w.string(id)
         }
@@ -84,14 +118,5 @@ public final class AuditLog: @unchecked Sendable {
             w.string(v)
         }
         w.raw("}\n")
-        lock.lock()
-        defer { lock.unlock() }
-        guard let h = FileHandle(forWritingAtPath: path) else {
-            FileHandle.standardError.write(Data("sessionctl: cannot append to the audit log \(path)\n".utf8))
-            return
-        }
-        h.seekToEndOfFile()
-        h.write(Data(w.bytes))
-        try? h.close()
     }
 }

@@ -55,9 +55,34 @@ public struct Operations: Sendable {
 
     /// Reports node failures; exit code 3 when every node failed.
     public func report(failures: [NodeFailure]) -> Int32 {
-        for f in failures { reporter.error("node \(f.node) failed: \(Redaction.redact(f.message))") }
+        for f in failures { reporter.error("node \(f.node) failed: \(Self.reason(f))") }
         if failures.isEmpty { return Exit.ok }
         return Set(failures.map(\.node)).count >= store.nodeNames.count ? Exit.connection : Exit.partial
+    }
+
+    /// A failure's message, redacted, without the node's name when the message repeats it.
+    static func reason(_ f: NodeFailure) -> String {
+        let m = Redaction.redact(f.message)
+        let prefix = Redaction.redact(f.node) + ": "
+        return m.hasPrefix(prefix) ? String(m.dropFirst(prefix.count)) : m
+    }
+
+    /// Reports a listing's node failures with how far each node got (`listed`: sessions
+    /// delivered per node). A listing that printed anything before a node failed is partial
+    /// (exit 1: the output is a part of the answer); exit 3 only when every node failed
+    /// before delivering a session.
+    public func report(listing failures: [NodeFailure], listed: [String: Int]) -> Int32 {
+        for f in failures {
+            let n = listed[f.node] ?? 0
+            let howFar =
+                n == 0
+                ? "before listing any of its sessions"
+                : "after listing \(n) of its session(s): the listing is incomplete"
+            reporter.error("node \(f.node) failed \(howFar): \(Self.reason(f))")
+        }
+        if failures.isEmpty { return Exit.ok }
+        let everyNode = Set(failures.map(\.node)).count >= store.nodeNames.count
+        return everyNode && listed.values.reduce(0, +) == 0 ? Exit.connection : Exit.partial
     }
 
     /// The exit code of a mutation: ok, partial (some not found, a node failed), not found,

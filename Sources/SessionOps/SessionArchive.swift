@@ -189,19 +189,18 @@ extension Operations {
     /// written as they come). Returns how many were written.
     public func export(filter: Filter, to sink: @escaping @Sendable ([UInt8]) -> Void) async throws -> Outcome {
         sink(SessionArchive.headerLine(store: store.displayName, nowMs: currentTimeMs()))
-        let count = Counter()
+        let tally = ListingTally()
         let reporter = self.reporter
         let listing = try await store.list(ListQuery(filter: filter, withAttributes: true)) { page in
             var bytes: [UInt8] = []
             for s in page { bytes += SessionArchive.line(s) }
             sink(bytes)
-            await count.add(page.map(\.id))
-            reporter.progress("exported \(await count.count)…")
+            reporter.progress("exported \(await tally.add(page))…")
         }
         reporter.clearProgress()
-        var outcome = Outcome(found: await count.count)
+        var outcome = Outcome(found: await tally.total)
         outcome.summary = "exported \(outcome.found) session(s) from \(store.displayName)"
-        outcome.exitCode = report(failures: listing.failedNodes)
+        outcome.exitCode = report(listing: listing.failedNodes, listed: await tally.perNode)
         return outcome
     }
 

@@ -44,7 +44,9 @@ struct List: ConsoleCommand {
         let query = ListQuery(filter: f, limit: sort == nil ? limit : nil, includeExpired: includeExpired)
         let printer = PagePrinter(formatter: SessionFormatter(format: output, output: console.output))
         let collector = sort == nil ? nil : Collector()
+        let tally = ListingTally()
         let outcome = try await console.store.list(query) { page in
+            await tally.add(page)
             if let collector { await collector.add(page) } else { await printer.print(page) }
         }
         if let collector, let sort {
@@ -56,7 +58,7 @@ struct List: ConsoleCommand {
         }
         await printer.finish()
         Terminal.clearProgress()
-        return console.ops.report(failures: outcome.failedNodes)
+        return console.ops.report(listing: outcome.failedNodes, listed: await tally.perNode)
     }
 
     static func less(_ a: Session, _ b: Session, by key: SortKey, now: Int64) -> Bool {

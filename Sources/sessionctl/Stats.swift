@@ -26,8 +26,10 @@ struct Stats: ConsoleCommand {
         let f: Filter
         do { f = try Filter(filter ?? "") } catch { throw ConsoleError.usage(error.description) }
         let acc = StatsAccumulator()
+        let tally = ListingTally()
         let reporter = Terminal.reporter
         let outcome = try await console.store.list(ListQuery(filter: f)) { page in
+            await tally.add(page)
             let n = await acc.add(page, nowMs: currentTimeMs())
             reporter.progress("read \(n) sessions…")
         }
@@ -38,7 +40,7 @@ struct Stats: ConsoleCommand {
         } else {
             for line in stats.lines(top: top, barWidth: 40) { console.output.line(line) }
         }
-        return console.ops.report(failures: outcome.failedNodes)
+        return console.ops.report(listing: outcome.failedNodes, listed: await tally.perNode)
     }
 }
 

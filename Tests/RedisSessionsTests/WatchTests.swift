@@ -130,6 +130,36 @@ import Testing
         #expect(gaps.count >= 2, "a gap when the link broke and a notice when resubscribed")
         #expect(gaps.contains { ($0.detail ?? "").contains("resubscribed") })
     }
+
+    /// Failure drill: the server is killed (kill -9) and started again on its port. The watch
+    /// says there is a gap, resubscribes by itself, and reports events from the new process.
+    @Test func aKilledAndRestartedServerGivesAGapThenEventsAgain() async throws {
+        let server = try RedisServer(config: ["--notify-keyspace-events", "Egxe"])
+        // A Spring session, so the watch knows the layout it reports on.
+        _ = try server.connection().send(
+            Seeder.springCommands(Seeder.SpringSession(id: "before", user: "alice", nowMs: currentTimeMs())))
+        let store = RedisSessionStore(urls: [server.url], timeouts: .init(connectMs: 300, commandMs: 1000))
+        let got = try await events(
+            server, store, kinds: [.deleted], seconds: 60,
+            during: {
+                try server.restart()
+                // Once the watcher is back on the new process, a session is deleted there.
+                let back = Date().addingTimeInterval(30)
+                while Date() < back {
+                    let n = try server.command("PUBSUB", "NUMSUB", "__keyevent@0__:del").array?.last?.int ?? 0
+                    if n >= 1 { break }
+                    try await Task.sleep(nanoseconds: 20_000_000)
+                }
+                try server.command("HSET", "spring:session:sessions:after-restart", "maxInactiveInterval", "1800")
+                try server.command("DEL", "spring:session:sessions:after-restart")
+            },
+            until: { evs in evs.contains { $0.kind == .deleted && $0.sessionID == "after-restart" } })
+        let gap = got.firstIndex { $0.kind == .gap }
+        let deleted = got.firstIndex { $0.kind == .deleted && $0.sessionID == "after-restart" }
+        #expect(gap != nil, "the watch says events may have been missed")
+        #expect(deleted != nil, "events flow again from the restarted server")
+        if let gap, let deleted { #expect(gap < deleted, "the gap notice comes first") }
+    }
 }
 
 actor EventBox {

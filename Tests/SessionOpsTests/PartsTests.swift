@@ -90,6 +90,27 @@ import Testing
         #expect(mode == 0o600)
     }
 
+    /// An action on more ids than one record holds is written as parts: every id once.
+    @Test func aLargeActionIsAuditedInPartsWithEveryID() throws {
+        let dir = try makeTemporaryDirectory("audit-parts")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let log = AuditLog(path: dir + "/audit.log")
+        try log.ensureWritable()
+        let ids = (0..<(AuditLog.idsPerRecord * 2 + 7)).map { "s\($0)" }
+        log.record(
+            action: "logout", store: "redis://h", commandLine: "x", target: "alice", sessions: ids,
+            result: MutationResult(affected: ids))
+        let text = try String(contentsOfFile: dir + "/audit.log", encoding: .utf8)
+        let records = try text.split(separator: "\n").map {
+            try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
+        }
+        #expect(records.count == 3)
+        #expect(records.map { $0["part"] as? Int } == [1, 2, 3])
+        #expect(records.allSatisfy { $0["parts"] as? Int == 3 && $0["affected"] as? Int == ids.count })
+        let logged = records.flatMap { $0["sessions"] as? [String] ?? [] }
+        #expect(logged == ids, "every id, once, in order")
+    }
+
     @Test func anUnwritableLogRefusesBeforeAnythingChanges() async throws {
         let store = MemoryStore()
         store.put(id: "a")

@@ -1,0 +1,153 @@
+import Foundation
+import RedisClient
+import SessionKit
+import TestSupport
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Failure drills: the store dies or stops answering in the middle of a command. Each drill
+/// checks that nothing is lost or done twice and that the operator is told exactly what
+/// happened. (A store killed during a store-to-store migration: `StoreMigrationTests`.)
+@Suite(.serialized) struct FailureDrillTests {
+    /// Writes `count` Spring sessions (`users` distinct users, every tenth anonymous).
+    static func seed(_ server: RedisServer, count: Int, users: Int, start: Int = 0) throws {
+        let seed = try ChildProcess(
+            path: try CLI.binary("session-seed"),
+            arguments: [
+                "--store", server.urlString, "--spring", String(count), "--users", String(users), "--start",
+                String(start),
+            ],
+            outputPath: "/dev/null")
+        guard seed.wait(seconds: 300), seed.exitCode == 0 else { throw HarnessError("session-seed failed") }
+    }
+
+    /// Every session as id → user ("" for anonymous), read through the console.
+    static func sessions(_ server: RedisServer) throws -> [String: String] {
+        let r = try CLI.run(["ls", "--store", server.urlString, "-o", "jsonl"], timeout: 300)
+        guard r.code == 0 else { throw HarnessError("ls failed: \(r)") }
+        var out: [String: String] = [:]
+        for line in r.lines {
+            guard let o = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                let id = o["id"] as? String
+            else { throw HarnessError("not a session line: \(line)") }
+            out[id] = o["user"] as? String ?? ""
+        }
+        return out
+    }
+
+    static func fileSize(_ path: String) -> Int {
+        ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int) ?? 0
+    }
+
+    static func auditedSessions(_ path: String) throws -> [Set<String>] {
+        let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+        return try text.split(separator: "\n").map { line in
+            let o = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+            return Set(o?["sessions"] as? [String] ?? [])
+        }
+    }
+
+    /// The store is killed while `ls` streams: what was printed is whole lines, the error
+    /// names the node and how many of its sessions were listed (exactly the lines printed),
+    /// and the exit code says the listing is partial.
+    @Test func aListingCutByAKilledStoreSaysWhichNodeAndHowFar() throws {
+        let server = try RedisServer()
+        try Self.seed(server, count: 40_000, users: 50)
+        let dir = try makeTemporaryDirectory("drill-ls")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let out = dir + "/out"
+        let err = dir + "/err"
+        let ls = try ChildProcess(
+            path: try CLI.binary("sessionctl"), arguments: ["ls", "--store", server.urlString, "-o", "jsonl"],
+            outputPath: out, errorPath: err)
+        let started = Date().addingTimeInterval(120)
+        while Self.fileSize(out) == 0 && ls.isRunning && Date() < started { usleep(1_000) }
+        // Frozen while its store dies, so the kill lands in the middle of the listing.
+        ls.signal(SIGSTOP)
+        server.kill()
+        ls.signal(SIGCONT)
+        #expect(ls.wait(seconds: 60))
+        let printed = try String(contentsOfFile: out, encoding: .utf8)
+        let lines = printed.split(separator: "\n")
+        let stderr = try String(contentsOfFile: err, encoding: .utf8)
+        #expect(ls.exitCode == 1, "a listing cut short is partial: \(stderr)")
+        #expect(lines.count > 0 && lines.count < 40_000, "the kill came part way (\(lines.count) lines)")
+        #expect(printed.hasSuffix("\n"), "no half line")
+        for line in lines {
+            #expect((try? JSONSerialization.jsonObject(with: Data(line.utf8))) != nil, "a whole JSON line: \(line)")
+        }
+        #expect(
+            stderr.contains("node 127.0.0.1:\(server.port) failed after listing \(lines.count) of its session(s)"),
+            "names the node and how far it got: \(stderr)")
+        #expect(stderr.contains("incomplete"))
+    }
+
+    /// The store is killed (kill -9) while `logout --user` deletes: the report counts only what
+    /// the store acknowledged, names the batch whose fate is unknown and what was not sent;
+    /// after a restart (append-only file) everything reported removed is gone, the same
+    /// command finishes the job, nothing is removed twice and no other user is touched.
+    @Test func aLogoutCutByAKilledStoreReportsWhatWasDoneAndARerunFinishes() throws {
+        let server = try RedisServer(config: ["--appendonly", "yes"])
+        try Self.seed(server, count: 20_000, users: 1)
+        try Self.seed(server, count: 300, users: 20, start: 20_000)
+        let before = try Self.sessions(server)
+        let alice = Set(before.filter { $0.value == "alice" }.keys)
+        let others = Set(before.keys).subtracting(alice)
+        #expect(alice.count > 15_000 && others.count > 100)
+
+        let dir = try makeTemporaryDirectory("drill-logout")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var env = ProcessInfo.processInfo.environment
+        env["SESSIONCTL_AUDIT_LOG"] = dir + "/audit-1.log"
+        let logout = try ChildProcess(
+            path: try CLI.binary("sessionctl"),
+            arguments: ["logout", "--user", "alice", "--yes", "--store", server.urlString], environment: env,
+            outputPath: dir + "/out", errorPath: dir + "/err")
+        // Wait until deletions are under way (the key count falls), then kill the store.
+        let conn = try server.connection()
+        let keysBefore = try conn.send([RedisCommand("DBSIZE")])[0].int ?? 0
+        let deadline = Date().addingTimeInterval(120)
+        while logout.isRunning, Date() < deadline,
+            (try conn.send([RedisCommand("DBSIZE")])[0].int ?? 0) > keysBefore - 2_000
+        {
+            usleep(1_000)
+        }
+        logout.signal(SIGSTOP)
+        server.kill()
+        logout.signal(SIGCONT)
+        #expect(logout.wait(seconds: 60))
+        let out = try String(contentsOfFile: dir + "/out", encoding: .utf8)
+        let err = try String(contentsOfFile: dir + "/err", encoding: .utf8)
+        #expect(logout.exitCode == 1, "partial: \(out) \(err)")
+        let first = try Self.auditedSessions(dir + "/audit-1.log")
+        #expect(first.count >= 1, "what was done is audited")
+        let removed = first.reduce(into: Set<String>()) { $0.formUnion($1) }
+        #expect(removed.count > 0 && removed.count < alice.count, "the kill came part way")
+        #expect(removed.isSubset(of: alice))
+        #expect(out.contains("logged out user alice: \(removed.count) session(s) removed"), "\(out)")
+        #expect(err.contains("node 127.0.0.1:\(server.port) failed"), "\(err)")
+        #expect(err.contains("\(removed.count) session(s) done before it failed"), "\(err)")
+        #expect(err.contains("run the command again"), "\(err)")
+
+        try server.restart()
+        let afterKill = try Self.sessions(server)
+        #expect(Set(afterKill.keys).isDisjoint(with: removed), "what the report counts as removed is gone")
+        #expect(others.isSubset(of: Set(afterKill.keys)), "no other user's session was touched")
+
+        let again = try CLI.run(
+            ["logout", "--user", "alice", "--yes", "--store", server.urlString],
+            env: ["SESSIONCTL_AUDIT_LOG": dir + "/audit-2.log"], timeout: 300)
+        #expect(again.code == 0, "\(again)")
+        let second = try Self.auditedSessions(dir + "/audit-2.log").reduce(into: Set<String>()) { $0.formUnion($1) }
+        #expect(second.isDisjoint(with: removed), "nothing removed twice")
+        #expect(second.union(removed).isSubset(of: alice))
+        // Only the batch in flight at the kill may be neither reported nor left over.
+        #expect(alice.subtracting(second.union(removed)).count <= 500)
+        let after = try Self.sessions(server)
+        #expect(!after.values.contains("alice"), "the rerun finished the job")
+        #expect(Set(after.keys) == others, "every other session is still there")
+    }
+}
