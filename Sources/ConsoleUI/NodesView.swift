@@ -10,9 +10,9 @@ extension Renderer {
         let factColumns = NodeFactColumns(s.nodes)
         c.put(
             y, 1,
-            fit("NODE", 18) + fit("STATE", 7) + fit("ROLE", 8) + fit("SESSIONS", 10, alignRight: true) + "  "
-                + fit("MEMORY", 24) + fit("EXPIRED/s", 22)
-                + (factColumns.isEmpty ? "EVICTED/s" : fit("EVICTED/s", 22) + factColumns.header), .tableHeader)
+            fit("NODE", 18) + fit("STATE", 10) + fit("ROLE", 8) + fit("SESSIONS", 10, alignRight: true) + "  "
+                + fit("MEMORY", 24) + fit("EXPIRED/s", 20)
+                + (factColumns.isEmpty ? "EVICTED/s" : fit("EVICTED/s", 20) + factColumns.header), .tableHeader)
         y += 1
         if s.nodes.isEmpty {
             c.put(y + 1, 2, "loading nodes…", .dim)
@@ -21,7 +21,7 @@ extension Renderer {
         for n in s.nodes {
             guard y < body.upperBound else { break }
             var x = c.put(y, 1, fit(n.name, 18), .row)
-            x = c.put(y, x, fit(n.up ? "up" : "DOWN", 7), n.up ? .nodeUp : .nodeDown)
+            x = c.put(y, x, fit(n.state, 10), n.up ? .nodeUp : .nodeDown)
             x = c.put(y, x, fit(n.role, 8), .row)
             x = c.put(y, x, fit(n.sessions.map(group) ?? "-", 10, alignRight: true) + "  ", .row)
             if let used = n.usedMemory {
@@ -38,11 +38,11 @@ extension Renderer {
             }
             let rates = s.nodeRates[n.name] ?? []
             x = c.put(
-                y, x, fit(sparkline(rates.map(\.expired), width: 12) + " " + format1(rates.last?.expired ?? 0), 22),
+                y, x, fit(sparkline(rates.map(\.expired), width: 12) + " " + format1(rates.last?.expired ?? 0), 20),
                 .sparkline)
             let evicted = sparkline(rates.map(\.evicted), width: 12) + " " + format1(rates.last?.evicted ?? 0)
             if !factColumns.isEmpty {
-                x = c.put(y, x, fit(evicted, 22), .sparkline)
+                x = c.put(y, x, fit(evicted, 20), .sparkline)
                 c.put(y, x, factColumns.row(n), .row)
             } else {
                 c.put(y, x, evicted, .sparkline)

@@ -10,6 +10,7 @@ import CHiredis
 public final class RedisConnection {
     public let url: RedisURL
     private var ctx: UnsafeMutablePointer<redisContext>?
+    private let commandMs: Int
 
     public struct Timeouts: Sendable {
         public var connectMs: Int
@@ -23,6 +24,7 @@ public final class RedisConnection {
     /// Connects, sets the command timeout, authenticates and selects the database.
     public init(url: RedisURL, timeouts: Timeouts = Timeouts(), fallbackPassword: String? = nil) throws(RedisError) {
         self.url = url
+        commandMs = timeouts.commandMs
         let node = url.nodeName
         let tv = chr_timeval_ms(timeouts.connectMs)
         let c: UnsafeMutablePointer<redisContext>?
@@ -169,8 +171,17 @@ public final class RedisConnection {
         let timedOut = c.pointee.err == REDIS_ERR_IO && (errno == EAGAIN || errno == EWOULDBLOCK)
         // After an I/O error or a timeout the context cannot be reused.
         close()
-        return RedisError.connection(
-            node: url.nodeName, message: timedOut ? "timed out" : (message.isEmpty ? "connection lost" : message))
+        if timedOut {
+            return RedisError.connection(
+                node: url.nodeName,
+                message: "\(RedisError.timeoutPrefix): no answer within \(Self.duration(commandMs)) "
+                    + "(the server is busy or stopped; --timeout sets the wait)")
+        }
+        return RedisError.connection(node: url.nodeName, message: message.isEmpty ? "connection lost" : message)
+    }
+
+    private static func duration(_ ms: Int) -> String {
+        ms % 1000 == 0 ? "\(ms / 1000) s" : "\(ms) ms"
     }
 
     private static func errorString(_ c: UnsafeMutablePointer<redisContext>) -> String {

@@ -69,6 +69,17 @@ public enum RedisError: Error, Equatable, CustomStringConvertible {
         if case .connection = self { return true }
         return false
     }
+
+    /// How a connection error caused by the command timeout begins: the node took the
+    /// connection but did not answer (busy, `DEBUG SLEEP`, a stopped process).
+    public static let timeoutPrefix = "timed out"
+
+    /// The node did not answer within the command timeout (the link itself was fine).
+    /// Not retried: a second wait would only double the operator's.
+    public var isTimeout: Bool {
+        if case .connection(_, let m) = self { return m.hasPrefix(Self.timeoutPrefix) }
+        return false
+    }
 }
 
 /// A command argument list; `RedisCommand("HGET", key, field)` reads naturally.

@@ -615,6 +615,7 @@ public final class RedisSessionStore: SessionStore, SessionEventSource, @uncheck
             }
         } catch {
             info.error = (error as? RedisError)?.description ?? "\(error)"
+            info.unresponsive = !info.up && (error as? RedisError)?.isTimeout == true
         }
         return info
     }

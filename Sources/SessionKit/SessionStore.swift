@@ -284,6 +284,14 @@ public struct NodeFailure: Sendable, Equatable, Error {
         self.node = node
         self.message = message
     }
+
+    /// The message, redacted, without the node's name where the message starts with it
+    /// (client errors name their node; the report already does).
+    public var reason: String { Self.reason(Redaction.redact(message), node: Redaction.redact(node)) }
+
+    public static func reason(_ message: String, node: String) -> String {
+        message.hasPrefix(node + ": ") ? String(message.dropFirst(node.count + 2)) : message
+    }
 }
 
 /// Result of a mutation: which sessions went, which were not there, which nodes failed.
@@ -316,6 +324,9 @@ public struct NodeInfo: Sendable, Equatable {
     public var role: String
     public var up: Bool
     public var error: String?
+    /// Down because it took the connection but did not answer in time (busy, stopped):
+    /// shown as `NO ANSWER` rather than `DOWN`.
+    public var unresponsive = false
     public var sessions: Int?
     public var usedMemory: Int64?
     public var maxMemory: Int64?
@@ -333,6 +344,9 @@ public struct NodeInfo: Sendable, Equatable {
         self.up = up
         self.error = error
     }
+
+    /// `up`, `NO ANSWER` (unresponsive) or `DOWN`.
+    public var state: String { up ? "up" : unresponsive ? "NO ANSWER" : "DOWN" }
 
     /// The fact with this key.
     public subscript(fact key: String) -> NodeFact? { facts.first { $0.key == key } }

@@ -18,6 +18,8 @@ public enum NodeFormatter {
             w.string(i.role)
             w.raw(",\"up\":")
             w.raw(i.up ? "true" : "false")
+            w.raw(",\"unresponsive\":")
+            w.raw(i.unresponsive ? "true" : "false")
             w.raw(",\"error\":")
             w.optionalString(i.error.map { Redaction.redact($0) })
             w.raw(",\"sessions\":")
@@ -64,7 +66,7 @@ public enum NodeFormatter {
         var rows = [header]
         for i in infos {
             var row: [String] = [
-                Sanitizer.display(i.name), Sanitizer.display(i.role), i.up ? "up" : "DOWN",
+                Sanitizer.display(i.name), Sanitizer.display(i.role), i.state,
                 i.sessions.map(String.init) ?? "-",
             ]
             row.append(i.usedMemory.map(humanBytes) ?? "-")

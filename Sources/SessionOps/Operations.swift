@@ -55,16 +55,9 @@ public struct Operations: Sendable {
 
     /// Reports node failures; exit code 3 when every node failed.
     public func report(failures: [NodeFailure]) -> Int32 {
-        for f in failures { reporter.error("node \(f.node) failed: \(Self.reason(f))") }
+        for f in failures { reporter.error("node \(f.node) failed: \(f.reason)") }
         if failures.isEmpty { return Exit.ok }
         return Set(failures.map(\.node)).count >= store.nodeNames.count ? Exit.connection : Exit.partial
-    }
-
-    /// A failure's message, redacted, without the node's name when the message repeats it.
-    static func reason(_ f: NodeFailure) -> String {
-        let m = Redaction.redact(f.message)
-        let prefix = Redaction.redact(f.node) + ": "
-        return m.hasPrefix(prefix) ? String(m.dropFirst(prefix.count)) : m
     }
 
     /// Reports a listing's node failures with how far each node got (`listed`: sessions
@@ -78,7 +71,7 @@ public struct Operations: Sendable {
                 n == 0
                 ? "before listing any of its sessions"
                 : "after listing \(n) of its session(s): the listing is incomplete"
-            reporter.error("node \(f.node) failed \(howFar): \(Self.reason(f))")
+            reporter.error("node \(f.node) failed \(howFar): \(f.reason)")
         }
         if failures.isEmpty { return Exit.ok }
         let everyNode = Set(failures.map(\.node)).count >= store.nodeNames.count

@@ -238,6 +238,7 @@ public final class SessiondStore: SessionStore, SessionEventSource, SessionMigra
                 info.evictedTotal = fields["evicted_keys"].flatMap { Int64($0) }
             } catch {
                 info.error = "\(error)"
+                info.unresponsive = error.isTimeout
             }
             out.append(info)
         }

@@ -129,7 +129,9 @@ struct Nodes: ConsoleCommand {
         } else {
             for line in NodeFormatter.table(infos) { out.line(line) }
             for i in infos where !i.up {
-                Terminal.error("node \(i.name) is down: \(Redaction.redact(i.error ?? "unknown error"))")
+                let what = i.unresponsive ? "does not answer" : "is down"
+                let reason = NodeFailure(node: i.name, message: i.error ?? "unknown error").reason
+                Terminal.error("node \(i.name) \(what): \(reason)")
             }
         }
         let down = infos.filter { !$0.up }.count

@@ -151,3 +151,54 @@ import Testing
         #expect(Set(after.keys) == others, "every other session is still there")
     }
 }
+
+/// A node that takes connections but never answers (a stopped process, like `DEBUG SLEEP`
+/// or a long fork): the command timeout ends every wait, the other node's sessions are still
+/// listed, and the TUI keeps answering keys and shows the node as not answering.
+@Suite(.serialized) struct UnresponsiveNodeDrillTests {
+    @Test func aStoppedNodeTimesOutTheBatchCommandsAndTheTUIStaysResponsive() throws {
+        let healthy = try RedisServer(config: ["--notify-keyspace-events", "Egxe"])
+        let stopped = try RedisServer(config: ["--notify-keyspace-events", "Egxe"])
+        let now = Seeder.nowMs()
+        try Seeder.run(try Seeder.springCommands(.init(id: "ann-1", user: "ann", nowMs: now)), on: healthy)
+        try Seeder.run(try Seeder.springCommands(.init(id: "bo-1", user: "bo", nowMs: now)), on: stopped)
+        stopped.pause()
+        defer { stopped.resume() }
+        let stores = ["--store", healthy.urlString, "--store", stopped.urlString, "--timeout", "1s"]
+
+        let ls = try CLI.run(["ls"] + stores, timeout: 60)
+        #expect(ls.code == 1, "one node of two failed: partial \(ls)")
+        #expect(ls.stdout.contains("ann-1"), "the healthy node is listed")
+        #expect(
+            ls.stderr.contains("node 127.0.0.1:\(stopped.port) failed before listing any of its sessions: timed out"),
+            "\(ls.stderr)")
+        #expect(ls.stderr.contains("no answer within 1 s"))
+        let nodes = try CLI.run(["nodes"] + stores, timeout: 60)
+        #expect(nodes.code == 1)
+        #expect(nodes.stdout.contains("NO ANSWER"), "\(nodes)")
+        #expect(nodes.stderr.contains("node 127.0.0.1:\(stopped.port) does not answer: timed out"), "\(nodes.stderr)")
+
+        let term = try TmuxSession(
+            command: "'\(try CLI.binary("sessionctl"))' " + stores.joined(separator: " "),
+            environment: ["TERM": "xterm-256color", "HOME": NSTemporaryDirectory()])
+        try term.wait(for: "ann-1")
+        try term.send("3")
+        let nodesView = try term.wait("the stopped node shown as not answering") { $0.contains("NO ANSWER") }
+        #expect(nodesView.contains("127.0.0.1:\(healthy.port)"))
+        // Keys are answered while a node hangs: the help screen opens and closes, views switch.
+        try term.send("?")
+        try term.wait(for: "refresh now")
+        try term.send("Escape")
+        try term.send("1")
+        try term.wait(for: "ann-1")
+        // When the node answers again, a refresh shows it up with its session.
+        stopped.resume()
+        try term.send("r")
+        try term.wait("the node's session after it came back", timeout: 30) { $0.contains("bo-1") }
+        try term.send("3")
+        let back = try term.wait("both up", timeout: 30) { !$0.contains("NO ANSWER") && $0.contains("up") }
+        #expect(back.contains("127.0.0.1:\(stopped.port)"))
+        try term.send("q")
+        try term.wait(for: "EXITED-0")
+    }
+}

@@ -209,6 +209,11 @@ public final class RedisServer: @unchecked Sendable {
         process.wait(seconds: 5)
     }
 
+    /// Stops the process (SIGSTOP): the port still takes connections, nothing answers.
+    public func pause() { process.signal(SIGSTOP) }
+    /// Lets a paused process go on (SIGCONT).
+    public func resume() { process.signal(SIGCONT) }
+
     public func restart() throws {
         kill()
         process = try ChildProcess(
