@@ -112,19 +112,40 @@ public final class AppendLog {
 
     /// Writes the buffered records (and fsyncs under `always`). Call before replying.
     /// During a compaction they also go to the new file (see `beginCompaction`).
+    ///
+    /// When the write fails (a full disk), the file is cut back to its last whole record
+    /// and the records stay buffered: the next `commit` writes them, so nothing is lost or
+    /// written twice. When only the compaction's new file fails, the compaction is dropped
+    /// (`droppedCompaction` says why) and the log goes on.
     public func commit() throws {
         guard !pending.bytes.isEmpty else { return }
-        try AppendLog.writeAll(pending.bytes, to: fd, path: path)
+        do {
+            try AppendLog.writeAll(pending.bytes, to: fd, path: path)
+        } catch {
+            _ = ftruncate(fd, off_t(size))
+            throw error
+        }
         size += pending.bytes.count
         unsynced += pending.bytes.count
         if let c = compaction {
-            try AppendLog.writeAll(pending.bytes, to: c.out.fd, path: c.out.path)
-            c.out.size += pending.bytes.count
-            c.out.unsynced += pending.bytes.count
+            do {
+                try AppendLog.writeAll(pending.bytes, to: c.out.fd, path: c.out.path)
+                c.out.size += pending.bytes.count
+                c.out.unsynced += pending.bytes.count
+            } catch {
+                abandonCompaction()
+                droppedCompaction = error
+            }
         }
         pending.bytes.removeAll(keepingCapacity: true)
         if policy == .always { try sync() }
     }
+
+    /// Why the last compaction was dropped by `commit` (the owner reads and clears it).
+    public var droppedCompaction: (any Error)?
+
+    /// Bytes of records waiting for the next `commit`.
+    public var pendingBytes: Int { pending.bytes.count }
 
     private static func writeAll(_ bytes: [UInt8], to fd: Int32, path: String) throws {
         var off = 0

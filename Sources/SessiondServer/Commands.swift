@@ -41,7 +41,7 @@ extension NodeServer {
             out.null()
             return
         }
-        if touch { log?.logTouch(id, at: now) }
+        if touch { logTouch(id, at: now) }
         Wire.writeSession(s, now: now, into: &out)
     }
 
@@ -56,6 +56,7 @@ extension NodeServer {
         if c.subscribed && spec?.subscriber != true {
             return .error("ERR only (UN)SUBSCRIBE / PING / QUIT are allowed in this context")
         }
+        if let failure = logFailure, spec?.writes == true { return Self.logRefusal(failure) }
         guard let spec, let cl = cluster, !a.isEmpty else { return nil }
         let routed =
             switch spec.routing {
@@ -70,6 +71,13 @@ extension NodeServer {
             return .error("TRYAGAIN the session is being migrated; retry in a moment")
         }
         return nil
+    }
+
+    /// The reply to a write while the log cannot be written (Redis says MISCONF too).
+    static func logRefusal(_ failure: String) -> RESPReply {
+        .error(
+            "MISCONF sessiond cannot write its append-only log (\(failure)): write commands are refused until it can; "
+                + "reads are served")
     }
 
     /// Every command a node knows, by name.
@@ -102,34 +110,34 @@ extension NodeServer {
         CommandSpec(
             "CLUSTER.RESTORE", minArgs: 7,
             usage: "CLUSTER.RESTORE id created last max-inactive deadline principal n [name value ...]",
-            routing: .local, run: { $0.clusterRestore($1, $2, $3) }),
+            routing: .local, writes: true, run: { $0.clusterRestore($1, $2, $3) }),
         CommandSpec(
             "CLUSTER.COMMIT", minArgs: 1, usage: "CLUSTER.COMMIT id [last-access-ms]", routing: .local,
-            run: { $0.clusterCommit($1, $2, $3) }),
+            writes: true, run: { $0.clusterCommit($1, $2, $3) }),
         CommandSpec(
             "CLUSTER.POINT", minArgs: 2, usage: "CLUSTER.POINT id node", routing: .local,
-            run: { $0.clusterPoint($1, $2, $3) }),
+            writes: true, run: { $0.clusterPoint($1, $2, $3) }),
         CommandSpec(
             "CLUSTER.FORGET", minArgs: 2, usage: "CLUSTER.FORGET id node", routing: .local,
-            run: { $0.clusterForget($1, $2, $3) }),
+            writes: true, run: { $0.clusterForget($1, $2, $3) }),
         CommandSpec(
             "SESSION.MIGRATE", minArgs: 2, usage: "SESSION.MIGRATE id node | SESSION.MIGRATE TO node id [id ...]",
-            routing: .bySession, run: { $0.migrateUsage($1, $2, $3) }),
+            routing: .bySession, writes: true, run: { $0.migrateUsage($1, $2, $3) }),
         CommandSpec(
             "SESSION.PUT", minArgs: 2,
             usage:
                 "SESSION.PUT id ttl [PRINCIPAL p] [DEADLINE unix-ms] [CREATED unix-ms] [LASTACCESS unix-ms] [ATTR name value ...]",
-            routing: .bySession, run: { $0.put($1, $2, $3) }),
+            routing: .bySession, writes: true, run: { $0.put($1, $2, $3) }),
         CommandSpec(
             "SESSION.GET", minArgs: 1, usage: "SESSION.GET id", routing: .bySession, whileMigrating: true, run: nil),
         CommandSpec(
             "SESSION.PEEK", minArgs: 1, usage: "SESSION.PEEK id", routing: .bySession, whileMigrating: true, run: nil),
         CommandSpec(
             "SESSION.SETATTR", minArgs: 3, usage: "SESSION.SETATTR id name value", routing: .bySession,
-            run: { $0.setAttribute($1, $2, $3) }),
+            writes: true, run: { $0.setAttribute($1, $2, $3) }),
         CommandSpec(
             "SESSION.DELATTR", minArgs: 2, usage: "SESSION.DELATTR id name", routing: .bySession,
-            run: { $0.deleteAttribute($1, $2, $3) }),
+            writes: true, run: { $0.deleteAttribute($1, $2, $3) }),
         CommandSpec(
             "SESSION.TOUCH", minArgs: 1, usage: "SESSION.TOUCH id", routing: .bySession, whileMigrating: true,
             run: { $0.touch($1, $2, $3) }),
@@ -138,16 +146,16 @@ extension NodeServer {
             run: { $0.ttl($1, $2, $3) }),
         CommandSpec(
             "SESSION.EXPIRE", minArgs: 2, usage: "SESSION.EXPIRE id seconds", routing: .bySession,
-            run: { $0.expire($1, $2, $3, unitMs: 1000) }),
+            writes: true, run: { $0.expire($1, $2, $3, unitMs: 1000) }),
         CommandSpec(
             "SESSION.PEXPIRE", minArgs: 2, usage: "SESSION.PEXPIRE id milliseconds", routing: .bySession,
-            run: { $0.expire($1, $2, $3, unitMs: 1) }),
+            writes: true, run: { $0.expire($1, $2, $3, unitMs: 1) }),
         CommandSpec(
             "SESSION.DEL", minArgs: 1, usage: "SESSION.DEL id [id ...]", routing: .bySessionWhenOne,
-            run: { $0.delete($1, $2, $3) }),
+            writes: true, run: { $0.delete($1, $2, $3) }),
         CommandSpec(
             "SESSION.LOGOUT", minArgs: 1, usage: "SESSION.LOGOUT principal", routing: .local,
-            run: { $0.logout($1, $2, $3) }),
+            writes: true, run: { $0.logout($1, $2, $3) }),
         CommandSpec(
             "SESSION.SCAN", minArgs: 1, usage: "SESSION.SCAN cursor [MATCH pattern] [PRINCIPAL p] [COUNT n]",
             routing: .local, run: { $0.scan($1, $2, $3) }),
@@ -165,6 +173,7 @@ extension NodeServer {
     func deferred(_ request: RESPRequest, from c: Connection) -> EventLoopFuture<RESPReply>? {
         guard request.count >= 3, request.is(0, "SESSION.MIGRATE"), c.authenticated, !c.subscribed else { return nil }
         commandsTotal += 1
+        if let failure = logFailure { return loop.makeSucceededFuture(Self.logRefusal(failure)) }
         let now = currentTimeMs()
         let a = (1..<request.count).map(request.text)
         if a[0].uppercased() == "TO" {
@@ -323,14 +332,14 @@ extension NodeServer {
         var removed = false
         let (s, events) = engine.modify(a.text(0), now: now) { removed = $0.removeAttribute(name: a[1]) }
         publish(events)
-        if let s { if removed { log?.logPut(s) } else { log?.logTouch(s.id, at: now) } }
+        if let s { if removed { log?.logPut(s) } else { logTouch(s.id, at: now) } }
         return .integer(s != nil && removed ? 1 : 0)
     }
 
     func touch(_ a: RESPRequest, _ c: Connection, _ now: Int64) -> RESPReply {
         let (s, events) = engine.read(a.text(0), now: now, touch: true)  // no unpacking: only whether it exists
         publish(events)
-        if s != nil { log?.logTouch(a.text(0), at: now) }
+        if s != nil { logTouch(a.text(0), at: now) }
         return .integer(s == nil ? 0 : 1)
     }
 
@@ -419,12 +428,15 @@ struct CommandSpec: Sendable {
     let beforeAuth: Bool
     let subscriber: Bool
     let whileMigrating: Bool
+    /// Changes what the log must keep: refused while the log cannot be written.
+    let writes: Bool
     let run: (@Sendable (NodeServer, RESPRequest, Connection, Int64) -> RESPReply)?
 
     init(
         _ name: String, minArgs: Int, usage: String, routing: Routing, beforeAuth: Bool = false,
         subscriber: Bool = false,
-        whileMigrating: Bool = false, run: (@Sendable (NodeServer, RESPRequest, Connection, Int64) -> RESPReply)?
+        whileMigrating: Bool = false, writes: Bool = false,
+        run: (@Sendable (NodeServer, RESPRequest, Connection, Int64) -> RESPReply)?
     ) {
         self.name = name
         self.minArgs = minArgs
@@ -433,6 +445,7 @@ struct CommandSpec: Sendable {
         self.beforeAuth = beforeAuth
         self.subscriber = subscriber
         self.whileMigrating = whileMigrating
+        self.writes = writes
         self.run = run
     }
 }

@@ -46,6 +46,11 @@ final class NodeServer {
     /// Log compactions completed (INFO `aof_rewrites`); no new one before `compactionRetryAt`.
     var compactionsDone = 0
     private var compactionRetryAt: Int64 = 0
+    /// Why the log cannot be written (a full disk); nil while it can. Meanwhile write
+    /// commands are refused (`MISCONF`), reads are served, what the node must still log
+    /// (expiries) stays buffered, and the log is retried once a second.
+    private(set) var logFailure: String?
+    private var logRetry: Scheduled<Void>?
     private var timerAt: Int64?
     let startedMs = currentTimeMs()
 
@@ -102,8 +107,17 @@ final class NodeServer {
 
     /// Writes the batch's log records; starts compacting the log when it has grown too far.
     func commitLog() throws {
-        guard let log else { return }
-        try log.commit()
+        guard let log, logFailure == nil else { return }  // while failing, the retry timer writes
+        do {
+            try log.commit()
+        } catch {
+            logFailed(error)
+            throw error
+        }
+        if let dropped = log.droppedCompaction {
+            log.droppedCompaction = nil
+            compactionFailed(dropped)
+        }
         if log.needsRewrite(liveBytes: engine.usedMemory), currentTimeMs() >= compactionRetryAt {
             do {
                 try log.beginCompaction(cluster: cluster?.records ?? AppendLog.ClusterRecords())
@@ -153,6 +167,36 @@ final class NodeServer {
     }
 
     /// The log goes on uncompacted; another try in a minute.
+    /// A read that slid a session's expiry; not logged while the log is failing (the
+    /// buffer would grow with every read; a restart then sees the last logged access).
+    func logTouch(_ id: String, at now: Int64) {
+        if logFailure == nil { log?.logTouch(id, at: now) }
+    }
+
+    private func logFailed(_ error: any Error) {
+        logFailure = "\(error)"
+        logError(
+            "log write failed: \(error); write commands are refused until the log can be written "
+                + "(retried every second), reads are served")
+        scheduleLogRetry()
+    }
+
+    private func scheduleLogRetry() {
+        guard logRetry == nil else { return }
+        logRetry = loop.assumeIsolated().scheduleTask(in: .seconds(1)) { [self] in
+            logRetry = nil
+            guard let log, logFailure != nil else { return }
+            do {
+                try log.commit()
+                logFailure = nil
+                logError("the log can be written again: write commands are accepted")
+            } catch {
+                logFailure = "\(error)"
+                scheduleLogRetry()
+            }
+        }
+    }
+
     private func compactionFailed(_ error: any Error) {
         log?.abandonCompaction()
         compactionRetryAt = currentTimeMs() + 60_000
@@ -176,6 +220,9 @@ final class NodeServer {
             "maxmemory_policy:\(config.maxMemory != nil || config.maxSessions != nil ? "allkeys-lru" : "noeviction")",
             "# Persistence", "aof_enabled:\(log == nil ? 0 : 1)", "aof_current_size:\(log?.size ?? 0)",
             "aof_rewrite_in_progress:\(log?.compaction == nil ? 0 : 1)", "aof_rewrites:\(compactionsDone)",
+            "aof_last_write_status:\(logFailure == nil ? "ok" : "err")",
+            "aof_last_write_error:\(String((logFailure ?? "").map { $0.isNewline ? " " : $0 }))",
+            "aof_pending_bytes:\(log?.pendingBytes ?? 0)",
             "# Stats", "total_commands_processed:\(commandsTotal)", "expired_keys:\(expiredTotal)",
             "evicted_keys:\(evictedTotal)",
             "# Sessions", "sessions:\(engine.count)", "max_sessions:\(config.maxSessions ?? 0)",

@@ -236,6 +236,12 @@ public final class SessiondStore: SessionStore, SessionEventSource, SessionMigra
                 info.evictionPolicy = fields["maxmemory_policy"]
                 info.expiredTotal = fields["expired_keys"].flatMap { Int64($0) }
                 info.evictedTotal = fields["evicted_keys"].flatMap { Int64($0) }
+                if fields["aof_enabled"] == "1" {
+                    // A node that cannot write its log (a full disk) refuses writes: say so.
+                    let failing = fields["aof_last_write_status"] == "err"
+                    info.set(NodeFact(key: "log", title: "LOG", value: .string(failing ? "FAILING" : "ok")))
+                    if failing { info.error = "log: " + (fields["aof_last_write_error"] ?? "cannot be written") }
+                }
             } catch {
                 info.error = "\(error)"
                 info.unresponsive = error.isTimeout

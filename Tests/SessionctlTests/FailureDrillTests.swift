@@ -202,3 +202,101 @@ import Testing
         try term.wait(for: "EXITED-0")
     }
 }
+
+/// sessiond's log on a full disk (a 1 MiB tmpfs, filled by another file): the node refuses
+/// writes with a clear error and keeps serving reads; when space returns it writes what it
+/// kept buffered and takes writes again; after a kill -9 every acknowledged write is there
+/// and the log has no torn record.
+@Suite(.serialized) struct FullDiskDrillTests {
+    static func run(_ tool: String, _ args: [String]) throws -> Int32 {
+        guard let path = findExecutable(tool) else { throw HarnessError("\(tool) not found") }
+        let p = try ChildProcess(path: path, arguments: args)
+        guard p.wait(seconds: 30) else { throw HarnessError("\(tool) \(args) did not finish") }
+        return p.exitCode ?? -1
+    }
+
+    @Test func aFullDiskRefusesWritesServesReadsAndRecovers() throws {
+        guard getuid() == 0 else {
+            // Mounting a small tmpfs needs root; CI runs as root, so there the drill always runs.
+            #expect(ProcessInfo.processInfo.environment["CI"] != "true", "the full-disk drill needs root under CI")
+            return
+        }
+        let dir = try makeTemporaryDirectory("drill-disk")
+        #expect(try Self.run("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", dir]) == 0, "a 1 MiB tmpfs")
+        defer {
+            _ = try? Self.run("umount", ["-l", dir])
+            try? FileManager.default.removeItem(atPath: dir)
+        }
+        let server = try SessiondServer(arguments: ["--dir", dir, "--fsync", "always"])
+        defer { server.kill9() }
+        // Another program takes most of the space.
+        let filler = dir + "/filler"
+        #expect(FileManager.default.createFile(atPath: filler, contents: Data(count: 700 * 1024)))
+
+        let conn = try RedisConnection(url: server.url, timeouts: .init(connectMs: 1000, commandMs: 5000))
+        let value = String(repeating: "x", count: 8 * 1024)
+        var acked: [String] = []
+        var refusal: RedisReply? = nil
+        for i in 0..<200 {
+            let reply = try? RedisConnection(url: server.url).send([
+                RedisCommand("SESSION.PUT", "disk-\(i)", "600", "PRINCIPAL", "dana", "ATTR", "blob", value)
+            ])[0]
+            if reply == .status("OK") {
+                acked.append("disk-\(i)")
+            } else {
+                refusal = reply
+                break
+            }
+        }
+        #expect(acked.count > 5 && acked.count < 200, "the disk filled part way (\(acked.count) writes taken)")
+        // The write that hit the full disk was not acknowledged; the next is refused in words.
+        let refused = try conn.send([RedisCommand("SESSION.PUT", "after-full", "600", "PRINCIPAL", "dana")])[0]
+        #expect(
+            refused.errorMessage?.hasPrefix("MISCONF") == true, "\(refused) (first: \(String(describing: refusal)))")
+        #expect(refused.errorMessage?.contains("No space left on device") == true)
+        #expect(refused.errorMessage?.contains("reads are served") == true)
+        let refusedDelete = try conn.send([RedisCommand("SESSION.DEL", acked[0])])[0]
+        #expect(refusedDelete.errorMessage?.hasPrefix("MISCONF") == true, "deletes are writes too")
+        // Reads go on, through the console too.
+        let peek = try conn.send([RedisCommand("SESSION.PEEK", acked[acked.count - 1])])[0]
+        #expect(peek.array?.count == 8)
+        #expect(try conn.send([RedisCommand("SESSION.GET", acked[0])])[0].array != nil, "GET still slides")
+        let info = try conn.send([RedisCommand("INFO")])[0].text ?? ""
+        #expect(info.contains("aof_last_write_status:err"))
+        let ls = try CLI.run(["ls", "--store", server.urlString, "-o", "jsonl"])
+        #expect(ls.code == 0 && ls.lines.count >= acked.count, "\(ls)")
+        #expect(server.output.contains("write commands are refused until the log can be written"))
+        let nodes = try CLI.run(["nodes", "--store", server.urlString])
+        #expect(nodes.stdout.contains("FAILING"), "\(nodes)")
+        let nodesJSON = try CLI.run(["nodes", "--store", server.urlString, "-o", "json"])
+        #expect(nodesJSON.stdout.contains("No space left on device"), "\(nodesJSON)")
+
+        // Space returns: within a few retries the node writes again.
+        try FileManager.default.removeItem(atPath: filler)
+        var recovered = false
+        let deadline = Date().addingTimeInterval(15)
+        while Date() < deadline {
+            if try conn.send([RedisCommand("SESSION.PUT", "after-space", "600", "PRINCIPAL", "dana")])[0]
+                == .status("OK")
+            {
+                recovered = true
+                break
+            }
+            usleep(200_000)
+        }
+        #expect(recovered, "writes are taken again once there is space")
+        #expect(server.output.contains("the log can be written again"))
+        #expect((try conn.send([RedisCommand("INFO")])[0].text ?? "").contains("aof_last_write_status:ok"))
+
+        // Nothing acknowledged is lost and the log is whole.
+        server.kill9()
+        try server.restart()
+        let c = try RedisConnection(url: server.url)
+        for id in acked + ["after-space"] {
+            #expect(try c.send([RedisCommand("SESSION.PEEK", id)])[0].array?.count == 8, "\(id) survived")
+        }
+        #expect(try c.send([RedisCommand("SESSION.PEEK", "after-full")])[0] == .null, "a refused write left nothing")
+        #expect(server.output.contains("replayed"))
+        #expect(!server.output.contains("torn tail"), "no half record in the log: \(server.output.suffix(300))")
+    }
+}
