@@ -45,6 +45,11 @@ public struct SessiondClient: Sendable {
         try await call(id, RedisCommand("SESSION.SETATTR", id, name, value)).int == 1
     }
 
+    /// Ends the session after `seconds` (0: now; its expired event fires then).
+    public func expire(_ id: String, afterSeconds seconds: Int) async throws -> Bool {
+        try await call(id, RedisCommand("SESSION.EXPIRE", id, String(seconds))).int == 1
+    }
+
     public func delete(_ id: String) async throws -> Bool {
         try await call(id, RedisCommand("SESSION.DEL", id)).int == 1
     }

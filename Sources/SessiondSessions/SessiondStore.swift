@@ -483,7 +483,7 @@ extension SessiondStore: SessionWriter {
 
 extension RedisReply {
     /// The reply as sessiond's own wire types read it (`HouseStore.Wire`).
-    var resp: RESPReply {
+    public var resp: RESPReply {
         switch self {
         case .string(let b): return .bulk(b)
         case .status(let s): return .simple(s)

@@ -349,6 +349,8 @@ public final class SessiondServer: @unchecked Sendable {
     }
 
     public var url: RedisURL { RedisURL(endpoint: .tcp(host: "127.0.0.1", port: port), password: password) }
+    /// The process id (memory readings in soaks).
+    public var pid: pid_t { process.pid }
     public var urlString: String {
         password.map { "sessiond://:\($0)@127.0.0.1:\(port)" } ?? "sessiond://127.0.0.1:\(port)"
     }

@@ -69,6 +69,14 @@ public final class TmuxSession: @unchecked Sendable {
         try run(["send-keys", "-t", "t"] + (literal ? ["-l"] : []) + keys)
     }
 
+    /// The process the pane runs the command under (the wrapper shell).
+    public func panePID() throws -> pid_t {
+        pid_t(
+            try run(["display-message", "-p", "-t", "t", "#{pane_pid}"]).trimmingCharacters(in: .whitespacesAndNewlines)
+        )
+            ?? 0
+    }
+
     public func screen() throws -> String { try run(["capture-pane", "-p", "-t", "t"]) }
 
     public func resize(cols: Int, rows: Int) throws {
