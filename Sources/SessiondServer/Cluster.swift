@@ -47,9 +47,13 @@ extension Int: PeerWord { var peerBytes: [UInt8] { Array(String(self).utf8) } }
 /// 1. S sends `CLUSTER.RESTORE` with the whole session; T keeps it as a **pending** copy
 ///    (logged, invisible to listings and lookups) and acknowledges.
 /// 2. S removes its copy and writes a forward pointer to T, both logged before step 3.
-/// 3. S sends `CLUSTER.COMMIT`: T makes the copy live. If that message is lost, the first
-///    request that follows the pointer to T makes it live (and S retries COMMIT until it
-///    gets an answer, also after a restart).
+/// 3. S sends `CLUSTER.COMMIT`: T makes the copy live. If that message is lost, S retries
+///    COMMIT until it gets an answer (also after a restart), and a request that reaches the
+///    pending copy first gets `TRYAGAIN` while T asks the members where the session is
+///    (`CLUSTER.WHERE`): a pointer to T makes the copy live; a member that holds the
+///    session live means S never let go (its RESTORE reply was lost, a partition) and the
+///    copy is dropped. A request alone never makes a copy live: that served the session
+///    twice when a RESTORE arrived after S had given up on it.
 /// 4. S tells the home (`CLUSTER.POINT`) and drops its own pointer once the home has it.
 /// A failure before step 2 leaves the session on S and at most an invisible copy on T that
 /// expires with the session's deadline; after step 2 the session is on T. Never neither.
@@ -67,6 +71,8 @@ final class ClusterState {
     var forgets: [String: [String]] = [:]
     var migratedOut: Int64 = 0
     var migratedIn: Int64 = 0
+    /// Pending copies whose fate T is asking the members about (`resolvePending`).
+    var resolving: Set<String> = []
 
     init(selfID: String, members: [ClusterMember], password: String?, loop: EventLoop) {
         self.selfID = selfID
@@ -105,16 +111,52 @@ extension NodeServer {
     func route(_ id: String, now: Int64) -> RESPReply? {
         guard let c = cluster, !engine.contains(id) else { return nil }
         if let to = c.records.forward[id] { return moved(to) }
-        if let p = c.records.pending[id] {
-            // Someone followed a pointer here: the source let go of the session (step 2),
-            // so this copy is the session now.
-            promote(p, now: now)
-            return nil
+        if c.records.pending[id] != nil {
+            // Followed a pointer here (the COMMIT was lost), or a RESTORE outlived its
+            // source's wait: only the members can tell. Meanwhile, retry.
+            resolvePending(id)
+            return .error("TRYAGAIN the session is arriving from another node; retry in a moment")
         }
         guard let home = c.home(of: id), home.id != c.selfID else { return nil }
         // Not here, no pointer, not home: a home pointer to this node would be stale.
         queueForget(id, home: home.id)
         return moved(home.id)
+    }
+
+    /// Asks every member where `id` is (`CLUSTER.WHERE`) and settles the pending copy: a
+    /// member pointing here (the source let go) makes it live; a member holding it live
+    /// (the source kept it) drops it; no answer (a partition) leaves it pending, and
+    /// requests keep getting `TRYAGAIN` until COMMIT, an answer or the session's deadline.
+    func resolvePending(_ id: String) {
+        guard let c = cluster, c.records.pending[id] != nil, !c.resolving.contains(id) else { return }
+        c.resolving.insert(id)
+        let asks = c.peers.values.map { call($0, [PeerCommand("CLUSTER.WHERE", id)]) }
+        EventLoopFuture.whenAllComplete(asks, on: loop).assumeIsolated().whenSuccess { [self] results in
+            c.resolving.remove(id)
+            guard let p = c.records.pending[id] else { return }
+            var pointsHere = false
+            var heldElsewhere = false
+            for case .success(.success(let replies)) in results {
+                guard let r = replies.first else { continue }
+                if r.int == 1 { heldElsewhere = true } else if r.text == c.selfID { pointsHere = true }
+            }
+            if heldElsewhere {
+                c.records.pending[id] = nil
+                log?.logUnpend(id)
+            } else if pointsHere {
+                promote(p, now: currentTimeMs())
+            }
+            do { try commitLog() } catch { logError("log write failed settling a pending copy: \(error)") }
+        }
+    }
+
+    /// `CLUSTER.WHERE id`: 1 when this node holds the session live, the node its forward
+    /// pointer names, or 0. Changes nothing.
+    func where_(_ id: String) -> RESPReply {
+        guard let c = cluster else { return .error("ERR this node is not in a cluster") }
+        if engine.contains(id) { return .integer(1) }
+        if let to = c.records.forward[id] { return .bulk(Array(to.utf8)) }
+        return .integer(0)
     }
 
     func promote(_ p: HouseSession, now: Int64) {

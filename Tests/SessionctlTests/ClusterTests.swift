@@ -196,6 +196,40 @@ import Testing
         #expect(try Self.holders(id, cluster) == ["n3"])
     }
 
+    /// A partition's leftover: n1 gave up on a move (no reply to its `CLUSTER.RESTORE` in
+    /// time) and kept the session, but the RESTORE reached n2 later. A request sent to n2
+    /// directly must not bring that copy to life beside n1's (it did: the session was
+    /// served twice, each copy going its own way); n2 asks the members, finds n1 holding
+    /// it, drops its copy, and redirects.
+    @Test func anOrphanedRestoreIsNeverServedBesideTheLiveSession() async throws {
+        let cluster = try SessiondCluster()
+        let id = Self.id(homedOn: "n1", cluster)
+        let app = try SessiondClient(url: cluster["n1"].urlString)
+        try await app.create(id: id, timeoutSeconds: 900, principal: "alice", attributes: [("k", Array("v".utf8))])
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        let late = try cluster["n2"].command(
+            "CLUSTER.RESTORE", id, String(now), String(now), "900000", String(now + 900_000), "alice", "1", "k",
+            "stale")
+        #expect(late == .status("OK"))
+        let direct = try RedisConnection(url: cluster["n2"].url)
+        let first = try direct.send([RedisCommand("SESSION.PEEK", id)])[0]
+        #expect(first.errorMessage?.hasPrefix("TRYAGAIN") == true, "not served while unsettled: \(first)")
+        // Once settled, n2 sends the request where the session lives.
+        var reply = first
+        let deadline = Date().addingTimeInterval(10)
+        while reply.errorMessage?.hasPrefix("TRYAGAIN") == true, Date() < deadline {
+            usleep(50_000)
+            reply = try direct.send([RedisCommand("SESSION.PEEK", id)])[0]
+        }
+        #expect(reply.errorMessage?.hasPrefix("MOVED n1") == true, "\(reply)")
+        #expect(try Self.holders(id, cluster) == ["n1"], "one live copy")
+        let s = try #require(try await app.get(id))
+        #expect(s.attributes.first?.value == Array("v".utf8), "the live session, not the stale copy")
+        // And the copy is gone for good: a later move to n2 works and leaves one copy.
+        #expect(try cluster["n1"].command("SESSION.MIGRATE", id, "n2").errorMessage == nil)
+        #expect(try Self.holders(id, cluster) == ["n2"])
+    }
+
     @Test func logoutReachesEveryNodeAndEventsMerge() async throws {
         let cluster = try SessiondCluster()
         let app = try SessiondClient(url: cluster["n1"].urlString)
