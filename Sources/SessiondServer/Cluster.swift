@@ -152,7 +152,7 @@ extension NodeServer {
 
     /// `CLUSTER.WHERE id`: 1 when this node holds the session live, the node its forward
     /// pointer names, or 0. Changes nothing.
-    func where_(_ id: String) -> RESPReply {
+    func whereIs(_ id: String) -> RESPReply {
         guard let c = cluster else { return .error("ERR this node is not in a cluster") }
         if engine.contains(id) { return .integer(1) }
         if let to = c.records.forward[id] { return .bulk(Array(to.utf8)) }

@@ -116,7 +116,7 @@ extension NodeServer {
             writes: true, run: { $0.clusterCommit($1, $2, $3) }),
         CommandSpec(
             "CLUSTER.WHERE", minArgs: 1, usage: "CLUSTER.WHERE id", routing: .local,
-            run: { n, a, _, _ in n.where_(a.text(0)) }),
+            run: { n, a, _, _ in n.whereIs(a.text(0)) }),
         CommandSpec(
             "CLUSTER.POINT", minArgs: 2, usage: "CLUSTER.POINT id node", routing: .local,
             writes: true, run: { $0.clusterPoint($1, $2, $3) }),
