@@ -4,6 +4,8 @@
 set -euo pipefail
 packages=(
   libncurses-dev libhiredis-dev zlib1g-dev redis-server redis-tools tmux pkg-config
+  # network namespaces for the partition drill
+  iproute2
   # the install test renders the generated man pages
   man-db
   # memcached and the frameworks whose sessions the memcached tests write and read back

@@ -1,6 +1,8 @@
 import Foundation
+import HouseStore
 import RedisClient
 import SessionKit
+import SessiondSessions
 import TestSupport
 import Testing
 
@@ -298,5 +300,113 @@ import Testing
         #expect(try c.send([RedisCommand("SESSION.PEEK", "after-full")])[0] == .null, "a refused write left nothing")
         #expect(server.output.contains("replayed"))
         #expect(!server.output.contains("torn tail"), "no half record in the log: \(server.output.suffix(300))")
+    }
+}
+
+/// A network partition between sessiond members (network namespaces, silent drops): moves
+/// across the cut fail and say so, moves elsewhere and the applications' reads go on, every
+/// session stays on exactly one node, and after the partition heals (the RESTOREs stuck in
+/// TCP's retransmissions arrive late) nothing is served twice and the same drain finishes.
+@Suite(.serialized) struct PartitionDrillTests {
+    static func holders(_ nodes: [String: SessiondServer]) throws -> [String: [String]] {
+        var out: [String: [String]] = [:]
+        for (name, node) in nodes {
+            var cursor = "0"
+            repeat {
+                let r = try node.command("SESSION.SCAN", cursor, "COUNT", "1000")
+                guard let page = Wire.scanPage(r.resp) else { throw HarnessError("bad scan reply \(r)") }
+                for row in page.rows { out[row.id, default: []].append(name) }
+                cursor = page.next
+            } while cursor != "0"
+        }
+        return out
+    }
+
+    @Test func aPartitionBetweenMembersLosesNothingAndServesNothingTwice() async throws {
+        let lab = try NetworkLab(members: 3)
+        let port = 7379
+        let ids = ["n1", "n2", "n3"]
+        let members = ids.enumerated().map { "\($1)=\(lab.address($0)):\(port)" }.joined(separator: ",")
+        var nodes: [String: SessiondServer] = [:]
+        for (i, id) in ids.enumerated() {
+            nodes[id] = try SessiondServer(
+                port: port, arguments: ["--node-id", id, "--cluster", members], host: lab.address(i),
+                launcher: lab.launcher(i))
+        }
+        defer { for n in nodes.values { n.kill9() } }
+        guard let n1 = nodes["n1"], let n2 = nodes["n2"] else { return }
+        let app = try SessiondClient(url: n1.urlString, timeouts: .init(connectMs: 1000, commandMs: 20_000))
+        let total = 300
+        for i in 0..<total {
+            try await app.create(
+                id: "p-\(i)", timeoutSeconds: 900, principal: "u\(i % 10)", attributes: [("n", Array(String(i).utf8))])
+        }
+        let before = try Self.holders(nodes)
+        #expect(before.count == total && before.values.allSatisfy { $0.count == 1 })
+        let onN1 = before.filter { $0.value == ["n1"] }.map(\.key).sorted()
+        #expect(onN1.count > 40, "n1 holds its share (\(onN1.count))")
+        let acrossTheCut = Array(onN1.prefix(20))
+        let elsewhere = Array(onN1.dropFirst(20).prefix(20))
+
+        try lab.partition(0, 1)  // n1 and n2 stop hearing each other
+        let source = RedisClient(url: n1.url, timeouts: .init(connectMs: 1000, commandMs: 30_000))
+        let failed = try await source.send(
+            RedisCommand((["SESSION.MIGRATE", "TO", "n2"] + acrossTheCut).map { Array($0.utf8) }))
+        let outcomes = failed.array ?? []
+        #expect(outcomes.count == acrossTheCut.count)
+        #expect(
+            outcomes.allSatisfy { $0.errorMessage?.contains("unreachable") == true },
+            "every move across the cut fails and says why: \(outcomes.prefix(2))")
+        let moved = try await source.send(
+            RedisCommand((["SESSION.MIGRATE", "TO", "n3"] + elsewhere).map { Array($0.utf8) }))
+        #expect((moved.array ?? []).allSatisfy { $0.errorMessage == nil }, "moves within a side go on: \(moved)")
+        // Applications still read every session (the console side reaches every member).
+        for i in stride(from: 0, to: total, by: 7) {
+            let s = try await app.get("p-\(i)")
+            #expect(s?.attributes.first?.value == Array(String(i).utf8), "p-\(i) readable during the partition")
+        }
+        let during = try Self.holders(nodes)
+        #expect(during.count == total, "nothing lost during the partition")
+        #expect(during.values.allSatisfy { $0.count == 1 }, "nothing on two nodes during the partition")
+        #expect(acrossTheCut.allSatisfy { during[$0] == ["n1"] }, "a failed move leaves the session at the source")
+        #expect(elsewhere.allSatisfy { during[$0] == ["n3"] })
+
+        try lab.heal(0, 1)
+        // The RESTOREs n1 gave up on are still in TCP's retransmissions: wait for them to land.
+        var pending = 0
+        let landed = Date().addingTimeInterval(30)
+        while Date() < landed {
+            let info = RedisInfo.parse(try n2.command("INFO").text ?? "")
+            pending = info["cluster_pending_copies"].flatMap { Int($0) } ?? 0
+            if pending > 0 { break }
+            usleep(200_000)
+        }
+        // Direct requests to n2 for those sessions must not bring the late copies to life.
+        let direct = try RedisConnection(url: n2.url)
+        for id in acrossTheCut {
+            let r = try direct.send([RedisCommand("SESSION.PEEK", id)])[0]
+            #expect(r.array == nil, "\(id) is not served by n2 while n1 holds it: \(r)")
+        }
+        try await Task.sleep(nanoseconds: 1_000_000_000)
+        let after = try Self.holders(nodes)
+        #expect(after.count == total && after.values.allSatisfy { $0.count == 1 }, "one copy each after healing")
+        #expect(acrossTheCut.allSatisfy { after[$0] == ["n1"] })
+        for id in acrossTheCut {
+            let r = try direct.send([RedisCommand("SESSION.PEEK", id)])[0]
+            #expect(r.errorMessage?.hasPrefix("MOVED n1") == true, "settled: n2 redirects \(id) to n1: \(r)")
+        }
+        print("partition drill: \(pending) late RESTORE(s) reached n2 after the heal")
+
+        // The same drain, run again, finishes; still one copy each, contents intact.
+        let again = try await source.send(
+            RedisCommand((["SESSION.MIGRATE", "TO", "n2"] + acrossTheCut).map { Array($0.utf8) }))
+        #expect((again.array ?? []).allSatisfy { $0.errorMessage == nil }, "\(again)")
+        let end = try Self.holders(nodes)
+        #expect(end.count == total && end.values.allSatisfy { $0.count == 1 })
+        #expect(acrossTheCut.allSatisfy { end[$0] == ["n2"] })
+        for id in acrossTheCut + elsewhere {
+            let n = id.dropFirst(2)
+            #expect(try await app.get(id)?.attributes.first?.value == Array(n.utf8), "\(id) intact")
+        }
     }
 }

@@ -303,15 +303,25 @@ public final class DeadPort: @unchecked Sendable {
 public final class SessiondServer: @unchecked Sendable {
     public private(set) var port: Int
     public let password: String?
+    /// Where it listens (loopback, or an address in a network namespace).
+    public let host: String
+    /// A command the server runs under (`ip netns exec NS`), or empty.
+    private let launcher: [String]
     private var process: ChildProcess
     private var arguments: [String]
     public let log: String
 
     /// `port`: a fixed port (cluster members must know each other's before they start);
-    /// nil: a free one, retried on a collision.
-    public init(password: String? = nil, port fixed: Int? = nil, arguments extra: [String] = []) throws {
+    /// nil: a free one, retried on a collision. `host` and `launcher`: a node in a network
+    /// namespace (`NetworkLab`).
+    public init(
+        password: String? = nil, port fixed: Int? = nil, arguments extra: [String] = [], host: String = "127.0.0.1",
+        launcher: [String] = []
+    ) throws {
         let binary = try CLI.binary("sessiond")
         self.password = password
+        self.host = host
+        self.launcher = launcher
         log =
             FileManager.default.temporaryDirectory.appendingPathComponent("sessiond-\(UUID().uuidString.prefix(8)).log")
             .path
@@ -320,9 +330,9 @@ public final class SessiondServer: @unchecked Sendable {
         var args: [String] = []
         var p: ChildProcess? = nil
         while true {
-            args = ["--port", String(port)] + (password.map { ["--requirepass", $0] } ?? []) + extra
-            p = try ChildProcess(path: binary, arguments: args, outputPath: log)
-            if SessiondServer.waitReady(port: port, password: password, process: p) { break }
+            args = ["--port", String(port), "--bind", host] + (password.map { ["--requirepass", $0] } ?? []) + extra
+            p = try Self.spawn(binary, args, launcher: launcher, log: log)
+            if SessiondServer.waitReady(host: host, port: port, password: password, process: p) { break }
             p?.stop(grace: 1)
             attempt += 1
             guard attempt < 3 && fixed == nil else {
@@ -337,8 +347,15 @@ public final class SessiondServer: @unchecked Sendable {
         process = started
     }
 
-    static func waitReady(port: Int, password: String?, process: ChildProcess?) -> Bool {
-        let url = RedisURL(endpoint: .tcp(host: "127.0.0.1", port: port), password: password)
+    static func spawn(_ binary: String, _ args: [String], launcher: [String], log: String) throws -> ChildProcess {
+        guard let tool = launcher.first else { return try ChildProcess(path: binary, arguments: args, outputPath: log) }
+        return try ChildProcess(
+            path: findExecutable(tool) ?? tool, arguments: Array(launcher.dropFirst()) + [binary] + args,
+            outputPath: log)
+    }
+
+    static func waitReady(host: String = "127.0.0.1", port: Int, password: String?, process: ChildProcess?) -> Bool {
+        let url = RedisURL(endpoint: .tcp(host: host, port: port), password: password)
         let deadline = Date().addingTimeInterval(10)
         while Date() < deadline {
             if process?.isRunning == false { return false }
@@ -348,11 +365,11 @@ public final class SessiondServer: @unchecked Sendable {
         return false
     }
 
-    public var url: RedisURL { RedisURL(endpoint: .tcp(host: "127.0.0.1", port: port), password: password) }
+    public var url: RedisURL { RedisURL(endpoint: .tcp(host: host, port: port), password: password) }
     /// The process id (memory readings in soaks).
     public var pid: pid_t { process.pid }
     public var urlString: String {
-        password.map { "sessiond://:\($0)@127.0.0.1:\(port)" } ?? "sessiond://127.0.0.1:\(port)"
+        password.map { "sessiond://:\($0)@\(host):\(port)" } ?? "sessiond://\(host):\(port)"
     }
 
     @discardableResult
@@ -375,8 +392,8 @@ public final class SessiondServer: @unchecked Sendable {
         if let option, let i = arguments.firstIndex(of: option), i + 1 < arguments.count {
             arguments.removeSubrange(i...(i + 1))
         }
-        process = try ChildProcess(path: try CLI.binary("sessiond"), arguments: arguments, outputPath: log)
-        guard SessiondServer.waitReady(port: port, password: password, process: process) else {
+        process = try Self.spawn(try CLI.binary("sessiond"), arguments, launcher: launcher, log: log)
+        guard SessiondServer.waitReady(host: host, port: port, password: password, process: process) else {
             throw HarnessError("sessiond did not restart: \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
         }
     }
