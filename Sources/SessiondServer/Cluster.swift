@@ -73,6 +73,9 @@ final class ClusterState {
     var migratedIn: Int64 = 0
     /// Pending copies whose fate T is asking the members about (`resolvePending`).
     var resolving: Set<String> = []
+    /// Pending copies dropped at their deadline (id → principal, when): a COMMIT that
+    /// arrives for one afterwards reports its expiry (the source let go, nobody else will).
+    var lapsed: [String: (principal: String?, atMs: Int64)] = [:]
 
     init(selfID: String, members: [ClusterMember], password: String?, loop: EventLoop) {
         self.selfID = selfID
@@ -164,7 +167,16 @@ extension NodeServer {
         c.records.pending[p.id] = nil
         log?.logUnpend(p.id)
         setForward(p.id, to: nil)
-        guard (p.deadlineMs ?? .max) > now else { return }
+        guard (p.deadlineMs ?? .max) > now else {
+            // It expired on the way: say so, as the source would have (a watcher that saw
+            // it leave must see it end).
+            publish([
+                EngineEvent(
+                    kind: .expired, id: p.id, principal: p.principal, node: c.selfID, timeMs: now,
+                    reason: "during its move")
+            ])
+            return
+        }
         publish(engine.restore(p, now: now))
         persist(p.id)
         c.migratedIn += 1
@@ -194,6 +206,12 @@ extension NodeServer {
         if var p = c.records.pending[id] {
             if let t = lastAccess, t > p.lastAccessMs { p.lastAccessMs = t }
             promote(p, now: now)
+        } else if let lapsed = c.lapsed.removeValue(forKey: id) {
+            publish([
+                EngineEvent(
+                    kind: .expired, id: id, principal: lapsed.principal, node: c.selfID, timeMs: lapsed.atMs,
+                    reason: "during its move")
+            ])
         } else if let t = lastAccess, engine.contains(id) {
             _ = engine.update(id, now: t) { $0.lastAccessMs = max($0.lastAccessMs, t) }
         }
@@ -416,11 +434,15 @@ extension NodeServer {
     func heartbeat() {
         guard let c = cluster else { return }
         let now = currentTimeMs()
-        let gone = c.records.pending.filter { ($0.value.deadlineMs ?? .max) <= now }.map(\.key)
-        for id in gone {
+        let gone = c.records.pending.filter { ($0.value.deadlineMs ?? .max) <= now }
+        for (id, p) in gone {
             c.records.pending[id] = nil
+            c.lapsed[id] = (p.principal, now)
             log?.logUnpend(id)
         }
+        // A COMMIT comes within moments of its RESTORE; a minute covers a slow peer. (An
+        // orphaned copy's source reports the expiry itself and sends no COMMIT.)
+        c.lapsed = c.lapsed.filter { now - $0.value.atMs < 60_000 }
         for peer in c.peers.values where !peer.probing {
             peer.probing = true
             call(peer, [PeerCommand("SESSION.COUNT")]).assumeIsolated().whenComplete { [self] result in
