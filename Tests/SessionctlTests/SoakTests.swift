@@ -117,7 +117,8 @@ actor SoakModel {
                         for try await m in sub.messages {
                             let o = try? JSONSerialization.jsonObject(with: Data(m.payload)) as? [String: Any]
                             await model.event(
-                                o?["event"] as? String ?? "", o?["id"] as? String ?? "", node: o?["node"] as? String ?? "")
+                                o?["event"] as? String ?? "", o?["id"] as? String ?? "",
+                                node: o?["node"] as? String ?? "")
                         }
                     } catch {}
                 })
