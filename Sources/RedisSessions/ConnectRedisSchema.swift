@@ -22,13 +22,12 @@ public struct ConnectRedisSchema: RedisSchema, PrefixedKeys {
         key: String, id: String, replies: ArraySlice<RedisReply>, node: String, nowMs: Int64, withAttributes: Bool
     ) -> Session? {
         let r = Array(replies)
-        guard r.count == 4, let raw = r[3].bytes else { return nil }
+        guard r.count == 3, let raw = r[2].bytes else { return nil }
         let ttl = Decode.int(r[0]) ?? -2
         guard ttl != -2 else { return nil }
         let idleMs = Decode.int(r[1]).map { $0 * 1000 }
         var session = Session(
-            id: id, key: key, node: node, ttlMs: ttl, storeIdleMs: idleMs,
-            sizeBytes: Decode.int(r[2]), schema: name)
+            id: id, key: key, node: node, ttlMs: ttl, storeIdleMs: idleMs, schema: name)
         let json: DecodedValue
         do { json = try JSONDecoding.decode(raw) } catch {
             session.attributes = [
@@ -87,12 +86,11 @@ public struct PrefixSchema: RedisSchema, PrefixedKeys {
         key: String, id: String, replies: ArraySlice<RedisReply>, node: String, nowMs: Int64, withAttributes: Bool
     ) -> Session? {
         let r = Array(replies)
-        guard r.count == 3 else { return nil }
+        guard r.count == 2 else { return nil }
         let ttl = Decode.int(r[0]) ?? -2
         guard ttl != -2 else { return nil }
         return Session(
-            id: id, key: key, node: node, ttlMs: ttl, storeIdleMs: Decode.int(r[1]).map { $0 * 1000 },
-            sizeBytes: Decode.int(r[2]), schema: name)
+            id: id, key: key, node: node, ttlMs: ttl, storeIdleMs: Decode.int(r[1]).map { $0 * 1000 }, schema: name)
     }
 
     public func deleteCommands(for s: Session) -> [RedisCommand] { [RedisCommand("DEL", s.key)] }
@@ -118,7 +116,6 @@ extension PrefixedKeys {
     static func headCommands(_ key: String) -> [RedisCommand] {
         [
             RedisCommand("PTTL", key), RedisCommand("OBJECT", "IDLETIME", key),
-            RedisCommand("MEMORY", "USAGE", key, "SAMPLES", "0"),
         ]
     }
 }

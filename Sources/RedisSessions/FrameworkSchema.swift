@@ -111,7 +111,6 @@ public struct FrameworkSchema: RedisSchema {
         // Idle time before the read (a read resets it).
         [
             RedisCommand("PTTL", key), RedisCommand("OBJECT", "IDLETIME", key),
-            RedisCommand("MEMORY", "USAGE", key, "SAMPLES", "0"),
             framework.keyType == "hash" ? RedisCommand("HGETALL", key) : RedisCommand("GET", key),
         ]
     }
@@ -120,15 +119,14 @@ public struct FrameworkSchema: RedisSchema {
         key: String, id: String, replies: ArraySlice<RedisReply>, node: String, nowMs: Int64, withAttributes: Bool
     ) -> Session? {
         let r = Array(replies)
-        guard r.count == 4 else { return nil }
+        guard r.count == 3 else { return nil }
         let ttl = Decode.int(r[0]) ?? -2
         guard ttl != -2 else { return nil }
         var session = Session(
-            id: id, key: key, node: node, ttlMs: ttl, storeIdleMs: Decode.int(r[1]).map { $0 * 1000 },
-            sizeBytes: Decode.int(r[2]), schema: name)
+            id: id, key: key, node: node, ttlMs: ttl, storeIdleMs: Decode.int(r[1]).map { $0 * 1000 }, schema: name)
         var raw: [UInt8]
         if framework.keyType == "hash" {
-            let items = r[3].array ?? []
+            let items = r[2].array ?? []
             var fields: [String: [UInt8]] = [:]
             var k = 0
             while k + 1 < items.count {
@@ -142,7 +140,7 @@ public struct FrameworkSchema: RedisSchema {
                 session.maxInactiveSeconds = sld / 10_000_000
             }
         } else {
-            guard let bytes = r[3].bytes else { return nil }
+            guard let bytes = r[2].bytes else { return nil }
             raw = bytes
         }
         if withAttributes { session.storedValue = raw }

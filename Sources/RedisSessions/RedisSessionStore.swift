@@ -162,7 +162,7 @@ public final class RedisSessionStore: SessionStore, SessionEventSource, @uncheck
         _ node: Node, query: ListQuery, progress: ListProgress,
         onPage: @escaping @Sendable ([Session]) async throws -> Void
     ) async throws -> Int {
-        let withAttributes = query.withAttributes || query.filter.needsAttributes
+        let reads = ListReads(query)
         var scanned = 0
         for schema in try await schemas(on: node) {
             // A pinned user with a principal index: read the index instead of scanning.
@@ -171,7 +171,7 @@ public final class RedisSessionStore: SessionStore, SessionEventSource, @uncheck
             {
                 let members = try await node.client.send(RedisCommand("SMEMBERS", indexKey)).orThrow().array ?? []
                 let ids = spring.sessionIDs(fromIndexMembers: members.compactMap(\.bytes))
-                let sessions = try await read(ids: ids, schema: spring, node: node, withAttributes: withAttributes)
+                let sessions = try await read(ids: ids, schema: spring, node: node, reads: reads)
                 let now = currentTimeMs()
                 let page = await progress.accept(
                     sessions.filter {
@@ -224,7 +224,7 @@ public final class RedisSessionStore: SessionStore, SessionEventSource, @uncheck
         onPage: @escaping @Sendable ([Session]) async throws -> Void
     ) async throws -> Int {
         guard let router else { return try await listNode(start, query: query, progress: progress, onPage: onPage) }
-        let withAttributes = query.withAttributes || query.filter.needsAttributes
+        let listReads = ListReads(query)
         let firstSlot = router.shards.first { $0.master.address == start.name }?.slots.first?.lowerBound
         var node = start
         var scanned = 0
@@ -237,7 +237,7 @@ public final class RedisSessionStore: SessionStore, SessionEventSource, @uncheck
                     let reply = try await node.client.send(scanCommand(cursor: cursor, schema: schema)).orThrow()
                     let (keys, next) = try parseScan(reply, schema: schema)
                     scanned += keys.count
-                    let reads = PageReads(keys: keys, schema: schema, withAttributes: withAttributes)
+                    let reads = PageReads(keys: keys, schema: schema, reads: listReads)
                     let replies = try await router.pipeline(reads.commands)
                     let sessions = reads.sessions(
                         from: replies[...], query: query, nowMs: currentTimeMs(),
@@ -284,8 +284,7 @@ public final class RedisSessionStore: SessionStore, SessionEventSource, @uncheck
         _ keys: [(key: String, id: String)], next: String, schema: any RedisSchema, client: RedisClient,
         query: ListQuery
     ) async throws -> PageReads {
-        let reads = PageReads(
-            keys: keys, schema: schema, withAttributes: query.withAttributes || query.filter.needsAttributes)
+        let reads = PageReads(keys: keys, schema: schema, reads: ListReads(query))
         var commands: [RedisCommand] = []
         commands.reserveCapacity(reads.commands.count + 1)
         if next != "0" { commands.append(scanCommand(cursor: next, schema: schema)) }
@@ -301,9 +300,10 @@ public final class RedisSessionStore: SessionStore, SessionEventSource, @uncheck
     }
 
     /// Reads known session ids of one schema on one node (listing-level detail), pipelined.
-    func read(ids: [String], schema: any RedisSchema, node: Node, withAttributes: Bool) async throws -> [Session] {
-        let reads = PageReads(
-            keys: ids.map { (schema.key(forID: $0), $0) }, schema: schema, withAttributes: withAttributes)
+    func read(ids: [String], schema: any RedisSchema, node: Node, reads listReads: ListReads) async throws
+        -> [Session]
+    {
+        let reads = PageReads(keys: ids.map { (schema.key(forID: $0), $0) }, schema: schema, reads: listReads)
         let replies = try await execute(reads.commands, on: node)
         return reads.sessions(from: replies[...], query: nil, nowMs: currentTimeMs()) {
             owner(ofKey: $0, default: node)
@@ -324,7 +324,7 @@ public final class RedisSessionStore: SessionStore, SessionEventSource, @uncheck
                     let head = try await execute(
                         [RedisCommand("OBJECT", "IDLETIME", key), RedisCommand("TYPE", key)], on: node)
                     guard let type = head[1].text, type != "none" else { continue }
-                    guard var s = try await read(ids: [id], schema: schema, node: node, withAttributes: true).first
+                    guard var s = try await read(ids: [id], schema: schema, node: node, reads: ListReads(attributes: true)).first
                     else { continue }
                     if s.storeIdleMs == nil, let idle = Decode.int(head[0]) { s.storeIdleMs = idle * 1000 }
                     if schema is PrefixSchema {
@@ -397,7 +397,7 @@ public final class RedisSessionStore: SessionStore, SessionEventSource, @uncheck
             do {
                 for schema in try await schemas(on: node) where !remaining.isEmpty {
                     let wanted = ids.filter { remaining.contains($0) }
-                    for s in try await read(ids: wanted, schema: schema, node: node, withAttributes: false) {
+                    for s in try await read(ids: wanted, schema: schema, node: node, reads: ListReads()) {
                         found.append(
                             Located(node: nodes.first { $0.name == s.node } ?? node, schema: schema, session: s))
                         remaining.remove(s.id)
@@ -741,23 +741,49 @@ extension RedisSessionStore: SessionWriter {
     }
 }
 
-/// The listing reads of a page of keys, the one way every listing path reads: the schema's
-/// commands for each key in one pipeline, and the rows cut from their replies.
+/// What a listing reads per session beyond what its schema's row needs.
+struct ListReads: Equatable {
+    /// Every attribute (`attr.` filters, export, `show`).
+    var attributes = false
+    /// The stored size (`MEMORY USAGE … SAMPLES 0`, exact even with one huge field): the
+    /// costliest read per session, so read only when shown, sorted or filtered on.
+    var size = true
+
+    init(attributes: Bool = false, size: Bool = true) {
+        self.attributes = attributes
+        self.size = size
+    }
+
+    init(_ query: ListQuery) {
+        attributes = query.withAttributes || query.filter.needsAttributes
+        size = query.readSize || query.filter.usesSize
+    }
+}
+
+/// The listing reads of a page of keys, the one way every listing path reads: the size
+/// first (when wanted; it resets nothing), then the schema's commands for each key, in one
+/// pipeline, and the rows cut from their replies.
 struct PageReads {
     let keys: [(key: String, id: String)]
     let schema: any RedisSchema
-    let withAttributes: Bool
+    let reads: ListReads
     private(set) var commands: [RedisCommand] = []
     private var perKey: [Int] = []
+    // Pre-encoded: `MEMORY USAGE key SAMPLES 0`.
+    private static let memory = Array("MEMORY".utf8), usage = Array("USAGE".utf8)
+    private static let samples = Array("SAMPLES".utf8), all = Array("0".utf8)
 
-    init(keys: [(key: String, id: String)], schema: any RedisSchema, withAttributes: Bool) {
+    init(keys: [(key: String, id: String)], schema: any RedisSchema, reads: ListReads) {
         self.keys = keys
         self.schema = schema
-        self.withAttributes = withAttributes
+        self.reads = reads
         commands.reserveCapacity(keys.count * 4)
         perKey.reserveCapacity(keys.count)
         for (key, id) in keys {
-            let c = schema.listCommands(key: key, id: id, withAttributes: withAttributes)
+            if reads.size {
+                commands.append(RedisCommand([Self.memory, Self.usage, Array(key.utf8), Self.samples, Self.all]))
+            }
+            let c = schema.listCommands(key: key, id: id, withAttributes: reads.attributes)
             perKey.append(c.count)
             commands += c
         }
@@ -775,12 +801,18 @@ struct PageReads {
         out.reserveCapacity(keys.count)
         var at = replies.startIndex
         for (n, (key, id)) in keys.enumerated() {
+            var size: Int64? = nil
+            if reads.size {
+                size = Decode.int(replies[at])
+                at += 1
+            }
             let slice = replies[at..<at + perKey[n]]
             at += perKey[n]
             guard admit(key),
-                let s = schema.parseListing(
-                    key: key, id: id, replies: slice, node: node(key), nowMs: nowMs, withAttributes: withAttributes)
+                var s = schema.parseListing(
+                    key: key, id: id, replies: slice, node: node(key), nowMs: nowMs, withAttributes: reads.attributes)
             else { continue }
+            s.sizeBytes = size
             if let query, !(query.includeExpired || s.ttlMs != 0) || !query.filter.matches(s, nowMs: nowMs) { continue }
             out.append(s)
         }

@@ -28,7 +28,8 @@ public protocol RedisSchema: Sendable {
     func expiryKey(forID id: String) -> String
 
     /// Commands that read what a listing row needs, in order. Reads that do not reset the
-    /// key's idle time come first.
+    /// key's idle time come first. (The size is read by the listing itself, when wanted:
+    /// `ListReads`.)
     func listCommands(key: String, id: String, withAttributes: Bool) -> [RedisCommand]
     /// Builds a row from the replies of `listCommands`; nil when the key vanished.
     func parseListing(

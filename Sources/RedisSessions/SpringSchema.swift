@@ -50,10 +50,8 @@ public struct SpringSchema: RedisSchema {
         "creationTime", "lastAccessedTime", "maxInactiveInterval",
         "sessionAttr:" + principalAttribute, "sessionAttr:" + securityContextAttribute,
     ]
-    // Pre-encoded command words: a listing builds three commands per session.
-    private static let pttl = Array("PTTL".utf8), memory = Array("MEMORY".utf8), usage = Array("USAGE".utf8)
-    // `SAMPLES 0`: every field counted, so one huge attribute is never estimated away.
-    private static let samples = Array("SAMPLES".utf8), all = Array("0".utf8)
+    // Pre-encoded command words: a listing builds two commands per session.
+    private static let pttl = Array("PTTL".utf8)
     private static let hgetall = Array("HGETALL".utf8), hmget = Array("HMGET".utf8)
     private static let listFieldBytes = listFields.map { Array($0.utf8) }
 
@@ -62,7 +60,6 @@ public struct SpringSchema: RedisSchema {
         let ttlKey = indexed ? Array((expiresPrefix + id).utf8) : keyBytes
         return [
             RedisCommand([SpringSchema.pttl, ttlKey]),
-            RedisCommand([SpringSchema.memory, SpringSchema.usage, keyBytes, SpringSchema.samples, SpringSchema.all]),
             withAttributes
                 ? RedisCommand([SpringSchema.hgetall, keyBytes])
                 : RedisCommand([SpringSchema.hmget, keyBytes] + SpringSchema.listFieldBytes),
@@ -72,10 +69,9 @@ public struct SpringSchema: RedisSchema {
     public func parseListing(
         key: String, id: String, replies: ArraySlice<RedisReply>, node: String, nowMs: Int64, withAttributes: Bool
     ) -> Session? {
-        guard replies.count == 3 else { return nil }
+        guard replies.count == 2 else { return nil }
         let ttlReply = replies[replies.startIndex]
-        let sizeReply = replies[replies.startIndex + 1]
-        let hashReply = replies[replies.startIndex + 2]
+        let hashReply = replies[replies.startIndex + 1]
         // The listing's five fields by position (HMGET), or picked out of HGETALL.
         var values: [[UInt8]?] = [nil, nil, nil, nil, nil]
         var attributes: [Attribute] = []
@@ -110,8 +106,7 @@ public struct SpringSchema: RedisSchema {
             id: id, key: key, user: user, node: node, ttlMs: ttl,
             createdAtMs: Decode.number(values[0]),
             lastAccessedAtMs: Decode.number(values[1]),
-            maxInactiveSeconds: maxInactive, storeIdleMs: nil,
-            sizeBytes: Decode.int(sizeReply), schema: name, attributes: attributes)
+            maxInactiveSeconds: maxInactive, storeIdleMs: nil, schema: name, attributes: attributes)
     }
 
     /// What the repository itself does on delete: index member, expiration-set member,

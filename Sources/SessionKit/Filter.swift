@@ -52,6 +52,8 @@ public struct Filter: Sendable, Equatable, CustomStringConvertible {
     }
 
     public var isEmpty: Bool { terms.isEmpty }
+    /// Whether a term compares the stored size (the listing must read it).
+    public var usesSize: Bool { terms.contains { $0.field == .size } }
     public var description: String { source }
 
     /// Whether a term needs the session's attributes (listings do not read them by default).

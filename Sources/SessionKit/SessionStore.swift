@@ -254,14 +254,20 @@ public struct ListQuery: Sendable {
     /// clean-up (Spring keeps the hash 5 minutes after the `expires:` key). The application
     /// no longer sees them; logout and delete still remove them.
     public var includeExpired: Bool
+    /// Read each session's stored size. Stores where it is a read of its own (Redis's
+    /// `MEMORY USAGE`, the costliest read per session) skip it when false, unless the filter
+    /// needs it; the rows then carry no size.
+    public var readSize: Bool
 
     public init(
-        filter: Filter = Filter(), limit: Int? = nil, withAttributes: Bool = false, includeExpired: Bool = false
+        filter: Filter = Filter(), limit: Int? = nil, withAttributes: Bool = false, includeExpired: Bool = false,
+        readSize: Bool = true
     ) {
         self.filter = filter
         self.limit = limit
         self.withAttributes = withAttributes
         self.includeExpired = includeExpired
+        self.readSize = readSize
     }
 }
 

@@ -6,6 +6,47 @@ public enum OutputFormat: String, CaseIterable, Sendable {
     case table, json, jsonl, csv
 }
 
+/// A field of a session row, by its JSON name (`ls --fields`).
+public enum SessionField: String, CaseIterable, Sendable {
+    case id, user, node
+    case ttlMs = "ttl_ms"
+    case schema
+    case createdAt = "created_at"
+    case lastAccessedAt = "last_accessed_at"
+    case sizeBytes = "size_bytes"
+    case idleMs = "idle_ms"
+    case maxInactiveS = "max_inactive_s"
+    case key
+
+    /// `id,user,ttl_ms`: known names, each once, in the order given.
+    public static func parseList(_ text: String) throws(ConsoleError) -> [SessionField] {
+        var out: [SessionField] = []
+        for word in text.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !word.isEmpty {
+            guard let f = SessionField(rawValue: word) else {
+                throw ConsoleError.usage(
+                    "unknown field '\(Sanitizer.display(word, limit: 40))' (fields: "
+                        + allCases.map(\.rawValue).joined(separator: ", ") + ")")
+            }
+            if !out.contains(f) { out.append(f) }
+        }
+        guard !out.isEmpty else { throw ConsoleError.usage("--fields needs at least one field") }
+        return out
+    }
+
+    /// The table's column title.
+    var title: String {
+        switch self {
+        case .ttlMs: "TTL"
+        case .createdAt: "AGE"
+        case .lastAccessedAt: "LAST ACCESS"
+        case .sizeBytes: "SIZE"
+        case .idleMs: "IDLE"
+        case .maxInactiveS: "MAX INACTIVE"
+        default: rawValue.uppercased()
+        }
+    }
+}
+
 /// Session rows in every output format. Table and CSV text goes through `Sanitizer`;
 /// JSON keeps exact values with every control character escaped.
 public struct SessionFormatter {
@@ -14,11 +55,18 @@ public struct SessionFormatter {
     private var wroteHeader = false
     private var count = 0
     private var widths: [Int] = []
+    /// The fields written (`ls --fields`); nil: the default shape of each format.
+    let fields: [SessionField]?
     public static let columns = ["ID", "USER", "NODE", "TTL", "IDLE", "AGE", "SIZE", "SCHEMA"]
+    static let tableFields: [SessionField] = [.id, .user, .node, .ttlMs, .idleMs, .createdAt, .sizeBytes, .schema]
+    static let csvFields: [SessionField] = [
+        .id, .user, .node, .ttlMs, .schema, .createdAt, .lastAccessedAt, .sizeBytes, .idleMs,
+    ]
 
-    public init(format: OutputFormat, output: Output) {
+    public init(format: OutputFormat, output: Output, fields: [SessionField]? = nil) {
         self.format = format
         self.output = output
+        self.fields = fields
     }
 
     public mutating func write(_ sessions: [Session], nowMs: Int64) {
@@ -27,42 +75,40 @@ public struct SessionFormatter {
             for s in sessions {
                 var w = JSONWriter()
                 w.raw(count == 0 ? "[\n" : ",\n")
-                SessionFormatter.json(s, into: &w, nowMs: nowMs)
+                SessionFormatter.json(s, into: &w, nowMs: nowMs, fields: fields)
                 output.write(w.bytes)
                 count += 1
             }
         case .jsonl:
             var w = JSONWriter()
             for s in sessions {
-                SessionFormatter.json(s, into: &w, nowMs: nowMs)
+                SessionFormatter.json(s, into: &w, nowMs: nowMs, fields: fields)
                 w.raw("\n")
             }
             output.write(w.bytes)
             count += sessions.count
         case .csv:
+            let chosen = fields ?? Self.csvFields
             if !wroteHeader {
-                output.line("id,user,node,ttl_ms,schema,created_at,last_accessed_at,size_bytes,idle_ms")
+                output.line(chosen.map(\.rawValue).joined(separator: ","))
                 wroteHeader = true
             }
             for s in sessions {
-                let fields = [
-                    s.id, s.user ?? "", s.node, String(s.ttlMs), s.schema,
-                    s.createdAtMs.map { ISOTime.format(ms: $0) } ?? "",
-                    s.lastAccessedAtMs.map { ISOTime.format(ms: $0) } ?? "",
-                    s.sizeBytes.map(String.init) ?? "", s.idleMs(now: nowMs).map(String.init) ?? "",
-                ]
-                output.line(fields.map(SessionFormatter.csvField).joined(separator: ","))
+                output.line(chosen.map { Self.csvField(Self.text(s, $0, nowMs: nowMs)) }.joined(separator: ","))
             }
             count += sessions.count
         case .table:
-            let rows = sessions.map { SessionFormatter.tableRow($0, nowMs: nowMs) }
+            let rows = sessions.map { s in
+                fields.map { $0.map { Self.cell(s, $0, nowMs: nowMs) } } ?? SessionFormatter.tableRow(s, nowMs: nowMs)
+            }
             if !wroteHeader {
                 // Widths from the first page; later longer values are cut with "…".
-                widths = SessionFormatter.columns.map(\.count)
+                let titles = tableTitles
+                widths = titles.map(\.count)
                 for r in rows {
                     for (i, v) in r.enumerated() { widths[i] = min(max(widths[i], v.count), i == 0 ? 48 : 32) }
                 }
-                output.line(SessionFormatter.pad(SessionFormatter.columns, widths))
+                output.line(SessionFormatter.pad(titles, widths))
                 wroteHeader = true
             }
             for r in rows { output.line(SessionFormatter.pad(r, widths)) }
@@ -74,35 +120,76 @@ public struct SessionFormatter {
         switch format {
         case .json: output.line(count == 0 ? "[]" : "\n]")
         case .table where !wroteHeader:
-            output.line(SessionFormatter.pad(SessionFormatter.columns, SessionFormatter.columns.map(\.count)))
+            output.line(SessionFormatter.pad(tableTitles, tableTitles.map(\.count)))
+        case .csv where !wroteHeader:
+            output.line((fields ?? Self.csvFields).map(\.rawValue).joined(separator: ","))
         default: break
         }
     }
 
-    public static func json(_ s: Session, into w: inout JSONWriter, nowMs: Int64) {
-        w.raw("{\"id\":")
-        w.string(s.id)
-        w.raw(",\"user\":")
-        w.optionalString(s.user)
-        w.raw(",\"node\":")
-        w.string(s.node)
-        w.raw(",\"ttl_ms\":")
-        w.int(s.ttlMs)
-        w.raw(",\"schema\":")
-        w.string(s.schema)
-        w.raw(",\"created_at\":")
-        w.optionalTime(s.createdAtMs)
-        w.raw(",\"last_accessed_at\":")
-        w.optionalTime(s.lastAccessedAtMs)
-        w.raw(",\"size_bytes\":")
-        w.optionalInt(s.sizeBytes)
-        w.raw(",\"idle_ms\":")
-        w.optionalInt(s.idleMs(now: nowMs))
-        w.raw(",\"max_inactive_s\":")
-        w.optionalInt(s.maxInactiveSeconds)
-        w.raw(",\"key\":")
-        w.string(s.key)
+    private var tableTitles: [String] { fields?.map(\.title) ?? SessionFormatter.columns }
+
+    /// A field as plain text (CSV): exact numbers, ISO times, empty when unknown.
+    static func text(_ s: Session, _ f: SessionField, nowMs: Int64) -> String {
+        switch f {
+        case .id: s.id
+        case .user: s.user ?? ""
+        case .node: s.node
+        case .ttlMs: String(s.ttlMs)
+        case .schema: s.schema
+        case .createdAt: s.createdAtMs.map { ISOTime.format(ms: $0) } ?? ""
+        case .lastAccessedAt: s.lastAccessedAtMs.map { ISOTime.format(ms: $0) } ?? ""
+        case .sizeBytes: s.sizeBytes.map(String.init) ?? ""
+        case .idleMs: s.idleMs(now: nowMs).map(String.init) ?? ""
+        case .maxInactiveS: s.maxInactiveSeconds.map(String.init) ?? ""
+        case .key: s.key
+        }
+    }
+
+    /// A field for a person (the table): durations and sizes in short words, text sanitized.
+    static func cell(_ s: Session, _ f: SessionField, nowMs: Int64) -> String {
+        switch f {
+        case .id: Sanitizer.display(s.id, limit: 256)
+        case .user: s.user.map { Sanitizer.display($0, limit: 256) } ?? "-"
+        case .node: Sanitizer.display(s.node)
+        case .ttlMs: DurationText.compact(ms: s.ttlMs)
+        case .schema: s.schema
+        case .createdAt: s.ageMs(now: nowMs).map { DurationText.compact(ms: $0) } ?? "-"
+        case .lastAccessedAt: s.lastAccessedAtMs.map { ISOTime.format(ms: $0) } ?? "-"
+        case .sizeBytes: s.sizeBytes.map(humanBytes) ?? "-"
+        case .idleMs: s.idleMs(now: nowMs).map { DurationText.compact(ms: $0) } ?? "-"
+        case .maxInactiveS: s.maxInactiveSeconds.map { DurationText.compact(ms: $0 * 1000) } ?? "-"
+        case .key: Sanitizer.display(s.key, limit: 256)
+        }
+    }
+
+    /// The chosen fields only, in the order asked; nil: every field.
+    public static func json(_ s: Session, into w: inout JSONWriter, nowMs: Int64, fields: [SessionField]?) {
+        let fields = fields ?? SessionField.allCases
+        for (n, f) in fields.enumerated() {
+            w.raw(n == 0 ? "{\"" : ",\"")
+            w.raw(f.rawValue)
+            w.raw("\":")
+            switch f {
+            case .id: w.string(s.id)
+            case .user: w.optionalString(s.user)
+            case .node: w.string(s.node)
+            case .ttlMs: w.int(s.ttlMs)
+            case .schema: w.string(s.schema)
+            case .createdAt: w.optionalTime(s.createdAtMs)
+            case .lastAccessedAt: w.optionalTime(s.lastAccessedAtMs)
+            case .sizeBytes: w.optionalInt(s.sizeBytes)
+            case .idleMs: w.optionalInt(s.idleMs(now: nowMs))
+            case .maxInactiveS: w.optionalInt(s.maxInactiveSeconds)
+            case .key: w.string(s.key)
+            }
+        }
         w.raw("}")
+    }
+
+    /// Every field, in the stable default order.
+    public static func json(_ s: Session, into w: inout JSONWriter, nowMs: Int64) {
+        json(s, into: &w, nowMs: nowMs, fields: SessionField.allCases)
     }
 
     /// The largest value `show -o json` writes whole (its JSON text); `--full` lifts it.
@@ -126,13 +213,7 @@ public struct SessionFormatter {
     }
 
     public static func tableRow(_ s: Session, nowMs: Int64) -> [String] {
-        [
-            Sanitizer.display(s.id, limit: 256), s.user.map { Sanitizer.display($0, limit: 256) } ?? "-",
-            Sanitizer.display(s.node), DurationText.compact(ms: s.ttlMs),
-            s.idleMs(now: nowMs).map { DurationText.compact(ms: $0) } ?? "-",
-            s.ageMs(now: nowMs).map { DurationText.compact(ms: $0) } ?? "-",
-            s.sizeBytes.map(humanBytes) ?? "-", s.schema,
-        ]
+        tableFields.map { cell(s, $0, nowMs: nowMs) }
     }
 
     public static func pad(_ values: [String], _ widths: [Int]) -> String {

@@ -27,6 +27,12 @@ struct List: ConsoleCommand {
     @Flag(help: "Reverse the sort order.") var reverse = false
     @Option(help: "At most this many sessions.") var limit: Int?
     @Option(name: .shortAndLong, help: "Output: table, json, jsonl, csv.") var output: OutputFormat = .table
+    @Option(
+        help: ArgumentHelp(
+            "Only these fields, in this order (JSON names, comma-separated). Fields not asked for are not read: "
+                + "without size_bytes (and no size sort or filter) the size is never read, the costliest read on Redis.",
+            valueName: "list"))
+    var fields: String?
     @Flag(
         name: .customLong("include-expired"),
         help: "Also list expired sessions whose data awaits the framework's clean-up (TTL 0).")
@@ -34,6 +40,9 @@ struct List: ConsoleCommand {
 
     func validate() throws {
         if let limit, limit < 0 { throw ValidationError("--limit must not be negative") }
+        if let fields {
+            do { _ = try SessionField.parseList(fields) } catch { throw ValidationError(error.message) }
+        }
     }
 
     func execute(_ console: Console) async throws -> Int32 {
@@ -41,8 +50,12 @@ struct List: ConsoleCommand {
         do { f = try Filter(filter ?? "") } catch { throw ConsoleError.usage(error.description) }
         if let user { f.add(.user, .eq, user) }
         if let node { f.add(.node, .eq, node) }
-        let query = ListQuery(filter: f, limit: sort == nil ? limit : nil, includeExpired: includeExpired)
-        let printer = PagePrinter(formatter: SessionFormatter(format: output, output: console.output))
+        let chosen = try fields.map { try SessionField.parseList($0) }
+        let query = ListQuery(
+            filter: f, limit: sort == nil ? limit : nil, includeExpired: includeExpired,
+            readSize: chosen.map { $0.contains(.sizeBytes) } ?? true || sort == .size)
+        let printer = PagePrinter(
+            formatter: SessionFormatter(format: output, output: console.output, fields: chosen))
         let collector = sort == nil ? nil : Collector()
         let tally = ListingTally()
         let outcome = try await console.store.list(query) { page in

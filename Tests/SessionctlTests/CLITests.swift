@@ -168,6 +168,46 @@ import Testing
         #expect(obj["id"] as? String == "evil\u{1B}[2J", "JSON keeps the exact value, escaped")
     }
 
+    /// `ls --fields`: only the fields asked for, in that order, in every format; the size
+    /// (`MEMORY USAGE`) is read only when shown, sorted or filtered on.
+    @Test func lsFieldsPrintsAndReadsOnlyWhatIsAskedFor() throws {
+        let server = try RedisServer()
+        try seedSpring(server, users: ["alice", "bob", nil])
+        let store = ["--store", server.urlString]
+        func memoryCalls() throws -> Int {
+            let text = try server.command("INFO", "commandstats").text ?? ""
+            guard let line = text.split(separator: "\r\n").first(where: { $0.hasPrefix("cmdstat_memory|usage:") }),
+                let calls = line.split(separator: "=").dropFirst().first?.split(separator: ",").first
+            else { return 0 }
+            return Int(calls) ?? -1
+        }
+        try server.command("CONFIG", "RESETSTAT")
+        let some = try CLI.run(["ls", "--fields", "user,id,ttl_ms", "-o", "jsonl"] + store)
+        #expect(some.code == 0, "\(some)")
+        #expect(some.lines.count == 3)
+        for line in some.lines {
+            #expect(line.hasPrefix("{\"user\":"), "the order asked: \(line)")
+            let o = try #require(try json(line) as? [String: Any])
+            #expect(Set(o.keys) == ["user", "id", "ttl_ms"], "\(o)")
+        }
+        #expect(try memoryCalls() == 0, "no size asked, none read")
+        let sized = try CLI.run(["ls", "--fields", "id,size_bytes", "-o", "csv"] + store)
+        #expect(sized.lines.first == "id,size_bytes" && sized.lines.count == 4, "\(sized)")
+        #expect(sized.lines.dropFirst().allSatisfy { Int($0.split(separator: ",").last ?? "") ?? 0 > 0 })
+        #expect(try memoryCalls() == 3)
+        let filtered = try CLI.run(["ls", "--fields", "id", "--filter", "size>10", "-o", "jsonl"] + store)
+        #expect(filtered.lines.count == 3)
+        #expect(try memoryCalls() == 6, "a size filter reads the size")
+        let table = try CLI.run(["ls", "--fields", "user,key"] + store)
+        #expect(table.lines.first?.hasPrefix("USER") == true && table.lines.first?.contains("KEY") == true)
+        #expect(!table.stdout.contains("SIZE") && table.lines.count == 4)
+        let whole = try CLI.run(["ls", "-o", "jsonl"] + store)
+        let row = try #require(try json(whole.lines[0]) as? [String: Any])
+        #expect(row.count == 11 && row["size_bytes"] is Int, "the default shape stays every field: \(row)")
+        let bad = try CLI.run(["ls", "--fields", "id,nope"] + store)
+        #expect(bad.code == 2 && bad.stderr.contains("unknown field 'nope'"), "\(bad)")
+    }
+
     @Test func hugeValuesAreCutInJSONUnlessFullAndTheirSizeIsExact() throws {
         let server = try RedisServer()
         var s = Seeder.SpringSession(id: "big", user: "alice", nowMs: Seeder.nowMs())
