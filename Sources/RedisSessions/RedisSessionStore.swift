@@ -324,7 +324,10 @@ public final class RedisSessionStore: SessionStore, SessionEventSource, @uncheck
                     let head = try await execute(
                         [RedisCommand("OBJECT", "IDLETIME", key), RedisCommand("TYPE", key)], on: node)
                     guard let type = head[1].text, type != "none" else { continue }
-                    guard var s = try await read(ids: [id], schema: schema, node: node, reads: ListReads(attributes: true)).first
+                    guard
+                        var s = try await read(
+                            ids: [id], schema: schema, node: node, reads: ListReads(attributes: true)
+                        ).first
                     else { continue }
                     if s.storeIdleMs == nil, let idle = Decode.int(head[0]) { s.storeIdleMs = idle * 1000 }
                     if schema is PrefixSchema {
