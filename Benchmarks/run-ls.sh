@@ -2,7 +2,8 @@
 # Listing benchmark (issue 2): N Spring Session sessions (indexed, with index sets) in a
 # local redis-server; times, in the same run and interleaved, (a) redis-cli --scan (keys
 # only), (b) the C reference (SCAN + pipelined PTTL/HMGET, JSON lines), (c) sessionctl ls
-# -o jsonl. Prints rates, ratios and sessionctl's peak memory. Not a test: no thresholds.
+# -o jsonl, and (d) sessionctl ls --fields with the reference's minimal fields (issue 16: no
+# size read). Prints rates, ratios and sessionctl's peak memory. Not a test: no thresholds.
 # Usage: Benchmarks/run-ls.sh [SESSIONS=1000000] [ROUNDS=3]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,5 +40,7 @@ for r in $(seq "$ROUNDS"); do
   c=$(rate "$N" "$t0" "$t1")
   lines=$(wc -l < "$out/sctl.jsonl")
   mem=$(cat "$out/sctl.mem")
-  echo "round $r: redis-cli --scan (keys only) ${a}/s | C minimal (PTTL+HMGET 3) ${m}/s | C same work ${b}/s | sessionctl ${c}/s (${lines} rows, peak RSS ${mem} KiB) | sessionctl/same-work $(echo "scale=2; $c / $b" | bc)x, sessionctl/minimal $(echo "scale=2; $c / $m" | bc)x"
+  t0=$(now); "$bin/sessionctl" ls --store "$store" -o jsonl --fields id,user,node,ttl_ms,created_at,last_accessed_at > "$out/sctl-fields.jsonl"; t1=$(now)
+  d=$(rate "$N" "$t0" "$t1")
+  echo "round $r: redis-cli --scan (keys only) ${a}/s | C minimal (PTTL+HMGET 3) ${m}/s | C same work ${b}/s | sessionctl ${c}/s (${lines} rows, peak RSS ${mem} KiB) | sessionctl --fields ${d}/s | sessionctl/same-work $(echo "scale=2; $c / $b" | bc)x, sessionctl/minimal $(echo "scale=2; $c / $m" | bc)x, --fields/minimal $(echo "scale=2; $d / $m" | bc)x"
 done

@@ -19,5 +19,5 @@ for t in sessiondUnderMixedLoadKeepsItsInvariantsAndItsMemory theTUIOnTheDemoKee
 done
 wait -n || status=1
 wait -n || status=1
-grep -hE "^soak |✘|recorded an issue" "$copy"/*.log || true
+grep -hE -A3 "^soak |✘|recorded an issue" "$copy"/*.log || true
 exit $status

@@ -127,9 +127,13 @@ extension NodeServer {
     }
 
     /// Asks every member where `id` is (`CLUSTER.WHERE`) and settles the pending copy: a
-    /// member pointing here (the source let go) makes it live; a member holding it live
-    /// (the source kept it) drops it; no answer (a partition) leaves it pending, and
-    /// requests keep getting `TRYAGAIN` until COMMIT, an answer or the session's deadline.
+    /// member pointing here (the source let go) makes it live; a member holding it live and
+    /// not moving it (the source gave up on the move and kept it) drops it; a member still
+    /// handing it over (its RESTORE reply on the way) or no answer (a partition) leaves it
+    /// pending, and requests keep getting `TRYAGAIN` until COMMIT, an answer or the
+    /// session's deadline. (Dropping the copy of a move still under way lost the session:
+    /// the source let go a moment later and its COMMIT found nothing. A client following a
+    /// stale redirect got there first; the 10-minute soak found it.)
     func resolvePending(_ id: String) {
         guard let c = cluster, c.records.pending[id] != nil, !c.resolving.contains(id) else { return }
         c.resolving.insert(id)
@@ -139,11 +143,20 @@ extension NodeServer {
             guard let p = c.records.pending[id] else { return }
             var pointsHere = false
             var heldElsewhere = false
+            var moving = false
             for case .success(.success(let replies)) in results {
                 guard let r = replies.first else { continue }
-                if r.int == 1 { heldElsewhere = true } else if r.text == c.selfID { pointsHere = true }
+                if r.int == 2 {
+                    moving = true
+                } else if r.int == 1 {
+                    heldElsewhere = true
+                } else if r.text == c.selfID {
+                    pointsHere = true
+                }
             }
-            if heldElsewhere {
+            if moving {
+                // Its source's COMMIT (or its failure, then a later request) settles it.
+            } else if heldElsewhere {
                 c.records.pending[id] = nil
                 log?.logUnpend(id)
             } else if pointsHere {
@@ -153,11 +166,11 @@ extension NodeServer {
         }
     }
 
-    /// `CLUSTER.WHERE id`: 1 when this node holds the session live, the node its forward
-    /// pointer names, or 0. Changes nothing.
+    /// `CLUSTER.WHERE id`: 2 when this node holds the session and is moving it (step 1),
+    /// 1 when it holds it live, the node its forward pointer names, or 0. Changes nothing.
     func whereIs(_ id: String) -> RESPReply {
         guard let c = cluster else { return .error("ERR this node is not in a cluster") }
-        if engine.contains(id) { return .integer(1) }
+        if engine.contains(id) { return .integer(c.migrating.contains(id) ? 2 : 1) }
         if let to = c.records.forward[id] { return .bulk(Array(to.utf8)) }
         return .integer(0)
     }
@@ -306,7 +319,15 @@ extension NodeServer {
 
         // Step 1: the target keeps pending copies.
         let restores = moving.map { PeerCommand([Array("CLUSTER.RESTORE".utf8)] + AppendLog.fields(of: $0.session)) }
-        return call(peer, restores).assumeIsolated().flatMap {
+        var acked = call(peer, restores)
+        if config.fault == "source-slow-handover" {
+            // Test hook: the acknowledgement is acted on 1.5 s late (a busy source), so a
+            // request can reach the target's pending copy while the move is under way.
+            acked = acked.assumeIsolated().flatMap { [loop] r in
+                loop.scheduleTask(in: .milliseconds(1500)) { r }.futureResult
+            }.nonisolated()
+        }
+        return acked.assumeIsolated().flatMap {
             [self] (result: Result<[RESPReply], PeerError>) -> EventLoopFuture<[MigrateOutcome]> in
             var committed: [(index: Int, id: String, lastAccess: Int64)] = []
             let now = currentTimeMs()

@@ -90,17 +90,20 @@ public final class SessiondRouting: @unchecked Sendable {
     public var nodes: [Node] { lock.withLock { known?.nodes } ?? seeds }
 
     /// Sends `make(id)` for each id to the node that holds it: first its home on the ring,
-    /// then wherever `MOVED` points (at most 8 hops); `TRYAGAIN` (a migration in progress)
-    /// waits a moment and asks again. One pipeline per node per hop.
+    /// then wherever `MOVED` points (at most 8 hops); `TRYAGAIN` (a migration in progress, a
+    /// copy arriving) waits a moment and asks again, for up to 5 s (a wait is not a hop: a
+    /// slow move under load used up the hops and looked like a redirect loop). One pipeline
+    /// per node per round.
     public func routed(_ ids: [String], _ make: (String) -> RedisCommand, topology t: Topology) async -> [String:
         Result<(RedisReply, Node), RedisError>]
     {
         var results: [String: Result<(RedisReply, Node), RedisError>] = [:]
         guard let first = t.nodes.first else { return results }
         var pending = ids.map { ($0, t.home(of: $0) ?? first) }
-        var hops = 0
-        while !pending.isEmpty && hops < 8 {
-            hops += 1
+        var hops: [String: Int] = [:]
+        let waitUntil = currentTimeMs() + 5_000
+        var waitMs: UInt64 = 20
+        while !pending.isEmpty {
             var next: [(String, Node)] = []
             var wait = false
             var byNode: [String: [(String, Node)]] = [:]
@@ -112,14 +115,22 @@ public final class SessiondRouting: @unchecked Sendable {
                     for (item, r) in zip(items, replies) {
                         if let m = r.errorMessage, m.hasPrefix("MOVED ") {
                             let to = m.split(separator: " ").dropFirst().first.map(String.init) ?? ""
-                            if let n = t.node(to) {
+                            hops[item.0, default: 0] += 1
+                            if hops[item.0, default: 0] > 8 {
+                                results[item.0] = .failure(
+                                    .server("redirect loop for this session (a node's pointer is stale); try again"))
+                            } else if let n = t.node(to) {
                                 next.append((item.0, n))
                             } else {
                                 results[item.0] = .failure(.server(m + " (node unknown here)"))
                             }
                         } else if let m = r.errorMessage, m.hasPrefix("TRYAGAIN") {
-                            next.append(item)
-                            wait = true
+                            if currentTimeMs() < waitUntil {
+                                next.append(item)
+                                wait = true
+                            } else {
+                                results[item.0] = .failure(.server(m + " (still busy after 5 s)"))
+                            }
                         } else {
                             results[item.0] = .success((r, node))
                         }
@@ -128,11 +139,11 @@ public final class SessiondRouting: @unchecked Sendable {
                     for item in items { results[item.0] = .failure(error) }
                 }
             }
-            if wait { try? await Task.sleep(nanoseconds: 50_000_000) }
+            if wait {
+                try? await Task.sleep(nanoseconds: waitMs * 1_000_000)
+                waitMs = min(waitMs * 2, 200)
+            }
             pending = next
-        }
-        for p in pending {
-            results[p.0] = .failure(.server("redirect loop for this session (a node's pointer is stale); try again"))
         }
         return results
     }

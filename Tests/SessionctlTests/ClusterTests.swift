@@ -230,6 +230,38 @@ import Testing
         #expect(try Self.holders(id, cluster) == ["n2"])
     }
 
+    /// The other side of the same rule: a request that reaches the target's pending copy
+    /// while the source is still handing the session over (a client following a redirect
+    /// that went stale) must not make the target drop it; the source's COMMIT settles it and
+    /// the session is on the target, once. (The target dropped it, the COMMIT found nothing,
+    /// and the session was lost: found by the 10-minute soak.)
+    @Test func aRequestDuringAHandOverNeitherLosesNorDoublesTheSession() async throws {
+        let cluster = try SessiondCluster(faults: ["n1": "source-slow-handover"])
+        let id = Self.id(homedOn: "n1", cluster)
+        let app = try SessiondClient(url: cluster["n1"].urlString)
+        try await app.create(id: id, timeoutSeconds: 900, principal: "alice", attributes: [("k", Array("v".utf8))])
+        let n1 = RedisClient(url: cluster["n1"].url, timeouts: .init(connectMs: 1000, commandMs: 10_000))
+        let move = Task { try await n1.send(RedisCommand("SESSION.MIGRATE", id, "n2")) }
+        // Wait for the pending copy on n2, then ask n2 for the session directly.
+        let direct = try RedisConnection(url: cluster["n2"].url)
+        let deadline = Date().addingTimeInterval(5)
+        while Date() < deadline {
+            let info = RedisInfo.parse(try cluster["n2"].command("INFO").text ?? "")
+            if info["cluster_pending_copies"] == "1" { break }
+            usleep(20_000)
+        }
+        let early = try direct.send([RedisCommand("SESSION.PEEK", id)])[0]
+        #expect(early.errorMessage?.hasPrefix("TRYAGAIN") == true, "not served before the hand-over: \(early)")
+        usleep(300_000)  // the members have answered: n1 is still moving it
+        let still = RedisInfo.parse(try cluster["n2"].command("INFO").text ?? "")
+        #expect(still["cluster_pending_copies"] == "1", "the copy of a move under way is kept")
+        let reply = try await move.value
+        #expect(reply.errorMessage == nil, "the move went through: \(reply)")
+        #expect(try Self.holders(id, cluster) == ["n2"], "on the target, once")
+        let s = try #require(try await app.get(id), "never lost")
+        #expect(s.attributes.first?.value == Array("v".utf8))
+    }
+
     @Test func logoutReachesEveryNodeAndEventsMerge() async throws {
         let cluster = try SessiondCluster()
         let app = try SessiondClient(url: cluster["n1"].urlString)
