@@ -321,10 +321,10 @@ extension NodeServer {
         let restores = moving.map { PeerCommand([Array("CLUSTER.RESTORE".utf8)] + AppendLog.fields(of: $0.session)) }
         var acked = call(peer, restores)
         if config.fault == "source-slow-handover" {
-            // Test hook: the acknowledgement is acted on 1.5 s late (a busy source), so a
+            // Test hook: the acknowledgement is acted on 3 s late (a busy source), so a
             // request can reach the target's pending copy while the move is under way.
             acked = acked.assumeIsolated().flatMap { [loop] r in
-                loop.scheduleTask(in: .milliseconds(1500)) { r }.futureResult
+                loop.scheduleTask(in: .seconds(3)) { r }.futureResult
             }.nonisolated()
         }
         return acked.assumeIsolated().flatMap {

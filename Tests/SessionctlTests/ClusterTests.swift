@@ -244,15 +244,16 @@ import Testing
         let move = Task { try await n1.send(RedisCommand("SESSION.MIGRATE", id, "n2")) }
         // Wait for the pending copy on n2, then ask n2 for the session directly.
         let direct = try RedisConnection(url: cluster["n2"].url)
-        let deadline = Date().addingTimeInterval(5)
+        // (Sleeps that yield: the move runs on the cooperative pool too.)
+        let deadline = Date().addingTimeInterval(10)
         while Date() < deadline {
             let info = RedisInfo.parse(try cluster["n2"].command("INFO").text ?? "")
             if info["cluster_pending_copies"] == "1" { break }
-            usleep(20_000)
+            try await Task.sleep(nanoseconds: 20_000_000)
         }
         let early = try direct.send([RedisCommand("SESSION.PEEK", id)])[0]
         #expect(early.errorMessage?.hasPrefix("TRYAGAIN") == true, "not served before the hand-over: \(early)")
-        usleep(300_000)  // the members have answered: n1 is still moving it
+        try await Task.sleep(nanoseconds: 300_000_000)  // the members have answered: n1 is still moving it
         let still = RedisInfo.parse(try cluster["n2"].command("INFO").text ?? "")
         #expect(still["cluster_pending_copies"] == "1", "the copy of a move under way is kept")
         let reply = try await move.value
