@@ -541,8 +541,9 @@ public final class RedisSessionStore: SessionStore, SessionEventSource, @uncheck
                 result.failedNodes.append(
                     NodeFailure(
                         node: node.name,
-                        message: "server error: \(serverError.message) (\(serverError.sessions) session(s) not changed)"
-                    ))
+                        message:
+                            "server error: \(serverError.message) (\(serverError.sessions) session(s) not changed)",
+                        refused: serverError.message.hasPrefix("NOPERM")))
             }
         }
         return result

@@ -286,9 +286,13 @@ public struct ListOutcome: Sendable {
 public struct NodeFailure: Sendable, Equatable, Error {
     public var node: String
     public var message: String
-    public init(node: String, message: String) {
+    /// The node answered and refused (the user lacks the permission, e.g. Redis `NOPERM`):
+    /// nothing was done there, and asking again will not help.
+    public var refused: Bool
+    public init(node: String, message: String, refused: Bool = false) {
         self.node = node
         self.message = message
+        self.refused = refused
     }
 
     /// The message, redacted, without the node's name where the message starts with it

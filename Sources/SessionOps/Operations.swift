@@ -82,6 +82,9 @@ public struct Operations: Sendable {
     /// or connection (every node failed and nothing was found).
     public func exitCode(found: Int, notFound: Int, failures: [NodeFailure]) -> Int32 {
         let nodeCode = report(failures: failures)
+        // Refused by the server's permissions and nothing done: a refusal (exit 2), in the
+        // server's words above, not a connection problem.
+        if found == 0 && !failures.isEmpty && failures.allSatisfy(\.refused) { return Exit.usage }
         if nodeCode == Exit.connection && found == 0 { return Exit.connection }
         if found == 0 && failures.isEmpty { return Exit.notFound }
         if notFound > 0 || !failures.isEmpty { return Exit.partial }

@@ -208,6 +208,25 @@ import Testing
         #expect(bad.code == 2 && bad.stderr.contains("unknown field 'nope'"), "\(bad)")
     }
 
+    /// A user who may read but not write or ask `MEMORY`: the listing degrades (no size),
+    /// and a logout is refused in the server's words, exit 2, with nothing claimed or changed.
+    @Test func aReadOnlyACLUserListsAndIsRefusedMutationsHonestly() throws {
+        let server = try RedisServer()
+        try seedSpring(server, users: ["alice", "alice", "bob"])
+        try server.command(
+            "ACL", "SETUSER", "viewer", "on", ">pw", "~*", "&*", "+@read", "+@connection", "+info", "-memory")
+        let keys = try server.command("DBSIZE").int
+        let store = ["--store", "redis://viewer:pw@127.0.0.1:\(server.port)"]
+        let ls = try CLI.run(["ls", "-o", "jsonl"] + store)
+        #expect(ls.code == 0 && ls.lines.count == 3, "\(ls)")
+        #expect(ls.lines.allSatisfy { $0.contains("\"size_bytes\":null") }, "no size without MEMORY")
+        let logout = try CLI.run(["logout", "--user", "alice", "--yes"] + store)
+        #expect(logout.code == 2, "a refusal: \(logout)")
+        #expect(logout.stdout.contains("0 session(s) removed"), "claims nothing: \(logout.stdout)")
+        #expect(logout.stderr.contains("NOPERM"), "in the server's words: \(logout.stderr)")
+        #expect(try server.command("DBSIZE").int == keys, "nothing changed")
+    }
+
     @Test func hugeValuesAreCutInJSONUnlessFullAndTheirSizeIsExact() throws {
         let server = try RedisServer()
         var s = Seeder.SpringSession(id: "big", user: "alice", nowMs: Seeder.nowMs())
