@@ -315,11 +315,13 @@ public struct SessionEngine: Sendable {
     }
 
     /// Takes a session out for migration to another node (the caller reports `migrated`).
-    public mutating func take(_ id: String, now: Int64) -> HouseSession? {
-        let (s, _) = read(id, now: now, touch: false)
-        guard let s, let slot = find(id) else { return nil }
+    /// The events: a session found expired here is reaped and reported (they were dropped,
+    /// and a session that expired during its move ended unseen: found by the 10-minute soak).
+    public mutating func take(_ id: String, now: Int64) -> (HouseSession?, [EngineEvent]) {
+        let (s, events) = read(id, now: now, touch: false)
+        guard let s, let slot = find(id) else { return (nil, events) }
         remove(slot: slot)
-        return s.session
+        return (s.session, events)
     }
 
     /// Adds a session as it is (migration target, log replay): times kept.

@@ -226,7 +226,7 @@ extension NodeServer {
                     reason: "during its move")
             ])
         } else if let t = lastAccess, engine.contains(id) {
-            _ = engine.update(id, now: t) { $0.lastAccessMs = max($0.lastAccessMs, t) }
+            publish(engine.update(id, now: t) { $0.lastAccessMs = max($0.lastAccessMs, t) }.1)
         }
         if engine.contains(id) { return .integer(1) }
         if let to = c.records.forward[id] { return .bulk(to) }
@@ -347,7 +347,9 @@ extension NodeServer {
                     }
                     crashIf("source-after-ack")
                     // Step 2: let go, with a pointer to the new holder (both logged before step 3).
-                    guard let current = engine.take(m.session.id, now: now) else {
+                    let (taken, ended) = engine.take(m.session.id, now: now)
+                    publish(ended)
+                    guard let current = taken else {
                         // Ended while the copy travelled (expired, deleted): nothing to move.
                         outcomes[m.index] = .skipped(.error("NOTFOUND the session ended during the move"))
                         continue

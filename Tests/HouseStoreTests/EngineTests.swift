@@ -30,6 +30,20 @@ import Testing
         #expect(e.checkConsistency().isEmpty)
     }
 
+    /// A session that expired while its move was under way is reported when the move takes
+    /// it (the event was dropped: the session ended unseen).
+    @Test func takingAnExpiredSessionReportsItsExpiry() {
+        var e = SessionEngine(node: "n1")
+        e.put(id: "short", maxInactiveMs: 1_000, principal: "alice", attributes: [], now: 0)
+        e.put(id: "long", maxInactiveMs: 60_000, principal: "bob", attributes: [], now: 0)
+        let (gone, events) = e.take("short", now: 5_000)
+        #expect(gone == nil)
+        #expect(events.map(\.kind) == [.expired] && events.first?.id == "short" && events.first?.principal == "alice")
+        let (moved, none) = e.take("long", now: 5_000)
+        #expect(moved?.id == "long" && none.isEmpty)
+        #expect(e.count == 0 && e.checkConsistency().isEmpty)
+    }
+
     @Test func aReadNeverReturnsAnExpiredSession() {
         var e = SessionEngine(node: "n1")
         e.put(id: "a", maxInactiveMs: 1_000, principal: "p", attributes: [], now: 0)
