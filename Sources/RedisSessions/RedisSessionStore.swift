@@ -477,7 +477,9 @@ public final class RedisSessionStore: SessionStore, SessionEventSource, @uncheck
             filter.add(.user, .eq, user)
             let collector = Collector()
             // Expired leftovers too: a logout leaves no trace of the user.
-            let outcome = try await list(ListQuery(filter: filter, includeExpired: true)) { page in
+            // No sizes: a logout needs to know whose sessions they are, not how big.
+            let query = ListQuery(filter: filter, includeExpired: true, readSize: false)
+            let outcome = try await list(query) { page in
                 await collector.add(page)
             }
             var result = try await mutate(.sessions(await collector.sessions), commands: commands, after: after)

@@ -170,7 +170,9 @@ public struct Operations: Sendable {
             let collector = Collector()
             let shown = Sanitizer.display(name, limit: 60)
             let reporter = self.reporter
-            let outcome = try await store.list(ListQuery(filter: f, includeExpired: true)) { page in
+            // No sizes (`MEMORY USAGE` on Redis): a logout needs the owner, not the size.
+            let query = ListQuery(filter: f, includeExpired: true, readSize: false)
+            let outcome = try await store.list(query) { page in
                 await collector.add(page)
                 reporter.progress("finding the sessions of \(shown): \(await collector.sessions.count) so far…")
             }

@@ -206,6 +206,11 @@ import Testing
         #expect(row.count == 11 && row["size_bytes"] is Int, "the default shape stays every field: \(row)")
         let bad = try CLI.run(["ls", "--fields", "id,nope"] + store)
         #expect(bad.code == 2 && bad.stderr.contains("unknown field 'nope'"), "\(bad)")
+        // A logout reads whose sessions they are, never how big.
+        try server.command("CONFIG", "RESETSTAT")
+        let logout = try CLI.run(["logout", "--user", "alice", "--yes"] + store)
+        #expect(logout.code == 0 && logout.stdout.contains("1 session(s) removed"), "\(logout)")
+        #expect(try memoryCalls() == 0, "no size read by a logout")
     }
 
     /// A user who may read but not write or ask `MEMORY`: the listing degrades (no size),
