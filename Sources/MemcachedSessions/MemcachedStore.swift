@@ -192,9 +192,7 @@ public final class MemcachedStore: SessionStore {
     }
 
     /// A node's error without the node's name in front (the failure names the node).
-    static func message(_ text: String, node: String) -> String {
-        text.hasPrefix(node + ": ") ? String(text.dropFirst(node.count + 2)) : text
-    }
+    static func message(_ text: String, node: String) -> String { NodeFailure.reason(text, node: node) }
 
     static func message(_ error: any Error, node: String) -> String {
         // The node's name is already the failure's node.

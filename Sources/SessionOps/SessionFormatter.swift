@@ -57,8 +57,9 @@ public struct SessionFormatter {
     private var widths: [Int] = []
     /// The fields written (`ls --fields`); nil: the default shape of each format.
     let fields: [SessionField]?
-    public static let columns = ["ID", "USER", "NODE", "TTL", "IDLE", "AGE", "SIZE", "SCHEMA"]
     static let tableFields: [SessionField] = [.id, .user, .node, .ttlMs, .idleMs, .createdAt, .sizeBytes, .schema]
+    /// The default table's titles: ID USER NODE TTL IDLE AGE SIZE SCHEMA.
+    public static let columns = tableFields.map(\.title)
     static let csvFields: [SessionField] = [
         .id, .user, .node, .ttlMs, .schema, .createdAt, .lastAccessedAt, .sizeBytes, .idleMs,
     ]

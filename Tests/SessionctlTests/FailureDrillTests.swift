@@ -303,6 +303,20 @@ import Testing
     }
 }
 
+/// Every session a sessiond node holds, as `SESSION.SCAN` lists it (the node alone: no
+/// redirects, pending copies invisible).
+func scanRows(_ node: SessiondServer) throws -> [Wire.ScanRow] {
+    var rows: [Wire.ScanRow] = []
+    var cursor = "0"
+    repeat {
+        let r = try node.command("SESSION.SCAN", cursor, "COUNT", "1000")
+        guard let page = Wire.scanPage(r.resp) else { throw HarnessError("bad scan reply \(r)") }
+        rows += page.rows
+        cursor = page.next
+    } while cursor != "0"
+    return rows
+}
+
 /// A network partition between sessiond members (network namespaces, silent drops): moves
 /// across the cut fail and say so, moves elsewhere and the applications' reads go on, every
 /// session stays on exactly one node, and after the partition heals (the RESTOREs stuck in
@@ -311,13 +325,7 @@ import Testing
     static func holders(_ nodes: [String: SessiondServer]) throws -> [String: [String]] {
         var out: [String: [String]] = [:]
         for (name, node) in nodes {
-            var cursor = "0"
-            repeat {
-                let r = try node.command("SESSION.SCAN", cursor, "COUNT", "1000")
-                guard let page = Wire.scanPage(r.resp) else { throw HarnessError("bad scan reply \(r)") }
-                for row in page.rows { out[row.id, default: []].append(name) }
-                cursor = page.next
-            } while cursor != "0"
+            for row in try scanRows(node) { out[row.id, default: []].append(name) }
         }
         return out
     }

@@ -200,16 +200,10 @@ actor SoakModel {
         var rows: [Wire.ScanRow] = []
         for id in cluster.ids {
             let eventsBefore = await model.perNode[id, default: 0]
-            var cursor = "0"
-            var n = 0
-            repeat {
-                let r = try cluster[id].command("SESSION.SCAN", cursor, "COUNT", "1000")
-                guard let page = Wire.scanPage(r.resp) else { throw HarnessError("bad scan reply \(r)") }
-                for row in page.rows { holders[row.id, default: []].append(id) }
-                rows += page.rows
-                n += page.rows.count
-                cursor = page.next
-            } while cursor != "0"
+            let nodeRows = try scanRows(cluster[id])
+            for row in nodeRows { holders[row.id, default: []].append(id) }
+            rows += nodeRows
+            let n = nodeRows.count
             let info = RedisInfo.parse(try cluster[id].command("INFO").text ?? "")
             try await Task.sleep(nanoseconds: 200_000_000)
             // Expiries go on after the load stops: the two counts may differ by the events

@@ -107,5 +107,18 @@ public final class ChildProcess: @unchecked Sendable {
         }
     }
 
+    /// Runs a tool to its end (up to `timeout` seconds) and returns what it printed;
+    /// throws with that output when it fails.
+    public static func output(_ path: String, _ arguments: [String], timeout: Double = 20) throws -> String {
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("tool-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let name = (path as NSString).lastPathComponent
+        let p = try ChildProcess(path: path, arguments: arguments, outputPath: out)
+        guard p.wait(seconds: timeout) else { throw HarnessError("\(name) \(arguments) hung") }
+        let text = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
+        guard p.exitCode == 0 else { throw HarnessError("\(name) \(arguments.joined(separator: " ")) failed: \(text)") }
+        return text
+    }
+
     deinit { stop() }
 }

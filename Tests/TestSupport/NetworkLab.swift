@@ -20,15 +20,7 @@ public final class NetworkLab: @unchecked Sendable {
 
     /// Runs `ip ARGS`; throws with its output when it fails.
     @discardableResult
-    func run(_ args: [String]) throws -> String {
-        let out = FileManager.default.temporaryDirectory.appendingPathComponent("netlab-\(UUID().uuidString)").path
-        defer { try? FileManager.default.removeItem(atPath: out) }
-        let p = try ChildProcess(path: ip, arguments: args, outputPath: out)
-        guard p.wait(seconds: 20) else { throw HarnessError("ip \(args) hung") }
-        let text = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
-        guard p.exitCode == 0 else { throw HarnessError("ip \(args.joined(separator: " ")) failed: \(text)") }
-        return text
-    }
+    func run(_ args: [String]) throws -> String { try ChildProcess.output(ip, args) }
 
     /// `members` namespaces at 10.213.N.1, .2, ... and this side at 10.213.N.254.
     public init(members: Int) throws {

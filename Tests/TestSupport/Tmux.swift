@@ -55,13 +55,7 @@ public final class TmuxSession: @unchecked Sendable {
 
     @discardableResult
     func run(_ args: [String]) throws -> String {
-        let out = dir.appendingPathComponent("tmux.out").path
-        try? FileManager.default.removeItem(atPath: out)
-        let p = try ChildProcess(path: tmux, arguments: ["-L", socket, "-f", "/dev/null"] + args, outputPath: out)
-        guard p.wait(seconds: 10) else { throw HarnessError("tmux \(args) hung") }
-        let text = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
-        guard p.exitCode == 0 else { throw HarnessError("tmux \(args) failed: \(text)") }
-        return text
+        try ChildProcess.output(tmux, ["-L", socket, "-f", "/dev/null"] + args, timeout: 10)
     }
 
     /// Types keys (tmux key names: Enter, Escape, Up, ...; or literal text with `literal`).
