@@ -12,6 +12,7 @@ public final class TUIController: @unchecked Sendable {
     var state: AppState
     let inbox = Inbox()
     let kicker = Kicker()
+    let wants = ListingWants()
     let log: (String) -> Void
     /// Fixed refresh interval (nil: adaptive).
     let refreshMs: Int64?

@@ -1,4 +1,5 @@
 import SessionKit
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -12,16 +13,22 @@ extension TUIController {
         let inbox = self.inbox
         let kicker = self.kicker
         let refreshMs = self.refreshMs
+        let wants = self.wants
         let listing = Task {
             while !Task.isCancelled {
                 let start = currentTimeMs()
-                let collected = RowCollector()
+                let pager = PageBuilder()
+                inbox.post(.listingStarted)
                 do {
-                    let outcome = try await backend.store.list(ListQuery()) { page in await collected.add(page) }
-                    let (rows, names) = await collected.result()
+                    let query = ListQuery(readSize: wants.sizes)
+                    let outcome = try await backend.store.list(query) { page in
+                        let (rows, delta, perNode) = await pager.rows(page)
+                        inbox.post(.page(rows, delta, perNode: perNode))
+                    }
                     let failed = outcome.failedNodes.map(\.node)
-                    inbox.post(.rows(rows, names, failed: failed))
-                    if !failed.isEmpty && rows.isEmpty {
+                    inbox.post(.listingEnded(failed: failed))
+                    let listed = await pager.count
+                    if !failed.isEmpty && listed == 0 {
                         // Every node failed: the state keeps the last rows, marked stale.
                         inbox.post(
                             .loadFailed(outcome.failedNodes.first?.message ?? "no node answered", retryInMs: 3000))
@@ -34,6 +41,7 @@ extension TUIController {
                     // the time; --refresh overrides.
                     await kicker.wait(ms: refreshMs ?? max(5000, 50 * (currentTimeMs() - start)))
                 } catch {
+                    inbox.post(.listingAborted)
                     inbox.post(.loadFailed("\(error)", retryInMs: 3000))
                     await kicker.wait(ms: 3000)
                 }
@@ -71,6 +79,15 @@ extension TUIController {
             case .refresh:
                 let k = kicker
                 Task { await k.kick() }
+            case .readSizes(let ids):
+                let backend = self.backend
+                let inbox = self.inbox
+                Task {
+                    let plan = await backend.store.locate(ids: ids)
+                    var sizes: [String: Int64] = [:]
+                    for s in plan.sessions { if let b = s.sizeBytes { sizes[s.id] = b } }
+                    inbox.post(.sizes(sizes))
+                }
             case .loadDetail(let id):
                 let backend = self.backend
                 let inbox = self.inbox
@@ -121,9 +138,15 @@ extension TUIController {
 
     func apply(_ m: Message, now t: Int64) {
         switch m {
-        case .rows(let rows, let names, let failed): state.load(rows: rows, names: names, failedNodes: failed, now: t)
+        case .listingStarted: state.beginListing(now: t)
+        case .page(let rows, let delta, let perNode): state.receivePage(rows, names: delta, perNode: perNode, now: t)
+        case .listingEnded(let failed): state.endListing(failedNodes: failed, now: t)
+        case .listingAborted: state.abortListing(now: t)
+        case .sizes(let sizes): state.sizesRead(sizes)
         case .loadFailed(let msg, let retry): state.loadFailed(Redaction.redact(msg), now: t, retryInMs: retry)
         case .nodes(let infos):
+            let counts = infos.compactMap { $0.sessions ?? $0.estimatedSessions }
+            state.sessionEstimate = counts.isEmpty ? nil : counts.reduce(0, +)
             var withCounts = infos
             for i in withCounts.indices {
                 if let idx = state.names.nodes.firstIndex(of: withCounts[i].name) {
@@ -150,21 +173,29 @@ extension TUIController {
     }
 }
 
-/// Builds rows from listing pages (off the UI thread).
-actor RowCollector {
-    private var rows: [Row] = []
-    private var names = RowNames()
-    func add(_ page: [Session]) {
-        let t = currentTimeMs()
-        // No reserveCapacity(count + page) here: an exact reservation per page defeats the
-        // array's geometric growth and copies everything again on every page.
-        for s in page { rows.append(Row.from(s, now: t, names: &names)) }
+/// Builds rows from listing pages (off the UI thread); pages may come from several nodes
+/// at once.
+actor PageBuilder {
+    private var pager = RowPager()
+    private(set) var count = 0
+    func rows(_ page: [Session]) -> ([Row], RowNames.Delta, [String: Int]) {
+        count += page.count
+        return pager.rows(page, now: currentTimeMs())
     }
-    func result() -> ([Row], RowNames) { (rows, names) }
 }
 
 /// Ids of listed sessions (the matches of a filter's `attr.` terms).
 actor IDCollector {
     private(set) var ids: [String] = []
     func add(_ page: [Session]) { ids += page.map(\.id) }
+}
+
+/// What the listing must read, set by the UI thread from the sort and the filter.
+final class ListingWants: Sendable {
+    private let needsSizes = Atomic<Bool>(false)
+    var sizes: Bool { needsSizes.load(ordering: .relaxed) }
+    /// Sets the flag; true when it turned on (the rows listed so far lack sizes).
+    func set(sizes: Bool) -> Bool {
+        needsSizes.exchange(sizes, ordering: .relaxed) == false && sizes
+    }
 }

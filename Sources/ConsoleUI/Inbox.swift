@@ -6,7 +6,11 @@ import SessionKit
 
 /// Messages from the data tasks to the UI thread.
 enum Message: Sendable {
-    case rows([Row], RowNames, failed: [String])
+    case listingStarted
+    case page([Row], RowNames.Delta, perNode: [String: Int])
+    case listingEnded(failed: [String])
+    case listingAborted
+    case sizes([String: Int64])
     case loadFailed(String, retryInMs: Int64)
     case nodes([NodeInfo])
     case notificationsOff([String])

@@ -23,7 +23,9 @@ extension Renderer {
             var x = c.put(y, 1, fit(n.name, 18), .row)
             x = c.put(y, x, fit(n.state, 10), n.up ? .nodeUp : .nodeDown)
             x = c.put(y, x, fit(n.role, 8), .row)
-            x = c.put(y, x, fit(n.sessions.map(group) ?? "-", 10, alignRight: true) + "  ", .row)
+            // While listing, how far each node's listing got ("412,000…").
+            let listed = s.listing.map { group($0.perNode[n.name] ?? 0) + "…" }
+            x = c.put(y, x, fit(listed ?? n.sessions.map(group) ?? "-", 10, alignRight: true) + "  ", .row)
             if let used = n.usedMemory {
                 let maxMem = n.maxMemory ?? 0
                 let barWidth = 10

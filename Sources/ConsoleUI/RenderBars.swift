@@ -20,7 +20,9 @@ extension Renderer {
         }
         let up = s.nodes.isEmpty ? "?" : String(s.nodes.filter(\.up).count)
         let total = s.nodes.isEmpty ? String(max(1, s.names.nodes.count)) : String(s.nodes.count)
-        var parts = ["nodes \(up)/\(total)", "sessions \(group(s.liveCount))"]
+        // While the first listing streams in: "sessions 412,000 of ~1,000,000, 3 s".
+        let count = s.listing?.intoTable == true ? s.listingText(now: now) ?? "" : group(s.liveCount)
+        var parts = ["nodes \(up)/\(total)", "sessions \(count)"]
         let used = s.nodes.compactMap(\.usedMemory).reduce(0, +)
         let max = s.nodes.compactMap(\.maxMemory).reduce(0, +)
         if used > 0 { parts.append("mem \(bytes(used))/\(max > 0 ? bytes(max) : "∞")") }
@@ -58,7 +60,9 @@ extension Renderer {
         if s.view == .sessions {
             info.append("sort: \(s.sortColumn.rawValue) \(s.sortAscending ? "↑" : "↓")")
             if !s.marked.isEmpty { info.append("\(s.marked.count) marked") }
-            if s.loading {
+            if let l = s.listing, !l.intoTable, let text = s.listingText(now: now) {
+                info.append("refreshing \(text)")
+            } else if s.loading {
                 info.append("loading…")
             } else if s.loadedAtMs > 0, now - s.loadedAtMs > 15_000 {
                 info.append("listed \(secs(now - s.loadedAtMs)) ago (r refreshes)")

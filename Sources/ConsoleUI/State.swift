@@ -139,6 +139,8 @@ public struct Dialog: Equatable, Sendable {
 public enum Effect: Equatable, Sendable {
     case refresh
     case loadDetail(String)
+    /// Read the sizes of these rows on screen.
+    case readSizes([String])
     /// Read the attributes the filter's `attr.` terms need (a listing with attributes).
     case fetchFilterMatches(Filter)
     case perform(PendingAction)
@@ -159,9 +161,22 @@ public struct AppState: Sendable {
     var statsCache: (key: StatsKey, stats: SessionStats)?
     public var names = RowNames()
     /// Indexes into `rows` that pass the filter, in display order.
-    public private(set) var visible: [Int] = []
+    public internal(set) var visible: [Int] = []
     /// Row indexes sorted by id: finds an event's row by binary search (4 bytes a row).
     var byID: [Int32] = []
+    /// Rows already in `byID` / already considered for `visible` (rows past them arrived
+    /// in pages of a listing under way and are merged in by `mergePending`).
+    var idsMerged = 0
+    var mergedRows = 0
+    /// The listing under way (nil: none).
+    public var listing: ListingProgress?
+    /// A refresh's rows, shown when it ends (the old rows stay on screen meanwhile).
+    var incoming: [Row] = []
+    var incomingNames = RowNames()
+    var lastMergeMs: Int64 = 0
+    var mergeCostMs: Int64 = 0
+    /// Sessions the stores say they hold (their counts or estimates): "of ~N" while listing.
+    public var sessionEstimate: Int?
     /// Rows gone since the last listing (events), not yet dropped from `visible`.
     var goneSinceCompaction = 0
     public private(set) var goneCount = 0
@@ -244,10 +259,9 @@ public struct AppState: Sendable {
         self.names = names
         goneCount = 0
         goneSinceCompaction = 0
-        var order = Array(0..<Int32(rows.count))
-        let r = rows
-        order.sort { r[Int($0)].id < r[Int($1)].id }
-        byID = order
+        byID = []
+        idsMerged = 0
+        mergeIDs()
         self.failedNodes = failedNodes
         loading = false
         if !keptStale { loadedAtMs = now }
@@ -280,57 +294,67 @@ public struct AppState: Sendable {
 
     public mutating func rebuildVisible(now: Int64, keep id: SessionID? = nil) {
         let keepID = id ?? selectedRow?.id  // before `visible` changes under the cursor
-        let f = filter
+        mergeIDs()
+        let passes = visibility(now: now)
         var idx: [Int] = []
         idx.reserveCapacity(rows.count)
-        if f.isEmpty {
-            for i in rows.indices where !rows[i].isGone { idx.append(i) }
-        } else if f.needsAttributes {
-            // `attr.` terms are decided on attributes fetched for them (`ls --filter` alike);
-            // until they arrive nothing is shown as matching.
-            let base = f.withoutAttributeTerms
-            let matches = attributeMatches ?? []
-            for i in rows.indices
-            where !rows[i].isGone && matches.contains(rows[i].id.description)
-                && base.matches(rows[i].session(names, now: now), nowMs: now)
-            { idx.append(i) }
-        } else {
-            for i in rows.indices where !rows[i].isGone && f.matches(rows[i].session(names, now: now), nowMs: now) {
-                idx.append(i)
-            }
-        }
+        for i in rows.indices where passes(rows[i]) { idx.append(i) }
         goneSinceCompaction = 0
-        let r = rows
-        let asc = sortAscending
-        func key(_ a: Row) -> Int64 {
-            switch sortColumn {
-            case .ttl: return a.deadlineMs < 0 ? .max : a.deadlineMs
-            case .idle: return a.lastAccessMs == .min ? .max : -a.lastAccessMs
-            case .age: return a.createdMs == .min ? .max : -a.createdMs
-            case .size: return Int64(a.sizeBytes)
-            default: return 0
-            }
-        }
-        switch sortColumn {
-        case .id: idx.sort { (r[$0].id < r[$1].id) == asc }
-        case .user:
-            idx.sort { ((r[$0].user ?? "\u{10FFFF}", r[$0].id) < (r[$1].user ?? "\u{10FFFF}", r[$1].id)) == asc }
-        case .node: idx.sort { ((r[$0].node, r[$0].id) < (r[$1].node, r[$1].id)) == asc }
-        case .schema: idx.sort { ((r[$0].schema, r[$0].id) < (r[$1].schema, r[$1].id)) == asc }
-        default:
-            idx.sort { a, b in
-                let ka = key(r[a])
-                let kb = key(r[b])
-                return ka == kb ? r[a].id < r[b].id : (ka < kb) == asc
-            }
-        }
+        idx.sort(by: displayOrder())
         visible = idx
+        mergedRows = rows.count
         if let id = keepID, let pos = visible.firstIndex(where: { rows[$0].id == id }) {
             cursor = pos
         } else {
             cursor = min(cursor, max(0, visible.count - 1))
         }
         clampScroll()
+    }
+
+    /// Whether a row is shown under the current filter: `attr.` terms are decided on
+    /// attributes fetched for them (`ls --filter` alike); until they arrive nothing matches.
+    func visibility(now: Int64) -> (Row) -> Bool {
+        let f = filter
+        let names = self.names
+        if f.isEmpty { return { !$0.isGone } }
+        if f.needsAttributes {
+            let base = f.withoutAttributeTerms
+            let matches = attributeMatches ?? []
+            return { r in
+                !r.isGone && matches.contains(r.id.description) && base.matches(r.session(names, now: now), nowMs: now)
+            }
+        }
+        return { r in !r.isGone && f.matches(r.session(names, now: now), nowMs: now) }
+    }
+
+    /// The display order of row indexes: the sort column, then the id (a total order, so
+    /// rows merged in as pages arrive land where a full sort would put them).
+    func displayOrder() -> (Int, Int) -> Bool {
+        let r = rows
+        let asc = sortAscending
+        switch sortColumn {
+        case .id: return { (r[$0].id < r[$1].id) == asc }
+        case .user:
+            return { ((r[$0].user ?? "\u{10FFFF}", r[$0].id) < (r[$1].user ?? "\u{10FFFF}", r[$1].id)) == asc }
+        case .node: return { ((r[$0].node, r[$0].id) < (r[$1].node, r[$1].id)) == asc }
+        case .schema: return { ((r[$0].schema, r[$0].id) < (r[$1].schema, r[$1].id)) == asc }
+        default:
+            let column = sortColumn
+            func key(_ a: Row) -> Int64 {
+                switch column {
+                case .ttl: return a.deadlineMs < 0 ? .max : a.deadlineMs
+                case .idle: return a.lastAccessMs == .min ? .max : -a.lastAccessMs
+                case .age: return a.createdMs == .min ? .max : -a.createdMs
+                case .size: return Int64(a.sizeBytes)
+                default: return 0
+                }
+            }
+            return { a, b in
+                let ka = key(r[a])
+                let kb = key(r[b])
+                return ka == kb ? r[a].id < r[b].id : (ka < kb) == asc
+            }
+        }
     }
 
     mutating func clampScroll() {

@@ -41,6 +41,7 @@ extension TUIController {
                 dirty = true
                 lastSecond = t / 1000
                 state.compact()
+                state.mergePending(now: t)
                 let due = state.due(after: lastPromptMs, upTo: t - 20)
                 lastPromptMs = t - 20
                 if !due.isEmpty {
@@ -52,6 +53,8 @@ extension TUIController {
                 Renderer.draw(&state, on: canvas, now: t)
                 canvas.present()
                 dirty = false
+                let sizes = state.sizesToRead()
+                if !sizes.isEmpty { _ = dispatch([.readSizes(sizes)]) }
             }
             // Sleep until input, a message, or the next second (the only timer: TTLs tick).
             let timeout = Int32(1000 - currentTimeMs() % 1000)
@@ -60,6 +63,7 @@ extension TUIController {
             _ = poll(&pfds, 2, timeout)
             while let key = canvas.readKey() {
                 if dispatch(state.handle(key: key, now: currentTimeMs())) { return 0 }
+                if wants.set(sizes: state.listingNeedsSizes) { _ = dispatch([.refresh]) }
                 dirty = true
             }
         }

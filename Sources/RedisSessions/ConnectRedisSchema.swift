@@ -13,13 +13,13 @@ public struct ConnectRedisSchema: RedisSchema, PrefixedKeys {
     public var scanPattern: String { Glob.escape(prefix) + "*" }
     public var scanType: String? { "string" }
 
-    public func listCommands(key: String, id: String, withAttributes: Bool) -> [RedisCommand] {
+    public func listCommands(key: String, id: String, reads: ListReads) -> [RedisCommand] {
         // OBJECT IDLETIME before GET: the read would reset the idle time.
         Self.headCommands(key) + [RedisCommand("GET", key)]
     }
 
     public func parseListing(
-        key: String, id: String, replies: ArraySlice<RedisReply>, node: String, nowMs: Int64, withAttributes: Bool
+        key: String, id: String, replies: ArraySlice<RedisReply>, node: String, nowMs: Int64, reads: ListReads
     ) -> Session? {
         let r = Array(replies)
         guard r.count == 3, let raw = r[2].bytes else { return nil }
@@ -49,7 +49,7 @@ public struct ConnectRedisSchema: RedisSchema, PrefixedKeys {
             default: break
             }
         }
-        if withAttributes, case .map(let entries) = json {
+        if reads.attributes, case .map(let entries) = json {
             session.attributes = entries.map { e in
                 var w = JSONWriter()
                 w.value(e.value)
@@ -76,14 +76,14 @@ public struct PrefixSchema: RedisSchema, PrefixedKeys {
     public var scanPattern: String { Glob.escape(prefix) + "*" }
     public var scanType: String? { nil }
 
-    public func listCommands(key: String, id: String, withAttributes: Bool) -> [RedisCommand] {
+    public func listCommands(key: String, id: String, reads: ListReads) -> [RedisCommand] {
         // No value read: the value's shape is unknown and reading would reset idle time.
         // `show` reads the value by its type (RedisSessionStore.get).
         Self.headCommands(key)
     }
 
     public func parseListing(
-        key: String, id: String, replies: ArraySlice<RedisReply>, node: String, nowMs: Int64, withAttributes: Bool
+        key: String, id: String, replies: ArraySlice<RedisReply>, node: String, nowMs: Int64, reads: ListReads
     ) -> Session? {
         let r = Array(replies)
         guard r.count == 2 else { return nil }

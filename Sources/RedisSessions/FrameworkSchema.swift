@@ -107,7 +107,7 @@ public struct FrameworkSchema: RedisSchema {
     }
     public func key(forID id: String) -> String { prefix + id }
 
-    public func listCommands(key: String, id: String, withAttributes: Bool) -> [RedisCommand] {
+    public func listCommands(key: String, id: String, reads: ListReads) -> [RedisCommand] {
         // Idle time before the read (a read resets it).
         [
             RedisCommand("PTTL", key), RedisCommand("OBJECT", "IDLETIME", key),
@@ -116,7 +116,7 @@ public struct FrameworkSchema: RedisSchema {
     }
 
     public func parseListing(
-        key: String, id: String, replies: ArraySlice<RedisReply>, node: String, nowMs: Int64, withAttributes: Bool
+        key: String, id: String, replies: ArraySlice<RedisReply>, node: String, nowMs: Int64, reads: ListReads
     ) -> Session? {
         let r = Array(replies)
         guard r.count == 3 else { return nil }
@@ -143,7 +143,7 @@ public struct FrameworkSchema: RedisSchema {
             guard let bytes = r[2].bytes else { return nil }
             raw = bytes
         }
-        if withAttributes { session.storedValue = raw }
+        if reads.attributes { session.storedValue = raw }
         let tree: DecodedValue
         do { tree = try framework.value.decode(raw) } catch {
             session.attributes = [
@@ -156,7 +156,7 @@ public struct FrameworkSchema: RedisSchema {
         if session.lastAccessedAtMs == nil, let max = session.maxInactiveSeconds, ttl >= 0 {
             session.lastAccessedAtMs = nowMs - Swift.max(0, max * 1000 - ttl)
         }
-        if withAttributes { session.attributes = framework.value.attributes(of: tree) }
+        if reads.attributes { session.attributes = framework.value.attributes(of: tree) }
         return session
     }
 

@@ -173,10 +173,7 @@ public final class RedisSessionStore: SessionStore, SessionEventSource, @uncheck
                 let ids = spring.sessionIDs(fromIndexMembers: members.compactMap(\.bytes))
                 let sessions = try await read(ids: ids, schema: spring, node: node, reads: reads)
                 let now = currentTimeMs()
-                let page = await progress.accept(
-                    sessions.filter {
-                        (query.includeExpired || $0.ttlMs != 0) && query.filter.matches($0, nowMs: now)
-                    })
+                let page = await progress.accept(sessions.filter { PageReads.keep($0, query, nowMs: now) })
                 if !page.sessions.isEmpty { try await onPage(page.sessions) }
                 continue
             }
@@ -200,8 +197,7 @@ public final class RedisSessionStore: SessionStore, SessionEventSource, @uncheck
                     upcoming = try await sendPage(nextKeys, next: next, schema: schema, client: scanner, query: query)
                 }
                 let replies = try await scanner.receive(reads.replyCount)
-                let sessions = reads.sessions(from: replies[...], query: query, nowMs: currentTimeMs()) { _ in node.name
-                }
+                let sessions = try await finish(reads, replies: replies[...], query: query, node: node)
                 let page = await progress.accept(sessions)
                 if !page.sessions.isEmpty { try await onPage(page.sessions) }
                 guard let upcoming else { break }
@@ -239,10 +235,9 @@ public final class RedisSessionStore: SessionStore, SessionEventSource, @uncheck
                     scanned += keys.count
                     let reads = PageReads(keys: keys, schema: schema, reads: listReads)
                     let replies = try await router.pipeline(reads.commands)
-                    let sessions = reads.sessions(
-                        from: replies[...], query: query, nowMs: currentTimeMs(),
-                        admit: { listed.insert(HashRing.fnv1a(Array($0.utf8))).inserted },
-                        node: { owner(ofKey: $0, default: node) })
+                    let sessions = try await finish(
+                        reads, replies: replies[...], query: query, node: node,
+                        admit: { listed.insert(HashRing.fnv1a(Array($0.utf8))).inserted })
                     let page = await progress.accept(sessions)
                     if !page.sessions.isEmpty { try await onPage(page.sessions) }
                     cursor = next
@@ -260,6 +255,24 @@ public final class RedisSessionStore: SessionStore, SessionEventSource, @uncheck
             if await progress.done { break }
         }
         return scanned
+    }
+
+    /// A page's rows from its replies: owners the first reads did not find are read in one
+    /// more pipeline where the schema has a follow-up (on `node`'s own connection: the
+    /// scanner's has the next page in flight), then the query's filter.
+    func finish(
+        _ reads: PageReads, replies: ArraySlice<RedisReply>, query: ListQuery?, node: Node,
+        admit: (String) -> Bool = { _ in true }
+    ) async throws -> [Session] {
+        let now = currentTimeMs()
+        var rows = reads.rows(from: replies, nowMs: now, admit: admit) { self.owner(ofKey: $0, default: node) }
+        let more = reads.followUps(rows)
+        if !more.isEmpty {
+            let replies = try await execute(more.map(\.1), on: node)
+            for ((i, _), reply) in zip(more, replies) { rows[i].user = reads.schema.owner(fromFollowUp: reply) }
+        }
+        guard let query else { return rows }
+        return rows.filter { PageReads.keep($0, query, nowMs: now) }
     }
 
     /// Session keys of a SCAN reply and the next cursor.
@@ -305,9 +318,7 @@ public final class RedisSessionStore: SessionStore, SessionEventSource, @uncheck
     {
         let reads = PageReads(keys: ids.map { (schema.key(forID: $0), $0) }, schema: schema, reads: listReads)
         let replies = try await execute(reads.commands, on: node)
-        return reads.sessions(from: replies[...], query: nil, nowMs: currentTimeMs()) {
-            owner(ofKey: $0, default: node)
-        }
+        return try await finish(reads, replies: replies[...], query: nil, node: node)
     }
 
     // MARK: - One session
@@ -583,7 +594,8 @@ public final class RedisSessionStore: SessionStore, SessionEventSource, @uncheck
         return await withTaskGroup(of: (Int, NodeInfo).self) { group in
             for (i, (node, slots, replicaOf)) in members.enumerated() {
                 group.addTask {
-                    var info = await self.nodeInfo(node, countSessions: countSessions && replicaOf == nil)
+                    var info = await self.nodeInfo(
+                        node, countSessions: countSessions && replicaOf == nil, replicaOf: replicaOf)
                     if let slots { info.set(NodeFact(key: "slots", title: "SLOTS", value: .string(slots))) }
                     if let replicaOf { info.role = "replica of \(replicaOf)" }
                     return (i, info)
@@ -595,7 +607,27 @@ public final class RedisSessionStore: SessionStore, SessionEventSource, @uncheck
         }
     }
 
-    private func nodeInfo(_ node: Node, countSessions: Bool) async -> NodeInfo {
+    /// Keys times the share of session keys among 64 random ones (`RANDOMKEY`, then `TYPE`,
+    /// two pipelines): what "412,000 of ~1,000,000" needs, without a scan.
+    func estimateSessions(node: Node, keys: Int) async throws -> Int {
+        if keys == 0 { return 0 }
+        let schemas = try await schemas(on: node)
+        // The node itself (RANDOMKEY has no key to route by; TYPE of its own keys stays local).
+        let sample = try await node.client.pipeline(Array(repeating: RedisCommand("RANDOMKEY"), count: 64))
+            .compactMap(\.text)
+        if sample.isEmpty { return 0 }
+        let types = try await node.client.pipeline(sample.map { RedisCommand("TYPE", $0) }).map(\.text)
+        var hits = 0
+        for (key, type) in zip(sample, types)
+        where schemas.contains(where: {
+            $0.sessionID(forKey: key) != nil && ($0.scanType == nil || $0.scanType == type)
+        }) {
+            hits += 1
+        }
+        return Int((Double(keys) * Double(hits) / Double(sample.count)).rounded())
+    }
+
+    private func nodeInfo(_ node: Node, countSessions: Bool, replicaOf: String? = nil) async -> NodeInfo {
         var info = NodeInfo(name: node.name, address: node.url.description, up: false)
         do {
             let text = try await node.client.send(RedisCommand("INFO")).orThrow().text ?? ""
@@ -611,6 +643,9 @@ public final class RedisSessionStore: SessionStore, SessionEventSource, @uncheck
             info.evictedTotal = fields["evicted_keys"].flatMap { Int64($0) }
             if let keys = RedisInfo.keys(fields, db: node.url.db) {
                 info.set(NodeFact(key: "keys", title: "KEYS", value: .int(Int64(keys))))
+                if !countSessions, replicaOf == nil {
+                    info.estimatedSessions = try? await estimateSessions(node: node, keys: keys)
+                }
             }
             if countSessions {
                 var count = 0
@@ -748,21 +783,32 @@ extension RedisSessionStore: SessionWriter {
 }
 
 /// What a listing reads per session beyond what its schema's row needs.
-struct ListReads: Equatable {
+public struct ListReads: Equatable, Sendable {
     /// Every attribute (`attr.` filters, export, `show`).
-    var attributes = false
+    public var attributes = false
     /// The stored size (`MEMORY USAGE … SAMPLES 0`, exact even with one huge field): the
     /// costliest read per session, so read only when shown, sorted or filtered on.
-    var size = true
+    public var size = true
+    /// The remaining time.
+    public var ttl = true
+    /// Created, last accessed, the timeout. Without them a schema may read only what names
+    /// the owner (Spring: the principal attribute, the security context only when absent).
+    public var times = true
+    /// Expired leftovers are listed too (nothing needs the TTL to hide them).
+    public var includeExpired = false
 
-    init(attributes: Bool = false, size: Bool = true) {
+    public init(attributes: Bool = false, size: Bool = true) {
         self.attributes = attributes
         self.size = size
     }
 
     init(_ query: ListQuery) {
+        let wanted = query.wanted
         attributes = query.withAttributes || query.filter.needsAttributes
-        size = query.readSize || query.filter.usesSize
+        size = wanted.contains(.size)
+        ttl = wanted.contains(.ttl)
+        times = wanted.contains(.times)
+        includeExpired = query.includeExpired
     }
 }
 
@@ -789,7 +835,7 @@ struct PageReads {
             if reads.size {
                 commands.append(RedisCommand([Self.memory, Self.usage, Array(key.utf8), Self.samples, Self.all]))
             }
-            let c = schema.listCommands(key: key, id: id, withAttributes: reads.attributes)
+            let c = schema.listCommands(key: key, id: id, reads: reads)
             perKey.append(c.count)
             commands += c
         }
@@ -797,10 +843,9 @@ struct PageReads {
 
     var replyCount: Int { commands.count }
 
-    /// The rows, in key order: keys `admit` refuses are skipped, vanished keys dropped, and
-    /// with a query, expired leftovers (unless asked for) and non-matching rows too.
-    func sessions(
-        from replies: ArraySlice<RedisReply>, query: ListQuery?, nowMs: Int64, admit: (String) -> Bool = { _ in true },
+    /// The rows, in key order: keys `admit` refuses are skipped, vanished keys dropped.
+    func rows(
+        from replies: ArraySlice<RedisReply>, nowMs: Int64, admit: (String) -> Bool = { _ in true },
         node: (String) -> String
     ) -> [Session] {
         var out: [Session] = []
@@ -816,12 +861,26 @@ struct PageReads {
             at += perKey[n]
             guard admit(key),
                 var s = schema.parseListing(
-                    key: key, id: id, replies: slice, node: node(key), nowMs: nowMs, withAttributes: reads.attributes)
+                    key: key, id: id, replies: slice, node: node(key), nowMs: nowMs, reads: reads)
             else { continue }
             s.sizeBytes = size
-            if let query, !(query.includeExpired || s.ttlMs != 0) || !query.filter.matches(s, nowMs: nowMs) { continue }
             out.append(s)
         }
         return out
+    }
+
+    /// The follow-up reads of rows whose owner the first reads did not find (the schema's
+    /// `ownerFollowUp`), by row index.
+    func followUps(_ rows: [Session]) -> [(Int, RedisCommand)] {
+        var out: [(Int, RedisCommand)] = []
+        for (i, s) in rows.enumerated() where s.user == nil {
+            if let c = schema.ownerFollowUp(key: s.key, reads: reads) { out.append((i, c)) }
+        }
+        return out
+    }
+
+    /// Whether a row belongs in a listing for `query`: expired leftovers only when asked for.
+    static func keep(_ s: Session, _ query: ListQuery, nowMs: Int64) -> Bool {
+        (query.includeExpired || s.ttlMs != 0) && query.filter.matches(s, nowMs: nowMs)
     }
 }

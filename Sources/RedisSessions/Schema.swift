@@ -30,11 +30,18 @@ public protocol RedisSchema: Sendable {
     /// Commands that read what a listing row needs, in order. Reads that do not reset the
     /// key's idle time come first. (The size is read by the listing itself, when wanted:
     /// `ListReads`.)
-    func listCommands(key: String, id: String, withAttributes: Bool) -> [RedisCommand]
+    func listCommands(key: String, id: String, reads: ListReads) -> [RedisCommand]
     /// Builds a row from the replies of `listCommands`; nil when the key vanished.
     func parseListing(
-        key: String, id: String, replies: ArraySlice<RedisReply>, node: String, nowMs: Int64, withAttributes: Bool
+        key: String, id: String, replies: ArraySlice<RedisReply>, node: String, nowMs: Int64, reads: ListReads
     ) -> Session?
+
+    /// A read for a row whose owner the listing reads did not find (Spring read without
+    /// times: the security context, read only when the principal attribute is absent);
+    /// nil when there is nothing more to read.
+    func ownerFollowUp(key: String, reads: ListReads) -> RedisCommand?
+    /// The owner in the reply of `ownerFollowUp`.
+    func owner(fromFollowUp reply: RedisReply) -> String?
 
     /// Commands that remove the session and every trace the framework keeps.
     func deleteCommands(for session: Session) -> [RedisCommand]
@@ -51,6 +58,8 @@ extension RedisSchema {
     public func sessionID(forEventKey key: String) -> String? { sessionID(forKey: key) }
     public func expiryKey(forID id: String) -> String { key(forID: id) }
     public func userIndexKey(_ user: String) -> String? { nil }
+    public func ownerFollowUp(key: String, reads: ListReads) -> RedisCommand? { nil }
+    public func owner(fromFollowUp reply: RedisReply) -> String? { nil }
     public func sessionIDs(fromIndexMembers members: [[UInt8]]) -> [String] { [] }
 }
 

@@ -55,28 +55,50 @@ public struct SpringSchema: RedisSchema {
     private static let hgetall = Array("HGETALL".utf8), hmget = Array("HMGET".utf8)
     private static let listFieldBytes = listFields.map { Array($0.utf8) }
 
-    public func listCommands(key: String, id: String, withAttributes: Bool) -> [RedisCommand] {
+    private static let hget = Array("HGET".utf8)
+    private static let principalField = Array(("sessionAttr:" + principalAttribute).utf8)
+    private static let contextField = Array(("sessionAttr:" + securityContextAttribute).utf8)
+
+    /// The TTL when it is wanted, or when it tells expired leftovers apart (indexed: the
+    /// `expires:` key is gone while the hash stays five minutes).
+    func readsTTL(_ reads: ListReads) -> Bool { reads.ttl || (indexed && !reads.includeExpired) }
+    /// Only the owner: no times wanted, and deleting needs none (the indexed layout's
+    /// clean-up needs the times for the minute bucket).
+    func ownerOnly(_ reads: ListReads) -> Bool { !reads.times && !reads.attributes && !indexed }
+
+    public func listCommands(key: String, id: String, reads: ListReads) -> [RedisCommand] {
         let keyBytes = Array(key.utf8)
         let ttlKey = indexed ? Array((expiresPrefix + id).utf8) : keyBytes
-        return [
-            RedisCommand([SpringSchema.pttl, ttlKey]),
-            withAttributes
-                ? RedisCommand([SpringSchema.hgetall, keyBytes])
-                : RedisCommand([SpringSchema.hmget, keyBytes] + SpringSchema.listFieldBytes),
-        ]
+        var cmds: [RedisCommand] = []
+        if readsTTL(reads) { cmds.append(RedisCommand([SpringSchema.pttl, ttlKey])) }
+        if reads.attributes {
+            cmds.append(RedisCommand([SpringSchema.hgetall, keyBytes]))
+        } else if ownerOnly(reads) {
+            cmds.append(RedisCommand([SpringSchema.hmget, keyBytes, SpringSchema.principalField]))
+        } else {
+            cmds.append(RedisCommand([SpringSchema.hmget, keyBytes] + SpringSchema.listFieldBytes))
+        }
+        return cmds
     }
 
+    public func ownerFollowUp(key: String, reads: ListReads) -> RedisCommand? {
+        ownerOnly(reads) ? RedisCommand([SpringSchema.hget, Array(key.utf8), SpringSchema.contextField]) : nil
+    }
+
+    public func owner(fromFollowUp reply: RedisReply) -> String? { Decode.userName(reply.bytes) }
+
     public func parseListing(
-        key: String, id: String, replies: ArraySlice<RedisReply>, node: String, nowMs: Int64, withAttributes: Bool
+        key: String, id: String, replies: ArraySlice<RedisReply>, node: String, nowMs: Int64, reads: ListReads
     ) -> Session? {
-        guard replies.count == 2 else { return nil }
-        let ttlReply = replies[replies.startIndex]
-        let hashReply = replies[replies.startIndex + 1]
+        let withTTL = readsTTL(reads)
+        guard replies.count == (withTTL ? 2 : 1) else { return nil }
+        let ttlReply = withTTL ? replies[replies.startIndex] : nil
+        let hashReply = replies[replies.endIndex - 1]
         // The listing's five fields by position (HMGET), or picked out of HGETALL.
         var values: [[UInt8]?] = [nil, nil, nil, nil, nil]
         var attributes: [Attribute] = []
         guard let items = hashReply.array, !items.isEmpty else { return nil }
-        if withAttributes {
+        if reads.attributes {
             var k = 0
             while k + 1 < items.count {
                 let name = items[k].text ?? ""
@@ -87,13 +109,19 @@ public struct SpringSchema: RedisSchema {
                 }
                 k += 2
             }
+        } else if ownerOnly(reads) {
+            // The principal alone: a vanished hash and a session without one look alike
+            // here; the follow-up read (the security context) and the clean-up tell.
+            guard items.count == 1 else { return nil }
+            values[3] = items[0].bytes
         } else {
             guard items.count == SpringSchema.listFields.count else { return nil }
             if items.allSatisfy({ $0 == .null }) { return nil }  // the hash vanished
             for i in 0..<items.count { values[i] = items[i].bytes }
         }
         let maxInactive = Decode.number(values[2])
-        var ttl = Decode.int(ttlReply) ?? -2
+        // Unknown when not read: -1 (no expiry) is what nobody asked to see.
+        var ttl = ttlReply.map { Decode.int($0) ?? -2 } ?? -1
         if ttl == -2 {
             // Indexed, but the shadow key is gone (expired or deleted, cleanup pending): the
             // hash is only kept for the application's clean-up; the session is over. TTL 0

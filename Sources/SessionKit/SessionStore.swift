@@ -244,6 +244,22 @@ extension SessionStore {
 }
 
 /// What to list.
+/// What a listing's rows must carry beyond id, key, node and user: a store skips the reads
+/// of parts nobody asked for (`ls --fields`, a logout that needs only the owner).
+public struct SessionParts: OptionSet, Sendable, Hashable {
+    public let rawValue: UInt8
+    public init(rawValue: UInt8) { self.rawValue = rawValue }
+    /// The remaining time.
+    public static let ttl = SessionParts(rawValue: 1)
+    /// Created, last accessed, the timeout (and so the idle time).
+    public static let times = SessionParts(rawValue: 2)
+    /// The stored size (on Redis `MEMORY USAGE`, the costliest read per session).
+    public static let size = SessionParts(rawValue: 4)
+    public static let all: SessionParts = [.ttl, .times, .size]
+    /// Only whose session it is.
+    public static let owner: SessionParts = []
+}
+
 public struct ListQuery: Sendable {
     public var filter: Filter
     /// Stop after this many matching sessions (nil: all).
@@ -254,20 +270,39 @@ public struct ListQuery: Sendable {
     /// clean-up (Spring keeps the hash 5 minutes after the `expires:` key). The application
     /// no longer sees them; logout and delete still remove them.
     public var includeExpired: Bool
-    /// Read each session's stored size. Stores where it is a read of its own (Redis's
-    /// `MEMORY USAGE`, the costliest read per session) skip it when false, unless the filter
-    /// needs it; the rows then carry no size.
-    public var readSize: Bool
+    /// The parts the rows must carry (the filter's terms add theirs: `wanted`).
+    public var parts: SessionParts
 
     public init(
         filter: Filter = Filter(), limit: Int? = nil, withAttributes: Bool = false, includeExpired: Bool = false,
-        readSize: Bool = true
+        readSize: Bool = true, parts: SessionParts = .all
     ) {
         self.filter = filter
         self.limit = limit
         self.withAttributes = withAttributes
         self.includeExpired = includeExpired
-        self.readSize = readSize
+        self.parts = readSize ? parts : parts.subtracting(.size)
+    }
+
+    /// Read each session's stored size. Stores where it is a read of its own (Redis's
+    /// `MEMORY USAGE`, the costliest read per session) skip it when false, unless the filter
+    /// needs it; the rows then carry no size.
+    public var readSize: Bool { wanted.contains(.size) }
+
+    /// The parts to read: those asked for and those the filter's terms compare, and the
+    /// remaining time whenever expired leftovers must be told apart to be hidden.
+    public var wanted: SessionParts {
+        var p = parts
+        for t in filter.terms {
+            switch t.field {
+            case .ttl: p.insert(.ttl)
+            case .idle, .age: p.insert(.times)
+            case .size: p.insert(.size)
+            default: break
+            }
+        }
+        if !includeExpired { p.insert(.ttl) }
+        return p
     }
 }
 
@@ -338,6 +373,9 @@ public struct NodeInfo: Sendable, Equatable {
     /// shown as `NO ANSWER` rather than `DOWN`.
     public var unresponsive = false
     public var sessions: Int?
+    /// A cheap estimate of the sessions held when `sessions` is not counted (Redis: keys
+    /// times the share of session keys in a random sample), for "412,000 of ~1,000,000".
+    public var estimatedSessions: Int?
     public var usedMemory: Int64?
     public var maxMemory: Int64?
     public var evictionPolicy: String?

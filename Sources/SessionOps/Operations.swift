@@ -170,8 +170,11 @@ public struct Operations: Sendable {
             let collector = Collector()
             let shown = Sanitizer.display(name, limit: 60)
             let reporter = self.reporter
-            // No sizes (`MEMORY USAGE` on Redis): a logout needs the owner, not the size.
-            let query = ListQuery(filter: f, includeExpired: true, readSize: false)
+            // Only what names the owner (no size, no times where deleting needs none).
+            let query = ListQuery(filter: f, includeExpired: true, parts: .owner)
+            if policy.confirmed && !policy.readOnly && !policy.dryRun {
+                return try await logoutAsFound(name, query: query, repeatAfterMs: repeatAfterMs)
+            }
             let outcome = try await store.list(query) { page in
                 await collector.add(page)
                 reporter.progress("finding the sessions of \(shown): \(await collector.sessions.count) so far…")
@@ -208,9 +211,51 @@ public struct Operations: Sendable {
         try audit.ensureWritable()
         var result = try await store.delete(.sessions(sessions))  // already read: no second read
         result.notFound += notFound
+        return try await finishLogout(
+            what: what, user: user, result: result, schemas: Set(sessions.map(\.schema)), outcome: outcome,
+            listingFailures: failures, notFound: notFound.count, repeatAfterMs: repeatAfterMs)
+    }
+
+    /// A confirmed logout of a user (`--yes`, or the TUI's dialog): each page of the user's
+    /// sessions is deleted as it is found, in the store's pipelined batches, so a store
+    /// without a principal index is read once and nothing waits for the whole listing.
+    private func logoutAsFound(_ user: String, query: ListQuery, repeatAfterMs: Int64?) async throws -> Outcome {
+        try audit.ensureWritable()
+        let shown = Sanitizer.display(user, limit: 60)
+        let tally = LogoutTally()
+        let reporter = self.reporter
+        let store = self.store
+        let listing = try await store.list(query) { page in
+            let r = try await store.delete(.sessions(page))
+            let removed = await tally.add(r, page: page)
+            reporter.progress("logging out \(shown): \(removed) session(s) removed so far…")
+        }
+        reporter.clearProgress()
+        let (result, found, schemas) = await tally.totals
+        let what = "user \(Sanitizer.display(user, limit: 200))"
+        if found == 0 && result.failedNodes.isEmpty {
+            recordAttempt("logout", target: user, notFound: [])
+            reporter.error("no sessions of \(what)")
+            var outcome = Outcome(found: 0)
+            outcome.summary = "no sessions of \(what)"
+            outcome.exitCode = exitCode(found: 0, notFound: 0, failures: listing.failedNodes)
+            return outcome
+        }
+        return try await finishLogout(
+            what: what, user: user, result: result, schemas: schemas, outcome: Outcome(found: found),
+            listingFailures: listing.failedNodes, notFound: 0, repeatAfterMs: repeatAfterMs)
+    }
+
+    /// The end of every logout: the optional second pass, the audit record, the summary.
+    private func finishLogout(
+        what: String, user: String?, result: MutationResult, schemas: Set<String>, outcome: Outcome,
+        listingFailures: [NodeFailure], notFound: Int, repeatAfterMs: Int64?
+    ) async throws -> Outcome {
+        var result = result
+        var outcome = outcome
         if let repeatAfterMs {
             try await Task.sleep(nanoseconds: UInt64(max(0, repeatAfterMs)) * 1_000_000)
-            let again = try await store.delete(.ids(sessions.map(\.id)))
+            let again = try await store.delete(.ids(result.affected))
             if !again.affected.isEmpty {
                 reporter.note("\(again.affected.count) session(s) had been written back and were deleted again")
             }
@@ -226,14 +271,14 @@ public struct Operations: Sendable {
             "logged out \(what): \(result.affected.count) session(s) removed, \(result.keysTouched) key(s)/member(s) deleted"
         line(outcome.summary)
         // Stores that write the whole session at the end of a request can bring it back.
-        let rewritable = Set(sessions.map(\.schema)).subtracting(["spring", "sessiond"])
+        let rewritable = schemas.subtracting(["spring", "sessiond"])
         if !rewritable.isEmpty && repeatAfterMs == nil && output != nil {
             reporter.note(
                 "note: \(rewritable.sorted().joined(separator: ", ")) sessions can be written back by a request in flight; "
                     + "use --repeat-after 2s to delete again")
         }
         outcome.exitCode = exitCode(
-            found: result.affected.count, notFound: notFound.count, failures: failures + result.failedNodes)
+            found: result.affected.count, notFound: notFound, failures: listingFailures + result.failedNodes)
         return outcome
     }
 
@@ -446,4 +491,19 @@ public struct Operations: Sendable {
         }
         return changes
     }
+}
+
+/// What a logout that deletes as it finds has done so far.
+actor LogoutTally {
+    private var result = MutationResult()
+    private var found = 0
+    private var schemas: Set<String> = []
+    /// Adds a page's deletion; returns the sessions removed so far.
+    func add(_ r: MutationResult, page: [Session]) -> Int {
+        result.merge(r)
+        found += page.count
+        for s in page { schemas.insert(s.schema) }
+        return result.affected.count
+    }
+    var totals: (MutationResult, Int, Set<String>) { (result, found, schemas) }
 }

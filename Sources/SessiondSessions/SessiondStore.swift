@@ -44,35 +44,32 @@ public final class SessiondStore: SessionStore, SessionEventSource, SessionMigra
         -> ListOutcome
     {
         let progress = ListProgress(limit: query.limit)
-        var failures: [NodeFailure] = []
-        var scanned = 0
-        for node in await topology().nodes {
-            do {
-                var cursor = "0"
-                repeat {
-                    var args: [RedisArgument] = [cursor, "COUNT", 1000]
-                    if let u = query.filter.exactUser { args += ["PRINCIPAL", u] }
-                    let reply = try await node.client.send(RedisCommand("SESSION.SCAN", arguments: args)).orThrow()
-                    guard let (next, rows) = Wire.scanPage(reply.resp) else {
-                        throw RedisError.protocolViolation("SESSION.SCAN reply")
-                    }
-                    cursor = next
-                    scanned += rows.count
-                    let now = currentTimeMs()
-                    var page = rows.map { SessiondStore.session(row: $0, node: node.name, now: now) }
-                    if query.withAttributes || query.filter.needsAttributes {
-                        page = try await withAttributes(page, node: node)
-                    }
-                    let accepted = await progress.accept(page.filter { query.filter.matches($0, nowMs: now) })
-                    if !accepted.sessions.isEmpty { try await onPage(accepted.sessions) }
-                    if accepted.done { break }
-                } while cursor != "0"
-            } catch let e as RedisError {
-                failures.append(NodeFailure(node: node.name, message: e.description))
-            }
-            if await progress.done { break }
+        // Every member at once: one slow or dead member holds no other back.
+        let results = await listEveryNode(await topology().nodes, name: \.name) { node in
+            var scanned = 0
+            var cursor = "0"
+            repeat {
+                var args: [RedisArgument] = [cursor, "COUNT", 1000]
+                if let u = query.filter.exactUser { args += ["PRINCIPAL", u] }
+                let reply = try await node.client.send(RedisCommand("SESSION.SCAN", arguments: args)).orThrow()
+                guard let (next, rows) = Wire.scanPage(reply.resp) else {
+                    throw RedisError.protocolViolation("SESSION.SCAN reply")
+                }
+                cursor = next
+                scanned += rows.count
+                let now = currentTimeMs()
+                var page = rows.map { SessiondStore.session(row: $0, node: node.name, now: now) }
+                if query.withAttributes || query.filter.needsAttributes {
+                    page = try await self.withAttributes(page, node: node)
+                }
+                let accepted = await progress.accept(page.filter { query.filter.matches($0, nowMs: now) })
+                if !accepted.sessions.isEmpty { try await onPage(accepted.sessions) }
+                if accepted.done { break }
+                if await progress.done { break }
+            } while cursor != "0"
+            return (scanned, nil)
         }
-        return ListOutcome(scannedKeys: scanned, matched: await progress.matched, failedNodes: failures)
+        return ListOutcome(scannedKeys: results.scanned, matched: await progress.matched, failedNodes: results.failures)
     }
 
     /// A listing row (`Wire.ScanRow`) as a session.

@@ -21,12 +21,16 @@ struct SessionSeed: AsyncParsableCommand {
         0
     @Option(help: "Window for --expiring, in seconds.") var shortTTL = 60
     @Option(help: "Spring Session namespace.") var namespace = "spring:session"
+    @Flag(help: "Spring Session 3's default repository (RedisSessionRepository): only the hash, no indexes.")
+    var nonIndexed = false
+    @Flag(help: "The store is a Redis Cluster: each command goes to its slot's master.")
+    var cluster = false
     @Option(help: "First session number (to add more without collisions).") var start = 0
 
     func run() async throws {
         let url = try RedisURL(store)
         let client = RedisClient(url: url, fallbackPassword: ProcessInfo.processInfo.environment["REDISCLI_AUTH"])
-        let schema = SpringSchema(namespace: namespace, indexed: true)
+        let schema = SpringSchema(namespace: namespace, indexed: !nonIndexed)
         let now = Int64(Date().timeIntervalSince1970 * 1000)
         let names = ["alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy"]
         func user(_ i: Int) -> String {
@@ -35,8 +39,11 @@ struct SessionSeed: AsyncParsableCommand {
         }
         var batch: [RedisCommand] = []
         var written = 0
+        let router = cluster ? ClusterRouter(seed: url, timeouts: .init(), fallbackPassword: nil) : nil
+        if let router { _ = try await router.refresh() }
         func flush() async throws {
-            for r in try await client.pipeline(batch) {
+            let replies = try await router?.pipeline(batch) ?? client.pipeline(batch)
+            for r in replies {
                 if let e = r.errorMessage { throw ValidationError("Redis refused a write: \(e)") }
             }
             batch.removeAll(keepingCapacity: true)

@@ -15,6 +15,12 @@ final class StoreUnderTest: @unchecked Sendable {
     let nodeCount: Int
     /// Makes the store's event subscription lose its connection (the store must say so).
     let breakEvents: @Sendable () throws -> Void
+    /// Stops (SIGSTOP) and resumes the node a listing reaches first, on stores of several
+    /// independent nodes.
+    var stopFirstNode: (pause: @Sendable () -> Void, resume: @Sendable () -> Void)?
+    /// A store on the second node alone, where the store's writer puts every session on
+    /// its first node (Redis nodes that are not a cluster).
+    var secondNode: (any SessionStore)?
     private let keep: [AnyObject]
 
     init(
@@ -54,10 +60,13 @@ enum StoreKindUnderTest: String, CaseIterable, CustomTestStringConvertible, Send
         case .redisNodes:
             let a = try RedisServer()
             let b = try RedisServer()
-            return StoreUnderTest(RedisSessionStore(urls: [a.url, b.url]), nodeCount: 2, keep: [a, b]) {
+            let under = StoreUnderTest(RedisSessionStore(urls: [a.url, b.url]), nodeCount: 2, keep: [a, b]) {
                 try Self.killSubscribers(a)
                 try Self.killSubscribers(b)
             }
+            under.stopFirstNode = ({ a.pause() }, { a.resume() })
+            under.secondNode = RedisSessionStore(urls: [b.url])
+            return under
         case .redisCluster:
             let c = try RedisClusterHarness(masters: 3, replicas: 0)
             return StoreUnderTest(RedisSessionStore(urls: [c.servers[0].url]), nodeCount: 3, keep: [c]) {
@@ -73,10 +82,12 @@ enum StoreKindUnderTest: String, CaseIterable, CustomTestStringConvertible, Send
         case .sessiondCluster:
             let c = try SessiondCluster(count: 3)
             let url = try SessiondStore.url(c["n1"].urlString)
-            return StoreUnderTest(SessiondStore(urls: [url]), nodeCount: 3, keep: [c]) {
+            let under = StoreUnderTest(SessiondStore(urls: [url]), nodeCount: 3, keep: [c]) {
                 c["n2"].kill9()
                 try c["n2"].restart()
             }
+            under.stopFirstNode = ({ c["n1"].pause() }, { c["n1"].resume() })
+            return under
         case .memcached:
             let m = try MemcachedServer()
             let store = MemcachedStore(endpoints: try MemcachedEndpoint.parse(m.urlString))
@@ -87,7 +98,9 @@ enum StoreKindUnderTest: String, CaseIterable, CustomTestStringConvertible, Send
             let b = try MemcachedServer()
             let store = MemcachedStore(
                 endpoints: try MemcachedEndpoint.parse("memcached://\(a.address),\(b.address)"))
-            return StoreUnderTest(store, nodeCount: 2, keep: [a, b]) { try b.restart() }
+            let under = StoreUnderTest(store, nodeCount: 2, keep: [a, b]) { try b.restart() }
+            under.stopFirstNode = ({ a.pause() }, { a.resume() })
+            return under
         }
     }
 }
@@ -166,6 +179,33 @@ func listAll(_ store: any SessionStore, _ query: ListQuery = ListQuery()) async 
         #expect(Set(mine.map(\.id)) == Set(expected) && !expected.isEmpty)
         let (short, _) = try await listAll(under.store, ListQuery(filter: try Filter("ttl<1m")))
         #expect(short.isEmpty, "every session has ten minutes left")
+    }
+
+    /// Nodes are listed at once: with the first node stopped, the others' pages still
+    /// arrive (the test resumes the stopped node from the first of them). Listed one node
+    /// after another, the stopped node would hold the rest back until it timed out.
+    @Test(arguments: stores) func aStoppedNodeHoldsNoOtherBack(_ kind: StoreKindUnderTest) async throws {
+        var sessions = sampleSessions(40)
+        let under = try await written(kind, Array(sessions.prefix(20)))
+        guard let stop = under.stopFirstNode else { return }  // one node, or nodes that are not independent
+        let rest = Array(sessions.suffix(20))
+        let writer = try #require(await (under.secondNode ?? under.store).capabilities().writer)
+        let (ids, _) = await writer.write(rest)
+        sessions = Array(sessions.prefix(20)) + rest.filter { ids.contains($0.id) }
+        #expect(sessions.count == 40)
+        _ = await under.store.nodes(.cheap)  // topology known before the stop
+        let first = try #require(under.store.nodeNames.first)
+        stop.pause()
+        let resumed = Flag()
+        let collector = Collector()
+        let outcome = try await under.store.list(ListQuery()) { page in
+            await collector.add(page)
+            if page.contains(where: { $0.node != first }), await resumed.setOnce() { stop.resume() }
+        }
+        if !(await resumed.value) { stop.resume() }
+        #expect(await resumed.value, "another node's rows arrived while the first node was stopped")
+        #expect(outcome.failedNodes.isEmpty, "\(outcome.failedNodes)")
+        #expect(Set(await collector.sessions.map(\.id)) == Set(sessions.map(\.id)))
     }
 
     @Test(arguments: stores) func expireNowAndLaterLocateAndDelete(_ kind: StoreKindUnderTest) async throws {
@@ -263,4 +303,14 @@ actor EventLog {
     func add(_ e: SessionEvent) { events.append(e) }
     func contains(_ kind: SessionEvent.Kind) -> Bool { events.contains { $0.kind == kind } }
     func first(_ kind: SessionEvent.Kind) -> SessionEvent? { events.first { $0.kind == kind } }
+}
+
+/// Set once, from any task.
+actor Flag {
+    private(set) var value = false
+    /// True for the caller that set it.
+    func setOnce() -> Bool {
+        defer { value = true }
+        return !value
+    }
 }

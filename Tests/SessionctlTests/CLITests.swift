@@ -168,6 +168,41 @@ import Testing
         #expect(obj["id"] as? String == "evil\u{1B}[2J", "JSON keeps the exact value, escaped")
     }
 
+    /// A logout on Spring's default (non-indexed) repository reads only what names the owner:
+    /// the principal attribute (one `HMGET` field per session), and the security context
+    /// (`HGET`) only for sessions without it; nothing else of the user's is left.
+    @Test func logoutWithoutAnIndexReadsTheOwnerOnly() throws {
+        let server = try RedisServer()
+        let now = Seeder.nowMs()
+        var cmds: [RedisCommand] = []
+        // alice: three by principal attribute, two by security context only; bob: two; one anonymous.
+        let specs: [(String, String?, Bool)] = [
+            ("a1", "alice", false), ("a2", "alice", false), ("a3", "alice", false), ("a4", "alice", true),
+            ("a5", "alice", true), ("b1", "bob", false), ("b2", "bob", false), ("n1", nil, false),
+        ]
+        for (id, user, context) in specs {
+            var s = Seeder.SpringSession(id: id, user: user, nowMs: now)
+            s.securityContext = context
+            cmds += try Seeder.springCommands(s, indexed: false)
+        }
+        try Seeder.run(cmds, on: server)
+        func calls(_ command: String) throws -> Int {
+            let text = try server.command("INFO", "commandstats").text ?? ""
+            guard let line = text.split(separator: "\r\n").first(where: { $0.hasPrefix("cmdstat_\(command):") }),
+                let n = line.split(separator: "=").dropFirst().first?.split(separator: ",").first
+            else { return 0 }
+            return Int(n) ?? -1
+        }
+        try server.command("CONFIG", "RESETSTAT")
+        let logout = try CLI.run(["logout", "--user", "alice", "--yes", "--store", server.urlString])
+        #expect(logout.code == 0 && logout.stdout.contains("5 session(s) removed"), "\(logout)")
+        #expect(try calls("hmget") == 8, "one principal read per session")
+        #expect(try calls("hget") == 3, "the security context only where the principal attribute is absent")
+        #expect(try calls("memory|usage") == 0 && calls("hgetall") == 0)
+        let left = try CLI.run(["ls", "--fields", "id", "-o", "jsonl", "--store", server.urlString])
+        #expect(Set(left.lines) == [#"{"id":"b1"}"#, #"{"id":"b2"}"#, #"{"id":"n1"}"#], "\(left)")
+    }
+
     /// `ls --fields`: only the fields asked for, in that order, in every format; the size
     /// (`MEMORY USAGE`) is read only when shown, sorted or filtered on.
     @Test func lsFieldsPrintsAndReadsOnlyWhatIsAskedFor() throws {

@@ -88,6 +88,51 @@ import Testing
         try term.wait(for: "EXITED-0")
     }
 
+    /// Rows stream in: with one node stopped, the other node's sessions are on screen,
+    /// counted, and can be filtered and inspected while the listing is still under way;
+    /// when the stopped node answers, its rows join the table (issue 16).
+    @Test func rowsAppearWhileAStoppedNodeHoldsTheListingOpen() throws {
+        let a = try RedisServer()
+        let b = try RedisServer()
+        let now = Seeder.nowMs()
+        var fast: [RedisCommand] = []
+        for (i, user) in ["alice", "bob", "carol"].enumerated() {
+            fast += try Seeder.springCommands(.init(id: "fast-\(user)-\(i)", user: user, nowMs: now))
+        }
+        try Seeder.run(fast, on: a)
+        try Seeder.run(try Seeder.springCommands(.init(id: "slow-dave-0", user: "dave", nowMs: now)), on: b)
+        b.pause()
+        defer { b.resume() }
+        // The first listing of a fresh console while b is stopped.
+        let streaming = try TmuxSession(
+            command:
+                "'\(try CLI.binary("sessionctl"))' --store \(a.urlString) --store \(b.urlString) --timeout 60s",
+            environment: ["TERM": "xterm-256color", "HOME": NSTemporaryDirectory()])
+        let early = try streaming.wait("a's rows while b is stopped") { s in
+            s.contains("fast-alice-0") && s.contains("fast-carol-2")
+        }
+        #expect(early.contains("sessions 3,") || early.contains("sessions 3 of"), "counted while loading")
+        #expect(early.contains("loading…"), "the listing is still under way")
+        #expect(!early.contains("slow-dave-0"))
+        // Filter and inspect while loading.
+        try streaming.send("/")
+        try streaming.send("user=bob", literal: true)
+        try streaming.send("Enter")
+        let filtered = try streaming.wait("only bob") { $0.contains("fast-bob-1") && !$0.contains("fast-alice-0") }
+        #expect(filtered.contains("loading…"))
+        try streaming.send("Enter")
+        try streaming.wait(for: "SPRING_SECURITY_CONTEXT")
+        try streaming.send("Escape")
+        try streaming.send("Escape")
+        b.resume()
+        let all = try streaming.wait("every node listed") { s in
+            s.contains("slow-dave-0") && s.contains("fast-alice-0") && !s.contains("loading…")
+        }
+        #expect(all.contains("sessions 4 "))
+        try streaming.send("C-c")
+        try streaming.wait(for: "EXITED-0")
+    }
+
     @Test func readOnlyShowsTheBadgeAndRefusesActions() throws {
         let server = try RedisServer()
         try Seeder.run(try Seeder.springCommands(.init(id: "erin-1", user: "erin", nowMs: Seeder.nowMs())), on: server)

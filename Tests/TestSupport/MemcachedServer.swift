@@ -185,6 +185,10 @@ public final class MemcachedServer: @unchecked Sendable {
     }
 
     /// Kills the node hard; `restart()` brings it back (empty) on the same port.
+    /// Stops the process (SIGSTOP): connections stay open, nothing answers.
+    public func pause() { process.signal(SIGSTOP) }
+    public func resume() { process.signal(SIGCONT) }
+
     public func kill() {
         process.signal(SIGKILL)
         process.wait(seconds: 5)

@@ -368,6 +368,9 @@ public final class SessiondServer: @unchecked Sendable {
     public var url: RedisURL { RedisURL(endpoint: .tcp(host: host, port: port), password: password) }
     /// The process id (memory readings in soaks).
     public var pid: pid_t { process.pid }
+    /// Stops the process (SIGSTOP): connections stay open, nothing answers.
+    public func pause() { process.signal(SIGSTOP) }
+    public func resume() { process.signal(SIGCONT) }
     public var urlString: String {
         password.map { "sessiond://:\($0)@\(host):\(port)" } ?? "sessiond://\(host):\(port)"
     }
