@@ -42,7 +42,12 @@ struct SessionSeed: AsyncParsableCommand {
         let router = cluster ? ClusterRouter(seed: url, timeouts: .init(), fallbackPassword: nil) : nil
         if let router { _ = try await router.refresh() }
         func flush() async throws {
-            let replies = try await router?.pipeline(batch) ?? client.pipeline(batch)
+            let replies: [RedisReply]
+            if let router {
+                replies = try await router.pipeline(batch)
+            } else {
+                replies = try await client.pipeline(batch)
+            }
             for r in replies {
                 if let e = r.errorMessage { throw ValidationError("Redis refused a write: \(e)") }
             }
