@@ -55,8 +55,13 @@ sleep 3
 full=$(rss_kib "$pid")
 c0=$(cpu_ticks "$pid"); sleep 30; c1=$(cpu_ticks "$pid")
 hz=$(getconf CLK_TCK)
+# The same store listed by the C reference (SCAN + PTTL + HMGET of the times), for scale:
+# this machine's speed varies from run to run, the ratio less.
+cc -O2 -o "$dir/spring_ref" Benchmarks/reference/spring_ref.c -lhiredis
+r0=$(date +%s.%N); "$dir/spring_ref" 127.0.0.1 "$p_full" --minimal > /dev/null 2>&1; r1=$(date +%s.%N)
+ref=$(echo "$r1 - $r0" | bc)
 echo "sessions: $N"
 echo "time to the first session row on screen: ${first} s (header then: $(cut -c1-110 "$dir/first-header.txt"))"
-echo "time to the first frame with all sessions listed: ${secs} s"
+echo "time to the first frame with all sessions listed: ${secs} s (C minimal reference listing the same store: ${ref} s, ratio $(echo "scale=2; $ref / $secs" | bc)x)"
 echo "RSS: empty store ${base} KiB, $N sessions ${full} KiB => $(( (full - base) * 1024 / N )) bytes per listed session"
 echo "CPU while idle (30 s, no input): $(echo "scale=2; ($c1 - $c0) * 100 / ($hz * 30)" | bc) %"

@@ -11,6 +11,11 @@
 #include <ncursesw/curses.h>
 #include <locale.h>
 #include <wchar.h>
+#include <malloc.h>
+
+// Not curses, but the TUI's only C door: after a big listing, freed pages go back to the
+// system (glibc keeps large freed blocks otherwise, and resident memory stays at its peak).
+static inline void cnc_release_free_memory(void) { malloc_trim(0); }
 
 // Swift 6 rejects shared mutable C globals (stdscr, LINES, COLS) and cannot import
 // function-like macros (getmaxyx, COLOR_PAIR, KEY_F) or A_* attribute macros: wrap them.

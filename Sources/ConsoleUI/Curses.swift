@@ -120,6 +120,9 @@ public final class CursesCanvas: Canvas {
     /// Restores the terminal from a crash handler (no Swift state touched).
     static func emergencyEnd() { endwin() }
 
+    /// Hands pages freed by large arrays back to the system (after a big listing).
+    static func releaseFreeMemory() { cnc_release_free_memory() }
+
     /// Sends the batched changes to the terminal in one write (no flicker).
     public func present() { refresh() }
 

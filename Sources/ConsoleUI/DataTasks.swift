@@ -140,7 +140,11 @@ extension TUIController {
         switch m {
         case .listingStarted: state.beginListing(now: t)
         case .page(let rows, let delta, let perNode): state.receivePage(rows, names: delta, perNode: perNode, now: t)
-        case .listingEnded(let failed): state.endListing(failedNodes: failed, now: t)
+        case .listingEnded(let failed):
+            state.endListing(failedNodes: failed, now: t)
+            // The merges while listing freed many large arrays: hand the freed pages back,
+            // so resident memory is the table's, not the allocator's high-water mark.
+            CursesCanvas.releaseFreeMemory()
         case .listingAborted: state.abortListing(now: t)
         case .sizes(let sizes): state.sizesRead(sizes)
         case .loadFailed(let msg, let retry): state.loadFailed(Redaction.redact(msg), now: t, retryInMs: retry)

@@ -32,7 +32,8 @@ extension Renderer {
         c.fill(y, from: 0, .tableHeader)
         c.put(y, 1, fit("TIME", 13) + fit("EVENT", 10) + fit("NODE", 17) + fit("SESSION", 38) + "USER", .tableHeader)
         y += 1
-        let shown = s.events.reversed().filter { s.eventKinds.contains($0.kind) }
+        // Lazily: only the rows on screen are looked at (a storm keeps thousands).
+        let shown = s.events.lazy.reversed().filter { s.eventKinds.contains($0.kind) }
         if shown.isEmpty {
             c.put(y + 1, 2, "no events yet", .dim)
             return

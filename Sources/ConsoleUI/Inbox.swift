@@ -38,12 +38,18 @@ final class Inbox: @unchecked Sendable {
         _ = fcntl(writeFD, F_SETFL, fcntl(writeFD, F_GETFL) | O_NONBLOCK)
     }
 
+    /// Queues a message; only the first one into an empty queue writes to the pipe (an
+    /// eviction storm posts tens of thousands of events a second: one wake-up, not a
+    /// system call each).
     func post(_ m: Message) {
         pthread_mutex_lock(&mutex)
+        let wasEmpty = items.isEmpty
         items.append(m)
         pthread_mutex_unlock(&mutex)
-        var b: UInt8 = 1
-        _ = write(writeFD, &b, 1)
+        if wasEmpty {
+            var b: UInt8 = 1
+            _ = write(writeFD, &b, 1)
+        }
     }
 
     func drain() -> [Message] {

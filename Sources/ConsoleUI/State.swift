@@ -380,7 +380,8 @@ public struct AppState: Sendable {
             if e.kind == .migrated, let to = e.target { rows[i].node = names.node(to) }
         }
         events.append(e)
-        if events.count > 2000 { events.removeFirst(events.count - 2000) }
+        // The last 2,000 are kept; trimmed in chunks, so a storm costs O(1) per event.
+        if events.count > 3000 { events.removeFirst(events.count - 2000) }
     }
 
     /// Drops gone rows from the display order, keeping the cursor on its session.

@@ -23,6 +23,11 @@ extension TUIController {
             pollfd(fd: inbox.readFD, events: Int16(POLLIN), revents: 0),
         ]
         var dirty = true
+        // A key redraws at once; data alone at most every `frameMs` (an eviction storm must
+        // not keep the thread drawing while a key waits).
+        var keyPressed = false
+        var lastDrawMs: Int64 = 0
+        let frameMs: Int64 = 33
         var lastSecond: Int64 = -1
         while signalQuit == 0 {
             let t = currentTimeMs()
@@ -49,22 +54,28 @@ extension TUIController {
                     Task { await backend.promptExpiry(ids: due) }
                 }
             }
-            if dirty {
+            let held = dirty && !keyPressed && t - lastDrawMs < frameMs
+            if dirty && !held {
                 Renderer.draw(&state, on: canvas, now: t)
                 canvas.present()
                 dirty = false
+                keyPressed = false
+                lastDrawMs = t
                 let sizes = state.sizesToRead()
                 if !sizes.isEmpty { _ = dispatch([.readSizes(sizes)]) }
             }
             // Sleep until input, a message, or the next second (the only timer: TTLs tick).
-            let timeout = Int32(1000 - currentTimeMs() % 1000)
+            // A held frame sleeps on the terminal alone until it is due: messages wait.
+            var timeout = Int32(1000 - currentTimeMs() % 1000)
+            if held { timeout = Int32(max(1, min(Int64(timeout), frameMs - (t - lastDrawMs)))) }
             pfds[0].revents = 0
             pfds[1].revents = 0
-            _ = poll(&pfds, 2, timeout)
+            _ = poll(&pfds, held ? 1 : 2, timeout)
             while let key = canvas.readKey() {
                 if dispatch(state.handle(key: key, now: currentTimeMs())) { return 0 }
                 if wants.set(sizes: state.listingNeedsSizes) { _ = dispatch([.refresh]) }
                 dirty = true
+                keyPressed = true
             }
         }
         return 0

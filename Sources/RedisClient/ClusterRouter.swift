@@ -122,26 +122,43 @@ public final class ClusterRouter: @unchecked Sendable {
 
     // MARK: routing
 
-    /// Runs `commands` where their keys live; replies in the order given.
+    /// Runs `commands` where their keys live; replies in the order given. (A listing routes
+    /// millions of commands: the topology is read once per call, nodes are numbered, and a
+    /// command's name and slot are worked out on its bytes, with no string made.)
     public func pipeline(_ commands: [RedisCommand]) async throws(RedisError) -> [RedisReply] {
         if shards.isEmpty { try await refresh() }
         // Split multi-key commands: (original index, part) per routed command.
         var routed: [(origin: Int, command: RedisCommand)] = []
+        routed.reserveCapacity(commands.count)
         for (i, c) in commands.enumerated() {
-            let name = c.name.uppercased()
-            if ["DEL", "UNLINK", "EXISTS", "TOUCH"].contains(name) && c.args.count > 2 {
+            if c.args.count > 2 && Self.isMultiKey(c.args[0]) {
                 for k in c.args.dropFirst() { routed.append((i, RedisCommand([c.args[0], k]))) }
             } else {
                 routed.append((i, c))
             }
         }
         var replies = [RedisReply?](repeating: nil, count: routed.count)
-        // Per command: where to send it next, and whether with ASKING.
-        var target: [(host: String, port: Int, asking: Bool)] = routed.map { r in
-            let m = ClusterRouter.key(of: r.command).flatMap { master(forKey: $0) } ?? shards.first?.master
-            if let m { return (m.host, m.port, false) }
-            if case .tcp(let host, let port) = seed.endpoint { return (host, port, false) }
-            return ("127.0.0.1", 6379, false)
+        // Nodes by number: the masters first, then any address a redirect names.
+        var (owner, known) = lock.withLock { (slotOwner, shardsCache) }
+        var nodes: [(host: String, port: Int)] = known.map { ($0.master.host, $0.master.port) }
+        func number(_ host: String, _ port: Int) -> Int {
+            if let i = nodes.firstIndex(where: { $0.host == host && $0.port == port }) { return i }
+            nodes.append((host, port))
+            return nodes.count - 1
+        }
+        let fallback: Int
+        if !nodes.isEmpty {
+            fallback = 0
+        } else if case .tcp(let host, let port) = seed.endpoint {
+            fallback = number(host, port)
+        } else {
+            fallback = number("127.0.0.1", 6379)
+        }
+        // Per command: the node to send it to next, and whether with ASKING.
+        var target: [(node: Int, asking: Bool)] = routed.map { r in
+            guard let key = ClusterRouter.key(of: r.command) else { return (fallback, false) }
+            let shard = Int(owner[ClusterRouter.slot(of: key)])
+            return (shard >= 0 && shard < known.count ? shard : fallback, false)
         }
         var pending = Array(routed.indices)
         var redirects = 0
@@ -151,14 +168,16 @@ public final class ClusterRouter: @unchecked Sendable {
         // cluster that is down (a failover in progress) is waited for, up to 8 s, re-reading
         // the topology as it changes. Then the error is thrown, never turned into a reply.
         while !pending.isEmpty && redirects < 6 && waitedMs <= 8000 {
-            var byNode: [String: [Int]] = [:]
-            for i in pending { byNode["\(target[i].host)|\(target[i].port)", default: []].append(i) }
-            let groups = byNode.values.map { $0 }
+            var byNode = [[Int]](repeating: [], count: nodes.count)
+            for i in pending { byNode[target[i].node].append(i) }
+            let groups = byNode.filter { !$0.isEmpty }
+            let addresses = nodes
             let results = await withTaskGroup(of: ([Int], Result<[RedisReply], RedisError>).self) { group in
                 for idx in groups {
-                    let t = target[idx[0]]
+                    let t = addresses[target[idx[0]].node]
                     let client = self.client(host: t.host, port: t.port)
                     var cmds: [RedisCommand] = []
+                    cmds.reserveCapacity(idx.count)
                     for i in idx {
                         if target[i].asking { cmds.append(RedisCommand("ASKING")) }
                         cmds.append(routed[i].command)
@@ -199,7 +218,7 @@ public final class ClusterRouter: @unchecked Sendable {
                         at += 1
                         target[i].asking = false
                         if let m = r.errorMessage, let (kind, host, port) = ClusterRouter.redirect(m) {
-                            target[i] = (host, port, kind == "ASK")
+                            target[i] = (number(host, port), kind == "ASK")
                             if kind == "MOVED" { refreshNeeded = true }
                             next.append(i)
                         } else if let m = r.errorMessage, m.hasPrefix("TRYAGAIN") || m.hasPrefix("CLUSTERDOWN") {
@@ -221,9 +240,12 @@ public final class ClusterRouter: @unchecked Sendable {
             }
             if refreshNeeded {
                 _ = try? await refresh()
+                (owner, known) = lock.withLock { (slotOwner, shardsCache) }
                 for i in next where !target[i].asking {
-                    if let m = ClusterRouter.key(of: routed[i].command).flatMap({ master(forKey: $0) }) {
-                        target[i] = (m.host, m.port, false)
+                    guard let key = ClusterRouter.key(of: routed[i].command) else { continue }
+                    let shard = Int(owner[ClusterRouter.slot(of: key)])
+                    if shard >= 0 && shard < known.count {
+                        target[i] = (number(known[shard].master.host, known[shard].master.port), false)
                     }
                 }
             }
@@ -260,11 +282,27 @@ public final class ClusterRouter: @unchecked Sendable {
 
     /// The key a command addresses (nil: keyless, any node answers).
     public static func key(of c: RedisCommand) -> [UInt8]? {
-        let name = c.name.uppercased()
-        switch name {
-        case "OBJECT", "MEMORY": return c.args.count > 2 ? c.args[2] : nil
-        case "PING", "INFO", "SCAN", "CONFIG", "CLUSTER", "ASKING", "DBSIZE", "SUBSCRIBE", "PSUBSCRIBE": return nil
-        default: return c.args.count > 1 ? c.args[1] : nil
+        guard let name = c.args.first else { return nil }
+        if named(name, "OBJECT") || named(name, "MEMORY") { return c.args.count > 2 ? c.args[2] : nil }
+        for keyless in keylessNames where named(name, keyless) { return nil }
+        return c.args.count > 1 ? c.args[1] : nil
+    }
+
+    private static let keylessNames: [StaticString] = [
+        "PING", "INFO", "SCAN", "CONFIG", "CLUSTER", "ASKING", "DBSIZE", "SUBSCRIBE", "PSUBSCRIBE", "RANDOMKEY",
+    ]
+
+    /// Multi-key commands split into one command per key.
+    static func isMultiKey(_ name: [UInt8]) -> Bool {
+        named(name, "DEL") || named(name, "UNLINK") || named(name, "EXISTS") || named(name, "TOUCH")
+    }
+
+    /// Whether a command's name is `upper` (ASCII, any case), compared on bytes.
+    static func named(_ bytes: [UInt8], _ upper: StaticString) -> Bool {
+        guard bytes.count == upper.utf8CodeUnitCount else { return false }
+        return upper.withUTF8Buffer { u in
+            for i in 0..<u.count where bytes[i] & 0xDF != u[i] { return false }
+            return true
         }
     }
 
@@ -277,11 +315,15 @@ public final class ClusterRouter: @unchecked Sendable {
             bytes = key[(open + 1)..<close]
         }
         var crc: UInt16 = 0
-        for b in bytes {
-            crc ^= UInt16(b) << 8
-            for _ in 0..<8 { crc = crc & 0x8000 != 0 ? (crc << 1) ^ 0x1021 : crc << 1 }
-        }
+        for b in bytes { crc = (crc << 8) ^ crcTable[Int(UInt8(truncatingIfNeeded: crc >> 8) ^ b)] }
         return Int(crc) & 16383
+    }
+
+    /// CRC16-XMODEM (polynomial 0x1021) a byte at a time.
+    private static let crcTable: [UInt16] = (0..<256).map { n in
+        var crc = UInt16(n) << 8
+        for _ in 0..<8 { crc = crc & 0x8000 != 0 ? (crc << 1) ^ 0x1021 : crc << 1 }
+        return crc
     }
 
     // MARK: topology replies

@@ -226,20 +226,38 @@ public final class RedisSessionStore: SessionStore, SessionEventSource, @uncheck
         var scanned = 0
         var listed = Set<UInt64>()  // hashes of listed keys, for a restarted scan
         var restarts = 0
+        // SCAN on a connection of its own: the next page's SCAN is in flight while this
+        // page's reads are routed (mostly to this master, `expires:` keys elsewhere).
+        var scanner = node.dedicatedClient()
+        defer { Task { [scanner] in await scanner.close() } }
         for schema in try await schemas(on: start) {
             var cursor = "0"
+            var prefetched: RedisReply? = nil
             while true {
                 do {
-                    let reply = try await node.client.send(scanCommand(cursor: cursor, schema: schema)).orThrow()
-                    let (keys, next) = try parseScan(reply, schema: schema)
+                    let reply: RedisReply
+                    if let p = prefetched {
+                        reply = p
+                    } else {
+                        reply = try await scanner.send(scanCommand(cursor: cursor, schema: schema))
+                    }
+                    prefetched = nil
+                    let (keys, next) = try parseScan(try reply.orThrow(), schema: schema)
                     scanned += keys.count
                     let reads = PageReads(keys: keys, schema: schema, reads: listReads)
+                    let scan = next == "0" ? nil : scanCommand(cursor: next, schema: schema)
+                    let scanning = scanner
+                    async let upcoming: RedisReply? = {
+                        guard let scan else { return nil }
+                        return try await scanning.send(scan)
+                    }()
                     let replies = try await router.pipeline(reads.commands)
                     let sessions = try await finish(
                         reads, replies: replies[...], query: query, node: node,
                         admit: { listed.insert(HashRing.fnv1a(Array($0.utf8))).inserted })
                     let page = await progress.accept(sessions)
                     if !page.sessions.isEmpty { try await onPage(page.sessions) }
+                    prefetched = try await upcoming
                     cursor = next
                     if cursor == "0" || page.done { break }
                 } catch let e as RedisError where e.isConnectionError && restarts < 10 {
@@ -249,7 +267,10 @@ public final class RedisSessionStore: SessionStore, SessionEventSource, @uncheck
                     await resolve(refresh: true)
                     guard let slot = firstSlot, let m = router.master(forSlot: slot) else { throw e }
                     node = self.node(m, router)
+                    await scanner.close()
+                    scanner = node.dedicatedClient()
                     cursor = "0"
+                    prefetched = nil
                 }
             }
             if await progress.done { break }

@@ -210,3 +210,27 @@ import Testing
         #expect(try ClusterRouter.parseShards(shards).flatMap(\.slots).isEmpty)
     }
 }
+
+/// Cluster routing on bytes (the table CRC and the name checks made for listing speed) must
+/// agree with Redis's `CLUSTER KEYSLOT` and with the command table.
+@Suite struct ClusterRoutingTests {
+    @Test func slotsAgreeWithRedis() {
+        // Values from CLUSTER KEYSLOT (and the cluster spec's CRC16 check value 0x31C3).
+        #expect(ClusterRouter.slot(of: Array("123456789".utf8)) == 0x31C3 & 16383)
+        #expect(ClusterRouter.slot(of: Array("foo".utf8)) == 12182)
+        #expect(ClusterRouter.slot(of: Array("bar".utf8)) == 5061)
+        #expect(
+            ClusterRouter.slot(of: Array("{user1000}.following".utf8))
+                == ClusterRouter.slot(of: Array("{user1000}.followers".utf8)))
+        #expect(ClusterRouter.slot(of: []) == 0)
+    }
+
+    @Test func keysAreFoundOnBytesWhateverTheCase() {
+        #expect(ClusterRouter.key(of: RedisCommand("object", "idletime", "k1")) == Array("k1".utf8))
+        #expect(ClusterRouter.key(of: RedisCommand("MEMORY", "USAGE", "k2", "SAMPLES", "0")) == Array("k2".utf8))
+        #expect(ClusterRouter.key(of: RedisCommand("hmget", "k3", "a")) == Array("k3".utf8))
+        #expect(ClusterRouter.key(of: RedisCommand("scan", "0")) == nil)
+        #expect(ClusterRouter.key(of: RedisCommand("RandomKey")) == nil)
+        #expect(ClusterRouter.key(of: RedisCommand("DBSIZEX", "k4")) == Array("k4".utf8), "a longer name is not DBSIZE")
+    }
+}
