@@ -27,12 +27,16 @@ public struct SpringSchema: RedisSchema {
     public var scanType: String? { "hash" }
 
     public func sessionID(forKey key: String) -> String? {
-        guard key.hasPrefix(sessionsPrefix) else { return nil }
-        let id = key.dropFirst(sessionsPrefix.count)
+        // On UTF-8 bytes: a listing asks this of every key it scans.
+        let bytes = key.utf8
+        let prefix = sessionsPrefix.utf8
+        guard bytes.count > prefix.count, bytes.starts(with: prefix) else { return nil }
+        let id = bytes.dropFirst(prefix.count)
         // `expires:<id>`, the 3.4+ `expirations` sorted set and reactive `<id>:idx` keys are
-        // not sessions. (Byte scan: String.contains(String) goes through Foundation here.)
-        if id.isEmpty || id.utf8.contains(UInt8(ascii: ":")) || id == "expirations" { return nil }
-        return String(id)
+        // not sessions.
+        if id.contains(UInt8(ascii: ":")) { return nil }
+        let text = String(Substring(id))
+        return text == "expirations" ? nil : text
     }
 
     public func sessionID(forEventKey key: String) -> String? {

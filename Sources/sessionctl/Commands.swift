@@ -87,15 +87,24 @@ struct List: ConsoleCommand {
     }
 }
 
-/// Serialises printing of pages that arrive from several node scans at once.
+/// Serialises printing of pages that arrive from several node scans at once; the progress
+/// line on a terminal says how far each node got.
 actor PagePrinter {
     private var formatter: SessionFormatter
     private var printed = 0
+    private var perNode: [String: Int] = [:]
     init(formatter: SessionFormatter) { self.formatter = formatter }
     func print(_ page: [Session]) {
         formatter.write(page, nowMs: currentTimeMs())
         printed += page.count
-        Terminal.progress("\(printed) sessions…")
+        for s in page { perNode[s.node, default: 0] += 1 }
+        var text = "\(printed) sessions…"
+        if perNode.count > 1 {
+            let nodes = perNode.sorted { $0.key < $1.key }.map { "\(Sanitizer.display($0.key, limit: 40)) \($0.value)" }
+            text += " (" + nodes.joined(separator: ", ") + ")"
+        }
+        // One terminal line: \r cannot clear a wrapped one.
+        Terminal.progress(String(text.prefix(120)))
     }
     func finish() { formatter.finish() }
 }
