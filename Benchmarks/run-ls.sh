@@ -3,7 +3,8 @@
 # local redis-server; times, in the same run and interleaved, (a) redis-cli --scan (keys
 # only), (b) the C reference (SCAN + pipelined PTTL/HMGET, JSON lines), (c) sessionctl ls
 # -o jsonl, and (d) sessionctl ls --fields with the reference's minimal fields (issue 16: no
-# size read). Prints rates, ratios and sessionctl's peak memory. Not a test: no thresholds.
+# size read), and (e) the same without `user` (exactly the minimal reference's reads: PTTL and
+# the three times). Prints rates, ratios and sessionctl's peak memory. Not a test: no thresholds.
 # Usage: Benchmarks/run-ls.sh [SESSIONS=1000000] [ROUNDS=3]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -42,5 +43,8 @@ for r in $(seq "$ROUNDS"); do
   mem=$(cat "$out/sctl.mem")
   t0=$(now); "$bin/sessionctl" ls --store "$store" -o jsonl --fields id,user,node,ttl_ms,created_at,last_accessed_at > "$out/sctl-fields.jsonl"; t1=$(now)
   d=$(rate "$N" "$t0" "$t1")
+  t0=$(now); "$bin/sessionctl" ls --store "$store" -o jsonl --fields id,node,ttl_ms,created_at,last_accessed_at > "$out/sctl-nouser.jsonl"; t1=$(now)
+  e=$(rate "$N" "$t0" "$t1")
+  echo "round $r: (no user: ${e}/s, $(echo "scale=2; $e / $m" | bc)x minimal)"
   echo "round $r: redis-cli --scan (keys only) ${a}/s | C minimal (PTTL+HMGET 3) ${m}/s | C same work ${b}/s | sessionctl ${c}/s (${lines} rows, peak RSS ${mem} KiB) | sessionctl --fields ${d}/s | sessionctl/same-work $(echo "scale=2; $c / $b" | bc)x, sessionctl/minimal $(echo "scale=2; $c / $m" | bc)x, --fields/minimal $(echo "scale=2; $d / $m" | bc)x"
 done

@@ -1,6 +1,6 @@
 /// A Redis reply, copied out of hiredis' reply tree. Values are bytes: Redis strings are
 /// binary-safe and nothing here assumes they are text.
-public indirect enum RedisReply: Sendable, Equatable {
+public enum RedisReply: Sendable, Equatable {
     case string([UInt8])
     case status(String)
     case integer(Int64)

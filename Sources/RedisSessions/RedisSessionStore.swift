@@ -815,6 +815,8 @@ public struct ListReads: Equatable, Sendable {
     /// Created, last accessed, the timeout. Without them a schema may read only what names
     /// the owner (Spring: the principal attribute, the security context only when absent).
     public var times = true
+    /// Whose session it is (Spring: the principal attribute and the security context).
+    public var user = true
     /// Expired leftovers are listed too (nothing needs the TTL to hide them).
     public var includeExpired = false
 
@@ -829,6 +831,7 @@ public struct ListReads: Equatable, Sendable {
         size = wanted.contains(.size)
         ttl = wanted.contains(.ttl)
         times = wanted.contains(.times)
+        user = wanted.contains(.user)
         includeExpired = query.includeExpired
     }
 }

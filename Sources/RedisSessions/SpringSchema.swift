@@ -27,16 +27,28 @@ public struct SpringSchema: RedisSchema {
     public var scanType: String? { "hash" }
 
     public func sessionID(forKey key: String) -> String? {
-        // On UTF-8 bytes: a listing asks this of every key it scans.
-        let bytes = key.utf8
-        let prefix = sessionsPrefix.utf8
-        guard bytes.count > prefix.count, bytes.starts(with: prefix) else { return nil }
-        let id = bytes.dropFirst(prefix.count)
-        // `expires:<id>`, the 3.4+ `expirations` sorted set and reactive `<id>:idx` keys are
-        // not sessions.
-        if id.contains(UInt8(ascii: ":")) { return nil }
-        let text = String(Substring(id))
-        return text == "expirations" ? nil : text
+        // On UTF-8 bytes: a listing asks this of every key it scans. `expires:<id>`, the
+        // 3.4+ `expirations` sorted set and reactive `<id>:idx` keys are not sessions.
+        let prefixCount = sessionsPrefix.utf8.count
+        let ok =
+            key.utf8.withContiguousStorageIfAvailable { k in
+                sessionsPrefix.utf8.withContiguousStorageIfAvailable { p in
+                    guard k.count > p.count else { return false }
+                    for i in 0..<p.count where k[i] != p[i] { return false }
+                    for i in p.count..<k.count where k[i] == UInt8(ascii: ":") { return false }
+                    return true
+                }
+            } ?? nil
+        guard ok ?? Self.slowCheck(key, sessionsPrefix) else { return nil }
+        let id = String(Substring(key.utf8.dropFirst(prefixCount)))
+        return id == "expirations" ? nil : id
+    }
+
+    /// The same check where a string is not stored as contiguous UTF-8 (bridged strings).
+    private static func slowCheck(_ key: String, _ prefix: String) -> Bool {
+        let k = Array(key.utf8)
+        let p = Array(prefix.utf8)
+        return k.count > p.count && k.starts(with: p) && !k[p.count...].contains(UInt8(ascii: ":"))
     }
 
     public func sessionID(forEventKey key: String) -> String? {
@@ -68,7 +80,7 @@ public struct SpringSchema: RedisSchema {
     func readsTTL(_ reads: ListReads) -> Bool { reads.ttl || (indexed && !reads.includeExpired) }
     /// Only the owner: no times wanted, and deleting needs none (the indexed layout's
     /// clean-up needs the times for the minute bucket).
-    func ownerOnly(_ reads: ListReads) -> Bool { !reads.times && !reads.attributes && !indexed }
+    func ownerOnly(_ reads: ListReads) -> Bool { !reads.times && !reads.attributes && reads.user && !indexed }
 
     public func listCommands(key: String, id: String, reads: ListReads) -> [RedisCommand] {
         let keyBytes = Array(key.utf8)
@@ -79,6 +91,9 @@ public struct SpringSchema: RedisSchema {
             cmds.append(RedisCommand([SpringSchema.hgetall, keyBytes]))
         } else if ownerOnly(reads) {
             cmds.append(RedisCommand([SpringSchema.hmget, keyBytes, SpringSchema.principalField]))
+        } else if !reads.user {
+            // No owner asked for: the times alone (they also show whether the hash is there).
+            cmds.append(RedisCommand([SpringSchema.hmget, keyBytes] + SpringSchema.listFieldBytes.prefix(3)))
         } else {
             cmds.append(RedisCommand([SpringSchema.hmget, keyBytes] + SpringSchema.listFieldBytes))
         }
@@ -119,7 +134,7 @@ public struct SpringSchema: RedisSchema {
             guard items.count == 1 else { return nil }
             values[3] = items[0].bytes
         } else {
-            guard items.count == SpringSchema.listFields.count else { return nil }
+            guard items.count == (reads.user ? SpringSchema.listFields.count : 3) else { return nil }
             if items.allSatisfy({ $0 == .null }) { return nil }  // the hash vanished
             for i in 0..<items.count { values[i] = items[i].bytes }
         }

@@ -244,8 +244,8 @@ extension SessionStore {
 }
 
 /// What to list.
-/// What a listing's rows must carry beyond id, key, node and user: a store skips the reads
-/// of parts nobody asked for (`ls --fields`, a logout that needs only the owner).
+/// What a listing's rows must carry beyond id, key and node: a store skips the reads of
+/// parts nobody asked for (`ls --fields`, a logout that needs only the owner).
 public struct SessionParts: OptionSet, Sendable, Hashable {
     public let rawValue: UInt8
     public init(rawValue: UInt8) { self.rawValue = rawValue }
@@ -255,9 +255,11 @@ public struct SessionParts: OptionSet, Sendable, Hashable {
     public static let times = SessionParts(rawValue: 2)
     /// The stored size (on Redis `MEMORY USAGE`, the costliest read per session).
     public static let size = SessionParts(rawValue: 4)
-    public static let all: SessionParts = [.ttl, .times, .size]
+    /// Whose session it is.
+    public static let user = SessionParts(rawValue: 8)
+    public static let all: SessionParts = [.ttl, .times, .size, .user]
     /// Only whose session it is.
-    public static let owner: SessionParts = []
+    public static let owner: SessionParts = [.user]
 }
 
 public struct ListQuery: Sendable {
@@ -298,6 +300,7 @@ public struct ListQuery: Sendable {
             case .ttl: p.insert(.ttl)
             case .idle, .age: p.insert(.times)
             case .size: p.insert(.size)
+            case .user, .anyText: p.insert(.user)
             default: break
             }
         }

@@ -33,6 +33,21 @@ public enum SessionField: String, CaseIterable, Sendable {
         return out
     }
 
+    /// What the rows must carry to print these fields (the store reads nothing more).
+    public static func parts(_ fields: [SessionField]) -> SessionParts {
+        var p: SessionParts = []
+        for f in fields {
+            switch f {
+            case .ttlMs: p.insert(.ttl)
+            case .createdAt, .lastAccessedAt, .idleMs, .maxInactiveS: p.insert(.times)
+            case .sizeBytes: p.insert(.size)
+            case .user: p.insert(.user)
+            case .id, .node, .schema, .key: break
+            }
+        }
+        return p
+    }
+
     /// The table's column title.
     var title: String {
         switch self {

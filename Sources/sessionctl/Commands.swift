@@ -7,6 +7,17 @@ extension OutputFormat: ExpressibleByArgument {}
 
 enum SortKey: String, ExpressibleByArgument, CaseIterable {
     case ttl, idle, age, user, node, id, size
+
+    /// What the rows must carry to be sorted by this key.
+    var parts: SessionParts {
+        switch self {
+        case .ttl: .ttl
+        case .idle, .age: .times
+        case .user: .user
+        case .size: .size
+        case .node, .id: []
+        }
+    }
 }
 
 struct List: ConsoleCommand {
@@ -51,9 +62,11 @@ struct List: ConsoleCommand {
         if let user { f.add(.user, .eq, user) }
         if let node { f.add(.node, .eq, node) }
         let chosen = try fields.map { try SessionField.parseList($0) }
+        // Only what is printed and sorted on is read (every field without --fields).
+        var parts: SessionParts = chosen.map { SessionField.parts($0) } ?? .all
+        if let sort { parts.formUnion(sort.parts) }
         let query = ListQuery(
-            filter: f, limit: sort == nil ? limit : nil, includeExpired: includeExpired,
-            readSize: chosen.map { $0.contains(.sizeBytes) } ?? true || sort == .size)
+            filter: f, limit: sort == nil ? limit : nil, includeExpired: includeExpired, parts: parts)
         let printer = PagePrinter(
             formatter: SessionFormatter(format: output, output: console.output, fields: chosen))
         let collector = sort == nil ? nil : Collector()

@@ -239,6 +239,26 @@ import Testing
         let whole = try CLI.run(["ls", "-o", "jsonl"] + store)
         let row = try #require(try json(whole.lines[0]) as? [String: Any])
         #expect(row.count == 11 && row["size_bytes"] is Int, "the default shape stays every field: \(row)")
+        // Without `user` the owner's fields are not read (the server's slow log, set to keep
+        // every command, shows each HMGET's fields).
+        func hmgetFields(_ args: [String]) throws -> [String] {
+            try server.command("CONFIG", "SET", "slowlog-log-slower-than", "0")
+            try server.command("CONFIG", "SET", "slowlog-max-len", "10000")
+            try server.command("SLOWLOG", "RESET")
+            let r = try CLI.run(args + store)
+            #expect(r.code == 0, "\(r)")
+            let log = try server.command("SLOWLOG", "GET", "10000").array ?? []
+            try server.command("CONFIG", "SET", "slowlog-log-slower-than", "10000")
+            return log.compactMap { entry in
+                guard let argv = entry.array?.dropFirst(3).first?.array?.compactMap(\.text), argv.first == "HMGET"
+                else { return nil }
+                return argv.dropFirst(2).joined(separator: " ")
+            }
+        }
+        let noOwner = try hmgetFields(["ls", "--fields", "id,ttl_ms,created_at", "-o", "jsonl"])
+        #expect(noOwner.count == 3 && noOwner.allSatisfy { $0 == "creationTime lastAccessedTime maxInactiveInterval" })
+        let withOwner = try hmgetFields(["ls", "--fields", "id,user", "-o", "jsonl"])
+        #expect(withOwner.count == 3 && withOwner.allSatisfy { $0.contains("SPRING_SECURITY_CONTEXT") })
         let bad = try CLI.run(["ls", "--fields", "id,nope"] + store)
         #expect(bad.code == 2 && bad.stderr.contains("unknown field 'nope'"), "\(bad)")
         // A logout reads whose sessions they are, never how big.
