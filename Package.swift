@@ -25,6 +25,7 @@ let package = Package(
     ],
     targets: [
         .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CNCurses", pkgConfig: "ncursesw", providers: [.apt(["libncurses-dev"])]),
         .target(name: "SessionKit"),
         // Every session decoder and the framework value formats (no store, no I/O).
@@ -32,7 +33,7 @@ let package = Package(
         // A serial executor on a thread of its own and a poll wake-up pipe: how the clients keep
         // blocking calls off the cooperative pool.
         .target(name: "DedicatedThread"),
-        .target(name: "RedisClient", dependencies: ["CHiredis", "DedicatedThread"]),
+        .target(name: "RedisClient", dependencies: ["CHiredis", "COpenSSL", "DedicatedThread"]),
         // memcached's text and meta protocol over plain sockets (no C library).
         .target(name: "MemcachedClient", dependencies: ["DedicatedThread"]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),

@@ -4,6 +4,8 @@
 set -euo pipefail
 packages=(
   libncurses-dev libhiredis-dev zlib1g-dev redis-server redis-tools tmux pkg-config
+  # TLS to Redis (OpenSSL), and certificates made by the TLS tests
+  libssl-dev openssl
   # network namespaces for the partition drill
   iproute2
   # the install test renders the generated man pages

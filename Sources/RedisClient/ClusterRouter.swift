@@ -47,7 +47,11 @@ public final class ClusterRouter: @unchecked Sendable {
 
     /// The URL of a cluster member: the seed's credentials, the member's address.
     public func url(host: String, port: Int) -> RedisURL {
-        RedisURL(endpoint: .tcp(host: host, port: port), user: seed.user, password: seed.password)
+        var url = RedisURL(endpoint: .tcp(host: host, port: port), user: seed.user, password: seed.password)
+        // Every member over TLS when the seed is (`tls-cluster yes`); the name checked is
+        // the member's own unless one was given.
+        url.tls = seed.tls
+        return url
     }
 
     /// A client per node address, kept for the router's life.
@@ -75,7 +79,8 @@ public final class ClusterRouter: @unchecked Sendable {
         var last: RedisError = .connection(node: seed.nodeName, message: "no cluster node answered")
         for c in candidates {
             do {
-                var found = try ClusterRouter.parseShards(try await c.send(RedisCommand("CLUSTER", "SHARDS")).orThrow())
+                var found = try ClusterRouter.parseShards(
+                    try await c.send(RedisCommand("CLUSTER", "SHARDS")).orThrow(), tls: seed.tls != nil)
                 if found.isEmpty {
                     found = try ClusterRouter.parseSlots(try await c.send(RedisCommand("CLUSTER", "SLOTS")).orThrow())
                 }
@@ -330,7 +335,9 @@ public final class ClusterRouter: @unchecked Sendable {
 
     /// `CLUSTER SHARDS` (RESP2): per shard a flat map `slots`, `nodes` (each a flat map).
     /// (Public for the fuzz harnesses.)
-    public static func parseShards(_ r: RedisReply) throws(RedisError) -> [ClusterShard] {
+    /// `tls`: the client speaks TLS, so a node's `tls-port` is the one to use (a node may
+    /// serve both).
+    public static func parseShards(_ r: RedisReply, tls: Bool = false) throws(RedisError) -> [ClusterShard] {
         guard let shards = r.array else { throw RedisError.protocolViolation("CLUSTER SHARDS reply") }
         var out: [ClusterShard] = []
         for s in shards {
@@ -346,7 +353,9 @@ public final class ClusterRouter: @unchecked Sendable {
             var replicas: [ClusterShard.Member] = []
             for n in m["nodes"]?.array ?? [] {
                 let f = flatMap(n)
-                guard let id = f["id"]?.text, let port = f["port"]?.int ?? f["tls-port"]?.int else { continue }
+                let plain = f["port"]?.int.flatMap { $0 > 0 ? $0 : nil }
+                let secure = f["tls-port"]?.int.flatMap { $0 > 0 ? $0 : nil }
+                guard let id = f["id"]?.text, let port = tls ? secure ?? plain : plain ?? secure else { continue }
                 let host = f["ip"]?.text ?? f["endpoint"]?.text ?? "127.0.0.1"
                 let member = ClusterShard.Member(
                     id: id, host: host, port: Int(port), role: f["role"]?.text ?? "master",

@@ -100,7 +100,7 @@ public actor RedisClient {
     public func withConnection<T>(_ body: (RedisConnection) throws(RedisError) -> T) throws(RedisError) -> T {
         do {
             return try body(try ensureConnected())
-        } catch let e where e.isConnectionError && !e.isTimeout {
+        } catch let e where e.isConnectionError && !e.isTimeout && !e.isPermanent {
             connection = nil
             return try body(try reconnectWithBackoff())
         }
@@ -120,7 +120,7 @@ public actor RedisClient {
             usleep(useconds_t(delayMs * 1000))  // this actor's own thread: nothing else waits on it
             do {
                 return try ensureConnected()
-            } catch let e where e.isConnectionError && !e.isTimeout {
+            } catch let e where e.isConnectionError && !e.isTimeout && !e.isPermanent {
                 last = e
                 delayMs = min(delayMs * 2, 2000)
             }

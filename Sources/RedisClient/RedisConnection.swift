@@ -10,6 +10,9 @@ import CHiredis
 public final class RedisConnection {
     public let url: RedisURL
     private var ctx: UnsafeMutablePointer<redisContext>?
+    /// A TLS connection (`rediss://`): bytes go through OpenSSL, replies through hiredis'
+    /// reader; `ctx` stays nil.
+    private var tls: TLSLink?
     private let commandMs: Int
 
     public struct Timeouts: Sendable {
@@ -26,21 +29,27 @@ public final class RedisConnection {
         self.url = url
         commandMs = timeouts.commandMs
         let node = url.nodeName
-        let tv = chr_timeval_ms(timeouts.connectMs)
-        let c: UnsafeMutablePointer<redisContext>?
-        switch url.endpoint {
-        case .tcp(let host, let port): c = redisConnectWithTimeout(host, Int32(port), tv)
-        case .unix(let path): c = redisConnectUnixWithTimeout(path, tv)
+        if let options = url.tls, case .tcp(let host, let port) = url.endpoint {
+            tls = try TLSLink(
+                host: host, port: port, options: options, connectMs: timeouts.connectMs,
+                commandMs: timeouts.commandMs, node: node)
+        } else {
+            let tv = chr_timeval_ms(timeouts.connectMs)
+            let c: UnsafeMutablePointer<redisContext>?
+            switch url.endpoint {
+            case .tcp(let host, let port): c = redisConnectWithTimeout(host, Int32(port), tv)
+            case .unix(let path): c = redisConnectUnixWithTimeout(path, tv)
+            }
+            guard let c else { throw RedisError.connection(node: node, message: "cannot allocate a connection") }
+            ctx = c
+            if c.pointee.err != 0 {
+                let msg = RedisConnection.errorString(c)
+                redisFree(c)
+                ctx = nil
+                throw RedisError.connection(node: node, message: "cannot connect: \(msg)")
+            }
+            if timeouts.commandMs > 0 { _ = redisSetTimeout(c, chr_timeval_ms(timeouts.commandMs)) }
         }
-        guard let c else { throw RedisError.connection(node: node, message: "cannot allocate a connection") }
-        ctx = c
-        if c.pointee.err != 0 {
-            let msg = RedisConnection.errorString(c)
-            redisFree(c)
-            ctx = nil
-            throw RedisError.connection(node: node, message: "cannot connect: \(msg)")
-        }
-        if timeouts.commandMs > 0 { _ = redisSetTimeout(c, chr_timeval_ms(timeouts.commandMs)) }
         if let password = url.password ?? fallbackPassword {
             var auth = RedisCommand("AUTH")
             if let user = url.user { auth.args.append(Array(user.utf8)) }
@@ -63,14 +72,20 @@ public final class RedisConnection {
 
     deinit { close() }
 
-    public var isOpen: Bool { ctx != nil }
+    public var isOpen: Bool { ctx != nil || tls != nil }
 
     /// The socket, for `poll`; -1 when closed.
-    public var fileDescriptor: Int32 { ctx.map { $0.pointee.fd } ?? -1 }
+    public var fileDescriptor: Int32 { tls?.fd ?? ctx.map { $0.pointee.fd } ?? -1 }
+
+    /// Input already received but not visible to `poll` on the socket (TLS records that
+    /// OpenSSL decrypted ahead): read it with `fillBuffer` before sleeping in `poll`.
+    public var hasPendingInput: Bool { tls?.hasPendingInput ?? false }
 
     public func close() {
         if let c = ctx { redisFree(c) }
         ctx = nil
+        tls?.close()
+        tls = nil
     }
 
     /// Sends the commands in one write and reads their replies in order (pipelining).
@@ -86,10 +101,14 @@ public final class RedisConnection {
     /// Queues commands in hiredis' output buffer (written by the next read). The whole
     /// batch is formatted as RESP into one buffer and handed over in one call.
     public func append(_ commands: [RedisCommand]) throws(RedisError) {
-        guard let c = ctx else { throw RedisError.connection(node: url.nodeName, message: "not connected") }
         var buf: [UInt8] = []
         buf.reserveCapacity(commands.count * 64)
         for command in commands { RedisConnection.formatRESP(command, into: &buf) }
+        if let tls {
+            tls.append(buf)
+            return
+        }
+        guard let c = ctx else { throw RedisError.connection(node: url.nodeName, message: "not connected") }
         let rc = buf.withUnsafeBufferPointer { p -> Int32 in
             guard let base = p.baseAddress else { return REDIS_OK }
             return base.withMemoryRebound(to: CChar.self, capacity: p.count) {
@@ -132,6 +151,15 @@ public final class RedisConnection {
 
     /// Reads one reply, blocking (up to the command timeout).
     public func readReply() throws(RedisError) -> RedisReply {
+        if let link = tls {
+            let r: UnsafeMutableRawPointer
+            do { r = try link.readReply() } catch {
+                tls = nil
+                throw error
+            }
+            defer { freeReplyObject(r) }
+            return RedisConnection.convert(r.assumingMemoryBound(to: redisReply.self))
+        }
         guard let c = ctx else { throw RedisError.connection(node: url.nodeName, message: "not connected") }
         var raw: UnsafeMutableRawPointer? = nil
         if redisGetReply(c, &raw) != REDIS_OK { throw fail() }
@@ -142,6 +170,11 @@ public final class RedisConnection {
 
     /// A reply already parsed from the input buffer, without reading the socket.
     public func bufferedReply() throws(RedisError) -> RedisReply? {
+        if let link = tls {
+            guard let r = try link.bufferedReply() else { return nil }
+            defer { freeReplyObject(r) }
+            return RedisConnection.convert(r.assumingMemoryBound(to: redisReply.self))
+        }
         guard let c = ctx else { throw RedisError.connection(node: url.nodeName, message: "not connected") }
         var raw: UnsafeMutableRawPointer? = nil
         if redisGetReplyFromReader(c, &raw) != REDIS_OK { throw fail() }
@@ -152,12 +185,26 @@ public final class RedisConnection {
 
     /// Reads what the socket has into the input buffer (call when `poll` says readable).
     public func fillBuffer() throws(RedisError) {
+        if let link = tls {
+            do { try link.fillBuffer() } catch {
+                tls = nil
+                throw error
+            }
+            return
+        }
         guard let c = ctx else { throw RedisError.connection(node: url.nodeName, message: "not connected") }
         if redisBufferRead(c) != REDIS_OK { throw fail() }
     }
 
     /// Writes the output buffer (for subscribers, which never read right after writing).
     public func flush() throws(RedisError) {
+        if let link = tls {
+            do { try link.flush() } catch {
+                tls = nil
+                throw error
+            }
+            return
+        }
         guard let c = ctx else { throw RedisError.connection(node: url.nodeName, message: "not connected") }
         var done: Int32 = 0
         while done == 0 {
@@ -177,7 +224,12 @@ public final class RedisConnection {
                 message: "\(RedisError.timeoutPrefix): no answer within \(Self.duration(commandMs)) "
                     + "(the server is busy or stopped; --timeout sets the wait)")
         }
-        return RedisError.connection(node: url.nodeName, message: message.isEmpty ? "connection lost" : message)
+        // A TLS port closes on the plain bytes of the first command.
+        let hint =
+            message == "Server closed the connection" || message == "Connection reset by peer"
+            ? " (if the port speaks TLS: rediss:// or --tls)" : ""
+        return RedisError.connection(
+            node: url.nodeName, message: (message.isEmpty ? "connection lost" : message) + hint)
     }
 
     private static func duration(_ ms: Int) -> String {

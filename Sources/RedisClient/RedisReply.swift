@@ -70,6 +70,13 @@ public enum RedisError: Error, Equatable, CustomStringConvertible {
         return false
     }
 
+    /// A connection error that trying again cannot cure: TLS set-up and verification (an
+    /// unknown CA, a name mismatch, a missing client certificate, a port that speaks no TLS).
+    public var isPermanent: Bool {
+        if case .connection(_, let m) = self { return m.hasPrefix("TLS:") || m.hasPrefix("TLS handshake failed") }
+        return false
+    }
+
     /// How a connection error caused by the command timeout begins: the node took the
     /// connection but did not answer (busy, `DEBUG SLEEP`, a stopped process).
     public static let timeoutPrefix = "timed out"

@@ -108,6 +108,10 @@ public enum RedisSubscriber {
                         break
                     }
                 }
+                if conn.hasPendingInput {
+                    try conn.fillBuffer()  // TLS records already decrypted: poll would not see them
+                    continue
+                }
                 pfds[0].revents = 0
                 pfds[1].revents = 0
                 let n = poll(&pfds, 2, -1)

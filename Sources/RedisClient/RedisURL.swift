@@ -10,6 +10,8 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
     public var user: String?
     public var password: String?
     public var db: Int
+    /// TLS (`rediss://`, or `--tls` and its flags); nil: plain TCP.
+    public var tls: TLSOptions?
 
     public struct ParseError: Error, CustomStringConvertible, Equatable {
         public var message: String
@@ -52,11 +54,14 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
             self.init(endpoint: .unix(path: rest), password: password, db: db)
             return
         }
-        guard text.hasPrefix("redis://") else {
+        let secure = text.hasPrefix("rediss://")
+        guard text.hasPrefix("redis://") || secure else {
             throw ParseError(
-                message: "unsupported store URL '\(redactedInput)' (expected redis://host:port[/db] or unix:///path)")
+                message:
+                    "unsupported store URL '\(redactedInput)' (expected redis://host:port[/db], rediss:// for TLS, "
+                    + "or unix:///path)")
         }
-        var rest = Substring(text.dropFirst("redis://".count))
+        var rest = Substring(text.dropFirst(secure ? "rediss://".count : "redis://".count))
         var user: String? = nil
         var password: String? = nil
         if let at = rest.lastIndex(of: "@") {
@@ -106,6 +111,7 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
         }
         if host.isEmpty { host = "127.0.0.1" }
         self.init(endpoint: .tcp(host: host, port: port), user: user, password: password, db: db)
+        if secure { tls = TLSOptions() }
     }
 
     /// `host:port` or the socket path: how rows name their node.
@@ -124,7 +130,7 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
         }
         switch endpoint {
         case .tcp:
-            return "redis://\(cred)\(nodeName)" + (db != 0 ? "/\(db)" : "")
+            return (tls == nil ? "redis://" : "rediss://") + "\(cred)\(nodeName)" + (db != 0 ? "/\(db)" : "")
         case .unix(let path):
             var q: [String] = []
             if db != 0 { q.append("db=\(db)") }

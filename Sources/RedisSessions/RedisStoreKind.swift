@@ -4,10 +4,20 @@ import SessionKit
 extension RedisSessionStore {
     /// Redis as the store factory knows it: `redis://` and `unix://` URLs, one node, several
     /// independent nodes or a Redis Cluster (detected), any schema.
-    public static let kind = StoreKind(name: "redis", schemes: ["redis", "unix"]) { texts, options in
+    public static let kind = StoreKind(name: "redis", schemes: ["redis", "rediss", "unix"]) { texts, options in
         var urls: [RedisURL] = []
         for t in texts {
             do { urls.append(try RedisURL(t)) } catch { throw StoreURLError(Redaction.redact("\(error)")) }
+        }
+        let t = options.tls
+        for i in urls.indices {
+            guard case .tcp = urls[i].endpoint, urls[i].tls != nil || t.enabled else {
+                if t.enabled { throw StoreURLError("--tls needs a TCP address (not a unix socket)") }
+                continue
+            }
+            urls[i].tls = TLSOptions(
+                caFile: t.caFile, caDir: t.caDir, certFile: t.certFile, keyFile: t.keyFile, serverName: t.serverName,
+                insecure: t.insecure)
         }
         let schema: SchemaOption
         do { schema = try SchemaOption.parse(options.schema) } catch { throw StoreURLError("\(error)") }

@@ -498,14 +498,43 @@ public struct StoreOptions: Sendable {
     public var commandTimeoutMs: Int
     /// A password for URLs that carry none (`REDISCLI_AUTH`, a prompt).
     public var password: String?
+    /// TLS settings (`--tls`, `--cacert`...); each store maps them to its client's.
+    public var tls: TLSSettings
 
     public init(
-        schema: String = "auto", connectTimeoutMs: Int = 2000, commandTimeoutMs: Int = 10_000, password: String? = nil
+        schema: String = "auto", connectTimeoutMs: Int = 2000, commandTimeoutMs: Int = 10_000, password: String? = nil,
+        tls: TLSSettings = TLSSettings()
     ) {
         self.schema = schema
         self.connectTimeoutMs = connectTimeoutMs
         self.commandTimeoutMs = commandTimeoutMs
         self.password = password
+        self.tls = tls
+    }
+}
+
+/// TLS as the operator asks for it, named like redis-cli's flags. `enabled` turns TLS on
+/// for plain URLs (`--tls`); a TLS URL (`rediss://`) turns it on by itself; the other
+/// settings apply to every TLS connection.
+public struct TLSSettings: Sendable, Equatable {
+    public var enabled = false
+    public var caFile: String?
+    public var caDir: String?
+    public var certFile: String?
+    public var keyFile: String?
+    public var serverName: String?
+    public var insecure = false
+    public init(
+        enabled: Bool = false, caFile: String? = nil, caDir: String? = nil, certFile: String? = nil,
+        keyFile: String? = nil, serverName: String? = nil, insecure: Bool = false
+    ) {
+        self.enabled = enabled
+        self.caFile = caFile
+        self.caDir = caDir
+        self.certFile = certFile
+        self.keyFile = keyFile
+        self.serverName = serverName
+        self.insecure = insecure
     }
 }
 

@@ -28,6 +28,9 @@ public struct ConfigFile: Sendable {
         public var label: String?
         /// The badge's colour (a theme colour: a name, 0-255 or #rrggbb).
         public var color: String?
+        /// TLS, with the flags' names as keys (`tls`, `cacert`, `cacertdir`, `cert`, `key`,
+        /// `sni`, `insecure`).
+        public var tls = TLSSettings()
         public init(
             stores: [String] = [], schema: String? = nil, readOnly: Bool = false, theme: String? = nil,
             production: Bool = false, label: String? = nil, color: String? = nil
@@ -96,10 +99,18 @@ public struct ConfigFile: Sendable {
                 case ("production", .bool(let b)): c.production = b
                 case ("label", .string(let s)): c.label = s
                 case ("color", .string(let s)): c.color = s
+                case ("tls", .bool(let b)): c.tls.enabled = b
+                case ("cacert", .string(let s)): c.tls.caFile = s
+                case ("cacertdir", .string(let s)): c.tls.caDir = s
+                case ("cert", .string(let s)): c.tls.certFile = s
+                case ("key", .string(let s)): c.tls.keyFile = s
+                case ("sni", .string(let s)): c.tls.serverName = s
+                case ("insecure", .bool(let b)): c.tls.insecure = b
                 default:
                     throw ConsoleError.usage(
                         "config \(path): contexts.\(name): unknown or mistyped key '\(k)' "
-                            + "(stores, schema, read-only, theme, production, label, color)")
+                            + "(stores, schema, read-only, theme, production, label, color, tls, cacert, cacertdir, "
+                            + "cert, key, sni, insecure)")
                 }
             }
             config.contexts[name] = c

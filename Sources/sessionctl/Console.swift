@@ -56,6 +56,28 @@ struct GlobalOptions: ParsableArguments {
 
     @Option(name: .customLong("timeout"), help: ArgumentHelp("Command timeout (e.g. 10s).", valueName: "duration"))
     var commandTimeout: String = "10s"
+
+    @Flag(help: "Connect over TLS (as rediss:// does).")
+    var tls = false
+
+    @Option(
+        help: ArgumentHelp("CA certificate file to verify the server with (default: the system's).", valueName: "file"))
+    var cacert: String?
+
+    @Option(help: ArgumentHelp("Directory of CA certificates (hashed, as c_rehash makes).", valueName: "dir"))
+    var cacertdir: String?
+
+    @Option(help: ArgumentHelp("Client certificate (PEM) for servers that ask for one.", valueName: "file"))
+    var cert: String?
+
+    @Option(help: ArgumentHelp("The client certificate's private key (PEM).", valueName: "file"))
+    var key: String?
+
+    @Option(help: ArgumentHelp("Server name for SNI and for verifying the certificate.", valueName: "name"))
+    var sni: String?
+
+    @Flag(help: "Do not verify the server's TLS certificate (says so on stderr).")
+    var insecure = false
 }
 
 /// A command that runs against a store; `batch` runs many of them on one `Console`.
@@ -116,6 +138,13 @@ final class Console: @unchecked Sendable {
             if options.stores.isEmpty { options.stores = ctx.stores }
             if options.schema == "auto", let s = ctx.schema { options.schema = s }
             options.readOnly = options.readOnly || ctx.readOnly
+            options.tls = options.tls || ctx.tls.enabled
+            options.cacert = options.cacert ?? ctx.tls.caFile
+            options.cacertdir = options.cacertdir ?? ctx.tls.caDir
+            options.cert = options.cert ?? ctx.tls.certFile
+            options.key = options.key ?? ctx.tls.keyFile
+            options.sni = options.sni ?? ctx.tls.serverName
+            options.insecure = options.insecure || ctx.tls.insecure
             contextTheme = ctx.theme
         }
         self.contextTheme = contextTheme
@@ -139,9 +168,13 @@ final class Console: @unchecked Sendable {
             }
             password = typed
         }
+        let tls = TLSSettings(
+            enabled: options.tls, caFile: options.cacert, caDir: options.cacertdir, certFile: options.cert,
+            keyFile: options.key, serverName: options.sni, insecure: options.insecure)
+        if tls.insecure { Terminal.note("warning: --insecure: TLS certificates are not verified") }
         storeOptions = StoreOptions(
             schema: options.schema, connectTimeoutMs: Int(connectMs), commandTimeoutMs: Int(commandMs),
-            password: password)
+            password: password, tls: tls)
         store = try Console.factory.open(texts, options: storeOptions)
         audit = AuditLog(path: options.auditLog)
         output = Output()

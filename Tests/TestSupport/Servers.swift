@@ -466,16 +466,31 @@ public final class SessiondCluster: @unchecked Sendable {
 public final class RedisClusterHarness: @unchecked Sendable {
     public let servers: [RedisServer]
 
-    public init(masters: Int = 3, replicas: Int = 1) throws {
+    /// TLS ports of the nodes (with `tls`), by plain port.
+    public private(set) var tlsPorts: [Int: Int] = [:]
+
+    /// `tls`: every node also serves TLS on a port of its own, and the cluster bus and
+    /// replication run over TLS (`tls-cluster yes`); the plain ports stay for set-up.
+    public init(masters: Int = 3, replicas: Int = 1, tls: TLSCertificates? = nil) throws {
         var servers: [RedisServer] = []
         for _ in 0..<(masters * (1 + replicas)) {
-            servers.append(
-                try RedisServer(
-                    config: [
-                        "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
-                        "--cluster-node-timeout", "1500", "--cluster-replica-validity-factor", "0",
-                    ],
-                    portBelow: 55000))
+            var config = [
+                "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+                "--cluster-node-timeout", "1500", "--cluster-replica-validity-factor", "0",
+            ]
+            var tlsPort: Int? = nil
+            if let tls {
+                let p = freePort(below: 55000)
+                tlsPort = p
+                config += [
+                    "--tls-port", String(p), "--tls-cluster", "yes", "--tls-replication", "yes", "--tls-cert-file",
+                    tls.serverCert, "--tls-key-file", tls.serverKey, "--tls-ca-cert-file", tls.caFile,
+                    "--tls-auth-clients", "no",
+                ]
+            }
+            let server = try RedisServer(config: config, portBelow: 55000)
+            if let tlsPort { tlsPorts[server.port] = tlsPort }
+            servers.append(server)
         }
         self.servers = servers
         guard let cli = findExecutable("redis-cli") else {
