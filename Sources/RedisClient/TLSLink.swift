@@ -102,7 +102,10 @@ final class TLSLink {
         TLSLink.setTimeouts(sock, ms: commandMs)
     }
 
-    deinit { close() }
+    deinit {
+        close()
+        readBuffer?.deallocate()
+    }
 
     func close() {
         guard !closed else { return }
@@ -158,20 +161,22 @@ final class TLSLink {
 
     /// Reads what the connection has (one record at least), then whatever OpenSSL decrypted.
     func fillBuffer() throws(RedisError) {
-        var buf = [UInt8](repeating: 0, count: 16 * 1024)
+        let buffer = readBuffer ?? UnsafeMutableRawPointer.allocate(byteCount: TLSLink.readBufferSize, alignment: 16)
+        readBuffer = buffer
         repeat {
             ERR_clear_error()
             errno = 0
-            let n = buf.withUnsafeMutableBytes { p in SSL_read(ssl, p.baseAddress, Int32(p.count)) }
+            let n = SSL_read(ssl, buffer, Int32(TLSLink.readBufferSize))
             if n <= 0 { throw ioError(n, writing: false) }
-            let fed = buf.withUnsafeBytes { p in
-                p.baseAddress.map {
-                    redisReaderFeed(reader, $0.assumingMemoryBound(to: CChar.self), Int(n))
-                } ?? REDIS_ERR
+            if redisReaderFeed(reader, buffer.assumingMemoryBound(to: CChar.self), Int(n)) != REDIS_OK {
+                throw RedisError.protocolViolation("unreadable reply from \(node) over TLS")
             }
-            if fed != REDIS_OK { throw RedisError.protocolViolation("unreadable reply from \(node) over TLS") }
         } while SSL_pending(ssl) > 0
     }
+
+    /// One buffer for the connection's life (a listing reads hundreds of MB through it).
+    private static let readBufferSize = 64 * 1024
+    private var readBuffer: UnsafeMutableRawPointer?
 
     // MARK: - Errors in words
 
