@@ -203,6 +203,39 @@ import Testing
         #expect(Set(left.lines) == [#"{"id":"b1"}"#, #"{"id":"b2"}"#, #"{"id":"n1"}"#], "\(left)")
     }
 
+    /// The README's two `ACL SETUSER` lines, read from the README itself: the viewer can do
+    /// every read-only command and no mutation; the operator can also expire and log out.
+    @Test func theReadmeACLUsersCanDoTheirRolesAndNoMore() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let readme = try String(contentsOf: root.appendingPathComponent("README.md"), encoding: .utf8)
+        let lines = readme.split(separator: "\n").filter { $0.hasPrefix("ACL SETUSER ") }
+        #expect(lines.count == 2, "the README gives a viewer and an operator")
+        let server = try RedisServer(config: ["--notify-keyspace-events", "Egxe"])
+        try seedSpring(server, users: ["alice", "alice", "bob"])
+        for line in lines {
+            let words = line.replacingOccurrences(of: "CHANGE-ME", with: "pw").split(separator: " ").map(String.init)
+            let r = try server.connection().send([RedisCommand(words.map { Array($0.utf8) })])[0]
+            #expect(r.errorMessage == nil, "\(line): \(r)")
+        }
+        let viewer = ["--store", "redis://viewer:pw@127.0.0.1:\(server.port)"]
+        let operatorStore = ["--store", "redis://operator:pw@127.0.0.1:\(server.port)"]
+        let ls = try CLI.run(["ls", "-o", "jsonl"] + viewer)
+        #expect(ls.code == 0 && ls.lines.count == 3 && !ls.stdout.contains("\"size_bytes\":null"), "\(ls)")
+        for args in [["show", "sess-0"], ["nodes"], ["stats"], ["watch", "--for", "1s"]] {
+            let r = try CLI.run(args + viewer)
+            #expect(r.code == 0 && !r.stderr.contains("NOPERM"), "viewer \(args): \(r)")
+        }
+        let doctor = try CLI.run(["doctor"] + viewer)
+        #expect(!doctor.stdout.contains("NOPERM") && !doctor.stderr.contains("NOPERM"), "\(doctor)")
+        let refused = try CLI.run(["logout", "--user", "alice", "--yes"] + viewer)
+        #expect(refused.code == 2 && refused.stderr.contains("NOPERM"), "\(refused)")
+        let expire = try CLI.run(["expire", "sess-2", "--yes"] + operatorStore)
+        #expect(expire.code == 0 && !expire.stderr.contains("NOPERM"), "\(expire)")
+        let logout = try CLI.run(["logout", "--user", "alice", "--yes"] + operatorStore)
+        #expect(logout.code == 0 && logout.stdout.contains("2 session(s) removed"), "\(logout)")
+    }
+
     /// `ls --fields`: only the fields asked for, in that order, in every format; the size
     /// (`MEMORY USAGE`) is read only when shown, sorted or filtered on.
     @Test func lsFieldsPrintsAndReadsOnlyWhatIsAskedFor() throws {

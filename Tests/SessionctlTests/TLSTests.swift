@@ -54,6 +54,22 @@ import Testing
         #expect(flag.code == 0 && flag.lines == ["user", "carol"], "\(flag)")
     }
 
+    @Test func theTUIOverTLS() throws {
+        let certs = try TLSCertificates()
+        let server = try TLSRedisServer(certs)
+        try seeded(server, users: ["erin", "frank"])
+        let term = try TmuxSession(
+            command:
+                "'\(try CLI.binary("sessionctl"))' --store \(server.tlsURL) --cacert '\(certs.caFile)'",
+            environment: ["TERM": "xterm-256color", "HOME": NSTemporaryDirectory()])
+        let screen = try term.wait("both rows over TLS") { $0.contains("tls-0") && $0.contains("tls-1") }
+        #expect(screen.contains("sessions 2 ") && screen.contains("rediss://"), "\(screen)")
+        try term.send("Enter")
+        try term.wait(for: "Attributes (1)")  // inspect reads the session over TLS
+        try term.send("C-c")
+        try term.wait(for: "EXITED-0")
+    }
+
     @Test func verificationFailuresSayWhatIsWrongAndExit3() throws {
         let certs = try TLSCertificates()
         let server = try TLSRedisServer(certs)
