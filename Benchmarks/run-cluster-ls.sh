@@ -8,12 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-1000000}
 ROUNDS=${2:-3}
-scripts/deps.sh
-command -v /usr/bin/time >/dev/null || { apt-get install -y -qq time >/dev/null 2>&1 || sudo apt-get install -y -qq time; }
-swift build -c release --product sessionctl >&2
-swift build -c release --product session-seed >&2
-bin=$(swift build -c release --show-bin-path)
-out=Benchmarks/out; mkdir -p "$out"
+source Benchmarks/common.sh
 dir=$(mktemp -d)
 base=$(( 20000 + RANDOM % 9000 ))
 single=$base; ports="$((base + 1)) $((base + 2)) $((base + 3))"

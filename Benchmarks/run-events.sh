@@ -11,11 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 T=${1:-20}
-scripts/deps.sh
-swift build -c release --product sessionctl >&2
-swift build -c release --product session-seed >&2
-bin=$(swift build -c release --show-bin-path)
-out=Benchmarks/out; mkdir -p "$out"
+source Benchmarks/common.sh
 port=$(( 20000 + RANDOM % 10000 ))
 dir=$(mktemp -d)
 sock="sctl-ev-$$"

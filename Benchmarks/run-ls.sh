@@ -10,23 +10,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-1000000}
 ROUNDS=${2:-3}
-scripts/deps.sh
-command -v /usr/bin/time >/dev/null || { apt-get install -y -qq time >/dev/null 2>&1 || sudo apt-get install -y -qq time; }
-swift build -c release --product sessionctl >&2
-swift build -c release --product session-seed >&2
-bin=$(swift build -c release --show-bin-path)
-out=Benchmarks/out; mkdir -p "$out"
+source Benchmarks/common.sh
 cc -O2 -o "$out/spring_ref" Benchmarks/reference/spring_ref.c -lhiredis
-port=$(( 20000 + RANDOM % 10000 ))   # below the ephemeral range (32768+)
-dir=$(mktemp -d)
-redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no --dir "$dir" --daemonize no --loglevel warning &
-rpid=$!
-trap 'kill $rpid 2>/dev/null; wait $rpid 2>/dev/null; rm -rf "$dir"' EXIT
-for _ in $(seq 50); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
-store="redis://127.0.0.1:$port"
-echo "loading $N sessions..." >&2
-"$bin/session-seed" --store "$store" --spring "$N" --users 50000 >&2
-redis-cli -p "$port" info keyspace | grep db0 >&2
+seeded_redis "$N"
 now() { date +%s.%N; }
 rate() { echo "scale=0; $1 / ($3 - $2)" | bc; }
 declare -A best

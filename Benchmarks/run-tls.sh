@@ -7,11 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-1000000}
 ROUNDS=${2:-3}
-scripts/deps.sh
-swift build -c release --product sessionctl >&2
-swift build -c release --product session-seed >&2
-bin=$(swift build -c release --show-bin-path)
-out=Benchmarks/out; mkdir -p "$out"
+source Benchmarks/common.sh
 dir=$(mktemp -d)
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$dir/ca.key" -out "$dir/ca.crt" -days 2 -subj "/CN=bench CA" 2>/dev/null
 openssl req -newkey rsa:2048 -nodes -keyout "$dir/server.key" -out "$dir/server.csr" -subj "/CN=localhost" 2>/dev/null

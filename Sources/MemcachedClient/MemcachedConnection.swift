@@ -1,3 +1,5 @@
+import DedicatedThread
+
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -74,57 +76,12 @@ public final class MemcachedConnection {
     }
 
     private static func connect(_ e: MemcachedEndpoint, timeouts: Timeouts) throws(MemcachedError) -> Int32 {
-        var hints = addrinfo()
-        hints.ai_family = AF_UNSPEC
-        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
-        var list: UnsafeMutablePointer<addrinfo>?
-        let rc = getaddrinfo(e.host, String(e.port), &hints, &list)
-        guard rc == 0, let first = list else {
-            throw .connection(
-                node: e.nodeName, message: "cannot resolve \(e.host): \(String(cString: gai_strerror(rc)))")
+        do {
+            return try TCPConnect.open(
+                host: e.host, port: e.port, timeoutMs: timeouts.connectMs, ioTimeoutMs: timeouts.commandMs)
+        } catch {
+            throw .connection(node: e.nodeName, message: error.message)
         }
-        defer { freeaddrinfo(list) }
-        var lastError = "no address"
-        var cursor: UnsafeMutablePointer<addrinfo>? = first
-        while let ai = cursor {
-            cursor = ai.pointee.ai_next
-            let s = socket(ai.pointee.ai_family, ai.pointee.ai_socktype, ai.pointee.ai_protocol)
-            if s < 0 { continue }
-            let flags = fcntl(s, F_GETFL, 0)
-            _ = fcntl(s, F_SETFL, flags | O_NONBLOCK)
-            var r = Glibc.connect(s, ai.pointee.ai_addr, ai.pointee.ai_addrlen)
-            if r != 0 && errno == EINPROGRESS {
-                var p = pollfd(fd: s, events: Int16(POLLOUT), revents: 0)
-                let ready = poll(&p, 1, Int32(max(1, timeouts.connectMs)))
-                if ready == 1 {
-                    var err: Int32 = 0
-                    var len = socklen_t(MemoryLayout<Int32>.size)
-                    getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &len)
-                    r = err == 0 ? 0 : -1
-                    if err != 0 { errno = err }
-                } else {
-                    r = -1
-                    if ready == 0 { errno = ETIMEDOUT }
-                }
-            }
-            if r != 0 {
-                lastError = String(cString: strerror(errno))
-                Glibc.close(s)
-                continue
-            }
-            _ = fcntl(s, F_SETFL, flags)
-            var one: Int32 = 1
-            setsockopt(s, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
-            // A watch connection may stay silent for hours: let the kernel notice a dead peer.
-            setsockopt(s, SOL_SOCKET, SO_KEEPALIVE, &one, socklen_t(MemoryLayout<Int32>.size))
-            if timeouts.commandMs > 0 {
-                var tv = timeval(tv_sec: timeouts.commandMs / 1000, tv_usec: (timeouts.commandMs % 1000) * 1000)
-                setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-                setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-            }
-            return s
-        }
-        throw .connection(node: e.nodeName, message: "cannot connect: \(lastError)")
     }
 
     /// Writes every byte (a pipelined batch is one write).

@@ -1,5 +1,6 @@
 import CHiredis
 import COpenSSL
+import DedicatedThread
 
 #if canImport(Glibc)
     import Glibc
@@ -302,60 +303,18 @@ final class TLSLink {
         }
     }
 
-    /// A TCP connection within the deadline (each address in turn).
+    /// A TCP connection within the deadline.
     private static func connectTCP(host: String, port: Int, deadline: Int64, node: String) throws(RedisError)
         -> Int32
     {
-        var hints = addrinfo()
-        hints.ai_family = AF_UNSPEC
-        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
-        var list: UnsafeMutablePointer<addrinfo>? = nil
-        let rc = getaddrinfo(host, String(port), &hints, &list)
-        guard rc == 0, let first = list else {
-            throw RedisError.connection(
-                node: node, message: "cannot resolve \(host): \(String(cString: gai_strerror(rc)))")
+        do {
+            return try TCPConnect.open(host: host, port: port, timeoutMs: Int(max(1, deadline - nowMs())))
+        } catch {
+            throw RedisError.connection(node: node, message: error.message)
         }
-        defer { freeaddrinfo(list) }
-        var lastError = "no address"
-        var next: UnsafeMutablePointer<addrinfo>? = first
-        while let ai = next {
-            next = ai.pointee.ai_next
-            let s = socket(ai.pointee.ai_family, ai.pointee.ai_socktype, ai.pointee.ai_protocol)
-            if s < 0 { continue }
-            let flags = fcntl(s, F_GETFL)
-            _ = fcntl(s, F_SETFL, flags | O_NONBLOCK)
-            var ok = connect(s, ai.pointee.ai_addr, ai.pointee.ai_addrlen) == 0
-            if !ok && errno == EINPROGRESS {
-                var p = pollfd(fd: s, events: Int16(POLLOUT), revents: 0)
-                let wait = Int32(max(0, deadline - nowMs()))
-                if poll(&p, 1, wait) == 1 {
-                    var err: Int32 = 0
-                    var len = socklen_t(MemoryLayout<Int32>.size)
-                    getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &len)
-                    ok = err == 0
-                    if !ok { lastError = String(cString: strerror(err)) }
-                } else {
-                    lastError = "Connection timed out"
-                }
-            } else if !ok {
-                lastError = String(cString: strerror(errno))
-            }
-            if ok {
-                _ = fcntl(s, F_SETFL, flags)
-                var one: Int32 = 1
-                setsockopt(s, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
-                return s
-            }
-            Glibc.close(s)
-        }
-        throw RedisError.connection(node: node, message: "cannot connect: \(lastError)")
     }
 
-    private static func setTimeouts(_ s: Int32, ms: Int) {
-        var tv = timeval(tv_sec: ms / 1000, tv_usec: (ms % 1000) * 1000)
-        setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-    }
+    private static func setTimeouts(_ s: Int32, ms: Int) { TCPConnect.setTimeouts(s, ms: ms) }
 
     static func isIPAddress(_ s: String) -> Bool {
         var v4 = in_addr()
