@@ -27,8 +27,15 @@ struct Sessiond: ParsableCommand {
         help: ArgumentHelp(
             "The cluster's members, this node among them (static membership).", valueName: "id=host:port,..."))
     var cluster: String?
-    @Option(help: "Require AUTH with this password (also $SESSIOND_PASSWORD); cluster members use it with each other.")
+    @Option(
+        help:
+            "Require AUTH with this password; cluster members use it with each other. `ps` shows it: prefer --requirepass-file or $SESSIOND_PASSWORD."
+    )
     var requirepass: String?
+    @Option(
+        name: .customLong("requirepass-file"),
+        help: ArgumentHelp("Read the password from the first line of this file.", valueName: "path"))
+    var requirepassFile: String?
     @Option(name: .customLong("max-clients"), help: "Most simultaneous clients.") var maxClients = 10_000
     @Option(help: "Close clients idle for this many seconds (0: never; subscribers are exempt).") var timeout: Int64 = 0
     @Option(name: .customLong("max-sessions"), help: "Evict least recently used sessions above this count.")
@@ -65,7 +72,20 @@ struct Sessiond: ParsableCommand {
             }
             o.maxMemory = n * mul
         }
-        o.password = requirepass ?? getenv("SESSIOND_PASSWORD").map { String(cString: $0) }
+        if requirepass != nil && requirepassFile != nil {
+            throw ValidationError("give the password once: --requirepass or --requirepass-file")
+        }
+        if let path = requirepassFile {
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+                throw ValidationError("--requirepass-file: cannot read \(path)")
+            }
+            let first = text.split(separator: "\n", omittingEmptySubsequences: false).first.map(String.init) ?? ""
+            let password = first.hasSuffix("\r") ? String(first.dropLast()) : first
+            guard !password.isEmpty else { throw ValidationError("--requirepass-file: \(path) holds no password") }
+            o.password = password
+        } else {
+            o.password = requirepass ?? getenv("SESSIOND_PASSWORD").map { String(cString: $0) }
+        }
         guard let policy = AppendLog.FsyncPolicy(rawValue: fsync) else {
             throw ValidationError("--fsync: always, everysec or no")
         }

@@ -78,6 +78,29 @@ import Testing
             ])
     }
 
+    /// The password from a file: required like the flag's, and absent from the command line
+    /// that `ps` shows; an empty file or both ways at once are refused at start.
+    @Test func thePasswordComesFromAFileNotTheCommandLine() throws {
+        let server = try SessiondServer(password: "f1le-s3cret", passwordFile: true)
+        let cmdline = (try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(server.pid)/cmdline"))) ?? Data()
+        #expect(!cmdline.isEmpty && !String(decoding: cmdline, as: UTF8.self).contains("f1le-s3cret"))
+        let anon = try RedisConnection(url: RedisURL(endpoint: .tcp(host: "127.0.0.1", port: server.port)))
+        #expect(try anon.send([RedisCommand("SESSION.COUNT")])[0].errorMessage?.hasPrefix("NOAUTH") == true)
+        #expect(try anon.send([RedisCommand("AUTH", "f1le-s3cret")])[0] == .status("OK"))
+        let empty = FileManager.default.temporaryDirectory.appendingPathComponent("empty-pw-\(UUID())").path
+        _ = FileManager.default.createFile(atPath: empty, contents: Data("\n".utf8))
+        defer { try? FileManager.default.removeItem(atPath: empty) }
+        let binary = try CLI.binary("sessiond")
+        func refusal(_ args: [String]) -> String {
+            do {
+                _ = try ChildProcess.output(binary, ["--port", "0"] + args, timeout: 10)
+                return "(it started)"
+            } catch { return "\(error)" }
+        }
+        #expect(refusal(["--requirepass-file", empty]).contains("holds no password"))
+        #expect(refusal(["--requirepass", "x", "--requirepass-file", empty]).contains("give the password once"))
+    }
+
     @Test func protocolErrorsAndLimitsCloseTheConnection() throws {
         let server = try SessiondServer(arguments: ["--max-bulk", "100"])
         for wire in ["*1\r\n$x\r\n", "*2\r\n$3\r\nGET\r\n:1\r\n", "*1\r\n$200\r\n"] {

@@ -314,9 +314,11 @@ public final class SessiondServer: @unchecked Sendable {
     /// `port`: a fixed port (cluster members must know each other's before they start);
     /// nil: a free one, retried on a collision. `host` and `launcher`: a node in a network
     /// namespace (`NetworkLab`).
+    /// `passwordFile`: the password goes in a file given with `--requirepass-file` (not on
+    /// the command line, where `ps` shows it).
     public init(
         password: String? = nil, port fixed: Int? = nil, arguments extra: [String] = [], host: String = "127.0.0.1",
-        launcher: [String] = []
+        launcher: [String] = [], passwordFile: Bool = false
     ) throws {
         let binary = try CLI.binary("sessiond")
         self.password = password
@@ -330,7 +332,14 @@ public final class SessiondServer: @unchecked Sendable {
         var args: [String] = []
         var p: ChildProcess? = nil
         while true {
-            args = ["--port", String(port), "--bind", host] + (password.map { ["--requirepass", $0] } ?? []) + extra
+            var secret = password.map { ["--requirepass", $0] } ?? []
+            if passwordFile, let password {
+                let file = log + ".password"
+                _ = FileManager.default.createFile(
+                    atPath: file, contents: Data((password + "\n").utf8), attributes: [.posixPermissions: 0o600])
+                secret = ["--requirepass-file", file]
+            }
+            args = ["--port", String(port), "--bind", host] + secret + extra
             p = try Self.spawn(binary, args, launcher: launcher, log: log)
             if SessiondServer.waitReady(host: host, port: port, password: password, process: p) { break }
             p?.stop(grace: 1)
