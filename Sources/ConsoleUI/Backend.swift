@@ -9,8 +9,9 @@ public protocol ConsoleBackend: Sendable {
     var context: ContextBadge? { get }
     /// Nodes a session can be migrated to (empty: the store cannot migrate).
     var migrateTargets: [String] { get }
-    /// Node facts without an expensive session count (the table's rows give it).
-    func nodeFacts() async -> [NodeInfo]
+    /// Node facts without an expensive session count (the table's rows give it): each node
+    /// to `each` as it answers, then all of them.
+    func nodeFacts(each: @escaping @Sendable (NodeInfo) -> Void) async -> [NodeInfo]
     /// The server setting the store's events need, in its words (nil: none).
     var eventSetting: EventSettingWords? { get }
     /// Nodes where that setting is off.

@@ -49,7 +49,8 @@ extension TUIController {
         }
         let nodes = Task {
             while !Task.isCancelled {
-                inbox.post(.nodes(await backend.nodeFacts()))
+                // Each node as it answers (one that does not holds no other back), then all.
+                inbox.post(.nodes(await backend.nodeFacts { inbox.post(.node($0)) }))
                 try? await Task.sleep(nanoseconds: 2_000_000_000)
             }
         }
@@ -148,18 +149,12 @@ extension TUIController {
         case .listingAborted: state.abortListing(now: t)
         case .sizes(let sizes): state.sizesRead(sizes)
         case .loadFailed(let msg, let retry): state.loadFailed(Redaction.redact(msg), now: t, retryInMs: retry)
+        case .node(let info):
+            state.updateNode(counted(info))
         case .nodes(let infos):
             let counts = infos.compactMap { $0.sessions ?? $0.estimatedSessions }
             state.sessionEstimate = counts.isEmpty ? nil : counts.reduce(0, +)
-            var withCounts = infos
-            for i in withCounts.indices {
-                if let idx = state.names.nodes.firstIndex(of: withCounts[i].name) {
-                    withCounts[i].sessions = state.rows.reduce(0) { $0 + ($1.node == UInt16(idx) ? 1 : 0) }
-                } else if withCounts[i].up {
-                    withCounts[i].sessions = 0
-                }
-            }
-            state.loadNodes(withCounts, now: t)
+            state.loadNodes(infos.map(counted), now: t)
         case .notificationsOff(let nodes): state.notificationsOff = nodes
         case .event(let e): state.addEvent(e)
         case .detail(let s, let id):
@@ -174,6 +169,19 @@ extension TUIController {
         case .filterMatches(let source, let ids): state.filterMatches(source, ids: ids, now: t)
         case .done(let msg, let error): state.showFlash(msg, error: error, now: t)
         }
+    }
+}
+
+extension TUIController {
+    /// A node's facts with its session count taken from the table's rows.
+    func counted(_ info: NodeInfo) -> NodeInfo {
+        var n = info
+        if let idx = state.names.nodes.firstIndex(of: n.name) {
+            n.sessions = state.rows.reduce(0) { $0 + ($1.node == UInt16(idx) ? 1 : 0) }
+        } else if n.up {
+            n.sessions = 0
+        }
+        return n
     }
 }
 

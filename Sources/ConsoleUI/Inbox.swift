@@ -13,6 +13,8 @@ enum Message: Sendable {
     case sizes([String: Int64])
     case loadFailed(String, retryInMs: Int64)
     case nodes([NodeInfo])
+    /// One node's facts, ahead of the others.
+    case node(NodeInfo)
     case notificationsOff([String])
     case event(SessionEvent)
     case detail(Session?, id: String)

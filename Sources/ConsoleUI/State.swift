@@ -425,6 +425,17 @@ public struct AppState: Sendable {
         }
     }
 
+    /// One node's facts as it answers: replaces that node's row (or adds it), so the nodes
+    /// view fills without waiting for a node that does not answer. Rates are computed on the
+    /// full round (`loadNodes`).
+    public mutating func updateNode(_ info: NodeInfo) {
+        if let i = nodes.firstIndex(where: { $0.name == info.name }) {
+            nodes[i] = info
+        } else {
+            nodes.append(info)
+        }
+    }
+
     /// Events per second of a kind over the last 10 s.
     public func eventRate(_ kind: SessionEvent.Kind, now: Int64) -> Double {
         var n = 0

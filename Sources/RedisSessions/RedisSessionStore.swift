@@ -599,7 +599,9 @@ public final class RedisSessionStore: SessionStore, SessionEventSource, @uncheck
 
     /// Node facts; `.cheap` skips the keys-only scan that counts sessions (the TUI counts
     /// its listed rows instead).
-    public func nodes(_ detail: NodeDetail) async -> [NodeInfo] {
+    public func nodes(_ detail: NodeDetail) async -> [NodeInfo] { await nodes(detail) { _ in } }
+
+    public func nodes(_ detail: NodeDetail, each: @escaping @Sendable (NodeInfo) async -> Void) async -> [NodeInfo] {
         let countSessions = detail == .full
         let current = await resolve(refresh: true)
         var members: [(Node, String?, String?)] = current.map { ($0, nil, nil) }  // node, slots, replica of
@@ -623,7 +625,10 @@ public final class RedisSessionStore: SessionStore, SessionEventSource, @uncheck
                 }
             }
             var out: [(Int, NodeInfo)] = []
-            for await item in group { out.append(item) }
+            for await item in group {
+                await each(item.1)
+                out.append(item)
+            }
             return out.sorted { $0.0 < $1.0 }.map(\.1)
         }
     }

@@ -33,6 +33,10 @@ public protocol SessionStore: Sendable {
     /// Per-node facts at the chosen detail.
     func nodes(_ detail: NodeDetail) async -> [NodeInfo]
 
+    /// The same, each node handed to `each` as it answers (a node that does not answer holds
+    /// no other back), then all of them in order. Default: all at once.
+    func nodes(_ detail: NodeDetail, each: @escaping @Sendable (NodeInfo) async -> Void) async -> [NodeInfo]
+
     /// What this store can do beyond the core (may look at the store's topology first).
     func capabilities() async -> StoreCapabilities
 }
@@ -241,6 +245,12 @@ extension SessionStore {
     public func delete(sessions: [Session]) async throws -> MutationResult { try await delete(.sessions(sessions)) }
     public func logout(user: String) async throws -> MutationResult { try await delete(.user(user)) }
     public func nodes() async -> [NodeInfo] { await nodes(.full) }
+
+    public func nodes(_ detail: NodeDetail, each: @escaping @Sendable (NodeInfo) async -> Void) async -> [NodeInfo] {
+        let all = await nodes(detail)
+        for n in all { await each(n) }
+        return all
+    }
 }
 
 /// What to list.

@@ -123,7 +123,9 @@ struct StoreBackend: ConsoleBackend {
             audit: console.audit, output: nil, reporter: SilentReporter(), commandLine: "tui", auditAttempts: true)
     }
 
-    func nodeFacts() async -> [NodeInfo] { await console.store.nodes(.cheap) }
+    func nodeFacts(each: @escaping @Sendable (NodeInfo) -> Void) async -> [NodeInfo] {
+        await console.store.nodes(.cheap) { each($0) }
+    }
 
     var eventNotes: [String] { capabilities.events?.notes ?? [] }
 

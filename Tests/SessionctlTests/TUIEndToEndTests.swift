@@ -124,6 +124,13 @@ import Testing
         try streaming.wait(for: "SPRING_SECURITY_CONTEXT")
         try streaming.send("Escape")
         try streaming.send("Escape")
+        // The nodes view shows the node that answers while the other is still stopped.
+        try streaming.send("3")
+        let nodes = try streaming.wait("a's node facts") { s in
+            s.split(separator: "\n").contains { $0.contains("127.0.0.1:\(a.port)") && $0.contains(" up ") }
+        }
+        #expect(!nodes.contains("loading nodes…"))
+        try streaming.send("1")
         b.resume()
         let all = try streaming.wait("every node listed") { s in
             s.contains("slow-dave-0") && s.contains("fast-alice-0") && !s.contains("loading…")
