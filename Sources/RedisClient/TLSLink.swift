@@ -254,7 +254,7 @@ final class TLSLink {
             return "TLS: no handshake within \(secs): the server did not answer in TLS "
                 + "(a plain TCP port? use redis:// without --tls; --connect-timeout sets the wait)"
         }
-        if text.isEmpty {
+        if text.isEmpty || text.contains("unexpected eof") {
             return "TLS: the server closed the connection during the handshake"
                 + (savedErrno != 0 ? " (\(String(cString: strerror(savedErrno))))" : "")
         }

@@ -99,6 +99,26 @@ import Testing
         #expect(tlsOnPlain.code == 3 && tlsOnPlain.stderr.contains("did not answer in TLS"), "\(tlsOnPlain)")
     }
 
+    /// A handshake cut short, by a close or by silence: an error in words within the connect
+    /// timeout, never a hang.
+    @Test func aTruncatedHandshakeIsAnErrorNotAHang() throws {
+        let certs = try TLSCertificates()
+        for hangUp in [true, false] {
+            let fake = try TruncatedTLSServer(hangUp: hangUp)
+            let started = Date()
+            let r = try CLI.run(
+                [
+                    "ls", "--store", "rediss://127.0.0.1:\(fake.port)", "--cacert", certs.caFile, "--connect-timeout",
+                    "2s",
+                ], timeout: 30)
+            #expect(r.code == 3 && r.stderr.contains("TLS"), "\(r)")
+            #expect(
+                r.stderr.contains(hangUp ? "closed the connection during the handshake" : "no handshake within 2 s"),
+                "\(r)")
+            #expect(Date().timeIntervalSince(started) < 20, "bounded by the connect timeout, not retried")
+        }
+    }
+
     @Test func expiredAndClientCertificates() throws {
         let certs = try TLSCertificates()
         let expired = try TLSRedisServer(certs, cert: certs.expiredCert)

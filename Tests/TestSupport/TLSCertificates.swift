@@ -99,3 +99,41 @@ public final class TLSRedisServer: @unchecked Sendable {
             ] + config)
     }
 }
+
+/// A loopback server that answers a TLS hello with the start of a handshake record and
+/// then closes (`hangUp`) or goes silent: a truncated handshake.
+public final class TruncatedTLSServer: @unchecked Sendable {
+    public let port: Int
+    private let fd: Int32
+
+    public init(hangUp: Bool) throws {
+        guard let (fd, port) = bindLoopbackEphemeral(), listen(fd, 4) == 0 else {
+            throw HarnessError("cannot listen on loopback")
+        }
+        self.fd = fd
+        self.port = port
+        let listener = fd
+        Thread.detachNewThread {
+            while true {
+                let c = accept(listener, nil, nil)
+                if c < 0 { return }
+                var hello = [UInt8](repeating: 0, count: 512)
+                _ = read(c, &hello, hello.count)
+                // A handshake record header announcing 64 bytes, and 3 of them.
+                let partial: [UInt8] = [0x16, 0x03, 0x03, 0x00, 0x40, 0x02, 0x00, 0x00]
+                _ = partial.withUnsafeBytes { write(c, $0.baseAddress, $0.count) }
+                if hangUp {
+                    close(c)
+                } else {
+                    Thread.sleep(forTimeInterval: 30)
+                    close(c)
+                }
+            }
+        }
+    }
+
+    deinit {
+        shutdown(fd, Int32(SHUT_RDWR))
+        close(fd)
+    }
+}
