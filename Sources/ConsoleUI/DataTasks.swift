@@ -20,7 +20,7 @@ extension TUIController {
                 let pager = PageBuilder()
                 inbox.post(.listingStarted)
                 do {
-                    let query = ListQuery(readSize: wants.sizes)
+                    let query = ListQuery(parts: wants.sizes ? .all : SessionParts.all.subtracting(.size))
                     let outcome = try await backend.store.list(query) { page in
                         let (rows, delta, perNode) = await pager.rows(page)
                         inbox.post(.page(rows, delta, perNode: perNode))

@@ -262,15 +262,19 @@ public struct AppState: Sendable {
         byID = []
         idsMerged = 0
         mergeIDs()
+        settle(failedNodes: failedNodes, listedNothing: new.isEmpty, keptStale: keptStale, now: now)
+        marked = marked.filter { rowIndex(of: $0) != nil }
+        rebuildVisible(now: now, keep: selected)
+    }
+
+    /// A listing is over: which nodes failed, whether the data is stale, the connection.
+    mutating func settle(failedNodes: [String], listedNothing: Bool, keptStale: Bool, now: Int64) {
         self.failedNodes = failedNodes
         loading = false
         if !keptStale { loadedAtMs = now }
         stale = keptStale
         connection =
-            !failedNodes.isEmpty && new.isEmpty
-            ? .lost("no node answered", retryAtMs: now + 3000) : .connected
-        marked = marked.filter { rowIndex(of: $0) != nil }
-        rebuildVisible(now: now, keep: selected)
+            !failedNodes.isEmpty && listedNothing ? .lost("no node answered", retryAtMs: now + 3000) : .connected
     }
 
     public mutating func loadFailed(_ message: String, now: Int64, retryInMs: Int64 = 3000) {

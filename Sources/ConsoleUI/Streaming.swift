@@ -100,12 +100,7 @@ extension AppState {
         listing = nil
         if intoTable {
             mergePending(now: now)
-            self.failedNodes = failedNodes
-            loading = false
-            loadedAtMs = now
-            stale = false
-            connection =
-                !failedNodes.isEmpty && rows.isEmpty ? .lost("no node answered", retryAtMs: now + 3000) : .connected
+            settle(failedNodes: failedNodes, listedNothing: rows.isEmpty, keptStale: false, now: now)
         } else {
             let new = incoming
             incoming = []

@@ -65,10 +65,10 @@ final class TLSLink {
         }
         let sock: Int32
         do {
-            sock = try TLSLink.connectTCP(host: host, port: port, deadline: deadline, node: node)
+            sock = try TCPConnect.open(host: host, port: port, timeoutMs: max(1, connectMs))
         } catch {
             SSL_CTX_free(ctx)
-            throw error
+            throw RedisError.connection(node: node, message: error.message)
         }
         guard let ssl = SSL_new(ctx), let reader = redisReaderCreate() else {
             Glibc.close(sock)
@@ -92,7 +92,7 @@ final class TLSLink {
             }
         }
         // The handshake is bounded by what is left of the connect timeout.
-        TLSLink.setTimeouts(sock, ms: Int(max(1, deadline - TLSLink.nowMs())))
+        TCPConnect.setTimeouts(sock, ms: Int(max(1, deadline - TLSLink.nowMs())))
         ERR_clear_error()
         errno = 0
         if SSL_connect(ssl) != 1 {
@@ -100,7 +100,7 @@ final class TLSLink {
             close()
             throw RedisError.connection(node: node, message: message)
         }
-        TLSLink.setTimeouts(sock, ms: commandMs)
+        TCPConnect.setTimeouts(sock, ms: commandMs)
     }
 
     deinit {
@@ -302,19 +302,6 @@ final class TLSLink {
             throw RedisError.connection(node: node, message: "TLS: --key needs --cert")
         }
     }
-
-    /// A TCP connection within the deadline.
-    private static func connectTCP(host: String, port: Int, deadline: Int64, node: String) throws(RedisError)
-        -> Int32
-    {
-        do {
-            return try TCPConnect.open(host: host, port: port, timeoutMs: Int(max(1, deadline - nowMs())))
-        } catch {
-            throw RedisError.connection(node: node, message: error.message)
-        }
-    }
-
-    private static func setTimeouts(_ s: Int32, ms: Int) { TCPConnect.setTimeouts(s, ms: ms) }
 
     static func isIPAddress(_ s: String) -> Bool {
         var v4 = in_addr()

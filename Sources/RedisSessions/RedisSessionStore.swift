@@ -509,8 +509,8 @@ public final class RedisSessionStore: SessionStore, SessionEventSource, @uncheck
             filter.add(.user, .eq, user)
             let collector = Collector()
             // Expired leftovers too: a logout leaves no trace of the user.
-            // No sizes: a logout needs to know whose sessions they are, not how big.
-            let query = ListQuery(filter: filter, includeExpired: true, readSize: false)
+            // Only what names the owner (no size, no times where deleting needs none).
+            let query = ListQuery(filter: filter, includeExpired: true, parts: .owner)
             let outcome = try await list(query) { page in
                 await collector.add(page)
             }

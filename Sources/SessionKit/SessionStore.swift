@@ -287,19 +287,14 @@ public struct ListQuery: Sendable {
 
     public init(
         filter: Filter = Filter(), limit: Int? = nil, withAttributes: Bool = false, includeExpired: Bool = false,
-        readSize: Bool = true, parts: SessionParts = .all
+        parts: SessionParts = .all
     ) {
         self.filter = filter
         self.limit = limit
         self.withAttributes = withAttributes
         self.includeExpired = includeExpired
-        self.parts = readSize ? parts : parts.subtracting(.size)
+        self.parts = parts
     }
-
-    /// Read each session's stored size. Stores where it is a read of its own (Redis's
-    /// `MEMORY USAGE`, the costliest read per session) skip it when false, unless the filter
-    /// needs it; the rows then carry no size.
-    public var readSize: Bool { wanted.contains(.size) }
 
     /// The parts to read: those asked for and those the filter's terms compare, and the
     /// remaining time whenever expired leftovers must be told apart to be hidden.
