@@ -170,8 +170,14 @@ extension RedisSessionStore: SessionMigrator, SlotMover {
             // The target first (it owns the slot before the source lets go), then everyone.
             _ = try await targetClient.send(RedisCommand("CLUSTER", "SETSLOT", String(slot), "NODE", target.id))
                 .orThrow()
-            _ = try await sourceClient.send(RedisCommand("CLUSTER", "SETSLOT", String(slot), "NODE", target.id))
-                .orThrow()
+            // A source giving away its last slot may already be a replica when this arrives:
+            // Redis turns an emptied master into a replica of the master that took its slots,
+            // and gossip can carry the target's claim first. The slot is the target's then.
+            let released = try await sourceClient.send(
+                RedisCommand("CLUSTER", "SETSLOT", String(slot), "NODE", target.id))
+            if let m = released.errorMessage, !m.contains("SETSLOT only with masters") {
+                throw RedisError.server(m)
+            }
             for shard in router.shards
             where shard.master.address != target.address && shard.master.address != source.address {
                 _ = try? await router.client(host: shard.master.host, port: shard.master.port).send(
