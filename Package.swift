@@ -38,14 +38,18 @@ let package = Package(
         .target(name: "MemcachedClient", dependencies: ["DedicatedThread"]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .target(
-            name: "MemcachedSessions", dependencies: ["SessionKit", "SessionFormats", "MemcachedClient", "CZlib"]),
-        .target(name: "RedisSessions", dependencies: ["SessionKit", "SessionFormats", "RedisClient"]),
+            name: "MemcachedSessions",
+            dependencies: ["SessionKit", "SessionFormats", "MemcachedClient", "CZlib", "DedicatedThread"]),
+        .target(
+            name: "RedisSessions", dependencies: ["SessionKit", "SessionFormats", "RedisClient", "DedicatedThread"]),
         // The in-house store: RESP codec, the session engine, its log, and its clients
         // (the console's SessionStore and the application API, both cluster-aware).
         .target(name: "HouseStore", dependencies: ["SessionKit", "SessionFormats"]),
         // The in-house store as the console and applications reach it (over RedisClient):
         // the console's SessionStore and the application API, both cluster-aware.
-        .target(name: "SessiondSessions", dependencies: ["HouseStore", "SessionKit", "SessionFormats", "RedisClient"]),
+        .target(
+            name: "SessiondSessions",
+            dependencies: ["HouseStore", "SessionKit", "SessionFormats", "RedisClient", "DedicatedThread"]),
         // A sessiond node as a library (SwiftNIO): the `sessiond` executable and the embedded
         // demo of `sessionctl demo` both run it.
         .target(

@@ -6,6 +6,8 @@ packages=(
   libncurses-dev libhiredis-dev zlib1g-dev redis-server redis-tools tmux pkg-config
   # TLS to Redis (OpenSSL), and certificates made by the TLS tests
   libssl-dev openssl
+  # the --ssh tests run their own sshd; Sentinel tests their own redis-sentinel
+  openssh-server openssh-client redis-sentinel
   # network namespaces for the partition drill
   iproute2
   # the install test renders the generated man pages
@@ -26,7 +28,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
   # Debian starts the services it installs (redis on 6379, memcached on 11211 on some
   # images); the tests and the demo run their own on free ports and never need them.
-  $SUDO service memcached stop >/dev/null 2>&1 || true
+  for service in memcached ssh redis-sentinel; do $SUDO service "$service" stop >/dev/null 2>&1 || true; done
 fi
 # Django and pymemcache (PyPI) for the python3 on PATH, which the tests run.
 if ! python3 -c "import django, pymemcache" 2>/dev/null; then

@@ -61,6 +61,22 @@ public enum TCPConnect {
         throw Failure(message: "cannot connect: \(lastError)")
     }
 
+    /// A connection to `host:port`, directly or through a jump host (`via`): the socket,
+    /// and the tunnel its owner terminates after closing it.
+    public static func open(host: String, port: Int, timeoutMs: Int, ioTimeoutMs: Int = 0, via jump: JumpHost?)
+        throws(Failure) -> (fd: Int32, tunnel: SSHTunnel?)
+    {
+        guard let jump else {
+            return (try open(host: host, port: port, timeoutMs: timeoutMs, ioTimeoutMs: ioTimeoutMs), nil)
+        }
+        let tunnel: SSHTunnel
+        do { tunnel = try SSHTunnel(jump: jump, host: host, port: port, connectTimeoutMs: timeoutMs) } catch {
+            throw Failure(message: error.message)
+        }
+        if ioTimeoutMs > 0 { setTimeouts(tunnel.fd, ms: ioTimeoutMs) }
+        return (tunnel.fd, tunnel)
+    }
+
     /// Read and write timeouts (`SO_RCVTIMEO`, `SO_SNDTIMEO`); 0 waits for ever.
     public static func setTimeouts(_ s: Int32, ms: Int) {
         var tv = timeval(tv_sec: ms / 1000, tv_usec: (ms % 1000) * 1000)

@@ -31,6 +31,8 @@ public enum MemcachedError: Error, CustomStringConvertible, Sendable, Equatable 
 public final class MemcachedConnection {
     public let endpoint: MemcachedEndpoint
     private var fd: Int32 = -1
+    /// The ssh process carrying the connection (`--ssh`), ended with it.
+    private var tunnel: SSHTunnel?
     private var buffer: [UInt8]
     private var start = 0
     private var end = 0
@@ -51,7 +53,7 @@ public final class MemcachedConnection {
     public init(endpoint: MemcachedEndpoint, timeouts: Timeouts = Timeouts()) throws(MemcachedError) {
         self.endpoint = endpoint
         buffer = [UInt8](repeating: 0, count: 1 << 18)
-        fd = try Self.connect(endpoint, timeouts: timeouts)
+        (fd, tunnel) = try Self.connect(endpoint, timeouts: timeouts)
         if let user = endpoint.user {
             let token = Array("\(user) \(endpoint.password ?? "")".utf8)
             try write(Array("set sessionctl-auth 0 0 \(token.count)\r\n".utf8) + token + [13, 10])
@@ -73,12 +75,17 @@ public final class MemcachedConnection {
     public func close() {
         if fd >= 0 { Glibc.close(fd) }
         fd = -1
+        tunnel?.terminate()
+        tunnel = nil
     }
 
-    private static func connect(_ e: MemcachedEndpoint, timeouts: Timeouts) throws(MemcachedError) -> Int32 {
+    private static func connect(_ e: MemcachedEndpoint, timeouts: Timeouts) throws(MemcachedError) -> (
+        Int32, SSHTunnel?
+    ) {
         do {
             return try TCPConnect.open(
-                host: e.host, port: e.port, timeoutMs: timeouts.connectMs, ioTimeoutMs: timeouts.commandMs)
+                host: e.host, port: e.port, timeoutMs: timeouts.connectMs, ioTimeoutMs: timeouts.commandMs,
+                via: e.jump)
         } catch {
             throw .connection(node: e.nodeName, message: error.message)
         }
@@ -97,7 +104,12 @@ public final class MemcachedConnection {
     }
 
     private func failure(_ what: String) -> MemcachedError {
-        let reason = errno == EAGAIN || errno == EWOULDBLOCK ? "timed out" : String(cString: strerror(errno))
+        let timedOut = errno == EAGAIN || errno == EWOULDBLOCK
+        let reason = timedOut ? "timed out" : String(cString: strerror(errno))
+        if !timedOut, let words = tunnel?.diagnosis(waitMs: 300) {
+            close()
+            return .connection(node: endpoint.nodeName, message: words)
+        }
         close()
         return .connection(node: endpoint.nodeName, message: "\(what): \(reason)")
     }
@@ -126,6 +138,10 @@ public final class MemcachedConnection {
             }
             if n < 0 && errno == EINTR { continue }
             if n == 0 {
+                if let words = tunnel?.diagnosis(waitMs: 300) {
+                    close()
+                    throw .connection(node: endpoint.nodeName, message: words)
+                }
                 close()
                 guard answered else {
                     throw .connection(

@@ -1,9 +1,13 @@
+import DedicatedThread
+
 /// One memcached node and how to log in to it (ASCII auth, `-Y`).
 public struct MemcachedEndpoint: Sendable, Hashable, CustomStringConvertible {
     public var host: String
     public var port: Int
     public var user: String?
     public var password: String?
+    /// A jump host the connections go through (`--ssh`); nil: direct.
+    public var jump: JumpHost?
 
     public init(host: String, port: Int = 11211, user: String? = nil, password: String? = nil) {
         self.host = host

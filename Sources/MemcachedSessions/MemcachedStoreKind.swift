@@ -1,3 +1,4 @@
+import DedicatedThread
 import MemcachedClient
 import SessionKit
 
@@ -8,6 +9,13 @@ extension MemcachedStore {
         var endpoints: [MemcachedEndpoint] = []
         for t in texts {
             do { endpoints += try MemcachedEndpoint.parse(t) } catch { throw SchemaError(description: "\(error)") }
+        }
+        if let ssh = options.ssh {
+            let jump: JumpHost
+            do { jump = try JumpHost(ssh.destination, command: ssh.command) } catch {
+                throw SchemaError(description: "\(error)")
+            }
+            for i in endpoints.indices { endpoints[i].jump = jump }
         }
         let schema = try MemcachedSchema.parse(options.schema)
         return MemcachedStore(

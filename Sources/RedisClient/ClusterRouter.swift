@@ -47,10 +47,10 @@ public final class ClusterRouter: @unchecked Sendable {
 
     /// The URL of a cluster member: the seed's credentials, the member's address.
     public func url(host: String, port: Int) -> RedisURL {
-        var url = RedisURL(endpoint: .tcp(host: host, port: port), user: seed.user, password: seed.password)
-        // Every member over TLS when the seed is (`tls-cluster yes`); the name checked is
-        // the member's own unless one was given.
-        url.tls = seed.tls
+        // Every member over TLS when the seed is (`tls-cluster yes`), through the same jump
+        // host; a cluster has database 0 only.
+        var url = seed.member(host: host, port: port)
+        url.db = 0
         return url
     }
 

@@ -1,4 +1,5 @@
 import CHiredis
+import DedicatedThread
 
 #if canImport(Glibc)
     import Glibc
@@ -13,6 +14,8 @@ public final class RedisConnection {
     /// A TLS connection (`rediss://`): bytes go through OpenSSL, replies through hiredis'
     /// reader; `ctx` stays nil.
     private var tls: TLSLink?
+    /// The ssh process carrying a plain connection (`--ssh`), ended with it.
+    private var tunnel: SSHTunnel?
     private let commandMs: Int
 
     public struct Timeouts: Sendable {
@@ -32,7 +35,12 @@ public final class RedisConnection {
         if let options = url.tls, case .tcp(let host, let port) = url.endpoint {
             tls = try TLSLink(
                 host: host, port: port, options: options, connectMs: timeouts.connectMs,
-                commandMs: timeouts.commandMs, node: node)
+                commandMs: timeouts.commandMs, node: node, via: url.jump)
+        } else if let jump = url.jump {
+            guard case .tcp(let host, let port) = url.endpoint else {
+                throw RedisError.connection(node: node, message: "--ssh carries TCP connections, not unix sockets")
+            }
+            try connectThrough(jump, host: host, port: port, timeouts: timeouts)
         } else {
             let tv = chr_timeval_ms(timeouts.connectMs)
             let c: UnsafeMutablePointer<redisContext>?
@@ -70,6 +78,30 @@ public final class RedisConnection {
         }
     }
 
+    /// A plain connection carried by `ssh -W`: hiredis gets the socket pair's end. A PING
+    /// within the connect timeout proves the tunnel, so a broken one fails here in ssh's words.
+    private func connectThrough(_ jump: JumpHost, host: String, port: Int, timeouts: Timeouts) throws(RedisError) {
+        let link: SSHTunnel
+        do { link = try SSHTunnel(jump: jump, host: host, port: port, connectTimeoutMs: timeouts.connectMs) } catch {
+            throw RedisError.connection(node: url.nodeName, message: error.message)
+        }
+        tunnel = link
+        guard let c = redisConnectFd(link.fd) else {
+            Glibc.close(link.fd)
+            link.terminate()
+            tunnel = nil
+            throw RedisError.connection(node: url.nodeName, message: "cannot allocate a connection")
+        }
+        ctx = c
+        _ = redisSetTimeout(c, chr_timeval_ms(max(1, timeouts.connectMs) + 2000))
+        let probe = try send([RedisCommand("PING")])[0]
+        if case .error(let m) = probe, !m.hasPrefix("NOAUTH") {
+            close()
+            throw RedisError.connection(node: url.nodeName, message: m)
+        }
+        _ = redisSetTimeout(c, chr_timeval_ms(timeouts.commandMs > 0 ? timeouts.commandMs : 0))
+    }
+
     deinit { close() }
 
     public var isOpen: Bool { ctx != nil || tls != nil }
@@ -86,6 +118,8 @@ public final class RedisConnection {
         ctx = nil
         tls?.close()
         tls = nil
+        tunnel?.terminate()
+        tunnel = nil
     }
 
     /// Sends the commands in one write and reads their replies in order (pipelining).
@@ -216,8 +250,10 @@ public final class RedisConnection {
         guard let c = ctx else { return RedisError.connection(node: url.nodeName, message: "not connected") }
         let message = RedisConnection.errorString(c)
         let timedOut = c.pointee.err == REDIS_ERR_IO && (errno == EAGAIN || errno == EWOULDBLOCK)
+        let tunnelWords = timedOut ? nil : tunnel?.diagnosis(waitMs: 300)
         // After an I/O error or a timeout the context cannot be reused.
         close()
+        if let tunnelWords { return RedisError.connection(node: url.nodeName, message: tunnelWords) }
         if timedOut {
             return RedisError.connection(
                 node: url.nodeName,

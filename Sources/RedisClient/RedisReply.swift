@@ -71,10 +71,16 @@ public enum RedisError: Error, Equatable, CustomStringConvertible {
     }
 
     /// A connection error that trying again cannot cure: TLS set-up and verification (an
-    /// unknown CA, a name mismatch, a missing client certificate, a port that speaks no TLS).
+    /// unknown CA, a name mismatch, a missing client certificate, a port that speaks no TLS),
+    /// and a jump host that refuses the key or cannot be found.
     public var isPermanent: Bool {
-        if case .connection(_, let m) = self { return m.hasPrefix("TLS:") || m.hasPrefix("TLS handshake failed") }
-        return false
+        guard case .connection(_, let m) = self else { return false }
+        if m.hasPrefix("TLS:") || m.hasPrefix("TLS handshake failed") { return true }
+        // A jump host that refuses us or cannot be found will do so again.
+        return m.hasPrefix("ssh")
+            && ["Permission denied", "Could not resolve", "Host key verification failed", "cannot run"].contains {
+                m.contains($0)
+            }
     }
 
     /// How a connection error caused by the command timeout begins: the node took the

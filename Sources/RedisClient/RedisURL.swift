@@ -1,3 +1,5 @@
+import DedicatedThread
+
 /// Where a Redis node is and how to log in: `redis://[user[:password]@]host[:port][/db]`
 /// or `unix:///path/to/redis.sock[?db=N]`. `description` never contains the password.
 public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
@@ -12,6 +14,8 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
     public var db: Int
     /// TLS (`rediss://`, or `--tls` and its flags); nil: plain TCP.
     public var tls: TLSOptions?
+    /// A jump host every connection goes through (`--ssh`); nil: direct.
+    public var jump: JumpHost?
 
     public struct ParseError: Error, CustomStringConvertible, Equatable {
         public var message: String
@@ -112,6 +116,16 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
         if host.isEmpty { host = "127.0.0.1" }
         self.init(endpoint: .tcp(host: host, port: port), user: user, password: password, db: db)
         if secure { tls = TLSOptions() }
+    }
+
+    /// Another node of the same deployment (a cluster member, the master a Sentinel names):
+    /// this URL's credentials, database, TLS settings and jump host, the node's address.
+    /// The name TLS checks is the member's own unless one was given.
+    public func member(host: String, port: Int) -> RedisURL {
+        var url = RedisURL(endpoint: .tcp(host: host, port: port), user: user, password: password, db: db)
+        url.tls = tls
+        url.jump = jump
+        return url
     }
 
     /// `host:port` or the socket path: how rows name their node.

@@ -46,10 +46,13 @@ final class TLSLink {
     private let node: String
     private let commandMs: Int
     private var closed = false
+    /// The ssh process carrying the connection (`--ssh`), ended with it.
+    private let tunnel: SSHTunnel?
 
-    init(host: String, port: Int, options: TLSOptions, connectMs: Int, commandMs: Int, node: String)
-        throws(RedisError)
-    {
+    init(
+        host: String, port: Int, options: TLSOptions, connectMs: Int, commandMs: Int, node: String,
+        via jump: JumpHost? = nil
+    ) throws(RedisError) {
         self.node = node
         self.commandMs = commandMs
         let deadline = TLSLink.nowMs() + Int64(max(1, connectMs))
@@ -65,13 +68,14 @@ final class TLSLink {
         }
         let sock: Int32
         do {
-            sock = try TCPConnect.open(host: host, port: port, timeoutMs: max(1, connectMs))
+            (sock, tunnel) = try TCPConnect.open(host: host, port: port, timeoutMs: max(1, connectMs), via: jump)
         } catch {
             SSL_CTX_free(ctx)
             throw RedisError.connection(node: node, message: error.message)
         }
         guard let ssl = SSL_new(ctx), let reader = redisReaderCreate() else {
             Glibc.close(sock)
+            tunnel?.terminate()
             SSL_CTX_free(ctx)
             throw RedisError.connection(node: node, message: "TLS: cannot create a session")
         }
@@ -96,7 +100,7 @@ final class TLSLink {
         ERR_clear_error()
         errno = 0
         if SSL_connect(ssl) != 1 {
-            let message = describeHandshakeFailure(name: name, connectMs: connectMs)
+            let message = tunnel?.diagnosis() ?? describeHandshakeFailure(name: name, connectMs: connectMs)
             close()
             throw RedisError.connection(node: node, message: message)
         }
@@ -115,6 +119,7 @@ final class TLSLink {
         SSL_CTX_free(ctx)
         redisReaderFree(reader)
         Glibc.close(fd)
+        tunnel?.terminate()
     }
 
     // MARK: - Bytes in and out
@@ -194,7 +199,9 @@ final class TLSLink {
             let alert = TLSLink.errorText()
             if !alert.isEmpty { text = alert }
         }
+        let tunnelWords = tunnel?.diagnosis(waitMs: 300)
         close()
+        if let tunnelWords { return .connection(node: node, message: tunnelWords) }
         if code == SSL_ERROR_ZERO_RETURN || (code == SSL_ERROR_SYSCALL && savedErrno == 0 && text.isEmpty) {
             return .connection(node: node, message: "Server closed the connection")
         }

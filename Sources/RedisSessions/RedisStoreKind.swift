@@ -1,3 +1,4 @@
+import DedicatedThread
 import RedisClient
 import SessionKit
 
@@ -19,6 +20,15 @@ extension RedisSessionStore {
                 caFile: t.caFile, caDir: t.caDir, certFile: t.certFile, keyFile: t.keyFile, serverName: t.serverName,
                 insecure: t.insecure)
         }
+        if let ssh = options.ssh {
+            let jump = try JumpHost.from(ssh)
+            for i in urls.indices {
+                guard case .tcp = urls[i].endpoint else {
+                    throw StoreURLError("--ssh carries TCP connections, not unix sockets")
+                }
+                urls[i].jump = jump
+            }
+        }
         let schema: SchemaOption
         do { schema = try SchemaOption.parse(options.schema) } catch { throw StoreURLError("\(error)") }
         return RedisSessionStore(
@@ -26,6 +36,15 @@ extension RedisSessionStore {
             timeouts: RedisConnection.Timeouts(
                 connectMs: options.connectTimeoutMs, commandMs: options.commandTimeoutMs),
             fallbackPassword: options.password)
+    }
+}
+
+extension JumpHost {
+    /// The jump host of `--ssh`; a malformed destination is a usage error.
+    static func from(_ ssh: SSHSettings) throws(StoreURLError) -> JumpHost {
+        do { return try JumpHost(ssh.destination, command: ssh.command) } catch {
+            throw StoreURLError(error.description)
+        }
     }
 }
 

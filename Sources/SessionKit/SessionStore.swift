@@ -505,16 +505,30 @@ public struct StoreOptions: Sendable {
     public var password: String?
     /// TLS settings (`--tls`, `--cacert`...); each store maps them to its client's.
     public var tls: TLSSettings
+    /// A jump host every connection goes through (`--ssh`); nil: direct.
+    public var ssh: SSHSettings?
 
     public init(
         schema: String = "auto", connectTimeoutMs: Int = 2000, commandTimeoutMs: Int = 10_000, password: String? = nil,
-        tls: TLSSettings = TLSSettings()
+        tls: TLSSettings = TLSSettings(), ssh: SSHSettings? = nil
     ) {
         self.schema = schema
         self.connectTimeoutMs = connectTimeoutMs
         self.commandTimeoutMs = commandTimeoutMs
         self.password = password
         self.tls = tls
+        self.ssh = ssh
+    }
+}
+
+/// A jump host as the operator names it: `--ssh [user@]host[:port]`, carried by the system
+/// ssh client (`command`: `SESSIONCTL_SSH_COMMAND`, default `ssh`).
+public struct SSHSettings: Sendable, Equatable {
+    public var destination: String
+    public var command: [String]
+    public init(destination: String, command: [String] = ["ssh"]) {
+        self.destination = destination
+        self.command = command
     }
 }
 

@@ -31,6 +31,8 @@ public struct ConfigFile: Sendable {
         /// TLS, with the flags' names as keys (`tls`, `cacert`, `cacertdir`, `cert`, `key`,
         /// `sni`, `insecure`).
         public var tls = TLSSettings()
+        /// A jump host (`ssh = "[user@]bastion[:port]"`), as `--ssh`.
+        public var ssh: String?
         public init(
             stores: [String] = [], schema: String? = nil, readOnly: Bool = false, theme: String? = nil,
             production: Bool = false, label: String? = nil, color: String? = nil
@@ -106,11 +108,12 @@ public struct ConfigFile: Sendable {
                 case ("key", .string(let s)): c.tls.keyFile = s
                 case ("sni", .string(let s)): c.tls.serverName = s
                 case ("insecure", .bool(let b)): c.tls.insecure = b
+                case ("ssh", .string(let s)): c.ssh = s
                 default:
                     throw ConsoleError.usage(
                         "config \(path): contexts.\(name): unknown or mistyped key '\(k)' "
                             + "(stores, schema, read-only, theme, production, label, color, tls, cacert, cacertdir, "
-                            + "cert, key, sni, insecure)")
+                            + "cert, key, sni, insecure, ssh)")
                 }
             }
             config.contexts[name] = c

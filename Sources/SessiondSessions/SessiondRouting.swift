@@ -57,9 +57,7 @@ public final class SessiondRouting: @unchecked Sendable {
                         Node(url: $0.url, client: $0.client, name: m.id)
                     }
                     ?? { () -> Node in
-                        let url = RedisURL(
-                            endpoint: .tcp(host: m.host, port: m.port), user: seed.url.user, password: seed.url.password
-                        )
+                        let url = seed.url.member(host: m.host, port: m.port)
                         return Node(
                             url: url, client: RedisClient(url: url, timeouts: timeouts, fallbackPassword: password),
                             name: m.id)

@@ -1,3 +1,4 @@
+import DedicatedThread
 import HouseStore
 import RedisClient
 import SessionKit
@@ -11,6 +12,13 @@ extension SessiondStore {
             do { urls.append(try SessiondStore.url(t)) } catch {
                 throw SessiondURLError(description: Redaction.redact("\(error)"))
             }
+        }
+        if let ssh = options.ssh {
+            let jump: JumpHost
+            do { jump = try JumpHost(ssh.destination, command: ssh.command) } catch {
+                throw SessiondURLError(description: "\(error)")
+            }
+            for i in urls.indices { urls[i].jump = jump }
         }
         return SessiondStore(
             urls: urls,

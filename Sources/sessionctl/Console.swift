@@ -78,6 +78,12 @@ struct GlobalOptions: ParsableArguments {
 
     @Flag(help: "Do not verify the server's TLS certificate (says so on stderr).")
     var insecure = false
+
+    @Option(
+        help: ArgumentHelp(
+            "Reach every node through this jump host, with the system ssh client ($SESSIONCTL_SSH_COMMAND, default ssh; its config, keys and agent apply).",
+            valueName: "[user@]host[:port]"))
+    var ssh: String?
 }
 
 /// A command that runs against a store; `batch` runs many of them on one `Console`.
@@ -145,6 +151,7 @@ final class Console: @unchecked Sendable {
             options.key = options.key ?? ctx.tls.keyFile
             options.sni = options.sni ?? ctx.tls.serverName
             options.insecure = options.insecure || ctx.tls.insecure
+            options.ssh = options.ssh ?? ctx.ssh
             contextTheme = ctx.theme
         }
         self.contextTheme = contextTheme
@@ -172,9 +179,18 @@ final class Console: @unchecked Sendable {
             enabled: options.tls, caFile: options.cacert, caDir: options.cacertdir, certFile: options.cert,
             keyFile: options.key, serverName: options.sni, insecure: options.insecure)
         if tls.insecure { Terminal.note("warning: --insecure: TLS certificates are not verified") }
+        var ssh: SSHSettings? = nil
+        if let destination = options.ssh {
+            let text = ProcessInfo.processInfo.environment["SESSIONCTL_SSH_COMMAND"] ?? "ssh"
+            let words: [String]
+            do { words = try ShellWords.split(text) } catch {
+                throw ConsoleError.usage("SESSIONCTL_SSH_COMMAND: \(error)")
+            }
+            ssh = SSHSettings(destination: destination, command: words)
+        }
         storeOptions = StoreOptions(
             schema: options.schema, connectTimeoutMs: Int(connectMs), commandTimeoutMs: Int(commandMs),
-            password: password, tls: tls)
+            password: password, tls: tls, ssh: ssh)
         store = try Console.factory.open(texts, options: storeOptions)
         audit = AuditLog(path: options.auditLog)
         output = Output()

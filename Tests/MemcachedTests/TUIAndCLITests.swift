@@ -7,6 +7,18 @@ import Testing
 
 /// The real binary on memcached: the TUI in tmux, and migration off memcached.
 @Suite(.serialized) struct MemcachedTUIAndCLITests {
+    /// `--ssh`: memcached's own sockets go through the jump host (sshd's log shows it).
+    @Test func memcachedThroughAJumpHost() throws {
+        let sshd = try SSHServer()
+        let m = try MemcachedServer()
+        try Frameworks.phpWrite("memcached", port: m.port, id: "sshmc1", ["user": "dora"])
+        let ls = try CLI.run(
+            ["ls", "--fields", "id,user", "-o", "csv", "--store", m.urlString, "--ssh", "jump"],
+            env: ["SESSIONCTL_SSH_COMMAND": sshd.sshCommand])
+        #expect(ls.code == 0 && ls.lines.contains("sshmc1,dora"), "\(ls)")
+        #expect(sshd.forwardedPorts.contains(m.port), "\(sshd.forwardedPorts)")
+    }
+
     @Test func theTUIBrowsesInspectsShowsEventsAndNodesAndLogsOut() throws {
         let m = try MemcachedServer()
         for (i, user) in ["gina", "gina", "hank"].enumerated() {
