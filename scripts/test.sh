@@ -10,7 +10,7 @@ scripts/deps.sh
 # Formatting is part of the build: drift from .swift-format fails here, before any test.
 swift format lint --strict --recursive --parallel Sources Tests Package.swift Plugins Fuzz/Package.swift Fuzz/Sources
 swift build --build-tests
-heavy='StoreMigrationTests|RedisClusterTests|ContractTests|DrillTests'
+heavy='StoreMigrationTests|RedisClusterTests|ContractTests|DrillTests|SentinelTests'
 # Suites that run the frameworks' interpreters (PHP, Python, Ruby) or freeze a server: a phase
 # of their own, so neither they nor the heavy suites starve each other's timing checks.
 frameworks='MemcachedFrameworkTests|MemcachedTUIAndCLITests|MemcachedEventTests|DoctorTests'

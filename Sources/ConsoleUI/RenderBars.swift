@@ -69,7 +69,14 @@ extension Renderer {
             }
         }
         if !s.failedNodes.isEmpty { info.append("down: " + s.failedNodes.joined(separator: ", ")) }
-        c.put(1, x + 2, info.joined(separator: "   "), s.failedNodes.isEmpty ? .filter : .nodeDown)
+        let recentFailover = s.failover.flatMap { now - $0.atMs < 300_000 ? $0 : nil }
+        if let f = recentFailover {
+            let at = ISOTime.format(ms: f.atMs).dropFirst(11).prefix(8)
+            info.append("\(at) " + Sanitizer.display(f.text, limit: 100))
+        }
+        c.put(
+            1, x + 2, info.joined(separator: "   "),
+            s.failedNodes.isEmpty && recentFailover == nil ? .filter : .nodeDown)
     }
 
     static func status(_ s: AppState, _ c: Canvas, _ now: Int64) {

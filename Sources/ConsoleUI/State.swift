@@ -191,6 +191,8 @@ public struct AppState: Sendable {
     var historyIndex: Int? = nil
     public var dialog: Dialog? = nil
     public var flash: (text: String, error: Bool, untilMs: Int64)? = nil
+    /// The last failover the store reported (a gap event), and when: shown on the tabs line.
+    public var failover: (text: String, atMs: Int64)? = nil
     public var connection: ConnectionState = .connecting
     public var stale = false
     public var loading = true
@@ -371,6 +373,11 @@ public struct AppState: Sendable {
     /// Records an event. A session that ended is marked gone at once (O(log n)); the
     /// table drops it at the next `compact` (once a second at most), not per event.
     public mutating func addEvent(_ e: SessionEvent) {
+        if e.kind == .gap, let detail = e.detail, detail.contains("failover") {
+            // Said in the header line for minutes, and on the status line at once.
+            failover = (detail, e.timeMs)
+            flash = ("\(e.node): \(detail)", true, e.timeMs + 10_000)
+        }
         var e = e
         if let id = e.sessionID, let i = rowIndex(of: SessionID(id)), names.nodes[Int(rows[i].node)] == e.node {
             if e.user == nil { e.user = rows[i].user }

@@ -46,6 +46,67 @@ public actor RedisClient {
     public func close() {
         connection?.close()
         connection = nil
+        inFlight = 0
+        sentinelLink?.close()
+        sentinelLink = nil
+    }
+
+    /// Replies of `send` not yet read by `receive`.
+    private var inFlight = 0
+    /// A connection of its own to a sentinel, kept to ask where the master is.
+    private var sentinelLink: RedisConnection?
+    private var sentinelCheckedMs: Int64 = 0
+    private var lastUseMs: Int64 = 0
+
+    /// Whether the sentinels name another master than `address` now, asked on a kept
+    /// connection before a command that follows a pause (100 ms), and once a second in a
+    /// burst (a listing's pipelines). A sentinel that does not answer changes nothing.
+    private func masterMoved(_ set: SentinelSet, from address: String) -> Bool {
+        let now = Self.monotonicMs()
+        defer { lastUseMs = now }
+        guard now - sentinelCheckedMs >= 1000 || now - lastUseMs >= 100 else { return false }
+        sentinelCheckedMs = now
+        for _ in 0..<2 {
+            if sentinelLink?.isOpen != true {
+                sentinelLink = nil
+                for a in set.sentinels {
+                    if let c = try? Sentinel.connection(a, set: set, base: url, timeouts: timeouts) {
+                        sentinelLink = c
+                        break
+                    }
+                }
+            }
+            guard let link = sentinelLink else { return false }
+            if let r = try? link.send([RedisCommand("SENTINEL", "GET-MASTER-ADDR-BY-NAME", set.masterName)])[0],
+                let parts = r.array, parts.count == 2, let host = parts[0].text, let port = parts[1].text
+            {
+                let named = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+                return named != address
+            }
+            sentinelLink = nil  // that sentinel failed: another one, once
+        }
+        return false
+    }
+
+    private static func monotonicMs() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+    }
+
+    /// The address the open connection reached (for a Sentinel URL, the node named then).
+    public var connectedAddress: String? { connection?.address }
+
+    /// For a Sentinel URL: the master's replicas and every sentinel, asked on this client's
+    /// thread (the calls block). Empty for other URLs.
+    public func sentinelView() -> (replicas: [Sentinel.Replica], sentinels: [Sentinel.Member], error: String?) {
+        guard let set = url.sentinel else { return ([], [], nil) }
+        var problem: String? = nil
+        var replicas: [Sentinel.Replica] = []
+        do { replicas = try Sentinel.replicas(set, base: url, timeouts: timeouts) } catch {
+            problem = error.description
+        }
+        return (replicas, Sentinel.members(set, base: url, timeouts: timeouts), problem)
     }
 
     public func send(_ command: RedisCommand) throws(RedisError) -> RedisReply {
@@ -72,8 +133,10 @@ public actor RedisClient {
         do {
             try c.append(commands)
             try c.flush()
+            inFlight += commands.count
         } catch {
             connection = nil
+            inFlight = 0
             throw error
         }
     }
@@ -86,9 +149,13 @@ public actor RedisClient {
         var replies: [RedisReply] = []
         replies.reserveCapacity(count)
         do {
-            for _ in 0..<count { replies.append(try c.readReply()) }
+            for _ in 0..<count {
+                replies.append(try c.readReply())
+                inFlight = max(0, inFlight - 1)
+            }
         } catch {
             connection = nil
+            inFlight = 0
             throw error
         }
         return replies
@@ -107,7 +174,14 @@ public actor RedisClient {
     }
 
     private func ensureConnected() throws(RedisError) -> RedisConnection {
-        if let c = connection, c.isOpen { return c }
+        if let c = connection, c.isOpen {
+            // Never with replies in flight: they would be lost with the connection.
+            guard inFlight == 0, let set = url.sentinel, set.readFrom == .master, masterMoved(set, from: c.address)
+            else { return c }
+            // A failover: the old master may still take writes until Sentinel demotes it.
+            c.close()
+            connection = nil
+        }
         let c = try RedisConnection(url: url, timeouts: timeouts, fallbackPassword: fallbackPassword)
         connection = c
         return c

@@ -17,6 +17,8 @@ public final class RedisConnection {
     /// The ssh process carrying a plain connection (`--ssh`), ended with it.
     private var tunnel: SSHTunnel?
     private let commandMs: Int
+    /// Whether the node ever answered here (a TLS port hangs up before any answer).
+    private var answered = false
 
     public struct Timeouts: Sendable {
         public var connectMs: Int
@@ -27,26 +29,37 @@ public final class RedisConnection {
         }
     }
 
-    /// Connects, sets the command timeout, authenticates and selects the database.
+    /// Connects, sets the command timeout, authenticates and selects the database. A
+    /// Sentinel URL is resolved first (the master, or a replica when asked) and the node's
+    /// `ROLE` checked: the master a failover demoted is refused, so a retry finds the new one.
     public init(url: RedisURL, timeouts: Timeouts = Timeouts(), fallbackPassword: String? = nil) throws(RedisError) {
         self.url = url
         commandMs = timeouts.commandMs
-        let node = url.nodeName
-        if let options = url.tls, case .tcp(let host, let port) = url.endpoint {
+        var target = url
+        var expectedRole: String? = nil
+        if let set = url.sentinel {
+            let (a, role) = try Sentinel.target(set, base: url, timeouts: timeouts)
+            target = url.member(host: a.host, port: a.port)
+            expectedRole = role
+        }
+        address = target.nodeName
+        let node = url.sentinel == nil ? url.nodeName : "\(url.nodeName) at \(target.nodeName)"
+        if let options = target.tls, case .tcp(let host, let port) = target.endpoint {
             tls = try TLSLink(
                 host: host, port: port, options: options, connectMs: timeouts.connectMs,
-                commandMs: timeouts.commandMs, node: node, via: url.jump)
-        } else if let jump = url.jump {
-            guard case .tcp(let host, let port) = url.endpoint else {
+                commandMs: timeouts.commandMs, node: node, via: target.jump)
+        } else if let jump = target.jump {
+            guard case .tcp(let host, let port) = target.endpoint else {
                 throw RedisError.connection(node: node, message: "--ssh carries TCP connections, not unix sockets")
             }
             try connectThrough(jump, host: host, port: port, timeouts: timeouts)
         } else {
             let tv = chr_timeval_ms(timeouts.connectMs)
             let c: UnsafeMutablePointer<redisContext>?
-            switch url.endpoint {
+            switch target.endpoint {
             case .tcp(let host, let port): c = redisConnectWithTimeout(host, Int32(port), tv)
             case .unix(let path): c = redisConnectUnixWithTimeout(path, tv)
+            case .sentinel: throw RedisError.connection(node: node, message: "Sentinel named no address")
             }
             guard let c else { throw RedisError.connection(node: node, message: "cannot allocate a connection") }
             ctx = c
@@ -76,7 +89,22 @@ public final class RedisConnection {
                 throw RedisError.connection(node: node, message: "cannot select database \(url.db): \(m)")
             }
         }
+        if expectedRole == "master" {
+            // A user without ROLE (an ACL viewer) skips the check: the Sentinel's word stands.
+            let role = try send([RedisCommand("ROLE")])[0]
+            if let first = role.array?.first?.text, first != "master" {
+                close()
+                throw RedisError.connection(
+                    node: node,
+                    message: "Sentinel named it master but it is a \(first == "slave" ? "replica" : first) "
+                        + "(a failover under way?)")
+            }
+        }
     }
+
+    /// `host:port` (or the socket) this connection reached: for a Sentinel URL, the node
+    /// the sentinels named when it connected.
+    public let address: String
 
     /// A plain connection carried by `ssh -W`: hiredis gets the socket pair's end. A PING
     /// within the connect timeout proves the tunnel, so a broken one fails here in ssh's words.
@@ -198,6 +226,7 @@ public final class RedisConnection {
         var raw: UnsafeMutableRawPointer? = nil
         if redisGetReply(c, &raw) != REDIS_OK { throw fail() }
         guard let r = raw else { throw fail() }
+        answered = true
         defer { freeReplyObject(r) }
         return RedisConnection.convert(r.assumingMemoryBound(to: redisReply.self))
     }
@@ -213,6 +242,7 @@ public final class RedisConnection {
         var raw: UnsafeMutableRawPointer? = nil
         if redisGetReplyFromReader(c, &raw) != REDIS_OK { throw fail() }
         guard let r = raw else { return nil }
+        answered = true
         defer { freeReplyObject(r) }
         return RedisConnection.convert(r.assumingMemoryBound(to: redisReply.self))
     }
@@ -260,9 +290,9 @@ public final class RedisConnection {
                 message: "\(RedisError.timeoutPrefix): no answer within \(Self.duration(commandMs)) "
                     + "(the server is busy or stopped; --timeout sets the wait)")
         }
-        // A TLS port closes on the plain bytes of the first command.
+        // A TLS port closes on the plain bytes of the first command (not after answering).
         let hint =
-            message == "Server closed the connection" || message == "Connection reset by peer"
+            !answered && (message == "Server closed the connection" || message == "Connection reset by peer")
             ? " (if the port speaks TLS: rediss:// or --tls)" : ""
         return RedisError.connection(
             node: url.nodeName, message: (message.isEmpty ? "connection lost" : message) + hint)

@@ -72,10 +72,15 @@ public enum RedisError: Error, Equatable, CustomStringConvertible {
 
     /// A connection error that trying again cannot cure: TLS set-up and verification (an
     /// unknown CA, a name mismatch, a missing client certificate, a port that speaks no TLS),
-    /// and a jump host that refuses the key or cannot be found.
+    /// a jump host that refuses the key or cannot be found, and sentinels that refuse the
+    /// credentials or know no such master.
     public var isPermanent: Bool {
         guard case .connection(_, let m) = self else { return false }
         if m.hasPrefix("TLS:") || m.hasPrefix("TLS handshake failed") { return true }
+        // Every sentinel refused us or knows no such master.
+        if m.hasPrefix(Sentinel.noAnswerPrefix), m.contains("authentication failed") || m.contains("does not monitor") {
+            return true
+        }
         // A jump host that refuses us or cannot be found will do so again.
         return m.hasPrefix("ssh")
             && ["Permission denied", "Could not resolve", "Host key verification failed", "cannot run"].contains {

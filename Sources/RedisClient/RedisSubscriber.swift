@@ -28,7 +28,7 @@ public enum RedisSubscriber {
     ) -> Subscription {
         let (stream, continuation) = AsyncThrowingStream<Message, Error>.makeStream(
             bufferingPolicy: .bufferingNewest(100_000))
-        let (readyStream, readyContinuation) = AsyncStream<Result<Void, RedisError>>.makeStream()
+        let (readyStream, readyContinuation) = AsyncStream<Result<String, RedisError>>.makeStream()
         let wake = WakePipe()
         continuation.onTermination = { _ in wake.signal() }
         let thread = Thread {
@@ -44,14 +44,14 @@ public enum RedisSubscriber {
 
     public struct Subscription: Sendable {
         public let messages: AsyncThrowingStream<Message, Error>
-        let readyStream: AsyncStream<Result<Void, RedisError>>
+        let readyStream: AsyncStream<Result<String, RedisError>>
 
-        /// Waits until the server confirmed every subscription (or the connection failed).
-        public func ready() async throws {
-            for await r in readyStream {
-                try r.get()
-                return
-            }
+        /// Waits until the server confirmed every subscription (or the connection failed);
+        /// returns the address subscribed to (for a Sentinel URL, the master named then).
+        @discardableResult
+        public func ready() async throws -> String {
+            for await r in readyStream { return try r.get() }
+            throw RedisError.connection(node: "subscriber", message: "subscription ended before it was confirmed")
         }
     }
 
@@ -59,7 +59,7 @@ public enum RedisSubscriber {
         url: RedisURL, channels: [String], patterns: [String], timeouts: RedisConnection.Timeouts,
         password: String?, wake: WakePipe,
         continuation: AsyncThrowingStream<Message, Error>.Continuation,
-        ready: AsyncStream<Result<Void, RedisError>>.Continuation
+        ready: AsyncStream<Result<String, RedisError>>.Continuation
     ) {
         let conn: RedisConnection
         do {
@@ -79,7 +79,7 @@ public enum RedisSubscriber {
         }
         var pendingConfirmations = channels.count + patterns.count
         if pendingConfirmations == 0 {
-            ready.yield(.success(()))
+            ready.yield(.success(conn.address))
             ready.finish()
         }
         var pfds = [
@@ -101,7 +101,7 @@ public enum RedisSubscriber {
                     case "subscribe", "psubscribe":
                         pendingConfirmations -= 1
                         if pendingConfirmations == 0 {
-                            ready.yield(.success(()))
+                            ready.yield(.success(conn.address))
                             ready.finish()
                         }
                     default:

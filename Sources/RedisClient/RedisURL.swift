@@ -6,6 +6,8 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
     public enum Endpoint: Sendable, Equatable {
         case tcp(host: String, port: Int)
         case unix(path: String)
+        /// A master named to Sentinel: the node is found at each connect.
+        case sentinel(SentinelSet)
     }
 
     public var endpoint: Endpoint
@@ -58,12 +60,16 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
             self.init(endpoint: .unix(path: rest), password: password, db: db)
             return
         }
+        if text.hasPrefix("redis+sentinel://") || text.hasPrefix("rediss+sentinel://") {
+            try self.init(sentinel: text, redacted: redactedInput)
+            return
+        }
         let secure = text.hasPrefix("rediss://")
         guard text.hasPrefix("redis://") || secure else {
             throw ParseError(
                 message:
                     "unsupported store URL '\(redactedInput)' (expected redis://host:port[/db], rediss:// for TLS, "
-                    + "or unix:///path)")
+                    + "redis+sentinel://host:port[,host:port]/MASTER, or unix:///path)")
         }
         var rest = Substring(text.dropFirst(secure ? "rediss://".count : "redis://".count))
         var user: String? = nil
@@ -118,6 +124,91 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
         if secure { tls = TLSOptions() }
     }
 
+    /// `redis+sentinel://[user[:password]@]h1[:p1][,h2[:p2]...]/MASTER[/db][?sentinel_username=U&sentinel_password=P]`.
+    private init(sentinel text: String, redacted: String) throws(ParseError) {
+        let secure = text.hasPrefix("rediss+")
+        var rest = Substring(text.dropFirst(secure ? "rediss+sentinel://".count : "redis+sentinel://".count))
+        var sentinelUser: String? = nil
+        var sentinelPassword: String? = nil
+        if let q = rest.firstIndex(of: "?") {
+            for pair in rest[rest.index(after: q)...].split(separator: "&") {
+                let kv = pair.split(separator: "=", maxSplits: 1).map(String.init)
+                switch (kv.first, kv.count) {
+                case ("sentinel_username", 2): sentinelUser = RedisURL.percentDecode(kv[1])
+                case ("sentinel_password", 2): sentinelPassword = RedisURL.percentDecode(kv[1])
+                default:
+                    throw ParseError(
+                        message: "unknown parameter '\(kv.first ?? "")' in '\(redacted)' "
+                            + "(sentinel_username, sentinel_password)")
+                }
+            }
+            rest = rest[..<q]
+        }
+        var user: String? = nil
+        var password: String? = nil
+        if let at = rest.lastIndex(of: "@") {
+            let cred = rest[..<at]
+            rest = rest[rest.index(after: at)...]
+            if let colon = cred.firstIndex(of: ":") {
+                let u = String(cred[..<colon])
+                user = u.isEmpty ? nil : RedisURL.percentDecode(u)
+                password = RedisURL.percentDecode(String(cred[cred.index(after: colon)...]))
+            } else if !cred.isEmpty {
+                password = RedisURL.percentDecode(String(cred))
+            }
+        }
+        let parts = rest.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count >= 2, !parts[1].isEmpty else {
+            throw ParseError(
+                message: "a Sentinel URL names its master: redis+sentinel://host:26379[,host2:26379]/MASTER[/db] "
+                    + "('\(redacted)')")
+        }
+        var db = 0
+        if parts.count >= 3, !parts[2].isEmpty {
+            guard parts.count == 3, let n = Int(parts[2]), n >= 0 else {
+                throw ParseError(message: "invalid database number in '\(redacted)'")
+            }
+            db = n
+        }
+        var sentinels: [SentinelSet.Address] = []
+        for item in parts[0].split(separator: ",") {
+            var host = String(item)
+            var port = 26379
+            if host.hasPrefix("["), let close = host.firstIndex(of: "]") {
+                let after = host[host.index(after: close)...]
+                if after.hasPrefix(":") {
+                    guard let p = Int(after.dropFirst()), (1...65535).contains(p) else {
+                        throw ParseError(message: "invalid port in '\(redacted)'")
+                    }
+                    port = p
+                }
+                host = String(host[host.index(after: host.startIndex)..<close])
+            } else if let colon = host.lastIndex(of: ":") {
+                guard let p = Int(host[host.index(after: colon)...]), (1...65535).contains(p) else {
+                    throw ParseError(message: "invalid port in '\(redacted)'")
+                }
+                port = p
+                host = String(host[..<colon])
+            }
+            guard !host.isEmpty else { throw ParseError(message: "empty sentinel address in '\(redacted)'") }
+            sentinels.append(.init(host: host, port: port))
+        }
+        guard !sentinels.isEmpty else { throw ParseError(message: "no sentinel address in '\(redacted)'") }
+        self.init(
+            endpoint: .sentinel(
+                SentinelSet(
+                    sentinels: sentinels, masterName: RedisURL.percentDecode(String(parts[1])), username: sentinelUser,
+                    password: sentinelPassword)),
+            user: user, password: password, db: db)
+        if secure { tls = TLSOptions() }
+    }
+
+    /// The Sentinel set when this URL names a master to Sentinel.
+    public var sentinel: SentinelSet? {
+        if case .sentinel(let s) = endpoint { return s }
+        return nil
+    }
+
     /// Another node of the same deployment (a cluster member, the master a Sentinel names):
     /// this URL's credentials, database, TLS settings and jump host, the node's address.
     /// The name TLS checks is the member's own unless one was given.
@@ -133,6 +224,7 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
         switch endpoint {
         case .tcp(let host, let port): return host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
         case .unix(let path): return path
+        case .sentinel(let set): return set.masterName
         }
     }
 
@@ -145,6 +237,13 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
         switch endpoint {
         case .tcp:
             return (tls == nil ? "redis://" : "rediss://") + "\(cred)\(nodeName)" + (db != 0 ? "/\(db)" : "")
+        case .sentinel(let set):
+            var q: [String] = []
+            if let u = set.username { q.append("sentinel_username=\(u)") }
+            if set.password != nil { q.append("sentinel_password=***") }
+            return (tls == nil ? "redis+sentinel://" : "rediss+sentinel://") + cred
+                + set.sentinels.map(\.description).joined(separator: ",") + "/\(set.masterName)"
+                + (db != 0 ? "/\(db)" : "") + (q.isEmpty ? "" : "?" + q.joined(separator: "&"))
         case .unix(let path):
             var q: [String] = []
             if db != 0 { q.append("db=\(db)") }
@@ -162,9 +261,12 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
             let secret = cred.firstIndex(of: ":").map { out.index(after: $0)..<at } ?? (scheme.upperBound..<at)
             if !secret.isEmpty { out.replaceSubrange(secret, with: "***") }
         }
-        if let p = out.range(of: "password=") {
+        var from = out.startIndex
+        while let p = out[from...].range(of: "password=") {
             let end = out[p.upperBound...].firstIndex(of: "&") ?? out.endIndex
+            let offset = out.distance(from: out.startIndex, to: p.upperBound)
             out.replaceSubrange(p.upperBound..<end, with: "***")
+            from = out.index(out.startIndex, offsetBy: offset + 3)
         }
         return out
     }

@@ -128,21 +128,26 @@ final class EventWatcher: Sendable {
         let tracker = DeadlineTracker()
         var schemas: [any RedisSchema] = []
         var backoffMs: UInt64 = 500
-        var connectedBefore = false
+        var connectedTo: String? = nil  // the address of the last subscription
         while !Task.isCancelled {
             do {
                 if schemas.isEmpty { schemas = try await store.schemas(on: node) }
                 let db = node.url.db
                 let names = ["expired", "evicted", "del", "expire"].map { "__keyevent@\(db)__:\($0)" }
                 let sub = RedisSubscriber.subscribe(url: node.url, channels: names, timeouts: node.client.timeouts)
-                try await sub.ready()
-                if connectedBefore {
+                let address = try await sub.ready()
+                if let before = connectedTo {
+                    let detail =
+                        node.url.sentinel != nil && before != address
+                        ? "failover: Sentinel names \(address) master of \(node.name) (was \(before)); "
+                            + "resubscribed there, events while switching were lost"
+                        : "resubscribed; events while disconnected were lost"
                     emit(
                         SessionEvent(
                             kind: .gap, sessionID: nil, key: nil, node: node.name, timeMs: currentTimeMs(),
-                            detail: "resubscribed; events while disconnected were lost"), c)
+                            detail: detail), c)
                 }
-                connectedBefore = true
+                connectedTo = address
                 backoffMs = 500
                 // Deadlines of the sessions that exist now (read after subscribing, so none is
                 // missed), learnt alongside the event loop: a slow listing never holds events back.

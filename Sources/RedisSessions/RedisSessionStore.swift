@@ -13,17 +13,26 @@ public final class RedisSessionStore: SessionStore, SessionEventSource, @uncheck
         /// `host:port`, computed once (every listed row carries it).
         public let name: String
         let fallbackPassword: String?
-        init(url: RedisURL, client: RedisClient, fallbackPassword: String?) {
+        /// Where listings scan: `url`, or with `--read-from replica` the same Sentinel set
+        /// resolved to a replica (mutations and follow-up reads stay on the master).
+        let readURL: RedisURL
+        /// The shared client of `readURL` (schema detection reads there too).
+        let reader: RedisClient
+        init(url: RedisURL, client: RedisClient, fallbackPassword: String?, readURL: RedisURL? = nil) {
             self.url = url
             self.client = client
             self.fallbackPassword = fallbackPassword
+            self.readURL = readURL ?? url
+            reader =
+                readURL.map { RedisClient(url: $0, timeouts: client.timeouts, fallbackPassword: fallbackPassword) }
+                ?? client
             name = url.nodeName
         }
 
         /// A connection of its own, for scans that keep replies in flight across awaits
         /// (on the shared one, another caller's pipeline would read them).
         func dedicatedClient() -> RedisClient {
-            RedisClient(url: url, timeouts: client.timeouts, fallbackPassword: fallbackPassword)
+            RedisClient(url: readURL, timeouts: client.timeouts, fallbackPassword: fallbackPassword)
         }
     }
 
@@ -92,17 +101,25 @@ public final class RedisSessionStore: SessionStore, SessionEventSource, @uncheck
     public let scanCount: Int
     private let schemaCache = SchemaCache()
 
+    /// `readFromReplica`: listings of Sentinel-named masters scan a replica.
     public init(
         urls: [RedisURL], schema: SchemaOption = .auto, timeouts: RedisConnection.Timeouts = .init(),
-        fallbackPassword: String? = nil, scanCount: Int = 1000
+        fallbackPassword: String? = nil, scanCount: Int = 1000, readFromReplica: Bool = false
     ) {
         self.scanCount = scanCount
         self.timeouts = timeouts
         self.fallbackPassword = fallbackPassword
-        seedNodes = urls.map {
-            Node(
-                url: $0, client: RedisClient(url: $0, timeouts: timeouts, fallbackPassword: fallbackPassword),
-                fallbackPassword: fallbackPassword)
+        seedNodes = urls.map { url in
+            var readURL: RedisURL? = nil
+            if readFromReplica, var set = url.sentinel {
+                set.readFrom = .replica
+                var r = url
+                r.endpoint = .sentinel(set)
+                readURL = r
+            }
+            return Node(
+                url: url, client: RedisClient(url: url, timeouts: timeouts, fallbackPassword: fallbackPassword),
+                fallbackPassword: fallbackPassword, readURL: readURL)
         }
         schemaOption = schema
     }
@@ -114,7 +131,7 @@ public final class RedisSessionStore: SessionStore, SessionEventSource, @uncheck
     public func schemas(on node: Node) async throws(RedisError) -> [any RedisSchema] {
         if router != nil { return try await clusterSchemas() }
         if let cached = await schemaCache.get(node.name) { return cached }
-        let found = try await SchemaDetector.detect(client: node.client, option: schemaOption)
+        let found = try await SchemaDetector.detect(client: node.reader, option: schemaOption)
         await schemaCache.set(node.name, found)
         return found
     }
@@ -156,11 +173,40 @@ public final class RedisSessionStore: SessionStore, SessionEventSource, @uncheck
         return ListOutcome(scannedKeys: results.scanned, matched: await progress.matched, failedNodes: results.failures)
     }
 
-    /// Scans one node. The reads for a page and the SCAN for the next page go out in one
-    /// pipeline, so a page costs one round trip.
+    /// Scans one node. A master named by Sentinel that fails during the scan is scanned
+    /// again from the start once the sentinels name its successor; sessions already listed
+    /// are not listed twice (a hash per listed key: 8 bytes a session, only for Sentinel).
     func listNode(
         _ node: Node, query: ListQuery, progress: ListProgress,
         onPage: @escaping @Sendable ([Session]) async throws -> Void
+    ) async throws -> Int {
+        guard node.url.sentinel != nil else {
+            return try await listNodeOnce(node, query: query, progress: progress, onPage: onPage, admit: { _ in true })
+        }
+        var listed = Set<UInt64>()
+        var restarts = 0
+        while true {
+            do {
+                // The count of keys is the last scan's: the keys the node holds.
+                return try await listNodeOnce(
+                    node, query: query, progress: progress, onPage: onPage,
+                    admit: { listed.insert(HashRing.fnv1a(Array($0.utf8))).inserted })
+            } catch let e as RedisError
+                where e.isConnectionError && !e.isPermanent && restarts < 10
+                && !e.description.contains(Sentinel.noAnswerPrefix)
+            {
+                // A failover under way: the sentinels still answer and will name the new master.
+                restarts += 1
+                try await Task.sleep(nanoseconds: 1_000_000_000)
+            }
+        }
+    }
+
+    /// One scan of a node. The reads for a page and the SCAN for the next page go out in
+    /// one pipeline, so a page costs one round trip.
+    func listNodeOnce(
+        _ node: Node, query: ListQuery, progress: ListProgress,
+        onPage: @escaping @Sendable ([Session]) async throws -> Void, admit: (String) -> Bool
     ) async throws -> Int {
         let reads = ListReads(query)
         var scanned = 0
@@ -173,7 +219,8 @@ public final class RedisSessionStore: SessionStore, SessionEventSource, @uncheck
                 let ids = spring.sessionIDs(fromIndexMembers: members.compactMap(\.bytes))
                 let sessions = try await read(ids: ids, schema: spring, node: node, reads: reads)
                 let now = currentTimeMs()
-                let page = await progress.accept(sessions.filter { PageReads.keep($0, query, nowMs: now) })
+                let page = await progress.accept(
+                    sessions.filter { PageReads.keep($0, query, nowMs: now) && admit($0.id) })
                 if !page.sessions.isEmpty { try await onPage(page.sessions) }
                 continue
             }
@@ -197,7 +244,7 @@ public final class RedisSessionStore: SessionStore, SessionEventSource, @uncheck
                     upcoming = try await sendPage(nextKeys, next: next, schema: schema, client: scanner, query: query)
                 }
                 let replies = try await scanner.receive(reads.replyCount)
-                let sessions = try await finish(reads, replies: replies[...], query: query, node: node)
+                let sessions = try await finish(reads, replies: replies[...], query: query, node: node, admit: admit)
                 let page = await progress.accept(sessions)
                 if !page.sessions.isEmpty { try await onPage(page.sessions) }
                 guard let upcoming else { break }
@@ -614,7 +661,29 @@ public final class RedisSessionStore: SessionStore, SessionEventSource, @uncheck
                 }
             }
         }
-        return await withTaskGroup(of: (Int, NodeInfo).self) { group in
+        // Sentinel: the master's replicas are listed after it, and the sentinels last.
+        var sentinels: [NodeInfo] = []
+        for node in current where node.url.sentinel != nil {
+            let view = await node.client.sentinelView()
+            for r in view.replicas {
+                let url = node.url.member(host: r.address.host, port: r.address.port)
+                members.append(
+                    (
+                        Node(
+                            url: url,
+                            client: RedisClient(url: url, timeouts: timeouts, fallbackPassword: fallbackPassword),
+                            fallbackPassword: fallbackPassword), nil, node.name
+                    ))
+            }
+            for m in view.sentinels {
+                var info = NodeInfo(
+                    name: m.address.description, address: m.address.description, role: "sentinel", up: m.up)
+                info.error = m.error
+                info.set(NodeFact(key: "monitors", title: "MONITORS", value: .string(node.name)))
+                sentinels.append(info)
+            }
+        }
+        let infos = await withTaskGroup(of: (Int, NodeInfo).self) { group in
             for (i, (node, slots, replicaOf)) in members.enumerated() {
                 group.addTask {
                     var info = await self.nodeInfo(
@@ -631,6 +700,8 @@ public final class RedisSessionStore: SessionStore, SessionEventSource, @uncheck
             }
             return out.sorted { $0.0 < $1.0 }.map(\.1)
         }
+        for info in sentinels { await each(info) }
+        return infos + sentinels
     }
 
     /// Keys times the share of session keys among 64 random ones (`RANDOMKEY`, then `TYPE`,
@@ -661,6 +732,11 @@ public final class RedisSessionStore: SessionStore, SessionEventSource, @uncheck
             let fields = RedisInfo.parse(text)
             info.up = true
             info.role = fields["role"] ?? "master"
+            if node.url.sentinel != nil, let at = await node.client.connectedAddress {
+                // Sentinel names the node: show where it is now.
+                info.address = at
+                info.role = (fields["role"] ?? "master") + " (Sentinel)"
+            }
             info.version = fields["redis_version"]
             info.usedMemory = fields["used_memory"].flatMap { Int64($0) }
             info.maxMemory = fields["maxmemory"].flatMap { Int64($0) }

@@ -4,15 +4,18 @@ import SessionKit
 
 extension RedisSessionStore {
     /// Redis as the store factory knows it: `redis://` and `unix://` URLs, one node, several
-    /// independent nodes or a Redis Cluster (detected), any schema.
-    public static let kind = StoreKind(name: "redis", schemes: ["redis", "rediss", "unix"]) { texts, options in
+    /// independent nodes or a Redis Cluster (detected), a master named by Sentinel
+    /// (`redis+sentinel://`), any schema.
+    public static let kind = StoreKind(
+        name: "redis", schemes: ["redis", "rediss", "unix", "redis+sentinel", "rediss+sentinel"]
+    ) { texts, options in
         var urls: [RedisURL] = []
         for t in texts {
             do { urls.append(try RedisURL(t)) } catch { throw StoreURLError(Redaction.redact("\(error)")) }
         }
         let t = options.tls
         for i in urls.indices {
-            guard case .tcp = urls[i].endpoint, urls[i].tls != nil || t.enabled else {
+            guard urls[i].isNetwork, urls[i].tls != nil || t.enabled else {
                 if t.enabled { throw StoreURLError("--tls needs a TCP address (not a unix socket)") }
                 continue
             }
@@ -23,11 +26,14 @@ extension RedisSessionStore {
         if let ssh = options.ssh {
             let jump = try JumpHost.from(ssh)
             for i in urls.indices {
-                guard case .tcp = urls[i].endpoint else {
+                guard urls[i].isNetwork else {
                     throw StoreURLError("--ssh carries TCP connections, not unix sockets")
                 }
                 urls[i].jump = jump
             }
+        }
+        if options.readFromReplica, !urls.contains(where: { $0.sentinel != nil }) {
+            throw StoreURLError("--read-from replica needs a Sentinel URL (redis+sentinel://host:26379/MASTER)")
         }
         let schema: SchemaOption
         do { schema = try SchemaOption.parse(options.schema) } catch { throw StoreURLError("\(error)") }
@@ -35,7 +41,15 @@ extension RedisSessionStore {
             urls: urls, schema: schema,
             timeouts: RedisConnection.Timeouts(
                 connectMs: options.connectTimeoutMs, commandMs: options.commandTimeoutMs),
-            fallbackPassword: options.password)
+            fallbackPassword: options.password, readFromReplica: options.readFromReplica)
+    }
+}
+
+extension RedisURL {
+    /// Reached over the network (TLS and a jump host apply), not a unix socket.
+    var isNetwork: Bool {
+        if case .unix = endpoint { return false }
+        return true
     }
 }
 

@@ -507,11 +507,15 @@ public struct StoreOptions: Sendable {
     public var tls: TLSSettings
     /// A jump host every connection goes through (`--ssh`); nil: direct.
     public var ssh: SSHSettings?
+    /// Listings read from a replica where the store knows one (`--read-from replica`:
+    /// Sentinel); mutations always go to the master.
+    public var readFromReplica: Bool
 
     public init(
         schema: String = "auto", connectTimeoutMs: Int = 2000, commandTimeoutMs: Int = 10_000, password: String? = nil,
-        tls: TLSSettings = TLSSettings(), ssh: SSHSettings? = nil
+        tls: TLSSettings = TLSSettings(), ssh: SSHSettings? = nil, readFromReplica: Bool = false
     ) {
+        self.readFromReplica = readFromReplica
         self.schema = schema
         self.connectTimeoutMs = connectTimeoutMs
         self.commandTimeoutMs = commandTimeoutMs

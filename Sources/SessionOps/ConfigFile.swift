@@ -33,6 +33,8 @@ public struct ConfigFile: Sendable {
         public var tls = TLSSettings()
         /// A jump host (`ssh = "[user@]bastion[:port]"`), as `--ssh`.
         public var ssh: String?
+        /// `read-from = "replica"`, as `--read-from`.
+        public var readFrom: String?
         public init(
             stores: [String] = [], schema: String? = nil, readOnly: Bool = false, theme: String? = nil,
             production: Bool = false, label: String? = nil, color: String? = nil
@@ -109,11 +111,12 @@ public struct ConfigFile: Sendable {
                 case ("sni", .string(let s)): c.tls.serverName = s
                 case ("insecure", .bool(let b)): c.tls.insecure = b
                 case ("ssh", .string(let s)): c.ssh = s
+                case ("read-from", .string(let s)): c.readFrom = s
                 default:
                     throw ConsoleError.usage(
                         "config \(path): contexts.\(name): unknown or mistyped key '\(k)' "
                             + "(stores, schema, read-only, theme, production, label, color, tls, cacert, cacertdir, "
-                            + "cert, key, sni, insecure, ssh)")
+                            + "cert, key, sni, insecure, ssh, read-from)")
                 }
             }
             config.contexts[name] = c

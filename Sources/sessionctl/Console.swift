@@ -84,6 +84,13 @@ struct GlobalOptions: ParsableArguments {
             "Reach every node through this jump host, with the system ssh client ($SESSIONCTL_SSH_COMMAND, default ssh; its config, keys and agent apply).",
             valueName: "[user@]host[:port]"))
     var ssh: String?
+
+    @Option(
+        name: .customLong("read-from"),
+        help: ArgumentHelp(
+            "Where listings read with a Sentinel URL: master, or replica (a healthy replica; mutations still go to the master).",
+            valueName: "master|replica"))
+    var readFrom: String?
 }
 
 /// A command that runs against a store; `batch` runs many of them on one `Console`.
@@ -152,6 +159,7 @@ final class Console: @unchecked Sendable {
             options.sni = options.sni ?? ctx.tls.serverName
             options.insecure = options.insecure || ctx.tls.insecure
             options.ssh = options.ssh ?? ctx.ssh
+            options.readFrom = options.readFrom ?? ctx.readFrom
             contextTheme = ctx.theme
         }
         self.contextTheme = contextTheme
@@ -190,11 +198,19 @@ final class Console: @unchecked Sendable {
         }
         storeOptions = StoreOptions(
             schema: options.schema, connectTimeoutMs: Int(connectMs), commandTimeoutMs: Int(commandMs),
-            password: password, tls: tls, ssh: ssh)
+            password: password, tls: tls, ssh: ssh, readFromReplica: try Console.readsFromReplica(options.readFrom))
         store = try Console.factory.open(texts, options: storeOptions)
         audit = AuditLog(path: options.auditLog)
         output = Output()
         self.commandLine = commandLine.map { Redaction.redact($0) }.joined(separator: " ")
+    }
+
+    static func readsFromReplica(_ text: String?) throws -> Bool {
+        switch text {
+        case nil, "master": return false
+        case "replica": return true
+        case let other?: throw ConsoleError.usage("--read-from: '\(other)' is neither master nor replica")
+        }
     }
 
     /// A console for one line of a batch: the same connections, output and audit log; the

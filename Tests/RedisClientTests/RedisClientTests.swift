@@ -48,6 +48,36 @@ import Testing
         }
     }
 
+    @Test func sentinelURLs() throws {
+        let u = try RedisURL(
+            "rediss+sentinel://app:data%21pw@s1:26380,[::1],s3/mymaster/2?sentinel_username=mon&sentinel_password=mon-pw"
+        )
+        let set = try #require(u.sentinel)
+        #expect(set.sentinels.map(\.description) == ["s1:26380", "[::1]:26379", "s3:26379"])
+        #expect(set.masterName == "mymaster" && set.username == "mon" && set.password == "mon-pw")
+        #expect(u.user == "app" && u.password == "data!pw" && u.db == 2 && u.tls != nil)
+        #expect(u.nodeName == "mymaster")
+        #expect(
+            u.description
+                == "rediss+sentinel://app:***@s1:26380,[::1]:26379,s3:26379/mymaster/2?sentinel_username=mon&sentinel_password=***"
+        )
+        // The master's URL keeps the data credentials, TLS and database.
+        let m = u.member(host: "10.0.0.9", port: 6379)
+        #expect(
+            m.endpoint == .tcp(host: "10.0.0.9", port: 6379) && m.password == "data!pw" && m.db == 2 && m.tls != nil)
+        for bad in [
+            "redis+sentinel://s1:26379", "redis+sentinel://s1:x/m", "redis+sentinel:///m",
+            "redis+sentinel://s1/m?sentinel_password=topsecret&nope=1",
+            "redis+sentinel://s1/m/x?sentinel_password=topsecret",
+        ] {
+            #expect(throws: RedisURL.ParseError.self, "\(bad)") { try RedisURL(bad) }
+            do { _ = try RedisURL(bad) } catch { #expect(!error.description.contains("topsecret"), "\(error)") }
+        }
+        #expect(
+            Redaction.redact("redis+sentinel://:pw1@s1/m?sentinel_password=pw2")
+                == "redis+sentinel://:***@s1/m?sentinel_password=***")
+    }
+
     @Test func redactsFreeText() {
         #expect(
             Redaction.redact("cannot reach redis://bob:hunter2@db:6379/0 now")
