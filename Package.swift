@@ -22,6 +22,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         // sessiond's network server (NIOCore + NIOPosix only).
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        // sessiond's TLS, for clients and between members (SwiftNIO's own TLS handlers).
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
         .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
@@ -58,6 +60,7 @@ let package = Package(
                 "HouseStore", "SessionKit",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
         .executableTarget(

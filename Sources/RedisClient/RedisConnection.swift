@@ -290,10 +290,14 @@ public final class RedisConnection {
                 message: "\(RedisError.timeoutPrefix): no answer within \(Self.duration(commandMs)) "
                     + "(the server is busy or stopped; --timeout sets the wait)")
         }
-        // A TLS port closes on the plain bytes of the first command (not after answering).
-        let hint =
-            !answered && (message == "Server closed the connection" || message == "Connection reset by peer")
-            ? " (if the port speaks TLS: rediss:// or --tls)" : ""
+        // A TLS port closes on the plain bytes of the first command (not after answering),
+        // or answers them with a TLS alert record (0x15).
+        var hint = ""
+        if !answered && (message == "Server closed the connection" || message == "Connection reset by peer") {
+            hint = " (if the port speaks TLS: rediss://, sessionds:// or --tls)"
+        } else if !answered && message.hasPrefix("Protocol error") && message.contains("\\x15") {
+            hint = " (the port speaks TLS: rediss://, sessionds:// or --tls)"
+        }
         return RedisError.connection(
             node: url.nodeName, message: (message.isEmpty ? "connection lost" : message) + hint)
     }

@@ -1,5 +1,6 @@
 import HouseStore
 import NIOCore
+import NIOSSL
 import SessionKit
 
 #if canImport(Glibc)
@@ -16,9 +17,10 @@ final class Peer {
     var lastError: String?
     var probing = false
 
-    init(member: ClusterMember, password: String?, loop: EventLoop) {
+    init(member: ClusterMember, password: String?, tls: NIOSSLContext?, loop: EventLoop) {
         self.member = member
-        link = PeerLink(name: member.id, host: member.host, port: member.port, password: password, loop: loop)
+        link = PeerLink(
+            name: member.id, host: member.host, port: member.port, password: password, tls: tls, loop: loop)
     }
 }
 
@@ -77,10 +79,12 @@ final class ClusterState {
     /// arrives for one afterwards reports its expiry (the source let go, nobody else will).
     var lapsed: [String: (principal: String?, atMs: Int64)] = [:]
 
-    init(selfID: String, members: [ClusterMember], password: String?, loop: EventLoop) {
+    init(selfID: String, members: [ClusterMember], password: String?, tls: NIOSSLContext?, loop: EventLoop) {
         self.selfID = selfID
         ring = HashRing(members)
-        for m in members where m.id != selfID { peers[m.id] = Peer(member: m, password: password, loop: loop) }
+        for m in members where m.id != selfID {
+            peers[m.id] = Peer(member: m, password: password, tls: tls, loop: loop)
+        }
     }
 
     func home(of id: String) -> ClusterMember? { ring.owner(of: id) }

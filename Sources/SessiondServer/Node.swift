@@ -1,5 +1,6 @@
 import HouseStore
 import NIOCore
+import NIOSSL
 import SessionKit
 
 #if canImport(Glibc)
@@ -20,6 +21,8 @@ struct NodeConfig: Sendable {
     var advertisedPort = 0
     /// Test hook: the migration step at which to die like `kill -9` (see Cluster.swift).
     var fault: String?
+    /// TLS to the other members (`--tls-cert`...); nil: plain TCP.
+    var peerTLS: NIOSSLContext?
 }
 
 /// The node's state, owned by its one event loop: every connection runs on that loop, so

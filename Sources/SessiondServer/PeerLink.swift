@@ -1,6 +1,7 @@
 import HouseStore
 import NIOCore
 import NIOPosix
+import NIOSSL
 
 /// Why a call to a peer failed.
 struct PeerError: Error, CustomStringConvertible {
@@ -16,17 +17,20 @@ final class PeerLink: @unchecked Sendable {
     let host: String
     let port: Int
     let password: String?
+    /// TLS to the member (the cluster runs TLS); nil: plain TCP.
+    let tls: NIOSSLContext?
     let loop: EventLoop
     let connectTimeout: TimeAmount = .seconds(1)
     let callTimeout: TimeAmount = .seconds(5)
     private var connection: (channel: Channel, handler: PeerReplyHandler)?
     private var connecting: EventLoopFuture<Void>?
 
-    init(name: String, host: String, port: Int, password: String?, loop: EventLoop) {
+    init(name: String, host: String, port: Int, password: String?, tls: NIOSSLContext? = nil, loop: EventLoop) {
         self.name = name
         self.host = host
         self.port = port
         self.password = password
+        self.tls = tls
         self.loop = loop
     }
 
@@ -69,8 +73,16 @@ final class PeerLink: @unchecked Sendable {
         let future = ClientBootstrap(group: loop)
             .connectTimeout(connectTimeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(handler) }
+            .channelInitializer { [tls, host] channel in
+                channel.eventLoop.makeCompletedFuture {
+                    if let tls {
+                        // The member's name is checked (an IP address against the certificate's IP SANs).
+                        let isIP = host.allSatisfy { $0.isNumber || $0 == "." } || host.contains(":")
+                        try channel.pipeline.syncOperations.addHandler(
+                            try NIOSSLClientHandler(context: tls, serverHostname: isIP ? nil : host))
+                    }
+                    try channel.pipeline.syncOperations.addHandler(handler)
+                }
             }
             .connect(host: host, port: port)
             .flatMap { [self] (channel: Channel) -> EventLoopFuture<Void> in

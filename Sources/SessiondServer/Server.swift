@@ -2,6 +2,7 @@ import Dispatch
 import HouseStore
 import NIOCore
 import NIOPosix
+import NIOSSL
 import SessionKit
 
 /// How to run a node (the `sessiond` options; README "sessiond").
@@ -24,6 +25,8 @@ public struct SessiondOptions: Sendable {
     public var cluster: [ClusterMember]?
     /// Test hook: die like `kill -9` at this migration step.
     public var fault: String?
+    /// TLS for clients and members; nil: plain TCP.
+    public var tls: SessiondTLS?
     public init() {}
 }
 
@@ -49,12 +52,14 @@ public final class SessiondNode: Sendable {
                 )
             }
         }
+        let serverTLS = try o.tls?.serverContext()
+        let peerTLS = try o.tls?.peerContext()
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let loop = group.next()
         let config = NodeConfig(
             nodeID: o.nodeID ?? "", password: o.password, maxClients: o.maxClients,
             idleTimeoutSeconds: o.idleTimeoutSeconds,
-            maxSessions: o.maxSessions, maxMemory: o.maxMemory, limits: o.limits, fault: o.fault)
+            maxSessions: o.maxSessions, maxMemory: o.maxMemory, limits: o.limits, fault: o.fault, peerTLS: peerTLS)
         let node = try loop.submit { NIOLoopBound(NodeServer(config: config, loop: loop), eventLoop: loop) }.wait()
         var report: AppendLog.ReplayReport? = nil
         if let dir = o.dir {
@@ -89,6 +94,9 @@ public final class SessiondNode: Sendable {
             )
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let serverTLS {
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: serverTLS))
+                    }
                     if let sndbuf {
                         try channel.syncOptions?.setOption(.socketOption(.so_sndbuf), value: SocketOptionValue(sndbuf))
                     }
@@ -131,7 +139,8 @@ public final class SessiondNode: Sendable {
         }
         try node.eventLoop.submit {
             let n = node.value
-            let state = ClusterState(selfID: id, members: members, password: n.config.password, loop: n.loop)
+            let state = ClusterState(
+                selfID: id, members: members, password: n.config.password, tls: n.config.peerTLS, loop: n.loop)
             state.records = n.replayedCluster
             state.owed = Set(state.records.forward.keys)  // confirm every pointer once after a start
             n.replayedCluster = AppendLog.ClusterRecords()

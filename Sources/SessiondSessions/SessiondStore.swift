@@ -17,8 +17,12 @@ public final class SessiondStore: SessionStore, SessionEventSource, SessionMigra
     var password: String? { routing.password }
 
     /// `sessiond://[:password@]host:port` (the scheme is the only difference from redis://).
+    /// `sessiond://[:password@]host:port` or `sessionds://` (TLS).
     public static func url(_ text: String) throws(RedisURL.ParseError) -> RedisURL {
-        guard text.hasPrefix("sessiond://") else { throw RedisURL.ParseError(message: "not a sessiond:// URL") }
+        if text.hasPrefix("sessionds://") { return try RedisURL("rediss://" + text.dropFirst("sessionds://".count)) }
+        guard text.hasPrefix("sessiond://") else {
+            throw RedisURL.ParseError(message: "not a sessiond:// or sessionds:// URL")
+        }
         return try RedisURL("redis://" + text.dropFirst("sessiond://".count))
     }
 

@@ -50,6 +50,22 @@ struct Sessiond: ParsableCommand {
         String?
     @Option(help: "When the log is fsynced: always (before each reply), everysec, no.") var fsync: String = "everysec"
     @Option(help: .hidden) var fault: String?
+    @Option(
+        name: .customLong("tls-cert"),
+        help: ArgumentHelp(
+            "Serve TLS only, with this certificate (PEM); members reach each other over TLS with it.",
+            valueName: "file"))
+    var tlsCert: String?
+    @Option(name: .customLong("tls-key"), help: ArgumentHelp("The certificate's private key (PEM).", valueName: "file"))
+    var tlsKey: String?
+    @Option(
+        name: .customLong("tls-ca"),
+        help: ArgumentHelp(
+            "CA that signs the members' (and with --tls-auth-clients the clients') certificates (default: the system's).",
+            valueName: "file"))
+    var tlsCA: String?
+    @Flag(name: .customLong("tls-auth-clients"), help: "Require a client certificate signed by --tls-ca.")
+    var tlsAuthClients = false
 
     func run() throws {
         var o = SessiondOptions()
@@ -86,6 +102,16 @@ struct Sessiond: ParsableCommand {
         } else {
             o.password = requirepass ?? getenv("SESSIOND_PASSWORD").map { String(cString: $0) }
         }
+        switch (tlsCert, tlsKey) {
+        case (let cert?, let key?):
+            o.tls = SessiondTLS(certFile: cert, keyFile: key, caFile: tlsCA, requireClientCertificate: tlsAuthClients)
+        case (nil, nil):
+            if tlsCA != nil || tlsAuthClients {
+                throw ValidationError("--tls-ca and --tls-auth-clients need --tls-cert and --tls-key")
+            }
+        default:
+            throw ValidationError("TLS needs both --tls-cert and --tls-key")
+        }
         guard let policy = AppendLog.FsyncPolicy(rawValue: fsync) else {
             throw ValidationError("--fsync: always, everysec or no")
         }
@@ -107,7 +133,7 @@ struct Sessiond: ParsableCommand {
         if let members = o.cluster {
             print("sessiond: cluster of \(members.count): \(members.map(\.description).joined(separator: ", "))")
         }
-        print("sessiond \(node.nodeID) listening on \(bind):\(node.port)")
+        print("sessiond \(node.nodeID) listening on \(bind):\(node.port)\(o.tls == nil ? "" : " (TLS)")")
         fflush(nil)
 
         // SIGINT/SIGTERM: stop accepting, write the log out, tell clients, exit.

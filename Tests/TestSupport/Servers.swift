@@ -310,6 +310,8 @@ public final class SessiondServer: @unchecked Sendable {
     private var process: ChildProcess
     private var arguments: [String]
     public let log: String
+    /// How clients reach a TLS node (its CA, a client certificate); nil: plain TCP.
+    public let tls: TLSOptions?
 
     /// `port`: a fixed port (cluster members must know each other's before they start);
     /// nil: a free one, retried on a collision. `host` and `launcher`: a node in a network
@@ -318,10 +320,11 @@ public final class SessiondServer: @unchecked Sendable {
     /// the command line, where `ps` shows it).
     public init(
         password: String? = nil, port fixed: Int? = nil, arguments extra: [String] = [], host: String = "127.0.0.1",
-        launcher: [String] = [], passwordFile: Bool = false
+        launcher: [String] = [], passwordFile: Bool = false, tls: TLSOptions? = nil
     ) throws {
         let binary = try CLI.binary("sessiond")
         self.password = password
+        self.tls = tls
         self.host = host
         self.launcher = launcher
         log =
@@ -341,7 +344,7 @@ public final class SessiondServer: @unchecked Sendable {
             }
             args = ["--port", String(port), "--bind", host] + secret + extra
             p = try Self.spawn(binary, args, launcher: launcher, log: log)
-            if SessiondServer.waitReady(host: host, port: port, password: password, process: p) { break }
+            if SessiondServer.waitReady(host: host, port: port, password: password, tls: tls, process: p) { break }
             p?.stop(grace: 1)
             attempt += 1
             guard attempt < 3 && fixed == nil else {
@@ -363,8 +366,11 @@ public final class SessiondServer: @unchecked Sendable {
             outputPath: log)
     }
 
-    static func waitReady(host: String = "127.0.0.1", port: Int, password: String?, process: ChildProcess?) -> Bool {
-        let url = RedisURL(endpoint: .tcp(host: host, port: port), password: password)
+    static func waitReady(
+        host: String = "127.0.0.1", port: Int, password: String?, tls: TLSOptions? = nil, process: ChildProcess?
+    ) -> Bool {
+        var url = RedisURL(endpoint: .tcp(host: host, port: port), password: password)
+        url.tls = tls
         let deadline = Date().addingTimeInterval(10)
         while Date() < deadline {
             if process?.isRunning == false { return false }
@@ -374,14 +380,19 @@ public final class SessiondServer: @unchecked Sendable {
         return false
     }
 
-    public var url: RedisURL { RedisURL(endpoint: .tcp(host: host, port: port), password: password) }
+    public var url: RedisURL {
+        var u = RedisURL(endpoint: .tcp(host: host, port: port), password: password)
+        u.tls = tls
+        return u
+    }
     /// The process id (memory readings in soaks).
     public var pid: pid_t { process.pid }
     /// Stops the process (SIGSTOP): connections stay open, nothing answers.
     public func pause() { process.signal(SIGSTOP) }
     public func resume() { process.signal(SIGCONT) }
     public var urlString: String {
-        password.map { "sessiond://:\($0)@\(host):\(port)" } ?? "sessiond://\(host):\(port)"
+        let scheme = tls == nil ? "sessiond://" : "sessionds://"
+        return scheme + (password.map { ":\($0)@" } ?? "") + "\(host):\(port)"
     }
 
     @discardableResult
@@ -405,7 +416,7 @@ public final class SessiondServer: @unchecked Sendable {
             arguments.removeSubrange(i...(i + 1))
         }
         process = try Self.spawn(try CLI.binary("sessiond"), arguments, launcher: launcher, log: log)
-        guard SessiondServer.waitReady(host: host, port: port, password: password, process: process) else {
+        guard SessiondServer.waitReady(host: host, port: port, password: password, tls: tls, process: process) else {
             throw HarnessError("sessiond did not restart: \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
         }
     }
@@ -428,7 +439,11 @@ public final class SessiondCluster: @unchecked Sendable {
     public let dirs: [String]
 
     /// `faults`: node id → migration step at which that node dies (`--fault`).
-    public init(count: Int = 3, password: String? = nil, faults: [String: String] = [:], extra: [String] = []) throws {
+    /// `tls`: how clients reach the nodes when `extra` turns TLS on.
+    public init(
+        count: Int = 3, password: String? = nil, faults: [String: String] = [:], extra: [String] = [],
+        tls: TLSOptions? = nil
+    ) throws {
         var ports: [Int] = []
         while ports.count < count {
             let p = freePort()
@@ -447,7 +462,7 @@ public final class SessiondCluster: @unchecked Sendable {
             dirs.append(dir)
             var args = ["--node-id", id, "--cluster", members, "--dir", dir, "--fsync", "always"] + extra
             if let f = faults[id] { args += ["--fault", f] }
-            nodes[id] = try SessiondServer(password: password, port: port, arguments: args)
+            nodes[id] = try SessiondServer(password: password, port: port, arguments: args, tls: tls)
         }
         self.nodes = nodes
         self.dirs = dirs
