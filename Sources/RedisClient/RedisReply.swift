@@ -78,7 +78,9 @@ public enum RedisError: Error, Equatable, CustomStringConvertible {
         guard case .connection(_, let m) = self else { return false }
         if m.hasPrefix("TLS:") || m.hasPrefix("TLS handshake failed") { return true }
         // Every sentinel refused us or knows no such master.
-        if m.hasPrefix(Sentinel.noAnswerPrefix), m.contains("authentication failed") || m.contains("does not monitor") {
+        if m.hasPrefix(Sentinel.noAnswerPrefix),
+            m.contains("authentication failed") || m.contains("does not monitor") || m.contains(": TLS")
+        {
             return true
         }
         // A jump host that refuses us or cannot be found will do so again.

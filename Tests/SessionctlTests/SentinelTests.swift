@@ -166,6 +166,27 @@ import Testing
         try term.send("q")
     }
 
+    /// `rediss+sentinel://`: the sentinels on their TLS ports, the master they name on its
+    /// TLS port, before and after a failover.
+    @Test func sentinelOverTLS() throws {
+        let certs = try TLSCertificates()
+        let h = try SentinelHarness(tls: certs)
+        try seed(h, users: ["kim", "lee"])
+        #expect(h.urlString.hasPrefix("rediss+sentinel://"))
+        let store = ["--store", h.urlString, "--cacert", certs.caFile]
+        let ls = try CLI.run(["ls", "--fields", "user", "-o", "csv"] + store)
+        #expect(ls.code == 0 && ls.lines.sorted() == ["kim", "lee", "user"], "\(ls)")
+        let promoted = try h.failover()
+        let after = try CLI.run(["nodes", "-o", "json"] + store)
+        #expect(after.code == 0 && after.stdout.contains("127.0.0.1:\(h.dataPort(promoted))"), "\(after)")
+        let logout = try CLI.run(["logout", "--user", "kim", "--yes"] + store)
+        #expect(logout.code == 0 && logout.stdout.contains("1 session(s) removed"), "\(logout)")
+        #expect(try promoted.command("EXISTS", "spring:session:sessions:sen-0") == .integer(0))
+        // Without the CA: refused, in words, whichever sentinel is asked.
+        let refused = try CLI.run(["ls", "--store", h.urlString])
+        #expect(refused.code == 3 && refused.stderr.contains("unknown CA"), "\(refused)")
+    }
+
     @Test func sentinelCredentialsAreUsedAndNeverShown() throws {
         let h = try SentinelHarness(sentinelPassword: "s3ntinel-pw")
         try seed(h, users: ["hal"])

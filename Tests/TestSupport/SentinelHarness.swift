@@ -14,23 +14,43 @@ public final class SentinelHarness: @unchecked Sendable {
     public let sentinelPorts: [Int]
     public let masterName = "mymaster"
     public let sentinelPassword: String?
+    /// With TLS: the TLS port of each server (by its plain port) and of each sentinel.
+    public let tls: TLSCertificates?
+    public private(set) var tlsPorts: [Int: Int] = [:]
     private var sentinels: [ChildProcess] = []
     private let directory: String
 
-    /// `config`: extra settings for both data nodes (notifications...).
-    public init(config: [String] = [], sentinelPassword: String? = nil) throws {
+    /// `config`: extra settings for both data nodes (notifications...). `tls`: every server
+    /// and sentinel also listens on a TLS port, replication and monitoring go over TLS, and
+    /// the sentinels name the masters by their TLS ports.
+    public init(config: [String] = [], sentinelPassword: String? = nil, tls: TLSCertificates? = nil) throws {
         guard let binary = findExecutable("redis-sentinel") else {
             throw HarnessError(
                 "redis-sentinel not found on PATH: install redis-sentinel (the README's test command does)")
         }
         self.sentinelPassword = sentinelPassword
-        master = try RedisServer(config: config)
-        replica = try RedisServer(config: config + ["--replicaof", "127.0.0.1", String(master.port)])
+        self.tls = tls
+        func tlsArgs(_ port: Int) -> [String] {
+            guard let tls else { return [] }
+            return [
+                "--tls-port", String(port), "--tls-cert-file", tls.serverCert, "--tls-key-file", tls.serverKey,
+                "--tls-ca-cert-file", tls.caFile, "--tls-auth-clients", "no", "--tls-replication", "yes",
+            ]
+        }
+        let masterTLS = freePort()
+        let replicaTLS = freePort()
+        master = try RedisServer(config: config + tlsArgs(masterTLS))
+        let masterData = tls == nil ? master.port : masterTLS
+        replica = try RedisServer(
+            config: config + tlsArgs(replicaTLS) + ["--replicaof", "127.0.0.1", String(masterData)])
+        if tls != nil { tlsPorts = [master.port: masterTLS, replica.port: replicaTLS] }
         directory = try makeTemporaryDirectory("sessionctl-sentinel")
         var ports: [Int] = []
         while ports.count < 3 {
             let p = freePort()
-            if !ports.contains(p) && p != master.port && p != replica.port { ports.append(p) }
+            if !ports.contains(p) && p != master.port && p != replica.port && p != masterTLS && p != replicaTLS {
+                ports.append(p)
+            }
         }
         sentinelPorts = ports
         for (i, port) in ports.enumerated() {
@@ -41,12 +61,25 @@ public final class SentinelHarness: @unchecked Sendable {
                 bind 127.0.0.1
                 daemonize no
                 dir \(dir)
-                sentinel monitor \(masterName) 127.0.0.1 \(master.port) 2
+                sentinel monitor \(masterName) 127.0.0.1 \(masterData) 2
                 sentinel down-after-milliseconds \(masterName) 1000
                 sentinel failover-timeout \(masterName) 10000
                 sentinel parallel-syncs \(masterName) 1
 
                 """
+            if let tls {
+                let tp = freePort()
+                tlsPorts[port] = tp
+                conf += """
+                    tls-port \(tp)
+                    tls-cert-file \(tls.serverCert)
+                    tls-key-file \(tls.serverKey)
+                    tls-ca-cert-file \(tls.caFile)
+                    tls-auth-clients no
+                    tls-replication yes
+
+                    """
+            }
             if let sentinelPassword {
                 conf += "requirepass \(sentinelPassword)\nsentinel sentinel-pass \(sentinelPassword)\n"
             }
@@ -71,7 +104,8 @@ public final class SentinelHarness: @unchecked Sendable {
 
     /// `redis+sentinel://127.0.0.1:P1,…/mymaster`, with the sentinel password when set.
     public var urlString: String {
-        "redis+sentinel://" + sentinelPorts.map { "127.0.0.1:\($0)" }.joined(separator: ",") + "/\(masterName)"
+        (tls == nil ? "redis+sentinel://" : "rediss+sentinel://")
+            + sentinelPorts.map { "127.0.0.1:\(tlsPorts[$0] ?? $0)" }.joined(separator: ",") + "/\(masterName)"
             + (sentinelPassword.map { "?sentinel_password=\($0)" } ?? "")
     }
 
@@ -84,6 +118,9 @@ public final class SentinelHarness: @unchecked Sendable {
         return try c.send([RedisCommand(args.map { Array($0.utf8) })])[0]
     }
 
+    /// The port the sentinels name for a server (its TLS port with TLS).
+    public func dataPort(_ server: RedisServer) -> Int { tlsPorts[server.port] ?? server.port }
+
     /// The port the sentinels name as master now.
     public func masterPort() throws -> Int? {
         let r = try sentinelCommand(sentinelPorts[0], "SENTINEL", "GET-MASTER-ADDR-BY-NAME", masterName)
@@ -95,12 +132,12 @@ public final class SentinelHarness: @unchecked Sendable {
     @discardableResult
     public func failover() throws -> RedisServer {
         let before = try masterPort()
-        let promoted = before == master.port ? replica : master
+        let promoted = before == dataPort(master) ? replica : master
         let reply = try sentinelCommand(sentinelPorts[0], "SENTINEL", "FAILOVER", masterName)
         if let m = reply.errorMessage { throw HarnessError("SENTINEL FAILOVER: \(m)") }
         let deadline = Date().addingTimeInterval(30)
         while Date() < deadline {
-            if try masterPort() == promoted.port,
+            if try masterPort() == dataPort(promoted),
                 (try? promoted.command("ROLE").array?.first?.text) == "master"
             {
                 return promoted
