@@ -72,20 +72,7 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
                     + "redis+sentinel://host:port[,host:port]/MASTER, or unix:///path)")
         }
         var rest = Substring(text.dropFirst(secure ? "rediss://".count : "redis://".count))
-        var user: String? = nil
-        var password: String? = nil
-        if let at = rest.lastIndex(of: "@") {
-            let cred = rest[..<at]
-            rest = rest[rest.index(after: at)...]
-            if let colon = cred.firstIndex(of: ":") {
-                let u = String(cred[..<colon])
-                user = u.isEmpty ? nil : RedisURL.percentDecode(u)
-                password = RedisURL.percentDecode(String(cred[cred.index(after: colon)...]))
-            } else if !cred.isEmpty {
-                // redis-cli convention: a lone credential is the password.
-                password = RedisURL.percentDecode(String(cred))
-            }
-        }
+        let (user, password) = RedisURL.takeCredentials(&rest)
         var db = 0
         if let slash = rest.firstIndex(of: "/") {
             let dbText = rest[rest.index(after: slash)...]
@@ -97,29 +84,8 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
                 db = n
             }
         }
-        var host = String(rest)
-        var port = 6379
-        if host.hasPrefix("[") {  // IPv6 literal
-            guard let close = host.firstIndex(of: "]") else {
-                throw ParseError(message: "unclosed IPv6 address in '\(redactedInput)'")
-            }
-            let after = host[host.index(after: close)...]
-            let h = String(host[host.index(after: host.startIndex)..<close])
-            if after.hasPrefix(":") {
-                guard let p = Int(after.dropFirst()), (1...65535).contains(p) else {
-                    throw ParseError(message: "invalid port in '\(redactedInput)'")
-                }
-                port = p
-            }
-            host = h
-        } else if let colon = host.lastIndex(of: ":") {
-            guard let p = Int(host[host.index(after: colon)...]), (1...65535).contains(p) else {
-                throw ParseError(message: "invalid port in '\(redactedInput)'")
-            }
-            port = p
-            host = String(host[..<colon])
-        }
-        if host.isEmpty { host = "127.0.0.1" }
+        let (named, port) = try RedisURL.hostAndPort(rest, defaultPort: 6379, in: redactedInput)
+        let host = named.isEmpty ? "127.0.0.1" : named
         self.init(endpoint: .tcp(host: host, port: port), user: user, password: password, db: db)
         if secure { tls = TLSOptions() }
     }
@@ -144,19 +110,7 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
             }
             rest = rest[..<q]
         }
-        var user: String? = nil
-        var password: String? = nil
-        if let at = rest.lastIndex(of: "@") {
-            let cred = rest[..<at]
-            rest = rest[rest.index(after: at)...]
-            if let colon = cred.firstIndex(of: ":") {
-                let u = String(cred[..<colon])
-                user = u.isEmpty ? nil : RedisURL.percentDecode(u)
-                password = RedisURL.percentDecode(String(cred[cred.index(after: colon)...]))
-            } else if !cred.isEmpty {
-                password = RedisURL.percentDecode(String(cred))
-            }
-        }
+        let (user, password) = RedisURL.takeCredentials(&rest)
         let parts = rest.split(separator: "/", omittingEmptySubsequences: false)
         guard parts.count >= 2, !parts[1].isEmpty else {
             throw ParseError(
@@ -172,24 +126,7 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
         }
         var sentinels: [SentinelSet.Address] = []
         for item in parts[0].split(separator: ",") {
-            var host = String(item)
-            var port = 26379
-            if host.hasPrefix("["), let close = host.firstIndex(of: "]") {
-                let after = host[host.index(after: close)...]
-                if after.hasPrefix(":") {
-                    guard let p = Int(after.dropFirst()), (1...65535).contains(p) else {
-                        throw ParseError(message: "invalid port in '\(redacted)'")
-                    }
-                    port = p
-                }
-                host = String(host[host.index(after: host.startIndex)..<close])
-            } else if let colon = host.lastIndex(of: ":") {
-                guard let p = Int(host[host.index(after: colon)...]), (1...65535).contains(p) else {
-                    throw ParseError(message: "invalid port in '\(redacted)'")
-                }
-                port = p
-                host = String(host[..<colon])
-            }
+            let (host, port) = try RedisURL.hostAndPort(item, defaultPort: 26379, in: redacted)
             guard !host.isEmpty else { throw ParseError(message: "empty sentinel address in '\(redacted)'") }
             sentinels.append(.init(host: host, port: port))
         }
@@ -269,6 +206,45 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
             from = out.index(out.startIndex, offsetBy: offset + 3)
         }
         return out
+    }
+
+    /// `[user[:password]@]` off the front of an authority (a lone credential is the
+    /// password, as in redis-cli).
+    static func takeCredentials(_ rest: inout Substring) -> (user: String?, password: String?) {
+        guard let at = rest.lastIndex(of: "@") else { return (nil, nil) }
+        let cred = rest[..<at]
+        rest = rest[rest.index(after: at)...]
+        if let colon = cred.firstIndex(of: ":") {
+            let u = String(cred[..<colon])
+            return (u.isEmpty ? nil : percentDecode(u), percentDecode(String(cred[cred.index(after: colon)...])))
+        }
+        return (nil, cred.isEmpty ? nil : percentDecode(String(cred)))
+    }
+
+    /// `host[:port]` or `[v6][:port]`; `text` names the URL (redacted) in errors.
+    static func hostAndPort(_ item: Substring, defaultPort: Int, in text: String) throws(ParseError) -> (String, Int) {
+        var host = String(item)
+        var port = defaultPort
+        if host.hasPrefix("[") {  // IPv6 literal
+            guard let close = host.firstIndex(of: "]") else {
+                throw ParseError(message: "unclosed IPv6 address in '\(text)'")
+            }
+            let after = host[host.index(after: close)...]
+            if after.hasPrefix(":") {
+                guard let p = Int(after.dropFirst()), (1...65535).contains(p) else {
+                    throw ParseError(message: "invalid port in '\(text)'")
+                }
+                port = p
+            }
+            host = String(host[host.index(after: host.startIndex)..<close])
+        } else if let colon = host.lastIndex(of: ":") {
+            guard let p = Int(host[host.index(after: colon)...]), (1...65535).contains(p) else {
+                throw ParseError(message: "invalid port in '\(text)'")
+            }
+            port = p
+            host = String(host[..<colon])
+        }
+        return (host, port)
     }
 
     static func percentDecode(_ s: String) -> String {
