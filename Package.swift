@@ -31,7 +31,7 @@ let package = Package(
         .systemLibrary(name: "CNCurses", pkgConfig: "ncursesw", providers: [.apt(["libncurses-dev"])]),
         .target(name: "SessionKit"),
         // Every session decoder and the framework value formats (no store, no I/O).
-        .target(name: "SessionFormats", dependencies: ["SessionKit"]),
+        .target(name: "SessionFormats", dependencies: ["SessionKit", "CZlib"]),
         // A serial executor on a thread of its own and a poll wake-up pipe: how the clients keep
         // blocking calls off the cooperative pool.
         .target(name: "DedicatedThread"),
@@ -41,7 +41,13 @@ let package = Package(
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .target(
             name: "MemcachedSessions",
-            dependencies: ["SessionKit", "SessionFormats", "MemcachedClient", "CZlib", "DedicatedThread"]),
+            dependencies: ["SessionKit", "SessionFormats", "MemcachedClient", "DedicatedThread"]),
+        // SQL databases: values and the database protocol (SQLCore), one client per driver,
+        // and the session tables of the frameworks (SQLSessions).
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .target(name: "SQLCore"),
+        .target(name: "SQLiteClient", dependencies: ["CSQLite", "SQLCore", "DedicatedThread"]),
+        .target(name: "SQLSessions", dependencies: ["SessionKit", "SessionFormats", "SQLCore", "SQLiteClient"]),
         .target(
             name: "RedisSessions", dependencies: ["SessionKit", "SessionFormats", "RedisClient", "DedicatedThread"]),
         // The in-house store: RESP codec, the session engine, its log, and its clients
@@ -82,7 +88,7 @@ let package = Package(
             name: "sessionctl",
             dependencies: [
                 "SessionKit", "SessionOps", "RedisSessions", "SessiondSessions", "SessiondServer", "ConsoleUI",
-                "MemcachedSessions",
+                "MemcachedSessions", "SQLSessions",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             plugins: ["BuildVersion"]
@@ -120,6 +126,9 @@ let package = Package(
         .testTarget(name: "RedisClientTests", dependencies: ["RedisClient", "SessionKit", "TestSupport"]),
         .testTarget(
             name: "RedisSessionsTests", dependencies: ["RedisSessions", "SessionKit", "SessionFormats", "TestSupport"]),
+        .testTarget(
+            name: "SQLTests",
+            dependencies: ["SQLSessions", "SQLiteClient", "SQLCore", "SessionKit", "SessionFormats", "TestSupport"]),
         .testTarget(
             name: "SessionctlTests",
             dependencies: [

@@ -8,6 +8,8 @@ packages=(
   libssl-dev openssl
   # the --ssh tests run their own sshd; Sentinel tests their own redis-sentinel
   openssh-server openssh-client redis-sentinel
+  # SQL session stores: SQLite's C library (the Django tests write with python3's own sqlite3)
+  libsqlite3-dev
   # network namespaces for the partition drill
   iproute2
   # the install test renders the generated man pages

@@ -20,7 +20,7 @@ bin=.build-fuzz/release/session-fuzz
 [ -x "$bin" ] || { echo "fuzz: the harness did not build" >&2; exit 2; }
 harnesses=("$@")
 if [ ${#harnesses[@]} -eq 0 ]; then
-  harnesses=(aspnet attribute cluster-restore config filter java json jwt log-replay marshal memcached-lines msgpack msm
+  harnesses=(aspnet attribute cluster-restore config django-signed filter java json jwt log-replay marshal memcached-lines msgpack msm
     php php-session pickle redis-replies resp-differential resp-reply resp-request toml)
 fi
 work=$(mktemp -d)

@@ -15,7 +15,7 @@ heavy='StoreMigrationTests|RedisClusterTests|ContractTests|DrillTests|SentinelTe
 # of their own, so neither they nor the heavy suites starve each other's timing checks.
 # The sshd and TLS-sessiond suites wait on the real binary for seconds at a time (each
 # wait holds one of the cooperative pool's two threads): with them, not beside WatchTests.
-frameworks='MemcachedFrameworkTests|MemcachedTUIAndCLITests|MemcachedEventTests|DoctorTests|SSHTests|SessiondTLSTests'
+frameworks='MemcachedFrameworkTests|MemcachedTUIAndCLITests|MemcachedEventTests|DoctorTests|SSHTests|SessiondTLSTests|DjangoSQLiteTests'
 # The soaks measure a steady load: alone, so no other suite's blocking waits take the
 # cooperative pool's two threads from their load tasks.
 soaks='SoakTests'

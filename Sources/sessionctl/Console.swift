@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import MemcachedSessions
 import RedisSessions
+import SQLSessions
 import SessionKit
 import SessionOps
 import SessiondSessions
@@ -128,7 +129,9 @@ final class Console: @unchecked Sendable {
     let context: ConfigFile.Context?
 
     /// Every kind of store this program can open.
-    static let factory = StoreFactory([RedisSessionStore.kind, SessiondStore.kind, MemcachedStore.kind])
+    static let factory = StoreFactory([
+        RedisSessionStore.kind, SessiondStore.kind, MemcachedStore.kind, SQLSessionStore.kind,
+    ])
 
     /// The operations of this command: its store, policy, audit log and output.
     var ops: Operations {

@@ -19,6 +19,7 @@ enum Harnesses {
         "msgpack": { _ = try? MessagePack.decode($0) },
         "json": { _ = try? JSONDecoding.decode($0) },
         "jwt": { _ = try? JWT.decode($0) },
+        "django-signed": { _ = try? DjangoSigned.decode(String(decoding: $0, as: UTF8.self)) },
         "aspnet": { _ = try? AspNetSession.decode($0) },
         "attribute": { bytes in
             // What every store does with an attribute value, and how it is shown.

@@ -1,0 +1,175 @@
+import SQLCore
+import SessionFormats
+import SessionKit
+
+/// One framework's session table: how it is recognised by its columns, read a page at a
+/// time (keyset pagination on the primary key), and changed. Each kind is a value; the store
+/// runs whichever tables it found.
+protocol SessionTable: Sendable {
+    /// `django-db`: the `--schema` name.
+    var kind: String { get }
+    var table: String { get }
+    /// Columns that hold the id, in key order (the keyset).
+    var idColumn: String { get }
+    /// The user, where a column holds it (logout pushed down to one DELETE).
+    var userColumn: String? { get }
+    /// The columns a page selects, in the order `session(from:)` reads them.
+    var selectColumns: [String] { get }
+    /// A condition (with parameters from `parameterBase`) hiding rows past their expiry.
+    func liveCondition(_ d: SQLDialect, nowMs: Int64, parameterBase: Int) -> (sql: String, parameters: [SQLValue])?
+    /// A row as a session; `decode`: attributes too.
+    func session(from row: [SQLValue], node: String, nowMs: Int64, decode: Bool) -> Session
+    /// Statements that set a new expiry (`atMs` absolute), nil when the table keeps none.
+    func setExpiry(_ d: SQLDialect, ids: [String], atMs: Int64) -> [(sql: String, parameters: [SQLValue])]?
+    /// Statements that delete these sessions (and their attribute rows).
+    func delete(_ d: SQLDialect, ids: [String]) -> [(sql: String, parameters: [SQLValue])]
+}
+
+extension SessionTable {
+    func q(_ d: SQLDialect, _ name: String) -> String { d.quote(name) }
+
+    /// `?, ?, ?` (or `$n...`) for `count` parameters after `base`.
+    func placeholders(_ d: SQLDialect, count: Int, after base: Int = 0) -> String {
+        (1...max(1, count)).map { d.parameter(base + $0) }.joined(separator: ", ")
+    }
+}
+
+/// Django's `db` backend: `django_session(session_key, session_data, expire_date)`. Django
+/// keeps no creation or access time; `expire_date` is absolute (UTC) and expired rows stay
+/// until `manage.py clearsessions`.
+struct DjangoTable: SessionTable {
+    let table: String
+    var kind: String { "django-db" }
+    var idColumn: String { "session_key" }
+    var userColumn: String? { nil }
+    var selectColumns: [String] { ["session_key", "session_data", "expire_date"] }
+
+    static func matches(_ columns: [String]) -> Bool {
+        Set(["session_key", "session_data", "expire_date"]).isSubset(of: columns)
+    }
+
+    func liveCondition(_ d: SQLDialect, nowMs: Int64, parameterBase: Int) -> (sql: String, parameters: [SQLValue])? {
+        ("\(q(d, "expire_date")) > \(d.parameter(parameterBase + 1))", [DjangoTable.dateValue(nowMs, d)])
+    }
+
+    func session(from row: [SQLValue], node: String, nowMs: Int64, decode: Bool) -> Session {
+        let id = row[0].string ?? Sanitizer.hex(row[0].bytes ?? [])
+        let expiry = DjangoTable.milliseconds(row[2])
+        var s = Session(
+            id: id, key: "\(table):\(id)", user: nil, node: node, ttlMs: expiry.map { $0 - nowMs } ?? -1,
+            schema: kind)
+        let data = row[1].bytes ?? []
+        s.sizeBytes = Int64(data.count)
+        guard let text = row[1].string else {
+            s.attributes = [DjangoTable.undecodable(data, "session_data is not text")]
+            return s
+        }
+        do {
+            let (tree, format) = try DjangoSigned.decode(text)
+            if let user = DjangoTable.user(tree) { s.user = user }
+            if decode {
+                s.attributes = FrameworkValues.json.attributes(of: tree).map { a in
+                    var a = a
+                    a.format = format
+                    return a
+                }
+            }
+            if let signed = try? DjangoSigned.split(text).signedAtSeconds { s.lastAccessedAtMs = signed * 1000 }
+        } catch {
+            s.attributes = [DjangoTable.undecodable(data, "\(error)")]
+        }
+        return s
+    }
+
+    func setExpiry(_ d: SQLDialect, ids: [String], atMs: Int64) -> [(sql: String, parameters: [SQLValue])]? {
+        [
+            (
+                "UPDATE \(q(d, table)) SET \(q(d, "expire_date")) = \(d.parameter(1)) WHERE \(q(d, idColumn)) IN (\(placeholders(d, count: ids.count, after: 1)))",
+                [DjangoTable.dateValue(atMs, d)] + ids.map { .text($0) }
+            )
+        ]
+    }
+
+    func delete(_ d: SQLDialect, ids: [String]) -> [(sql: String, parameters: [SQLValue])] {
+        [
+            (
+                "DELETE FROM \(q(d, table)) WHERE \(q(d, idColumn)) IN (\(placeholders(d, count: ids.count)))",
+                ids.map { .text($0) }
+            )
+        ]
+    }
+
+    /// `_auth_user_id`, a string in Django's JSON.
+    static func user(_ tree: DecodedValue) -> String? {
+        guard case .map(let entries) = tree, let v = entries.first(where: { $0.key == "_auth_user_id" })?.value else {
+            return nil
+        }
+        switch v {
+        case .string(let s): return s
+        case .int(let n): return String(n)
+        default: return nil
+        }
+    }
+
+    static func undecodable(_ raw: [UInt8], _ why: String) -> Attribute {
+        Attribute(name: "(session_data)", raw: raw, decoded: .undecodable(why), format: "django-signed")
+    }
+
+    /// SQLite keeps `expire_date` as text `YYYY-MM-DD HH:MM:SS[.ffffff]` (UTC).
+    static func dateValue(_ ms: Int64, _ d: SQLDialect) -> SQLValue {
+        .text(SQLTime.text(ms: ms))
+    }
+
+    static func milliseconds(_ v: SQLValue) -> Int64? {
+        switch v {
+        case .text(let s): return SQLTime.parse(s)
+        case .integer(let n): return n * 1000
+        default: return nil
+        }
+    }
+}
+
+/// Date-times as SQL keeps them in text (SQLite): `YYYY-MM-DD HH:MM:SS[.ffffff]`, UTC.
+enum SQLTime {
+    static func text(ms: Int64) -> String {
+        // "2026-12-03T21:50:00.123Z" → "2026-12-03 21:50:00.123000"
+        let iso = ISOTime.format(ms: ms)
+        guard iso.count == 24 else { return iso }
+        return String(iso.prefix(10)) + " " + String(iso.dropFirst(11).prefix(12)) + "000"
+    }
+
+    /// Milliseconds since the epoch; nil when the text is no such date.
+    static func parse(_ text: String) -> Int64? {
+        let b = Array(text.utf8)
+        guard b.count >= 19 else { return nil }
+        func num(_ from: Int, _ len: Int) -> Int64? {
+            var n: Int64 = 0
+            for k in from..<(from + len) {
+                guard b[k] >= 0x30 && b[k] <= 0x39 else { return nil }
+                n = n * 10 + Int64(b[k] - 0x30)
+            }
+            return n
+        }
+        guard let y = num(0, 4), let mo = num(5, 2), let d = num(8, 2), let h = num(11, 2), let mi = num(14, 2),
+            let s = num(17, 2), (1...12).contains(mo), (1...31).contains(d), h < 24, mi < 60, s < 61
+        else { return nil }
+        var millis: Int64 = 0
+        if b.count > 20, b[19] == UInt8(ascii: ".") {
+            var k = 20
+            var scale: Int64 = 100
+            while k < b.count, b[k] >= 0x30 && b[k] <= 0x39 {
+                if scale > 0 { millis += Int64(b[k] - 0x30) * scale }
+                scale /= 10
+                k += 1
+            }
+        }
+        // Days from civil (Howard Hinnant's algorithm).
+        let yy = mo <= 2 ? y - 1 : y
+        let era = (yy >= 0 ? yy : yy - 399) / 400
+        let yoe = yy - era * 400
+        let doy = (153 * (mo > 2 ? mo - 3 : mo + 9) + 2) / 5 + d - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        let days = era * 146_097 + doe - 719_468
+        return ((days * 86400 + h * 3600 + mi * 60 + s) * 1000) + millis
+    }
+}
