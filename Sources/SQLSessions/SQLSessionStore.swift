@@ -3,7 +3,8 @@ import SQLiteClient
 import SessionFormats
 import SessionKit
 
-/// Sessions in a database table (issue 15; first step: SQLite, Django's `db` backend). The
+/// Sessions in a database table (issue 15; so far SQLite, Django's `db` backend and Spring
+/// Session JDBC). The
 /// session tables are found by their columns (`--schema django-db[:TABLE]` names one); a
 /// listing reads a page at a time by the primary key (keyset pagination: never the whole
 /// table), hiding rows past their expiry unless asked; mutations run in one transaction per
@@ -36,13 +37,22 @@ public final class SQLSessionStore: SessionStore, @unchecked Sendable {
             if (wanted == "auto" || wanted == "django-db") && DjangoTable.matches(t.columns) {
                 found.append(DjangoTable(table: t.name))
             }
+            if (wanted == "auto" || wanted == "spring-jdbc") && SpringJDBCTable.matches(t.columns),
+                let attributes = all.first(where: {
+                    $0.name.lowercased() == t.name.lowercased() + "_attributes"
+                        && SpringJDBCTable.attributesMatch($0.columns)
+                })
+            {
+                found.append(SpringJDBCTable(table: t.name, attributesTable: attributes.name))
+            }
         }
         if found.isEmpty {
             throw SQLError(
                 .usage,
                 "\(db.displayName): no session table found"
                     + (schemaOption == "auto"
-                        ? " (looked for django_session's columns)" : " for --schema \(schemaOption)"))
+                        ? " (looked for the columns of django_session and SPRING_SESSION with its _ATTRIBUTES)"
+                        : " for --schema \(schemaOption)"))
         }
         await tablesCache.set(found)
         return found
@@ -76,16 +86,20 @@ public final class SQLSessionStore: SessionStore, @unchecked Sendable {
                     conditions.append(live.sql)
                     parameters += live.parameters
                 }
+                // A pinned user where a column holds it: the filter runs in the database.
+                if let user = query.filter.exactUser, let column = table.userColumn {
+                    conditions.append("\(d.quote(column)) = \(d.parameter(parameters.count + 1))")
+                    parameters.append(.text(user))
+                }
                 let sql =
                     "SELECT \(table.selectColumns.map { d.quote($0) }.joined(separator: ", ")) FROM \(d.quote(table.table))"
                     + (conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND "))
                     + " ORDER BY \(d.quote(table.idColumn)) LIMIT \(pageSize)"
                 let rows = try await db.query(sql, parameters)
                 scanned += rows.count
-                let sessions = rows.map {
-                    table.session(
-                        from: $0, node: node, nowMs: now, decode: query.withAttributes || query.filter.needsAttributes)
-                }
+                let decode = query.withAttributes || query.filter.needsAttributes
+                var sessions = rows.map { table.session(from: $0, node: node, nowMs: now, decode: decode) }
+                if decode { try await table.complete(&sessions, db: db) }
                 let page = await progress.accept(sessions.filter { query.filter.matches($0, nowMs: now) })
                 if !page.sessions.isEmpty { try await onPage(page.sessions) }
                 if page.done || rows.count < pageSize { break }
@@ -114,9 +128,11 @@ public final class SQLSessionStore: SessionStore, @unchecked Sendable {
                     "SELECT \(table.selectColumns.map { d.quote($0) }.joined(separator: ", ")) FROM \(d.quote(table.table))"
                     + " WHERE \(d.quote(table.idColumn)) IN (\(table.placeholders(d, count: chunk.count)))"
                 let now = currentTimeMs()
-                out += try await db.query(sql, chunk.map { .text($0) }).map {
+                var sessions = try await db.query(sql, chunk.map { .text($0) }).map {
                     table.session(from: $0, node: node, nowMs: now, decode: decode)
                 }
+                if decode { try await table.complete(&sessions, db: db) }
+                out += sessions
             }
         }
         return out

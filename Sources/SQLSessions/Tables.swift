@@ -23,9 +23,13 @@ protocol SessionTable: Sendable {
     func setExpiry(_ d: SQLDialect, ids: [String], atMs: Int64) -> [(sql: String, parameters: [SQLValue])]?
     /// Statements that delete these sessions (and their attribute rows).
     func delete(_ d: SQLDialect, ids: [String]) -> [(sql: String, parameters: [SQLValue])]
+    /// Reads what the page's rows do not carry (Spring's attribute rows), when decoding.
+    func complete(_ sessions: inout [Session], db: any SQLDatabase) async throws
 }
 
 extension SessionTable {
+    func complete(_ sessions: inout [Session], db: any SQLDatabase) async throws {}
+
     func q(_ d: SQLDialect, _ name: String) -> String { d.quote(name) }
 
     /// `?, ?, ?` (or `$n...`) for `count` parameters after `base`.
@@ -126,6 +130,105 @@ struct DjangoTable: SessionTable {
         case .integer(let n): return n * 1000
         default: return nil
         }
+    }
+}
+
+/// Spring Session JDBC (`JdbcIndexedSessionRepository`): `SPRING_SESSION` (any name) and its
+/// `<name>_ATTRIBUTES` rows of Java-serialized values. `SESSION_ID` is the cookie's id (the
+/// keyset); `PRIMARY_ID` ties the attribute rows; times are epoch ms; `PRINCIPAL_NAME` is a
+/// column, so a logout is one indexed DELETE.
+struct SpringJDBCTable: SessionTable {
+    let table: String
+    let attributesTable: String
+    var kind: String { "spring-jdbc" }
+    var idColumn: String { "session_id" }
+    var userColumn: String? { "principal_name" }
+    var selectColumns: [String] {
+        [
+            "session_id", "primary_id", "creation_time", "last_access_time", "max_inactive_interval", "expiry_time",
+            "principal_name",
+        ]
+    }
+
+    static let columns: Set<String> = [
+        "primary_id", "session_id", "creation_time", "last_access_time", "max_inactive_interval", "expiry_time",
+        "principal_name",
+    ]
+    static func matches(_ columns: [String]) -> Bool { Self.columns.isSubset(of: columns) }
+    static func attributesMatch(_ columns: [String]) -> Bool {
+        Set(["session_primary_id", "attribute_name", "attribute_bytes"]).isSubset(of: columns)
+    }
+
+    func liveCondition(_ d: SQLDialect, nowMs: Int64, parameterBase: Int) -> (sql: String, parameters: [SQLValue])? {
+        (
+            "(\(q(d, "expiry_time")) > \(d.parameter(parameterBase + 1)) OR \(q(d, "max_inactive_interval")) < 0)",
+            [.integer(nowMs)]
+        )
+    }
+
+    func session(from row: [SQLValue], node: String, nowMs: Int64, decode: Bool) -> Session {
+        let id = row[0].string ?? Sanitizer.hex(row[0].bytes ?? [])
+        let primary = row[1].string ?? ""
+        let interval = row[4].int
+        let expiry = row[5].int
+        return Session(
+            id: id, key: "\(table):\(primary)", user: row[6].string, node: node,
+            ttlMs: (interval ?? 0) < 0 ? -1 : (expiry.map { $0 - nowMs } ?? -1), createdAtMs: row[2].int,
+            lastAccessedAtMs: row[3].int, maxInactiveSeconds: interval, schema: kind)
+    }
+
+    private static func primaryID(_ s: Session) -> String {
+        s.key.firstIndex(of: ":").map { String(s.key[s.key.index(after: $0)...]) } ?? ""
+    }
+
+    func complete(_ sessions: inout [Session], db: any SQLDatabase) async throws {
+        guard !sessions.isEmpty else { return }
+        let d = db.dialect
+        let ids = sessions.map(Self.primaryID)
+        let rows = try await db.query(
+            "SELECT \(q(d, "session_primary_id")), \(q(d, "attribute_name")), \(q(d, "attribute_bytes")) FROM "
+                + "\(q(d, attributesTable)) WHERE \(q(d, "session_primary_id")) IN (\(placeholders(d, count: ids.count)))"
+                + " ORDER BY \(q(d, "attribute_name"))",
+            ids.map { .text($0) })
+        var byPrimary: [String: [Attribute]] = [:]
+        var sizes: [String: Int64] = [:]
+        for r in rows where r.count == 3 {
+            let owner = r[0].string ?? ""
+            let raw = r[2].bytes ?? []
+            byPrimary[owner, default: []].append(Decode.attribute(name: r[1].string ?? "?", raw: raw))
+            sizes[owner, default: 0] += Int64(raw.count)
+        }
+        for i in sessions.indices {
+            let p = Self.primaryID(sessions[i])
+            sessions[i].attributes = byPrimary[p] ?? []
+            sessions[i].sizeBytes = sizes[p] ?? 0
+        }
+    }
+
+    /// Spring decides expiry from the last access and the interval: both are set, so the
+    /// application sees the session end at `atMs` (a later access slides it again).
+    func setExpiry(_ d: SQLDialect, ids: [String], atMs: Int64) -> [(sql: String, parameters: [SQLValue])]? {
+        [
+            (
+                "UPDATE \(q(d, table)) SET \(q(d, "expiry_time")) = \(d.parameter(1)), "
+                    + "\(q(d, "max_inactive_interval")) = (\(d.parameter(2)) - \(q(d, "last_access_time"))) / 1000 "
+                    + "WHERE \(q(d, idColumn)) IN (\(placeholders(d, count: ids.count, after: 2)))",
+                [.integer(atMs), .integer(atMs)] + ids.map { .text($0) }
+            )
+        ]
+    }
+
+    /// The attribute rows first (SQLite enforces no cascade unless asked), then the sessions.
+    func delete(_ d: SQLDialect, ids: [String]) -> [(sql: String, parameters: [SQLValue])] {
+        let list = placeholders(d, count: ids.count)
+        return [
+            (
+                "DELETE FROM \(q(d, attributesTable)) WHERE \(q(d, "session_primary_id")) IN (SELECT "
+                    + "\(q(d, "primary_id")) FROM \(q(d, table)) WHERE \(q(d, idColumn)) IN (\(list)))",
+                ids.map { .text($0) }
+            ),
+            ("DELETE FROM \(q(d, table)) WHERE \(q(d, idColumn)) IN (\(list))", ids.map { .text($0) }),
+        ]
     }
 }
 
