@@ -47,7 +47,8 @@ let package = Package(
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .target(name: "SQLCore"),
         .target(name: "SQLiteClient", dependencies: ["CSQLite", "SQLCore", "DedicatedThread"]),
-        .target(name: "SQLSessions", dependencies: ["SessionKit", "SessionFormats", "SQLCore", "SQLiteClient"]),
+        .target(
+            name: "SQLSessions", dependencies: ["SessionKit", "SessionFormats", "SQLCore", "SQLiteClient", "COpenSSL"]),
         .target(
             name: "RedisSessions", dependencies: ["SessionKit", "SessionFormats", "RedisClient", "DedicatedThread"]),
         // The in-house store: RESP codec, the session engine, its log, and its clients

@@ -6,6 +6,9 @@
 #include <openssl/ssl.h>
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
+// HMAC-SHA256 for checking Django's signed session data against its secret key.
+#include <openssl/hmac.h>
+#include <openssl/sha.h>
 
 static inline long cos_set_min_tls12(SSL_CTX *ctx) { return SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION); }
 static inline long cos_set_sni(SSL *ssl, const char *name) { return SSL_set_tlsext_host_name(ssl, name); }

@@ -16,10 +16,14 @@ public final class SQLSessionStore: SessionStore, @unchecked Sendable {
     /// Rows per page (and per mutation batch).
     public let pageSize: Int
 
-    public init(database: any SQLDatabase, schema: String = "auto", pageSize: Int = 1000) {
+    let secretKey: String?
+
+    /// `secretKey`: Django's `SECRET_KEY`, to check signatures.
+    public init(database: any SQLDatabase, schema: String = "auto", pageSize: Int = 1000, secretKey: String? = nil) {
         db = database
         schemaOption = schema
         self.pageSize = pageSize
+        self.secretKey = secretKey
     }
 
     public var displayName: String { db.displayName }
@@ -35,7 +39,7 @@ public final class SQLSessionStore: SessionStore, @unchecked Sendable {
         for t in all {
             if let named, t.name.lowercased() != named.lowercased() { continue }
             if (wanted == "auto" || wanted == "django-db") && DjangoTable.matches(t.columns) {
-                found.append(DjangoTable(table: t.name))
+                found.append(DjangoTable(table: t.name, secret: secretKey))
             }
             if (wanted == "auto" || wanted == "spring-jdbc") && SpringJDBCTable.matches(t.columns),
                 let attributes = all.first(where: {
@@ -275,6 +279,7 @@ extension SQLSessionStore {
             throw SQLError(.usage, "sqlite URL needs an absolute path: sqlite:///path/to/file.db ('\(text)')")
         }
         return SQLSessionStore(
-            database: SQLiteDatabase(path: path, busyTimeoutMs: options.commandTimeoutMs), schema: options.schema)
+            database: SQLiteDatabase(path: path, busyTimeoutMs: options.commandTimeoutMs), schema: options.schema,
+            secretKey: options.secretKey)
     }
 }

@@ -43,6 +43,8 @@ extension SessionTable {
 /// until `manage.py clearsessions`.
 struct DjangoTable: SessionTable {
     let table: String
+    /// Django's `SECRET_KEY`, when given: each row's signature is checked and `show` says so.
+    var secret: String? = nil
     var kind: String { "django-db" }
     var idColumn: String { "session_key" }
     var userColumn: String? { nil }
@@ -79,6 +81,7 @@ struct DjangoTable: SessionTable {
                 }
             }
             if let signed = try? DjangoSigned.split(text).signedAtSeconds { s.lastAccessedAtMs = signed * 1000 }
+            if decode { s.attributes.insert(signatureNote(text), at: 0) }
         } catch {
             s.attributes = [DjangoTable.undecodable(data, "\(error)")]
         }
@@ -101,6 +104,17 @@ struct DjangoTable: SessionTable {
                 ids.map { .text($0) }
             )
         ]
+    }
+
+    /// What the signature says, as a pseudo-attribute `show` lists first.
+    func signatureNote(_ text: String) -> Attribute {
+        let note: String
+        switch secret.map({ DjangoSignature.verify(text, secret: $0) }) {
+        case true?: note = "verified with the secret key"
+        case false?: note = "DOES NOT MATCH the secret key (changed after signing, or signed with another key)"
+        case nil: note = "not verified (--secret-key or DJANGO_SECRET_KEY checks it)"
+        }
+        return Attribute(name: "(signature)", raw: Array(note.utf8), decoded: .string(note), format: "django-signed")
     }
 
     /// `_auth_user_id`, a string in Django's JSON.

@@ -27,7 +27,9 @@ public enum DjangoSigned {
         var payload = pieces[0]
         let compressed = payload.hasPrefix(".")
         if compressed { payload = payload.dropFirst() }
-        guard var bytes = base64URL(payload) else { throw Failure(description: "the payload is not URL-safe base64") }
+        guard var bytes = Base64URL.decode(payload.utf8) else {
+            throw Failure(description: "the payload is not URL-safe base64")
+        }
         if compressed {
             do { bytes = try Inflate.zlib(bytes, limit: limit) } catch {
                 throw Failure(description: "the compressed payload: \(error)")
@@ -41,33 +43,6 @@ public enum DjangoSigned {
         let parts = try split(text)
         if parts.payload.first == UInt8(ascii: "{") { return (try JSONDecoding.decode(parts.payload), "json") }
         return (try Pickle.decode(parts.payload), "pickle")
-    }
-
-    /// URL-safe base64 without padding; nil on any other byte.
-    static func base64URL(_ text: Substring) -> [UInt8]? {
-        var out: [UInt8] = []
-        out.reserveCapacity(text.utf8.count * 3 / 4)
-        var acc: UInt32 = 0
-        var bits = 0
-        for c in text.utf8 {
-            let v: UInt32
-            switch c {
-            case UInt8(ascii: "A")...UInt8(ascii: "Z"): v = UInt32(c - UInt8(ascii: "A"))
-            case UInt8(ascii: "a")...UInt8(ascii: "z"): v = UInt32(c - UInt8(ascii: "a")) + 26
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): v = UInt32(c - UInt8(ascii: "0")) + 52
-            case UInt8(ascii: "-"), UInt8(ascii: "+"): v = 62
-            case UInt8(ascii: "_"), UInt8(ascii: "/"): v = 63
-            case UInt8(ascii: "="): continue
-            default: return nil
-            }
-            acc = (acc << 6) | v
-            bits += 6
-            if bits >= 8 {
-                bits -= 8
-                out.append(UInt8((acc >> UInt32(bits)) & 0xFF))
-            }
-        }
-        return out
     }
 
     /// Django's base62 (`0-9A-Za-z`).

@@ -69,8 +69,9 @@ public enum JWT {
     }
 }
 
-enum Base64URL {
-    static func decode<S: Collection>(_ s: S) -> [UInt8]? where S.Element == UInt8 {
+/// URL-safe base64 (`-_`; `+/` and padding accepted when reading), as JWTs and Django use it.
+public enum Base64URL {
+    public static func decode<S: Collection>(_ s: S) -> [UInt8]? where S.Element == UInt8 {
         var out: [UInt8] = []
         out.reserveCapacity(s.count * 3 / 4)
         var acc: UInt32 = 0
@@ -92,6 +93,22 @@ enum Base64URL {
                 bits -= 8
                 out.append(UInt8((acc >> UInt32(bits)) & 0xFF))
             }
+        }
+        return out
+    }
+
+    /// Without padding.
+    public static func encode(_ bytes: [UInt8]) -> [UInt8] {
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity((bytes.count * 4 + 2) / 3)
+        var i = 0
+        while i < bytes.count {
+            let chunk = bytes[i..<min(i + 3, bytes.count)]
+            var n: UInt32 = 0
+            for (k, b) in chunk.enumerated() { n |= UInt32(b) << UInt32(16 - 8 * k) }
+            for k in 0...chunk.count { out.append(alphabet[Int(n >> UInt32(18 - 6 * k) & 63)]) }
+            i += 3
         }
         return out
     }

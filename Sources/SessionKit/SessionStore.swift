@@ -510,12 +510,16 @@ public struct StoreOptions: Sendable {
     /// Listings read from a replica where the store knows one (`--read-from replica`:
     /// Sentinel); mutations always go to the master.
     public var readFromReplica: Bool
+    /// A framework's signing secret (`--secret-key`, `DJANGO_SECRET_KEY`): signed session
+    /// data is checked against it. Never printed.
+    public var secretKey: String?
 
     public init(
         schema: String = "auto", connectTimeoutMs: Int = 2000, commandTimeoutMs: Int = 10_000, password: String? = nil,
         tls: TLSSettings = TLSSettings(), ssh: SSHSettings? = nil, readFromReplica: Bool = false
     ) {
         self.readFromReplica = readFromReplica
+        secretKey = nil
         self.schema = schema
         self.connectTimeoutMs = connectTimeoutMs
         self.commandTimeoutMs = commandTimeoutMs

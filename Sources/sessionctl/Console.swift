@@ -92,6 +92,13 @@ struct GlobalOptions: ParsableArguments {
             "Where listings read with a Sentinel URL: master, or replica (a healthy replica; mutations still go to the master).",
             valueName: "master|replica"))
     var readFrom: String?
+
+    @Option(
+        name: .customLong("secret-key"),
+        help: ArgumentHelp(
+            "Check Django's signed session data with this SECRET_KEY (default: $DJANGO_SECRET_KEY; the environment keeps it out of ps and shell history).",
+            valueName: "key"))
+    var secretKey: String?
 }
 
 /// A command that runs against a store; `batch` runs many of them on one `Console`.
@@ -199,13 +206,25 @@ final class Console: @unchecked Sendable {
             }
             ssh = SSHSettings(destination: destination, command: words)
         }
-        storeOptions = StoreOptions(
+        var opening = StoreOptions(
             schema: options.schema, connectTimeoutMs: Int(connectMs), commandTimeoutMs: Int(commandMs),
             password: password, tls: tls, ssh: ssh, readFromReplica: try Console.readsFromReplica(options.readFrom))
-        store = try Console.factory.open(texts, options: storeOptions)
+        opening.secretKey = options.secretKey ?? ProcessInfo.processInfo.environment["DJANGO_SECRET_KEY"]
+        storeOptions = opening
+        store = try Console.factory.open(texts, options: opening)
         audit = AuditLog(path: options.auditLog)
         output = Output()
-        self.commandLine = commandLine.map { Redaction.redact($0) }.joined(separator: " ")
+        self.commandLine = Console.hidingSecrets(commandLine).map { Redaction.redact($0) }.joined(separator: " ")
+    }
+
+    /// The command line with the value of `--secret-key` replaced by `***` (for the audit log).
+    static func hidingSecrets(_ words: [String]) -> [String] {
+        var out = words
+        for i in out.indices {
+            if out[i] == "--secret-key", i + 1 < out.count { out[i + 1] = "***" }
+            if out[i].hasPrefix("--secret-key=") { out[i] = "--secret-key=***" }
+        }
+        return out
     }
 
     static func readsFromReplica(_ text: String?) throws -> Bool {

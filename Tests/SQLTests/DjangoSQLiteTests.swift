@@ -81,6 +81,21 @@ import Testing
         let show = try CLI.run(["show", alice2] + store)
         #expect(show.code == 0 && show.stdout.contains("theme") && show.stdout.contains("dark"), "\(show)")
         #expect(show.stdout.contains("abc abc"))
+        // The signature: checked with the secret Django signed with, refused with another one,
+        // and the secret never reaches the audit log.
+        #expect(show.stdout.contains("not verified"), "\(show)")
+        let home = try makeTemporaryDirectory("sessionctl-django-audit")
+        defer { try? FileManager.default.removeItem(atPath: home) }
+        let audited = ["SESSIONCTL_AUDIT_LOG": home + "/audit.log"]
+        let verified = try CLI.run(["show", alice2, "--secret-key", "k"] + store)
+        #expect(verified.stdout.contains("verified with the secret key"), "\(verified)")
+        let wrong = try CLI.run(["show", alice2] + store, env: ["DJANGO_SECRET_KEY": "not-the-key"])
+        #expect(wrong.stdout.contains("DOES NOT MATCH"), "\(wrong)")
+        let expireAudited = try CLI.run(
+            ["expire", alice1, "--in", "3h", "--yes", "--secret-key", "super-secret-value"] + store, env: audited)
+        #expect(expireAudited.code == 0, "\(expireAudited)")
+        let log = (try? String(contentsOfFile: home + "/audit.log", encoding: .utf8)) ?? ""
+        #expect(log.contains("expire") && !log.contains("super-secret-value"), "\(log)")
         // A row that does not decode: shown with the error, escapes escaped, nothing lost.
         let garbage = try CLI.run(["show", "garbage0001"] + store)
         #expect(garbage.code == 0 && !garbage.stdout.contains("\u{1b}"), "\(garbage)")
@@ -129,6 +144,11 @@ import Testing
         let parts = try DjangoSigned.split("eyJhIjoxfQ:1tB2cD:sig")
         #expect(parts.payload == Array(#"{"a":1}"#.utf8) && !parts.compressed)
         #expect(parts.signedAtSeconds != nil)
+        #expect(Base64URL.encode(Array(#"{"a":1}"#.utf8)) == Array("eyJhIjoxfQ".utf8))
+        for n in 0..<7 {
+            let bytes = (0..<n).map { UInt8(truncatingIfNeeded: $0 &* 97 &+ 250) }
+            #expect(Base64URL.decode(Base64URL.encode(bytes)) == bytes)
+        }
         #expect(throws: DjangoSigned.Failure.self) { try DjangoSigned.split("only-one-part") }
         #expect(throws: DjangoSigned.Failure.self) { try DjangoSigned.split("@@@:1:x") }
         #expect(throws: DjangoSigned.Failure.self) { try DjangoSigned.split(".eyJhIjoxfQ:1:x") }  // "." but not zlib
