@@ -13,9 +13,9 @@ swift build --build-tests
 heavy='StoreMigrationTests|RedisClusterTests|ContractTests|DrillTests|SentinelTests'
 # Suites that run the frameworks' interpreters (PHP, Python, Ruby) or freeze a server: a phase
 # of their own, so neither they nor the heavy suites starve each other's timing checks.
-# The sshd and TLS-sessiond suites wait on the real binary for seconds at a time (each
+# The sshd, TLS and SQLite suites wait on the real binary for seconds at a time (each
 # wait holds one of the cooperative pool's two threads): with them, not beside WatchTests.
-frameworks='MemcachedFrameworkTests|MemcachedTUIAndCLITests|MemcachedEventTests|DoctorTests|SSHTests|SessiondTLSTests|DjangoSQLiteTests'
+frameworks='MemcachedFrameworkTests|MemcachedTUIAndCLITests|MemcachedEventTests|DoctorTests|SSHTests|TLSTests|SQLiteTests'
 # The soaks measure a steady load: alone, so no other suite's blocking waits take the
 # cooperative pool's two threads from their load tasks.
 soaks='SoakTests'

@@ -54,6 +54,29 @@ import Testing
         #expect(flag.code == 0 && flag.lines == ["user", "carol"], "\(flag)")
     }
 
+    /// Migration between TLS nodes: node to node (`MIGRATE` from the source to the target's
+    /// TLS port, `tls-cluster yes` makes Redis dial it in TLS) and store to store (the console
+    /// reads one side and writes the other, both over TLS).
+    @Test func migrationBetweenTLSNodes() throws {
+        let certs = try TLSCertificates()
+        let a = try TLSRedisServer(certs, config: ["--tls-cluster", "yes"])
+        let b = try TLSRedisServer(certs, config: ["--tls-cluster", "yes"])
+        try seeded(a, users: ["gina", "hugo", "gina"])
+        let both = ["--store", a.tlsURL, "--store", b.tlsURL, "--cacert", certs.caFile]
+        let move = try CLI.run(["migrate", "tls-1", "--to", "127.0.0.1:\(b.tlsPort)", "--yes"] + both)
+        #expect(move.code == 0, "\(move)")
+        #expect(try b.server.command("EXISTS", "spring:session:sessions:tls-1") == .integer(1), "\(move)")
+        #expect(try a.server.command("EXISTS", "spring:session:sessions:tls-1") == .integer(0))
+        let copy = try CLI.run(
+            ["migrate", "--from", a.tlsURL, "--to", b.tlsURL, "--yes", "--cacert", certs.caFile])
+        #expect(copy.code == 0, "\(copy)")
+        for id in ["tls-0", "tls-2"] {
+            #expect(try b.server.command("EXISTS", "spring:session:sessions:\(id)") == .integer(1), "\(copy)")
+        }
+        let ls = try CLI.run(["ls", "-o", "csv", "--fields", "user", "--store", b.tlsURL, "--cacert", certs.caFile])
+        #expect(ls.code == 0 && ls.lines.sorted() == ["gina", "gina", "hugo", "user"], "\(ls)")
+    }
+
     @Test func theTUIOverTLS() throws {
         let certs = try TLSCertificates()
         let server = try TLSRedisServer(certs)
